@@ -1,0 +1,48 @@
+"""Command-line front end: one sub-command module per capability under `app/commands/`.
+
+Each command module exposes `register(subparsers)`, which adds its parser and sets `func=run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from core.errors import UserError
+
+log = logging.getLogger(__name__)
+
+# Sub-command modules, in the order `--help` lists them.
+COMMAND_MODULES = (
+    "app.commands.reply",
+    "app.commands.make_tiny",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opens2s-companion",
+        description="OpenS2S Companion: a local voice companion. With no command, opens the window.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def run_cli(argv: list[str] | None, parser: argparse.ArgumentParser) -> int:
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        log.debug("user error", exc_info=True)
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,22 @@
+"""User-facing errors: one line that says what is wrong and what to do.
+
+Raise `UserError` (or a subclass) for anything a user can fix; front ends show `str(err)` without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """An error caused by input the user controls (files, devices, options)."""
+
+
+class CheckpointError(UserError):
+    """A model or decoder directory is missing files, has corrupt files, or does not match its config."""
+
+
+class AudioInputError(UserError):
+    """Audio that cannot be used as a user turn (unreadable, empty, silent, NaN, too long...)."""
+
+
+class DeviceError(UserError):
+    """An audio or compute device is missing, refused a setting, or disappeared."""

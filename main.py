@@ -1,0 +1,25 @@
+"""OpenS2S Companion entry point: the window by default, sub-commands for headless use."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING - 10 * min(verbosity, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from app.cli import build_parser, run_cli
+
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    known, _ = parser.parse_known_args(argv)
+    _configure_logging(known.verbose)
+    return run_cli(argv, parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
