@@ -237,7 +237,7 @@ class Engine:
         for ev in levels.update(frame, prob, ignored, detector.in_speech):
             self._emit(ev)
         if ignored:
-            detector.skip()  # forget speech and pre-roll, keep the frame clock running
+            detector.skip(prob)  # forget speech and pre-roll, keep the frame clock running
             return None
         if prob >= self.config.vad.stop_threshold:
             last_voiced_t = arrival_t

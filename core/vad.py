@@ -90,10 +90,16 @@ class TurnDetector:
         self._voiced = 0
         self._silence_run = 0
 
-    def skip(self) -> None:
-        """Advance the clock by one frame while the microphone is ignored (no pre-roll is kept)."""
+    def skip(self, prob: float) -> None:
+        """Advance the clock by one frame while the microphone is ignored: speech in progress and pre-roll
+        are dropped, but a max-length cut keeps waiting for the speaker's pause (the monologue's rest is not a
+        new turn)."""
         self._index += 1
-        if self._phase is not _Phase.SILENT or self._preroll:
+        if self._phase is _Phase.DRAIN:
+            self._silence_run = self._silence_run + 1 if prob < self._cfg.stop_threshold else 0
+            if self._silence_run >= self._end_frames:
+                self.reset()
+        elif self._phase is not _Phase.SILENT or self._preroll:
             self.reset()
 
     @property

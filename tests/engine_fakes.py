@@ -287,3 +287,34 @@ class FakeConversation:
 
     def add_assistant(self, text: str) -> None:
         self.turns.append(("assistant", text))
+
+
+class Collector:
+    """Thread-safe event sink with waiting helpers."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.events: list = []
+
+    def __call__(self, event) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def of(self, cls) -> list:
+        with self._cond:
+            return [e for e in self.events if isinstance(e, cls)]
+
+    def wait_for(self, pred, timeout_s: float = 10.0):
+        """Wait until pred(event) holds for some event; returns it (AssertionError on timeout)."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                for e in self.events:
+                    if pred(e):
+                        return e
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    names = [type(e).__name__ for e in self.events if type(e).__name__ != "MicLevel"]
+                    raise AssertionError(f"event not seen within {timeout_s} s; got {names}")
+                self._cond.wait(left)
