@@ -24,26 +24,21 @@ from typing import Any
 
 import numpy as np
 
-from core.audio_io import FrameChunker, MicCapture, Resampler, SpeakerOutput
-from core.engine_config import VAD_FRAME, VAD_RATE_HZ, EngineConfig
+from core.audio_io import MicCapture, SpeakerOutput
+from core.engine_config import VAD_RATE_HZ, EngineConfig
 from core.engine_events import (
     BargeIn,
     EngineError,
     EngineState,
     ErrorKind,
-    ReplyEnded,
-    SpeechDiscarded,
-    SpeechStarted,
     StateChanged,
     UserTurnCaptured,
 )
 from core.errors import DeviceError, UserError
-from core.events import StopReason
-from core.heard_text import units_heard
-from core.level_watch import LevelWatch
+from core.listener import Listener, ListenerHooks
 from core.playout import PlayoutBuffer
 from core.reply_job import ReplyJob
-from core.vad import Discarded, SileroVad, SpeechStart, Turn, TurnDetector, frames_to_s
+from core.vad import SileroVad, Turn, frames_to_s
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +81,7 @@ class Engine:
         self._speaker: SpeakerOutput | None = None
         self._playout = PlayoutBuffer(0)
         self._mic_open_t = 0.0
-        self.vad_compute_s = 0.0
-        self.vad_frames = 0
+        self.listener: Listener | None = None
 
     # -- public API ----------------------------------------------------------------------------------------
     @property
@@ -116,8 +110,12 @@ class Engine:
                 self._emit(EngineError(kind, str(err), fatal=True))
                 raise
             self._running.set()
+            hooks = ListenerHooks(self._emit, self._dispatch, self._barge_in, self._mic_live)
+            self.listener = Listener(self._capture, self._vad, self.config, hooks)
             self._workers = [
-                threading.Thread(target=self._capture_main, name="engine-capture", daemon=True),
+                threading.Thread(
+                    target=self.listener.run, args=(self._running,), name="engine-capture", daemon=True
+                ),
                 threading.Thread(target=self._supervise_main, name="engine-supervisor", daemon=True),
             ]
             for t in self._workers:
@@ -203,55 +201,6 @@ class Engine:
         for dev in (self._capture, self._speaker):
             if dev is not None:
                 dev.close()
-
-    # -- capture thread ------------------------------------------------------------------------------------
-    def _capture_main(self) -> None:
-        cap = self._capture
-        assert cap is not None
-        resampler = Resampler(cap.rate_hz, VAD_RATE_HZ)
-        chunker = FrameChunker(VAD_FRAME)
-        detector = TurnDetector(self.config.vad)
-        levels = LevelWatch(self.config)
-        last_voiced_t: float | None = None
-        while self._running.is_set():
-            try:
-                arrival_t, block = cap.queue.get(timeout=TICK_S * 5)
-            except queue.Empty:
-                continue
-            for frame in chunker.push(resampler.process(block)):
-                last_voiced_t = self._on_frame(frame, arrival_t, detector, levels, last_voiced_t)
-
-    def _on_frame(
-        self,
-        frame: np.ndarray,
-        arrival_t: float,
-        detector: TurnDetector,
-        levels: LevelWatch,
-        last_voiced_t: float | None,
-    ) -> float | None:
-        t0 = time.perf_counter()
-        prob = self._vad.prob(frame)
-        self.vad_compute_s += time.perf_counter() - t0
-        self.vad_frames += 1
-        ignored = not self._mic_live()
-        for ev in levels.update(frame, prob, ignored, detector.in_speech):
-            self._emit(ev)
-        if ignored:
-            detector.skip(prob)  # forget speech and pre-roll, keep the frame clock running
-            return None
-        if prob >= self.config.vad.stop_threshold:
-            last_voiced_t = arrival_t
-        for ev in detector.feed(frame, prob):
-            now_s = frames_to_s(detector.frame_index)
-            if isinstance(ev, SpeechStart):
-                self._emit(SpeechStarted(frames_to_s(ev.frame_index)))
-            elif isinstance(ev, Discarded):
-                self._emit(SpeechDiscarded(now_s, ev.voiced_frames * 1000.0 * VAD_FRAME / VAD_RATE_HZ))
-            elif isinstance(ev, Turn):
-                self._dispatch(ev, last_voiced_t)
-        if self.config.barge_in and detector.speech_ms >= self.config.barge_in_ms:
-            self._barge_in(detector.speech_ms)
-        return last_voiced_t
 
     def _mic_live(self) -> bool:
         if self.config.barge_in:
@@ -339,43 +288,21 @@ class Engine:
                 return
             self._job = None
             st = self._playout.stats()
-            out = job.outcome()
-            interrupted = job.cancelled
-            out_rate = self._speaker.rate_hz if self._speaker else 48000
-            played_s = st.played / out_rate
-            if interrupted and self._speaker is not None:
-                played_s = max(0.0, played_s - self._speaker.latency_s)
-            generated_s = out.generated_samples / job.decoder_rate_hz
-            if not interrupted and out.reason not in (StopReason.ERROR, StopReason.CANCELLED):
-                job.tracker.finish()
-            heard = job.tracker.heard_text(
-                units_heard(played_s, generated_s, out.units_vocoded, out.vocoder_flushed)
-            )
-            self.conversation.add_assistant(heard)
+            out_rate = self._speaker.rate_hz if self._speaker else 1
+            latency_s = self._speaker.latency_s if self._speaker else 0.0
+            ended, out = job.summarize(st, out_rate, latency_s)
+            self.conversation.add_assistant(ended.heard_text)
             self.transcript.append(
                 {
                     "role": "assistant",
                     "turn_id": job.turn_id,
-                    "text": out.text,
-                    "heard_text": heard,
-                    "reason": out.reason.value,
-                    "interrupted": interrupted,
+                    "text": ended.text,
+                    "heard_text": ended.heard_text,
+                    "reason": ended.reason.value,
+                    "interrupted": ended.interrupted,
                 }
             )
-            self._emit(
-                ReplyEnded(
-                    job.turn_id,
-                    out.reason,
-                    out.text,
-                    heard,
-                    interrupted,
-                    played_s,
-                    generated_s,
-                    st.underruns,
-                    out.error,
-                    job.timing(st.first_play_t),
-                )
-            )
+            self._emit(ended)
             if out.error:
                 kind = ErrorKind.MODEL if out.error_source == "model" else ErrorKind.VOCODER
                 self._emit(

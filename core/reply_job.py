@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from core.audio_io import Resampler
-from core.engine_events import ReplyAudio, ReplyText, ReplyTiming, ReplyUnits
+from core.engine_events import ReplyAudio, ReplyEnded, ReplyText, ReplyTiming, ReplyUnits
 from core.events import AudioChunk, SpeechUnits, StopReason, TextDelta, TurnEnd
-from core.heard_text import HeardTextTracker
-from core.playout import PlayoutBuffer
+from core.heard_text import HeardTextTracker, units_heard
+from core.playout import PlayoutBuffer, PlayoutStats
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,36 @@ class ReplyJob:
             m.get("model_first_units_s", 0.0),
             m.get("vocoder_first_audio_s", 0.0),
         )
+
+    def summarize(
+        self, st: PlayoutStats, out_rate_hz: int, latency_s: float
+    ) -> tuple[ReplyEnded, ReplyOutcome]:
+        """The ReplyEnded report once the job is over: how much played, hence which text was heard."""
+        out = self.outcome()
+        interrupted = self.cancelled
+        played_s = st.played / out_rate_hz if st.reply_id == self.turn_id else 0.0
+        if interrupted:  # audio handed to the device but still in its buffer was never heard
+            played_s = max(0.0, played_s - latency_s)
+        generated_s = out.generated_samples / self.decoder_rate_hz
+        if not interrupted and out.reason not in (StopReason.ERROR, StopReason.CANCELLED):
+            self.tracker.finish()
+        heard = self.tracker.heard_text(
+            units_heard(played_s, generated_s, out.units_vocoded, out.vocoder_flushed)
+        )
+        first_play_t = st.first_play_t if st.reply_id == self.turn_id else None
+        ended = ReplyEnded(
+            self.turn_id,
+            out.reason,
+            out.text,
+            heard,
+            interrupted,
+            played_s,
+            generated_s,
+            st.underruns,
+            out.error,
+            self.timing(first_play_t),
+        )
+        return ended, out
 
     def _mark(self, name: str, value: float | None = None) -> None:
         self._marks.setdefault(name, time.monotonic() if value is None else value)
