@@ -84,7 +84,7 @@ class TranscriptPrinter:
         self._out.flush()
 
 
-class _Vocoder:
+class SeededVocoder:
     """The engine's decoder seam: `sample_rate_hz` and `open_stream()`, seeded for reproducible audio."""
 
     def __init__(self, decoder, seed: int = 0) -> None:
@@ -103,7 +103,7 @@ def load_models(args: argparse.Namespace):
 
     runner = OpenS2SRunner.load(args.checkpoint)
     decoder = VoiceDecoder.load(args.decoder, backend=args.decoder_backend)
-    return runner, _Vocoder(decoder)
+    return runner, SeededVocoder(decoder)
 
 
 def run(args: argparse.Namespace) -> int:
