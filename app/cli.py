@@ -48,3 +48,6 @@ def run_cli(argv: list[str] | None, parser: argparse.ArgumentParser) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. piped into `head`: stop quietly, as other CLI tools do
+        sys.stderr.close()
+        return 141

@@ -34,9 +34,14 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class SpeechUnits:
-    """New GLM-4-Voice speech units (ids already minus the `<|audio_0|>` offset, in [0, 16384))."""
+    """New GLM-4-Voice speech units (ids already minus the `<|audio_0|>` offset, in [0, 16384)).
+
+    `token_ids` are the raw TTS-LM ids drawn in this step, the TTS EOS and any non-unit token included; those are
+    left out of `units` (the reference would pass the EOS on to the vocoder as a spurious unit 0).
+    """
 
     units: tuple[int, ...]
+    token_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,117 @@
+"""`reply`: one assistant turn, headless. Text streams to stdout; units go to a JSON file (or every event to
+stdout as JSON lines with --json-events)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.audio_input import load_audio_file
+from core.conversation import Conversation
+from core.errors import UserError
+from core.events import SpeechUnits, TextDelta, TurnEnd
+from core.runner import OpenS2SRunner
+from core.sampling import SamplingConfig
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reply", help="generate one spoken reply (text + speech units) from audio or text")
+    p.add_argument("--checkpoint", required=True, help="OpenS2S checkpoint directory")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--audio", help="the user's turn as an audio file (WAV/FLAC/OGG, any rate, mono or stereo)")
+    src.add_argument("--text", help="the user's turn as text")
+    p.add_argument("--history", help="JSON list of earlier turns: {role, text} or {role: user, audio: path}")
+    p.add_argument("--system-prompt", default=None, help="system prompt (default: the reference's)")
+    p.add_argument("--units-out", default="units.json", help="where to write the speech units (JSON)")
+    p.add_argument("--json-events", action="store_true", help="print every event as one JSON line")
+    p.add_argument("--dump-logits", metavar="FILE.npz", help="save last-position logits of every LM step")
+    p.add_argument("--greedy", action="store_true", help="greedy decoding for both LMs (deterministic)")
+    p.add_argument("--temperature", type=float, default=SamplingConfig.temperature)
+    p.add_argument("--top-p", type=float, default=SamplingConfig.top_p)
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--max-text-tokens", type=int, default=None)
+    p.add_argument("--max-units", type=int, default=None)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
+    p.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default: bf16 on CUDA, else fp32)")
+    p.set_defaults(func=run)
+
+
+def _sampling(args: argparse.Namespace) -> SamplingConfig:
+    try:
+        return SamplingConfig(temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, greedy=args.greedy,
+                              seed=args.seed, max_text_tokens=args.max_text_tokens, max_units=args.max_units)
+    except ValueError as err:
+        raise UserError(f"invalid sampling option: {err}") from None
+
+
+def _conversation(args: argparse.Namespace) -> Conversation:
+    if args.history:
+        conv = Conversation.from_history_file(args.history, args.system_prompt)
+    else:
+        conv = Conversation(args.system_prompt)
+    if args.audio:
+        conv.add_user_audio(load_audio_file(args.audio))
+    else:
+        conv.add_user_text(args.text)
+    return conv
+
+
+class _LogitsRecorder:
+    def __init__(self) -> None:
+        self.steps: dict[str, list[np.ndarray]] = {"llm": [], "tts": []}
+
+    def __call__(self, name: str, logits) -> None:
+        self.steps[name].append(logits.detach().cpu().numpy().astype(np.float32))
+
+    def save(self, path: str) -> None:
+        arrays = {f"{k}_logits": np.stack(v) if v else np.zeros((0, 0), np.float32) for k, v in self.steps.items()}
+        np.savez_compressed(path, **arrays)
+
+
+def _event_json(ev, t0: float) -> str:
+    t_s = round(time.perf_counter() - t0, 6)
+    if isinstance(ev, TextDelta):
+        return json.dumps({"t_s": t_s, "type": "text", "text": ev.text, "token_ids": list(ev.token_ids)})
+    if isinstance(ev, SpeechUnits):
+        return json.dumps({"t_s": t_s, "type": "units", "units": list(ev.units), "token_ids": list(ev.token_ids)})
+    return json.dumps({"t_s": t_s, "type": "end", "reason": ev.reason.value, "text": ev.text,
+                       "n_text_tokens": ev.n_text_tokens, "n_units": ev.n_units})
+
+
+def run(args: argparse.Namespace) -> int:
+    sampling = _sampling(args)
+    conv = _conversation(args)
+    runner = OpenS2SRunner.load(args.checkpoint, device=args.device, dtype=args.dtype)
+    recorder = _LogitsRecorder() if args.dump_logits else None
+    stream = runner.reply(conv, sampling, logits_sink=recorder)
+    units: list[int] = []
+    t0 = time.perf_counter()
+    end: TurnEnd | None = None
+    for ev in stream:
+        if args.json_events:
+            print(_event_json(ev, t0), flush=True)
+        elif isinstance(ev, TextDelta) and ev.text:
+            sys.stdout.write(ev.text)
+            sys.stdout.flush()
+        if isinstance(ev, SpeechUnits):
+            units.extend(ev.units)
+        elif isinstance(ev, TurnEnd):
+            end = ev
+    if not args.json_events:
+        print()
+        Path(args.units_out).write_text(json.dumps({"units": units}))
+        log.info("wrote %d units to %s", len(units), args.units_out)
+    if recorder:
+        recorder.save(args.dump_logits)
+    if end is not None:
+        log.info("reply ended: %s after %d text tokens, %d units", end.reason.value, end.n_text_tokens, end.n_units)
+    return 0

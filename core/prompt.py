@@ -1,0 +1,98 @@
+"""Prompt construction (as the reference worker does it) and the context-length policy for long histories.
+
+chat template (system + turns, audio turns as `<|im_audio_start|><|im_audio|><|im_audio_end|>`, generation prompt
+with thinking disabled) + `<|im_tts_start|>` -> split at `<|im_audio|>` -> encode each piece -> join the pieces
+with the sentinel id -200, where each clip's adapter embeddings are spliced in.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from transformers import PreTrainedTokenizerBase
+
+from core.audio_input import WINDOW_SAMPLES
+from core.conversation import USER, Conversation, Turn
+from core.errors import UserError
+from models.opens2s import ENCODER_WINDOW_FRAMES, encoder_out_len
+from models.special_tokens import AUDIO_END, AUDIO_PLACEHOLDER, AUDIO_START, AUDIO_TOKEN_INDEX, TTS_START
+
+log = logging.getLogger(__name__)
+
+HOP_SAMPLES = WINDOW_SAMPLES // ENCODER_WINDOW_FRAMES  # 160 samples per mel frame
+
+
+def message_content(turn: Turn) -> str:
+    if turn.audio is not None:
+        return f"{AUDIO_START}{AUDIO_PLACEHOLDER}{AUDIO_END}{turn.text}"
+    return turn.text
+
+
+def prompt_ids(tokenizer: PreTrainedTokenizerBase, system_prompt: str, turns: list[Turn]) -> list[int]:
+    """Token ids of the prompt with AUDIO_TOKEN_INDEX where each audio turn's embeddings go (in order)."""
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    messages += [{"role": t.role, "content": message_content(t)} for t in turns]
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
+                                         enable_thinking=False)
+    ids: list[int] = []
+    for i, piece in enumerate((text + TTS_START).split(AUDIO_PLACEHOLDER)):
+        if i:
+            ids.append(AUDIO_TOKEN_INDEX)
+        ids.extend(tokenizer.encode(piece))
+    return ids
+
+
+def audio_embed_len(n_samples: int, kernel_sizes: tuple[int, ...]) -> int:
+    """LLM embeddings a clip of `n_samples` (16 kHz) becomes: mel frames -> encoder windows -> adapter convs."""
+    frames = -(-n_samples // HOP_SAMPLES)  # the feature mask keeps every 160th sample: ceil(n / 160)
+    n_enc = 0
+    while frames > 0:
+        n_enc += encoder_out_len(min(frames, ENCODER_WINDOW_FRAMES))
+        frames -= ENCODER_WINDOW_FRAMES
+    for _ in kernel_sizes:
+        n_enc = (n_enc - 1) // 2 + 1
+    return n_enc
+
+
+@dataclass(frozen=True)
+class PromptPlan:
+    """The turns that fit, their prompt ids (with sentinels) and the prompt length in positions."""
+
+    turns: list[Turn]
+    ids: list[int]
+    n_positions: int
+    n_dropped_turns: int
+
+
+def plan_prompt(tokenizer: PreTrainedTokenizerBase, conversation: Conversation, kernel_sizes: tuple[int, ...],
+                max_prompt_positions: int) -> PromptPlan:
+    """Drop the oldest turns (whole exchanges) until the prompt fits `max_prompt_positions`.
+
+    The last user turn is always kept; if it alone does not fit, raise a UserError.
+    """
+    turns = list(conversation.turns)
+    if not turns or turns[-1].role != USER:
+        raise UserError("nothing to reply to: the conversation must end with a user turn")
+    dropped = 0
+    while True:
+        ids = prompt_ids(tokenizer, conversation.system_prompt, turns)
+        if ids.count(AUDIO_TOKEN_INDEX) != sum(t.audio is not None for t in turns):
+            raise UserError(f"a message contains the reserved marker {AUDIO_PLACEHOLDER}; remove it")
+        n_pos = len(ids) - ids.count(AUDIO_TOKEN_INDEX)
+        n_pos += sum(audio_embed_len(t.audio.size, kernel_sizes) for t in turns if t.audio is not None)
+        if n_pos <= max_prompt_positions:
+            if dropped:
+                log.info("history too long: dropped the %d oldest turn(s)", dropped)
+            return PromptPlan(turns=turns, ids=ids, n_positions=n_pos, n_dropped_turns=dropped)
+        if len(turns) == 1:
+            raise UserError(
+                f"this turn needs {n_pos} positions but the model allows {max_prompt_positions} for the prompt; "
+                "say it in a shorter turn or lower the reply length"
+            )
+        # drop the oldest turn, and any assistant turns that would now lead the history
+        turns.pop(0)
+        dropped += 1
+        while turns and turns[0].role != USER:
+            turns.pop(0)
+            dropped += 1

@@ -1,0 +1,237 @@
+"""The streaming OpenS2S runner: one `ReplyStream` per turn, one decode loop, KV caches for both LMs.
+
+The loop follows the checkpoint's `text_span:speech_span` schedule exactly as the reference `generate()` does
+(spec section 4), but with a single cached step per token instead of a `generate()` call per span:
+
+    TTS input:  spk_slot, h(0..ts-1), u, u (ss units), h(...), u, u, ..., final h span, units until TTS EOS
+    h(i) = llm_ln(llm2tts(final-norm hidden state at the position that produced text token i))
+
+Cancelling a turn = `stream.cancel()` (checked before every forward step) or simply dropping the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from core.audio_input import clip_features
+from core.compute import resolve_device, resolve_dtype
+from core.conversation import Conversation
+from core.detokenize import IncrementalDetokenizer
+from core.errors import CheckpointError, UserError
+from core.events import ReplyEvent, SpeechUnits, StopReason, TextDelta, TurnEnd
+from core.lm_session import LMSession, LogitsSink
+from core.prompt import PromptPlan, plan_prompt
+from core.sampling import LMSampling, SamplingConfig, next_token
+from models.checkpoint import OpenS2SCheckpoint, load_checkpoint
+from models.special_tokens import AUDIO_TOKEN_INDEX, N_SPEECH_UNITS, UNIT_TOKEN_FORMAT
+
+log = logging.getLogger(__name__)
+
+
+class ResourceError(UserError):
+    """The compute device ran out of memory."""
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def unit_offset(tts_tokenizer) -> int:
+    """Id of `<|audio_0|>`; checks that the unit tokens are contiguous, as unit = id - offset requires."""
+    first = tts_tokenizer.convert_tokens_to_ids(UNIT_TOKEN_FORMAT.format(0))
+    if first is None or first == tts_tokenizer.unk_token_id:
+        raise CheckpointError("tts/ tokenizer has no <|audio_0|> token; this is not an OpenS2S TTS tokenizer")
+    for n in (1, N_SPEECH_UNITS - 1):
+        token_id = tts_tokenizer.convert_tokens_to_ids(UNIT_TOKEN_FORMAT.format(n))
+        if token_id not in (None, tts_tokenizer.unk_token_id) and token_id != first + n:
+            raise CheckpointError(f"tts/ tokenizer: <|audio_{n}|> is id {token_id}, not {first + n}; unit tokens "
+                                  "must be contiguous")
+    return first
+
+
+def _eos_ids(value) -> frozenset[int]:
+    if value is None:
+        return frozenset()
+    return frozenset([value] if isinstance(value, int) else value)
+
+
+class OpenS2SRunner:
+    """Holds a loaded checkpoint; `reply()` starts a per-turn stream."""
+
+    def __init__(self, checkpoint: OpenS2SCheckpoint, device: torch.device, dtype: torch.dtype):
+        self.ckpt = checkpoint
+        self.device, self.dtype = device, dtype
+        self.model = checkpoint.model
+        self.text_span, self.speech_span = checkpoint.config.text_span, checkpoint.config.speech_span
+        self.unit_offset = unit_offset(checkpoint.tts_tokenizer)
+        self.llm_eos = _eos_ids(checkpoint.generation_config.eos_token_id)
+        tts_eos = _eos_ids(checkpoint.tts_generation_config.eos_token_id) or _eos_ids(
+            checkpoint.tts_tokenizer.eos_token_id)
+        if not self.llm_eos or not tts_eos:
+            raise CheckpointError("generation_config.json (root or tts/) names no eos_token_id; the reply could "
+                                  "never end")
+        self.tts_eos = tts_eos
+
+    @classmethod
+    def load(cls, checkpoint_dir: str | Path, device: str | None = None, dtype: str | None = None) -> OpenS2SRunner:
+        dev = resolve_device(device)
+        dt = resolve_dtype(dtype, dev)
+        return cls(load_checkpoint(checkpoint_dir, dev, dt), dev, dt)
+
+    def reply(self, conversation: Conversation, sampling: SamplingConfig | None = None,
+              logits_sink: LogitsSink | None = None) -> ReplyStream:
+        return ReplyStream(self, conversation, sampling or SamplingConfig(), logits_sink)
+
+
+class ReplyStream:
+    """One assistant turn. Iterate (in any one thread) to generate; `cancel()` from any thread."""
+
+    def __init__(self, runner: OpenS2SRunner, conversation: Conversation, sampling: SamplingConfig,
+                 logits_sink: LogitsSink | None):
+        ck = runner.ckpt
+        self._r = runner
+        self._cancel = threading.Event()
+        self._sink = logits_sink
+        self.llm_sampling: LMSampling = sampling.resolve_llm(ck.generation_config)
+        self.tts_sampling: LMSampling = sampling.resolve_tts(ck.tts_generation_config)
+        self.max_text_tokens = sampling.text_budget(ck.generation_config)
+        self.max_units = self._fit_unit_budget(sampling.unit_budget(ck.tts_generation_config))
+        max_prompt = ck.config.llm.max_position_embeddings - self.max_text_tokens
+        # plan now (not lazily) so that a history that cannot fit fails before the caller starts streaming
+        self.plan: PromptPlan = plan_prompt(ck.tokenizer, conversation, ck.config.conv_kernel_sizes, max_prompt)
+        self._gen = torch.Generator(device=runner.device)
+        if sampling.seed is None:
+            self._gen.seed()
+        else:
+            self._gen.manual_seed(sampling.seed)
+        self._started = False
+
+    def _fit_unit_budget(self, max_units: int) -> int:
+        room = self._r.ckpt.config.tts_lm.max_position_embeddings - 1 - self.max_text_tokens
+        if max_units > room:
+            log.warning("unit budget %d exceeds the TTS LM context; capped at %d", max_units, room)
+        return max(1, min(max_units, room))
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def __iter__(self) -> Iterator[ReplyEvent]:
+        if self._started:
+            raise RuntimeError("a ReplyStream can be iterated once")
+        self._started = True
+        return self._run()
+
+    # ---- the loop ---------------------------------------------------------------------------------------------
+    def _run(self) -> Iterator[ReplyEvent]:
+        state = _TurnState()
+        try:
+            yield from self._decode(state)
+        except _Cancelled:
+            state.reason = StopReason.CANCELLED
+        except torch.OutOfMemoryError:
+            raise ResourceError("out of GPU memory while generating: close other GPU programs, choose a smaller "
+                                "checkpoint or run on the CPU (--device cpu)") from None
+        tail = state.detok.flush() if state.detok else ""
+        if tail:
+            yield TextDelta(tail, ())
+        text = state.detok.text if state.detok else ""
+        yield TurnEnd(state.reason, text, state.n_text, state.n_units)
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise _Cancelled
+
+    def _decode(self, st: _TurnState) -> Iterator[ReplyEvent]:
+        r, model = self._r, self._r.model
+        st.detok = IncrementalDetokenizer(r.ckpt.tokenizer)
+        llm = LMSession("llm", model.llm_model, self._sink)
+        tts = LMSession("tts", model.tts_lm_model, self._sink)
+        self._check_cancel()
+        with torch.inference_mode():
+            llm.feed(self._prompt_embeds())  # [1, P, H_llm]
+            tts.feed(model.speaker_slot())  # [1, 1, H_tts]
+        text_left, units_left = self.max_text_tokens, self.max_units
+        while True:
+            hiddens, tokens = [], []
+            for _ in range(min(r.text_span, text_left)):
+                self._check_cancel()
+                hidden, logits = llm.step()
+                token = next_token(logits, self.llm_sampling, self._gen, tokens)
+                hiddens.append(hidden)
+                tokens.append(token)
+                llm.feed_token(token)
+                st.n_text += 1
+                yield TextDelta(st.detok.push([token]), (token,))
+                if token in r.llm_eos:
+                    break
+            text_left -= len(tokens)
+            text_done = tokens[-1] in r.llm_eos or text_left < 1
+            with torch.inference_mode():
+                tts.feed(model.project_to_tts(torch.stack(hiddens, dim=1)))  # [1, k, H_tts]
+            budget = units_left if text_done else min(r.speech_span, units_left)
+            if budget < 1:
+                st.reason = StopReason.MAX_UNITS if not text_done else self._text_reason(tokens)
+                return
+            units_left -= yield from self._speech_span(tts, budget, st)
+            if text_done:
+                st.reason = self._text_reason(tokens)
+                return
+
+    def _text_reason(self, tokens: list[int]) -> StopReason:
+        return StopReason.EOS if tokens[-1] in self._r.llm_eos else StopReason.MAX_TEXT_TOKENS
+
+    def _speech_span(self, tts: LMSession, budget: int, st: _TurnState) -> Iterator[ReplyEvent]:
+        """Up to `budget` TTS tokens (stopping after a TTS EOS); returns how many were drawn."""
+        r, drawn = self._r, []
+        for _ in range(budget):
+            self._check_cancel()
+            _, logits = tts.step()
+            token = next_token(logits, self.tts_sampling, self._gen, drawn)
+            drawn.append(token)
+            tts.feed_token(token)
+            unit = token - r.unit_offset
+            valid = 0 <= unit < N_SPEECH_UNITS and token not in r.tts_eos
+            st.n_units += valid
+            yield SpeechUnits((unit,) if valid else (), token_ids=(token,))
+            if token in r.tts_eos:
+                break
+        return len(drawn)
+
+    @torch.inference_mode()
+    def _prompt_embeds(self) -> torch.Tensor:
+        """Text embeddings with each audio turn's adapter outputs spliced in at its sentinel: [1, P, H_llm]."""
+        model, ck = self._r.model, self._r.ckpt
+        embed = model.llm_model.get_input_embeddings()
+        clips = iter([t.audio for t in self.plan.turns if t.audio is not None])
+        pieces, run = [], []
+        for token_id in self.plan.ids + [AUDIO_TOKEN_INDEX]:  # a trailing sentinel flushes the last text run
+            if token_id != AUDIO_TOKEN_INDEX:
+                run.append(token_id)
+                continue
+            if run:
+                pieces.append(embed(torch.tensor(run, device=self._r.device)))
+                run = []
+            clip = next(clips, None)
+            if clip is not None:
+                feats = clip_features(clip, ck.feature_extractor)
+                x = torch.from_numpy(feats.features).to(self._r.device, self._r.dtype)
+                pieces.append(model.encode_audio(x, feats.valid_frames))
+                self._check_cancel()
+        return torch.cat(pieces, dim=0)[None]
+
+
+class _TurnState:
+    def __init__(self) -> None:
+        self.detok: IncrementalDetokenizer | None = None
+        self.n_text = 0
+        self.n_units = 0
+        self.reason = StopReason.EOS

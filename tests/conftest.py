@@ -1,0 +1,41 @@
+"""Session fixtures: tiny random checkpoints in the released layout, made once per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint
+
+# (spec, seed, shards) for each tiny checkpoint the stored reference vectors were made with.
+TINY_VARIANTS = {
+    "1:2": (TinySpec(), 0, 2),
+    "3:1": (TinySpec(interleave_strategy="3:1"), 3, 2),
+    "4:8": (TinySpec(interleave_strategy="4:8"), 4, 1),
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint_factory(tmp_path_factory):
+    made = {}
+
+    def get(variant: str = "1:2"):
+        if variant not in made:
+            spec, seed, shards = TINY_VARIANTS[variant]
+            out = tmp_path_factory.mktemp(f"tiny_{variant.replace(':', 'x')}")
+            made[variant] = make_tiny_checkpoint(out, spec, seed=seed, shards=shards)
+        return made[variant]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_checkpoint_factory):
+    """Path to the default tiny OpenS2S checkpoint (interleave 1:2, sharded)."""
+    return tiny_checkpoint_factory("1:2")
+
+
+@pytest.fixture(scope="session")
+def tiny_runner(tiny_checkpoint):
+    from core.runner import OpenS2SRunner
+
+    return OpenS2SRunner.load(tiny_checkpoint, device="cpu")
