@@ -132,9 +132,7 @@ class ReplyJob:
             m.get("vocoder_first_audio_s", 0.0),
         )
 
-    def summarize(
-        self, st: PlayoutStats, out_rate_hz: int, latency_s: float
-    ) -> tuple[ReplyEnded, ReplyOutcome]:
+    def summarize(self, st: PlayoutStats, out_rate_hz: int, latency_s: float) -> tuple[ReplyEnded, ReplyOutcome]:
         """The ReplyEnded report once the job is over: how much played, hence which text was heard."""
         out = self.outcome()
         interrupted = self.cancelled
@@ -144,9 +142,7 @@ class ReplyJob:
         generated_s = out.generated_samples / self.decoder_rate_hz
         if not interrupted and out.reason not in (StopReason.ERROR, StopReason.CANCELLED):
             self.tracker.finish()
-        heard = self.tracker.heard_text(
-            units_heard(played_s, generated_s, out.units_vocoded, out.vocoder_flushed)
-        )
+        heard = self.tracker.heard_text(units_heard(played_s, generated_s, out.units_vocoded, out.vocoder_flushed))
         first_play_t = st.first_play_t if st.reply_id == self.turn_id else None
         ended = ReplyEnded(
             self.turn_id,
@@ -204,7 +200,7 @@ class ReplyJob:
                 with self._lock:
                     self.tracker.add_units(len(ev.units))
                 self._emit(ReplyUnits(self.turn_id, ev))
-                if not self._stop.is_set():
+                if ev.units and not self._stop.is_set():  # a step may draw only the TTS EOS: no units
                     self._units_q.put(ev.units)
             elif isinstance(ev, TurnEnd):
                 self._turn_end = ev
@@ -252,9 +248,7 @@ class ReplyJob:
             self._mark("first_audio_t")
             self._mark("vocoder_first_audio_s", self._compute["vocoder"])
             self._generated += samples.size
-            self._emit(
-                ReplyAudio(self.turn_id, AudioChunk(samples, self.decoder_rate_hz, self._n_chunks, False))
-            )
+            self._emit(ReplyAudio(self.turn_id, AudioChunk(samples, self.decoder_rate_hz, self._n_chunks, False)))
             self._n_chunks += 1
             self._write(resampler.process(samples))
 

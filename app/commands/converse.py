@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from core.engine_config import AudioConfig, EngineConfig, VadConfig
 from core.engine_events import BargeIn, EngineError, ReplyEnded, ReplyText, StateChanged, UserTurnCaptured
-from core.errors import DeviceError
+from core.errors import DeviceError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output-rate", type=int, help="force a playback rate in Hz (default: the device's)")
     p.add_argument("--barge-in", action="store_true", help="let speech interrupt replies (use headphones)")
     p.add_argument("--barge-in-ms", type=float, default=200.0, help="speech that interrupts (default 200)")
-    p.add_argument(
-        "--end-silence-ms", type=float, default=700.0, help="silence that ends a turn (default 700)"
-    )
+    p.add_argument("--end-silence-ms", type=float, default=700.0, help="silence that ends a turn (default 700)")
     p.add_argument("--max-turn-s", type=float, default=30.0, help="longest user turn (default 30)")
     p.add_argument("--record", type=Path, help="keep every turn's audio and a JSONL log in this directory")
+    p.add_argument("--device", help="compute device: cpu, cuda, cuda:N (default: cuda if available)")
+    p.add_argument("--seed", type=int, help="sampling seed (default: random)")
+    p.add_argument("--max-text-tokens", type=int, help="text budget per reply (default: the checkpoint's)")
+    p.add_argument("--max-units", type=int, help="speech-unit budget per reply (default: the checkpoint's)")
     p.add_argument("--duration-s", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(func=run)
 
@@ -55,9 +58,7 @@ def build_config(args: argparse.Namespace) -> EngineConfig:
             barge_in_ms=args.barge_in_ms,
         )
     except ValueError as err:
-        from core.errors import UserError
-
-        raise UserError(f"Invalid option: {err}.") from err
+        raise UserError(f"Invalid option: {err}.") from None
 
 
 class TranscriptPrinter:
@@ -98,12 +99,25 @@ class SeededVocoder:
 
 
 def load_models(args: argparse.Namespace):
+    """(runner, vocoder) from the command line; both raise CheckpointError for a bad directory."""
     from core.runner import OpenS2SRunner
-    from core.token2wav import VoiceDecoder
 
-    runner = OpenS2SRunner.load(args.checkpoint)
-    decoder = VoiceDecoder.load(args.decoder, backend=args.decoder_backend)
-    return runner, SeededVocoder(decoder)
+    runner = OpenS2SRunner.load(args.checkpoint, device=args.device)
+    try:
+        vocoder_mod = importlib.import_module("core.token2wav")  # the vocoder (docs/contracts.md)
+    except ModuleNotFoundError as err:
+        raise UserError("This build has no speech decoder (core.token2wav); update the app.") from err
+    decoder = vocoder_mod.VoiceDecoder.load(args.decoder, backend=args.decoder_backend, device=args.device)
+    return runner, SeededVocoder(decoder, args.seed or 0)
+
+
+def build_sampling(args: argparse.Namespace):
+    from core.sampling import SamplingConfig
+
+    try:
+        return SamplingConfig(seed=args.seed, max_text_tokens=args.max_text_tokens, max_units=args.max_units)
+    except ValueError as err:
+        raise UserError(f"Invalid sampling option: {err}.") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,11 +125,12 @@ def run(args: argparse.Namespace) -> int:
     from core.recorder import SessionRecorder
 
     config = build_config(args)
+    sampling = build_sampling(args)
     runner, decoder = load_models(args)
     printer = TranscriptPrinter()
     recorder = SessionRecorder(args.record, printer) if args.record else None
     sink = recorder or printer
-    engine = Engine(runner, decoder, config=config, sink=sink)
+    engine = Engine(runner, decoder, config=config, sink=sink, sampling=sampling)
     try:
         engine.start()
         _supervise(engine, args.duration_s)
