@@ -121,6 +121,7 @@ class ReplyTiming:
     first_play_t: float | None = None  # output callback that played the first sample
     model_to_first_units_s: float = 0.0  # time inside the runner's iterator until the first units
     vocoder_to_first_audio_s: float = 0.0  # time inside vocoder push() until the first chunk
+    model_to_first_audio_s: float = 0.0  # time inside the runner's iterator until the first vocoder chunk
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,7 @@ class ReplyJob:
             first_play_t,
             m.get("model_first_units_s", 0.0),
             m.get("vocoder_first_audio_s", 0.0),
+            m.get("model_first_audio_s", 0.0),
         )
 
     def summarize(self, st: PlayoutStats, out_rate_hz: int, latency_s: float) -> tuple[ReplyEnded, ReplyOutcome]:
@@ -247,6 +248,7 @@ class ReplyJob:
                 continue
             self._mark("first_audio_t")
             self._mark("vocoder_first_audio_s", self._compute["vocoder"])
+            self._mark("model_first_audio_s", self._compute["model"])
             self._generated += samples.size
             self._emit(ReplyAudio(self.turn_id, AudioChunk(samples, self.decoder_rate_hz, self._n_chunks, False)))
             self._n_chunks += 1
