@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             turn, end = one_turn(eng, events, inject, speech, i)
             vad_ms = 1000 * eng.listener.vad_compute_s / max(eng.listener.frames, 1)
             rows.append(measure(turn, end, vad_ms, pure_compute_s(runner, decoder, turn.samples, sampling)))
+            rows[-1]["device_latency_ms"] = 1000 * eng.output_latency_s
     finally:
         eng.stop()
         if pulse is not None:
@@ -167,6 +168,7 @@ COLUMNS = [
     ("handoff_ms", "  thread hand-offs / waiting"),
     ("pure_compute_ms", "pure model+vocoder to first audio (baseline)"),
     ("overhead_ms", "engine overhead beyond pure compute"),
+    ("device_latency_ms", "+ output latency PortAudio reports (to the DAC)"),
     ("underruns", "underruns"),
 ]
 

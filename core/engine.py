@@ -92,6 +92,11 @@ class Engine:
     def dropped_input_blocks(self) -> int:
         return self._capture.dropped_blocks if self._capture else 0
 
+    @property
+    def output_latency_s(self) -> float:
+        """PortAudio's reported output latency (played-to-audible), 0 when no output is open."""
+        return self._speaker.latency_s if self._speaker else 0.0
+
     def start(self) -> None:
         """Open devices and start listening. Raises DeviceError (also emitted as a fatal EngineError)."""
         with self._lock:
