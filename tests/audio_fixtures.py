@@ -50,9 +50,7 @@ class PulseServer:
         self.runtime_dir = runtime_dir
         self.proc: subprocess.Popen | None = None
         self._warm: list[subprocess.Popen] = []
-        self.env = dict(
-            os.environ, XDG_RUNTIME_DIR=str(runtime_dir), PULSE_SERVER=f"unix:{runtime_dir}/pulse/native"
-        )
+        self.env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime_dir), PULSE_SERVER=f"unix:{runtime_dir}/pulse/native")
 
     def start(self) -> None:
         cmd = [

@@ -27,13 +27,11 @@ class FakeMic:
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
         self._pending: list[tuple[np.ndarray, list]] = []  # (samples, record) per clip
-        self.injections: list[
-            dict
-        ] = []  # {"n": samples, "start_t": first delivered, "end_t": last delivered}
+        self.injections: list[dict] = []  # {"n": samples, "start_t": first delivered, "end_t": last delivered}
 
     def inject(self, samples: np.ndarray) -> dict:
         """samples: [N] float32 at the mic rate. Returns a record filled with delivery times."""
-        rec = {"n": int(samples.size), "start_t": None, "end_t": None}
+        rec = {"n": int(samples.size), "start_t": None, "end_t": None, "clip": np.asarray(samples, np.float32)}
         with self._lock:
             self._pending.append((np.asarray(samples, np.float32).copy(), rec))
             self.injections.append(rec)

@@ -57,9 +57,7 @@ def test_stop_silences_next_callback_and_ignores_stale_writes():
 def test_resampler_streams_to_the_right_length():
     rs = Resampler(48000, 16000)
     x = np.sin(np.arange(48000) / 10).astype(np.float32)
-    y = np.concatenate(
-        [rs.process(x[i : i + 960]) for i in range(0, 48000, 960)] + [rs.process(x[:0], last=True)]
-    )
+    y = np.concatenate([rs.process(x[i : i + 960]) for i in range(0, 48000, 960)] + [rs.process(x[:0], last=True)])
     assert abs(y.size - 16000) <= 2
     assert Resampler(16000, 16000).process(x) is not None
 

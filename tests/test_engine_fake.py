@@ -44,9 +44,7 @@ def rig():
         runner = runner or FakeRunner()
         conv = FakeConversation()
         events = Collector()
-        eng = Engine(
-            runner, decoder or FakeDecoder(), config=config(**kw), sink=events, audio=audio, conversation=conv
-        )
+        eng = Engine(runner, decoder or FakeDecoder(), config=config(**kw), sink=events, audio=audio, conversation=conv)
         made.append(eng)
         return eng, events, audio, runner, conv
 
@@ -110,11 +108,13 @@ def test_barge_in_stops_playback_cancels_and_clips_history(rig, speech_factory):
     events.wait_for(lambda e: isinstance(e, StateChanged) and e.new is EngineState.SPEAKING, 15)
     time.sleep(1.5)
     rec = say(audio, speech_factory, "Wait, stop, I have a question.")
+    onset_s = int(np.argmax(np.abs(audio.mic.injections[-1]["clip"]) > 0.02)) / audio.in_rate_hz
     barge = events.wait_for(lambda e: isinstance(e, BargeIn), 10)
     end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 5)
     time.sleep(0.3)
-    loud_after = [t for t in audio.speaker.loud_times() if t >= rec["start_t"]]
-    stop_ms = 1000 * (loud_after[-1] - rec["start_t"]) if loud_after else 0.0
+    speech_t = rec["start_t"] + onset_s  # wall time the first voiced sample reached the callback
+    loud_after = [t for t in audio.speaker.loud_times() if t >= speech_t]
+    stop_ms = 1000 * (loud_after[-1] - speech_t) if loud_after else 0.0
     print(f"barge-in: playback stopped {stop_ms:.0f} ms after the interrupting speech began")
     assert barge.turn_id == 1 and end.turn_id == 1 and end.interrupted
     assert stop_ms < 600  # barge_in_ms (200) + VAD onset + one capture and one output block
@@ -234,3 +234,17 @@ def test_monologue_longer_than_max_turn_is_cut_reported_and_answered(rig, speech
     time.sleep(1.0)
     assert len(events.of(UserTurnCaptured)) == 1  # the rest of the monologue did not become a turn
     assert eng.state is EngineState.LISTENING and [r for r, _ in conv.turns] == ["user", "assistant"]
+
+
+def test_interrupt_button_and_submitted_turn(rig):
+    eng, events, audio, runner, conv = rig(runner=FakeRunner(default_script(words=20)))
+    eng.start()
+    tid = eng.submit_turn(np.zeros(16000, np.float32))
+    events.wait_for(lambda e: isinstance(e, StateChanged) and e.new is EngineState.SPEAKING, 10)
+    time.sleep(0.6)
+    eng.interrupt()
+    end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 5)
+    assert tid == 1 and end.interrupted and end.reason is StopReason.CANCELLED
+    assert 0 < len(end.heard_text.split()) < 20 and conv.turns[-1] == ("assistant", end.heard_text)
+    assert events.of(UserTurnCaptured)[0].reason == "submitted"
+    assert states(events)[-1] == "listening"

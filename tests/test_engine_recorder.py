@@ -41,9 +41,7 @@ def test_recording_is_complete_while_the_reply_is_still_playing(tmp_path):
     rec(ReplyEnded(1, StopReason.CANCELLED, "Hi there", "Hi", True, 0.1, 0.2, 0))
     rec(EngineError(ErrorKind.MODEL, "boom"))
     log = lines(tmp_path / "rec" / "session.jsonl")
-    assert (
-        log[2]["type"] == "ReplyEnded" and log[2]["heard_text"] == "Hi" and log[2]["file"] == "reply_001.wav"
-    )
+    assert log[2]["type"] == "ReplyEnded" and log[2]["heard_text"] == "Hi" and log[2]["file"] == "reply_001.wav"
     assert log[3]["kind"] == "model"
     assert sf.info(str(tmp_path / "rec" / "reply_001.wav")).frames == 4410
     assert len(seen) == 7  # everything was forwarded, levels included

@@ -65,9 +65,7 @@ def test_max_length_cuts_then_waits_for_pause():
     ev = run(TurnDetector(cfg), [0.9] * 100 + [0.0] * 12 + [0.9] * 20 + [0.0] * 12)
     turns = [e for e in ev if isinstance(e, Turn)]
     assert turns[0].reason == "max_length" and turns[0].samples.size == frames(1000) * VAD_FRAME
-    assert (
-        len(turns) == 2 and turns[1].reason == "silence"
-    )  # the monologue's rest is dropped, next turn works
+    assert len(turns) == 2 and turns[1].reason == "silence"  # the monologue's rest is dropped, next turn works
 
 
 @pytest.mark.parametrize(
