@@ -107,20 +107,14 @@ class Engine:
                 self._open_devices()
             except DeviceError as err:
                 self._close_devices()
-                kind = (
-                    ErrorKind.INPUT_DEVICE
-                    if "Input" in str(err) or "input" in str(err)
-                    else ErrorKind.OUTPUT_DEVICE
-                )
+                kind = ErrorKind.INPUT_DEVICE if "Input" in str(err) or "input" in str(err) else ErrorKind.OUTPUT_DEVICE
                 self._emit(EngineError(kind, str(err), fatal=True))
                 raise
             self._running.set()
             hooks = ListenerHooks(self._emit, self._dispatch, self._barge_in, self._mic_live)
             self.listener = Listener(self._capture, self._vad, self.config, hooks)
             self._workers = [
-                threading.Thread(
-                    target=self.listener.run, args=(self._running,), name="engine-capture", daemon=True
-                ),
+                threading.Thread(target=self.listener.run, args=(self._running,), name="engine-capture", daemon=True),
                 threading.Thread(target=self._supervise_main, name="engine-supervisor", daemon=True),
             ]
             for t in self._workers:
@@ -140,7 +134,10 @@ class Engine:
         self._barge_in(0.0)
 
     def submit_turn(self, samples_16k: np.ndarray) -> int:
-        """Dispatch a user turn directly (push-to-talk, tests, benchmarks). Returns its turn id."""
+        """Dispatch a user turn directly (push-to-talk, tests, benchmarks). Returns its turn id, or -1 if the
+        clip was rejected (an EngineError says why). The engine must be started (audio is played)."""
+        if self._state is EngineState.IDLE:
+            raise RuntimeError("submit_turn() needs a started engine (call start() first)")
         turn = Turn(np.asarray(samples_16k, np.float32).reshape(-1), 0, 0, 0, "submitted")
         return self._dispatch(turn, time.monotonic())
 
@@ -187,14 +184,10 @@ class Engine:
         a = self.config.audio
         if self._vad is None:
             self._vad = SileroVad()
-        self._speaker = SpeakerOutput(
-            self._audio, a.output_device, a.output_rate_hz, a.output_block_ms, self._playout
-        )
+        self._speaker = SpeakerOutput(self._audio, a.output_device, a.output_rate_hz, a.output_block_ms, self._playout)
         self._speaker.open()
         self._playout.set_prebuffer(int(self._speaker.rate_hz * a.prebuffer_ms / 1000))
-        self._capture = MicCapture(
-            self._audio, a.input_device, a.input_rate_hz, a.input_block_ms, a.input_queue_blocks
-        )
+        self._capture = MicCapture(self._audio, a.input_device, a.input_rate_hz, a.input_block_ms, a.input_queue_blocks)
         self._capture.open()
         if not self._capture.first_block.wait(a.open_timeout_s):
             raise DeviceError(
@@ -222,9 +215,7 @@ class Engine:
                 self.conversation.add_user_audio(turn.samples)
             except UserError as err:
                 self._emit(
-                    EngineError(
-                        ErrorKind.INPUT_SIGNAL, f"That turn could not be used ({err}); please say it again."
-                    )
+                    EngineError(ErrorKind.INPUT_SIGNAL, f"That turn could not be used ({err}); please say it again.")
                 )
                 return -1
             self._turn_id += 1

@@ -15,13 +15,14 @@ import numpy as np
 
 from core.audio_io import FrameChunker, MicCapture, Resampler
 from core.engine_config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, EngineConfig
-from core.engine_events import SpeechDiscarded, SpeechStarted
+from core.engine_events import EngineError, ErrorKind, SpeechDiscarded, SpeechStarted
 from core.level_watch import LevelWatch
 from core.vad import Discarded, SpeechStart, Turn, TurnDetector, frames_to_s
 
 log = logging.getLogger(__name__)
 
 QUEUE_POLL_S = 0.1  # how often an idle capture thread re-checks its stop flag
+OVERFLOW_REPORT_S = 5.0  # at most one "input fell behind" error per this period
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Listener:
         self._last_voiced_t: float | None = None
         self.vad_compute_s = 0.0
         self.frames = 0
+        self._reported_drops = 0
+        self._reported_t = -OVERFLOW_REPORT_S
 
     def run(self, running: threading.Event) -> None:
         """Thread body: until `running` is cleared."""
@@ -50,8 +53,22 @@ class Listener:
                 arrival_t, block = self._cap.queue.get(timeout=QUEUE_POLL_S)
             except queue.Empty:
                 continue
+            self._check_overflow()
             for frame in self._chunker.push(self._resampler.process(block)):
                 self._on_frame(frame, arrival_t)
+
+    def _check_overflow(self) -> None:
+        dropped, now = self._cap.dropped_blocks, time.monotonic()
+        if dropped > self._reported_drops and now - self._reported_t >= OVERFLOW_REPORT_S:
+            self._reported_drops, self._reported_t = dropped, now
+            log.warning("capture queue overflow: %d blocks dropped so far", dropped)
+            self._hooks.emit(
+                EngineError(
+                    ErrorKind.INTERNAL,
+                    f"Audio input fell behind and {dropped} blocks were "
+                    f"dropped: the machine is overloaded; close other programs.",
+                )
+            )
 
     def _on_frame(self, frame: np.ndarray, arrival_t: float) -> None:
         t0 = time.perf_counter()

@@ -60,7 +60,8 @@ class ReplyJob:
         self.decoder_rate_hz = int(decoder.sample_rate_hz)
         self.tracker = HeardTextTracker()
         self._lock = threading.Lock()  # guards tracker and _stream
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # the per-reply stop token (user cancel or vocoder failure)
+        self._user_cancel = threading.Event()  # cancel() was called: barge-in, stop button, shutdown
         self._units_q: queue.Queue = queue.Queue()
         self._stream: Any = None
         self._turn_end: TurnEnd | None = None
@@ -84,6 +85,7 @@ class ReplyJob:
 
     def cancel(self) -> None:
         """Stop token: silence playback now, cancel generation and vocoding. Idempotent, thread-safe."""
+        self._user_cancel.set()
         self._stop.set()
         self._playout.stop()
         with self._lock:
@@ -93,7 +95,7 @@ class ReplyJob:
 
     @property
     def cancelled(self) -> bool:
-        return self._stop.is_set()
+        return self._user_cancel.is_set()
 
     def finished(self) -> bool:
         return not any(t.is_alive() for t in self._threads)
@@ -110,7 +112,7 @@ class ReplyJob:
         source = "model" if "model" in self._errors else "vocoder" if "vocoder" in self._errors else None
         if source is not None:
             reason = StopReason.ERROR
-        elif self._stop.is_set():
+        elif self._user_cancel.is_set():
             reason = StopReason.CANCELLED
         else:
             reason = end.reason if end is not None else StopReason.ERROR

@@ -157,7 +157,7 @@ def test_vocoder_raising_reports_and_recovers(rig, speech_factory):  # noqa: F81
     say(audio, speech_factory)
     end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 20)
     err = events.wait_for(lambda e: isinstance(e, EngineError), 2)
-    assert err.kind is ErrorKind.VOCODER and end.reason is StopReason.ERROR
+    assert err.kind is ErrorKind.VOCODER and end.reason is StopReason.ERROR and not end.interrupted
     assert runner.streams[0].cancelled_t is not None  # generation stopped with the vocoder
     events.wait_for(lambda e: isinstance(e, StateChanged) and e.reason == "reply_done", 5)
     assert eng.state is EngineState.LISTENING and [r for r, _ in conv.turns] == ["user", "assistant"]
@@ -248,3 +248,11 @@ def test_interrupt_button_and_submitted_turn(rig):
     assert 0 < len(end.heard_text.split()) < 20 and conv.turns[-1] == ("assistant", end.heard_text)
     assert events.of(UserTurnCaptured)[0].reason == "submitted"
     assert states(events)[-1] == "listening"
+
+
+def test_capture_overflow_is_reported(rig):
+    eng, events, audio, runner, conv = rig()
+    eng.start()
+    eng._capture.dropped_blocks += 3  # as if the callback had found the queue full three times
+    err = events.wait_for(lambda e: isinstance(e, EngineError), 2)
+    assert err.kind is ErrorKind.INTERNAL and "3 blocks were dropped" in err.message and not err.fatal
