@@ -48,13 +48,11 @@ def validate_clip(samples: np.ndarray, max_duration_s: float = MAX_DURATION_S) -
         raise AudioInputError("the audio contains NaN or infinite samples; the file is corrupt, re-export it")
     duration_s = samples.size / MODEL_RATE_HZ
     if duration_s * 1000 < MIN_DURATION_MS:
-        raise AudioInputError(
-            f"the audio is only {duration_s * 1000:.0f} ms long; speak for at least {MIN_DURATION_MS} ms"
-        )
+        raise AudioInputError(f"the audio is only {duration_s * 1000:.0f} ms long; speak for at least "
+                              f"{MIN_DURATION_MS} ms")
     if duration_s > max_duration_s:
-        raise AudioInputError(
-            f"the audio is {duration_s:.0f} s long; the limit is {max_duration_s:.0f} s, split it into shorter turns"
-        )
+        raise AudioInputError(f"the audio is {duration_s:.0f} s long; the limit is {max_duration_s:.0f} s, "
+                              "split it into shorter turns")
     if float(np.max(np.abs(samples))) < SILENCE_PEAK:
         raise AudioInputError("the audio is silent; check the microphone or choose a clip with speech")
     return samples
@@ -84,13 +82,8 @@ def clip_features(samples: np.ndarray, extractor: WhisperFeatureExtractor) -> Cl
     """The reference's features: pad to ceil(n / 30 s) windows, log-mel with the max over the whole padded clip."""
     padded_len = -(-samples.size // WINDOW_SAMPLES) * WINDOW_SAMPLES
     out = extractor(
-        samples,
-        sampling_rate=MODEL_RATE_HZ,
-        padding="max_length",
-        max_length=padded_len,
-        truncation=True,
-        return_attention_mask=True,
-        return_tensors="np",
+        samples, sampling_rate=MODEL_RATE_HZ, padding="max_length", max_length=padded_len, truncation=True,
+        return_attention_mask=True, return_tensors="np",
     )
     features = out["input_features"][0].astype(np.float32)  # [n_mels, T]
     valid = int(out["attention_mask"][0].sum())

@@ -25,20 +25,20 @@ class IncrementalDetokenizer:
     def push(self, token_ids: list[int]) -> str:
         """Add ids; return the newly printable text (possibly empty)."""
         self._ids.extend(token_ids)
-        prefix = self._decode(self._ids[self._prefix_offset : self._read_offset])
-        full = self._decode(self._ids[self._prefix_offset :])
+        prefix = self._decode(self._ids[self._prefix_offset:self._read_offset])
+        full = self._decode(self._ids[self._prefix_offset:])
         if full.endswith(REPLACEMENT_CHAR) or len(full) <= len(prefix):
             return ""
         self._prefix_offset = self._read_offset
         self._read_offset = len(self._ids)
-        return full[len(prefix) :]
+        return full[len(prefix):]
 
     def flush(self) -> str:
         """Whatever is still held back (an incomplete character at the very end becomes U+FFFD)."""
-        prefix = self._decode(self._ids[self._prefix_offset : self._read_offset])
-        full = self._decode(self._ids[self._prefix_offset :])
+        prefix = self._decode(self._ids[self._prefix_offset:self._read_offset])
+        full = self._decode(self._ids[self._prefix_offset:])
         self._prefix_offset = self._read_offset = len(self._ids)
-        return full[len(prefix) :]
+        return full[len(prefix):]
 
     @property
     def text(self) -> str:

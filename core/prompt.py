@@ -33,7 +33,8 @@ def prompt_ids(tokenizer: PreTrainedTokenizerBase, system_prompt: str, turns: li
     """Token ids of the prompt with AUDIO_TOKEN_INDEX where each audio turn's embeddings go (in order)."""
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
     messages += [{"role": t.role, "content": message_content(t)} for t in turns]
-    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, enable_thinking=False)
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
+                                         enable_thinking=False)
     ids: list[int] = []
     for i, piece in enumerate((text + TTS_START).split(AUDIO_PLACEHOLDER)):
         if i:
@@ -64,12 +65,8 @@ class PromptPlan:
     n_dropped_turns: int
 
 
-def plan_prompt(
-    tokenizer: PreTrainedTokenizerBase,
-    conversation: Conversation,
-    kernel_sizes: tuple[int, ...],
-    max_prompt_positions: int,
-) -> PromptPlan:
+def plan_prompt(tokenizer: PreTrainedTokenizerBase, conversation: Conversation, kernel_sizes: tuple[int, ...],
+                max_prompt_positions: int) -> PromptPlan:
     """Drop the oldest turns (whole exchanges) until the prompt fits `max_prompt_positions`.
 
     The last user turn is always kept; if it alone does not fit, raise a UserError.

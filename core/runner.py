@@ -49,9 +49,8 @@ def unit_offset(tts_tokenizer) -> int:
     for n in (1, N_SPEECH_UNITS - 1):
         token_id = tts_tokenizer.convert_tokens_to_ids(UNIT_TOKEN_FORMAT.format(n))
         if token_id not in (None, tts_tokenizer.unk_token_id) and token_id != first + n:
-            raise CheckpointError(
-                f"tts/ tokenizer: <|audio_{n}|> is id {token_id}, not {first + n}; unit tokens must be contiguous"
-            )
+            raise CheckpointError(f"tts/ tokenizer: <|audio_{n}|> is id {token_id}, not {first + n}; unit tokens "
+                                  "must be contiguous")
     return first
 
 
@@ -72,12 +71,10 @@ class OpenS2SRunner:
         self.unit_offset = unit_offset(checkpoint.tts_tokenizer)
         self.llm_eos = _eos_ids(checkpoint.generation_config.eos_token_id)
         tts_eos = _eos_ids(checkpoint.tts_generation_config.eos_token_id) or _eos_ids(
-            checkpoint.tts_tokenizer.eos_token_id
-        )
+            checkpoint.tts_tokenizer.eos_token_id)
         if not self.llm_eos or not tts_eos:
-            raise CheckpointError(
-                "generation_config.json (root or tts/) names no eos_token_id; the reply could never end"
-            )
+            raise CheckpointError("generation_config.json (root or tts/) names no eos_token_id; the reply could "
+                                  "never end")
         self.tts_eos = tts_eos
 
     @classmethod
@@ -86,22 +83,16 @@ class OpenS2SRunner:
         dt = resolve_dtype(dtype, dev)
         return cls(load_checkpoint(checkpoint_dir, dev, dt), dev, dt)
 
-    def reply(
-        self, conversation: Conversation, sampling: SamplingConfig | None = None, logits_sink: LogitsSink | None = None
-    ) -> ReplyStream:
+    def reply(self, conversation: Conversation, sampling: SamplingConfig | None = None,
+              logits_sink: LogitsSink | None = None) -> ReplyStream:
         return ReplyStream(self, conversation, sampling or SamplingConfig(), logits_sink)
 
 
 class ReplyStream:
     """One assistant turn. Iterate (in any one thread) to generate; `cancel()` from any thread."""
 
-    def __init__(
-        self,
-        runner: OpenS2SRunner,
-        conversation: Conversation,
-        sampling: SamplingConfig,
-        logits_sink: LogitsSink | None,
-    ):
+    def __init__(self, runner: OpenS2SRunner, conversation: Conversation, sampling: SamplingConfig,
+                 logits_sink: LogitsSink | None):
         ck = runner.ckpt
         self._r = runner
         self._cancel = threading.Event()
@@ -147,10 +138,8 @@ class ReplyStream:
         except _Cancelled:
             state.reason = StopReason.CANCELLED
         except torch.OutOfMemoryError:
-            raise ResourceError(
-                "out of GPU memory while generating: close other GPU programs, choose a smaller "
-                "checkpoint or run on the CPU (--device cpu)"
-            ) from None
+            raise ResourceError("out of GPU memory while generating: close other GPU programs, choose a smaller "
+                                "checkpoint or run on the CPU (--device cpu)") from None
         tail = state.detok.flush() if state.detok else ""
         if tail:
             yield TextDelta(tail, ())

@@ -86,14 +86,8 @@ class SamplingConfig:
         return self.max_units or tts_gen.max_new_tokens or REFERENCE_MAX_NEW_TOKENS
 
 
-def _resolve(
-    gen: GenerationConfig,
-    do_sample: bool,
-    temperature: float,
-    top_p: float,
-    top_k: int | None,
-    repetition_penalty: float | None,
-) -> LMSampling:
+def _resolve(gen: GenerationConfig, do_sample: bool, temperature: float, top_p: float, top_k: int | None,
+             repetition_penalty: float | None) -> LMSampling:
     penalty = repetition_penalty if repetition_penalty is not None else (gen.repetition_penalty or 1.0)
     if not do_sample:
         return LMSampling(do_sample=False, repetition_penalty=penalty)
@@ -128,7 +122,8 @@ def warp_logits(logits: torch.Tensor, s: LMSampling) -> torch.Tensor:
     return logits
 
 
-def next_token(logits: torch.Tensor, s: LMSampling, generator: torch.Generator | None, context_ids: list[int]) -> int:
+def next_token(logits: torch.Tensor, s: LMSampling, generator: torch.Generator | None,
+               context_ids: list[int]) -> int:
     """Pick the next token id from last-position logits [V] (any float dtype; processed in float32)."""
     logits = apply_repetition_penalty(logits.float(), context_ids, s.repetition_penalty)
     if not s.do_sample:
