@@ -7,7 +7,8 @@ import torch
 from core.errors import UserError
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float16": torch.float16, "fp16": torch.float16}
+          "float16": torch.float16, "fp16": torch.float16,
+          "float64": torch.float64}  # float64: for exactness checks only
 
 
 def resolve_device(name: str | None) -> torch.device:

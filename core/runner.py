@@ -157,7 +157,7 @@ class ReplyStream:
         tts = LMSession("tts", model.tts_lm_model, self._sink)
         self._check_cancel()
         with torch.inference_mode():
-            llm.feed(self._prompt_embeds())  # [1, P, H_llm]
+            llm.feed(self.prompt_embeds())  # [1, P, H_llm]
             tts.feed(model.speaker_slot())  # [1, 1, H_tts]
         text_left, units_left = self.max_text_tokens, self.max_units
         while True:
@@ -207,7 +207,7 @@ class ReplyStream:
         return len(drawn)
 
     @torch.inference_mode()
-    def _prompt_embeds(self) -> torch.Tensor:
+    def prompt_embeds(self) -> torch.Tensor:
         """Text embeddings with each audio turn's adapter outputs spliced in at its sentinel: [1, P, H_llm]."""
         model, ck = self._r.model, self._r.ckpt
         embed = model.llm_model.get_input_embeddings()
