@@ -84,7 +84,8 @@ def test_one_turn_one_full_reply(rig, speech_factory):  # noqa: F811
     loud = audio.speaker.loud_times()
     assert loud and loud[-1] - loud[0] > 2.0
     t = end.timing
-    assert t.dispatched_t <= t.first_units_t <= t.first_audio_t <= t.first_written_t <= t.first_play_t
+    assert t.dispatched_t <= t.first_units_t <= t.first_needed_units_t <= t.first_push_t <= t.first_audio_t
+    assert t.first_audio_t <= t.first_written_t <= t.first_play_t
     assert any(isinstance(e, MicLevel) for e in events.events)
 
 
