@@ -81,6 +81,7 @@ class Engine:
         self._speaker: SpeakerOutput | None = None
         self._playout = PlayoutBuffer(0)
         self._mic_open_t = 0.0
+        self._opening = ErrorKind.OUTPUT_DEVICE
         self.listener: Listener | None = None
 
     # -- public API ----------------------------------------------------------------------------------------
@@ -107,8 +108,7 @@ class Engine:
                 self._open_devices()
             except DeviceError as err:
                 self._close_devices()
-                kind = ErrorKind.INPUT_DEVICE if "Input" in str(err) or "input" in str(err) else ErrorKind.OUTPUT_DEVICE
-                self._emit(EngineError(kind, str(err), fatal=True))
+                self._emit(EngineError(self._opening, str(err), fatal=True))
                 raise
             self._running.set()
             hooks = ListenerHooks(self._emit, self._dispatch, self._barge_in, self._mic_live)
@@ -184,9 +184,12 @@ class Engine:
         a = self.config.audio
         if self._vad is None:
             self._vad = SileroVad()
+        self._vad.reset()
+        self._opening = ErrorKind.OUTPUT_DEVICE  # which device a DeviceError is about
         self._speaker = SpeakerOutput(self._audio, a.output_device, a.output_rate_hz, a.output_block_ms, self._playout)
         self._speaker.open()
         self._playout.set_prebuffer(int(self._speaker.rate_hz * a.prebuffer_ms / 1000))
+        self._opening = ErrorKind.INPUT_DEVICE
         self._capture = MicCapture(self._audio, a.input_device, a.input_rate_hz, a.input_block_ms, a.input_queue_blocks)
         self._capture.open()
         if not self._capture.first_block.wait(a.open_timeout_s):

@@ -44,7 +44,7 @@ class Listener:
         self.vad_compute_s = 0.0
         self.frames = 0
         self._reported_drops = 0
-        self._reported_t = -OVERFLOW_REPORT_S
+        self._reported_t = self._error_t = -OVERFLOW_REPORT_S
 
     def run(self, running: threading.Event) -> None:
         """Thread body: until `running` is cleared."""
@@ -54,8 +54,24 @@ class Listener:
             except queue.Empty:
                 continue
             self._check_overflow()
-            for frame in self._chunker.push(self._resampler.process(block)):
-                self._on_frame(frame, arrival_t)
+            try:
+                for frame in self._chunker.push(self._resampler.process(block)):
+                    self._on_frame(frame, arrival_t)
+            except Exception as err:  # keep listening: a deaf engine would be worse than a lost block
+                self._report_internal(err)
+
+    def _report_internal(self, err: Exception) -> None:
+        log.exception("capture thread: processing a block failed")
+        now = time.monotonic()
+        if now - self._error_t >= OVERFLOW_REPORT_S:
+            self._error_t = now
+            self._hooks.emit(
+                EngineError(
+                    ErrorKind.INTERNAL,
+                    f"Audio processing failed ({type(err).__name__}: "
+                    f"{err}); still listening — if this repeats, restart the conversation.",
+                )
+            )
 
     def _check_overflow(self) -> None:
         dropped, now = self._cap.dropped_blocks, time.monotonic()

@@ -257,3 +257,36 @@ def test_capture_overflow_is_reported(rig):
     eng._capture.dropped_blocks += 3  # as if the callback had found the queue full three times
     err = events.wait_for(lambda e: isinstance(e, EngineError), 2)
     assert err.kind is ErrorKind.INTERNAL and "3 blocks were dropped" in err.message and not err.fatal
+
+
+class _BrokenVad:
+    """A VAD that fails on every 50th frame."""
+
+    def __init__(self) -> None:
+        from core.vad import SileroVad
+
+        self._vad, self.n = SileroVad(), 0
+
+    def prob(self, frame):
+        self.n += 1
+        if self.n % 50 == 0:
+            raise RuntimeError("vad glitch")
+        return self._vad.prob(frame)
+
+    def reset(self):
+        self._vad.reset()
+
+
+def test_internal_error_in_capture_is_reported_and_listening_continues(speech_factory):  # noqa: F811
+    audio, events, conv = FakeAudio(), Collector(), FakeConversation()
+    eng = Engine(
+        FakeRunner(), FakeDecoder(), config=config(), sink=events, audio=audio, conversation=conv, vad=_BrokenVad()
+    )
+    try:
+        eng.start()
+        err = events.wait_for(lambda e: isinstance(e, EngineError), 5)
+        assert err.kind is ErrorKind.INTERNAL and "vad glitch" in err.message
+        say(audio, speech_factory)
+        events.wait_for(lambda e: isinstance(e, ReplyEnded), 20)  # still hears turns
+    finally:
+        eng.stop()
