@@ -131,7 +131,7 @@ class Engine:
 
     def interrupt(self) -> None:
         """Stop the current reply as a barge-in would (a stop button), without starting a new turn."""
-        self._barge_in(0.0)
+        self._barge_in(0.0, None)
 
     def submit_turn(self, samples_16k: np.ndarray) -> int:
         """Dispatch a user turn directly (push-to-talk, tests, benchmarks). Returns its turn id, or -1 if the
@@ -212,7 +212,7 @@ class Engine:
     def _dispatch(self, turn: Turn, speech_end_t: float | None) -> int:
         with self._lock:
             if self._job is not None:
-                self._barge_in(0.0)
+                self._barge_in(0.0, None)
                 self._finalize(self._job, wait=True)
             try:
                 self.conversation.add_user_audio(turn.samples)
@@ -268,14 +268,14 @@ class Engine:
             self._job.start()
             return tid
 
-    def _barge_in(self, speech_ms: float) -> None:
+    def _barge_in(self, speech_ms: float, speech_start_t: float | None) -> None:
         with self._lock:
             job = self._job
             if job is None or job.cancelled:
                 return
             job.cancel()  # playback silent from the next output callback; generation cancelled
             log.info("barge-in on reply %d after %.0f ms of speech", job.turn_id, speech_ms)
-            self._emit(BargeIn(job.turn_id, speech_ms))
+            self._emit(BargeIn(job.turn_id, speech_ms, speech_start_t, time.monotonic()))
             self._set_state(EngineState.LISTENING, "barge_in" if speech_ms > 0 else "interrupted")
 
     def _finalize(self, job: ReplyJob, wait: bool = False) -> None:

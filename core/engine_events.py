@@ -107,6 +107,8 @@ class BargeIn:
 
     turn_id: int
     speech_ms: float  # speech duration that triggered it
+    speech_start_t: float | None = None  # time.monotonic() the block with the speech onset arrived (None: button)
+    stopped_t: float = 0.0  # time.monotonic() playback was stopped (the next output callback is silent)
 
 
 @dataclass(frozen=True)

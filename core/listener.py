@@ -29,7 +29,7 @@ OVERFLOW_REPORT_S = 5.0  # at most one "input fell behind" error per this period
 class ListenerHooks:
     emit: Callable[[object], None]
     dispatch: Callable[[Turn, float | None], int]  # (turn, monotonic arrival of its last voiced frame)
-    barge_in: Callable[[float], None]  # (speech_ms)
+    barge_in: Callable[[float, float | None], None]  # (speech_ms, monotonic arrival of the speech onset)
     mic_live: Callable[[], bool]  # False: half-duplex is ignoring the microphone
 
 
@@ -41,6 +41,7 @@ class Listener:
         self._detector = TurnDetector(config.vad)
         self._levels = LevelWatch(config)
         self._last_voiced_t: float | None = None
+        self._speech_start_t: float | None = None
         self.vad_compute_s = 0.0
         self.frames = 0
         self._reported_drops = 0
@@ -102,10 +103,11 @@ class Listener:
             self._last_voiced_t = arrival_t
         for ev in det.feed(frame, prob):
             if isinstance(ev, SpeechStart):
+                self._speech_start_t = arrival_t
                 hooks.emit(SpeechStarted(frames_to_s(ev.frame_index)))
             elif isinstance(ev, Discarded):
                 hooks.emit(SpeechDiscarded(frames_to_s(det.frame_index), ev.voiced_frames * VAD_FRAME_MS))
             elif isinstance(ev, Turn):
                 hooks.dispatch(ev, self._last_voiced_t)
         if self._cfg.barge_in and det.speech_ms >= self._cfg.barge_in_ms:
-            hooks.barge_in(det.speech_ms)
+            hooks.barge_in(det.speech_ms, self._speech_start_t)
