@@ -111,6 +111,7 @@ def test_barge_in_stops_playback_cancels_and_clips_history(rig, speech_factory):
     rec = say(audio, speech_factory, "Wait, stop, I have a question.")
     onset_s = int(np.argmax(np.abs(audio.mic.injections[-1]["clip"]) > 0.02)) / audio.in_rate_hz
     barge = events.wait_for(lambda e: isinstance(e, BargeIn), 10)
+    runner.script = default_script(words=3)  # a short answer to the interruption (it is still being spoken)
     end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 5)
     time.sleep(0.3)
     speech_t = rec["start_t"] + onset_s  # wall time the first voiced sample reached the callback
