@@ -291,3 +291,15 @@ def test_internal_error_in_capture_is_reported_and_listening_continues(speech_fa
         events.wait_for(lambda e: isinstance(e, ReplyEnded), 20)  # still hears turns
     finally:
         eng.stop()
+
+
+def test_model_failing_before_any_audio_says_so_and_recovers(rig):
+    eng, events, audio, runner, conv = rig(runner=FakeRunner(fail_at=0))
+    eng.start()
+    eng.submit_turn(np.full(16000, 0.1, np.float32))
+    end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 5)
+    err = events.wait_for(lambda e: isinstance(e, EngineError), 2)
+    assert end.reason is StopReason.ERROR and end.heard_text == "" and end.played_s == 0
+    assert err.kind is ErrorKind.MODEL and "could not produce a reply" in err.message
+    events.wait_for(lambda e: isinstance(e, StateChanged) and e.reason == "reply_done", 5)
+    assert eng.state is EngineState.LISTENING and [r for r, _ in conv.turns] == ["user", "assistant"]
