@@ -84,9 +84,10 @@ class FlowModel(nn.Module):
 
     def speaker_vector(self, embedding: torch.Tensor | None) -> torch.Tensor:
         """[1, 192] x-vector (zeros when None, as the reference) -> [1, 80] (L2-normalised, then affine)."""
+        weight = self.spk_embed_affine_layer.weight
         if embedding is None:
             embedding = torch.zeros(1, self.cfg.spk_embed_dim)
-        return self.spk_embed_affine_layer(nn.functional.normalize(embedding.float(), dim=1))
+        return self.spk_embed_affine_layer(nn.functional.normalize(embedding.to(weight), dim=1))
 
     def draw_noise(self, n_frames: int, generator: torch.Generator | None) -> torch.Tensor:
         """[1, 80, F] standard normal noise from the caller's generator (a fresh unseeded one when None)."""
@@ -115,6 +116,7 @@ class FlowModel(nn.Module):
         """
         prompt_token = token[:, :0] if prompt_token is None else prompt_token
         prompt_feat = torch.zeros(1, 0, self.cfg.output_size) if prompt_feat is None else prompt_feat
+        token = token.to(self.input_embedding.weight.device)
         units = torch.cat([prompt_token.to(token.device).long(), token.long()], dim=1)  # [1, Np + N]
         n_frames = self.frames_for(units.shape[1])
         n_prompt = prompt_feat.shape[1]

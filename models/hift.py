@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -112,6 +113,14 @@ class SourceNoise:
         return phases
 
 
+@dataclass(frozen=True)
+class HiftParts:
+    """Replacements for the deterministic sub-networks: f0(mel [B,80,T]) -> [B,T]; body(mel, stft) -> spec."""
+
+    f0: Callable[[torch.Tensor], torch.Tensor]
+    body: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 class HiftGenerator(nn.Module):
     def __init__(self, cfg: HiftConfig) -> None:
         super().__init__()
@@ -167,7 +176,9 @@ class HiftGenerator(nn.Module):
         """[B, T] F0 -> ([B, 1, L] excitation, [B, H+1, L] phase in cycles before the initial phase)."""
         cfg = self.cfg
         f0_up = nn.functional.interpolate(f0[:, None], scale_factor=cfg.samples_per_frame, mode="nearest")
-        ratio = torch.arange(1, self.n_harmonics + 1, dtype=f0_up.dtype).view(1, -1, 1)  # [1, H+1, 1]
+        ratio = torch.arange(1, self.n_harmonics + 1, dtype=f0_up.dtype, device=f0_up.device).view(
+            1, -1, 1
+        )  # [1, H+1, 1]
         cycles = torch.cumsum(f0_up * ratio / cfg.sampling_rate_hz, dim=-1) % 1  # [B, H+1, L]
         sines = cfg.nsf_alpha * torch.sin(2 * math.pi * cycles + noise.effective_phases().to(f0_up))
         voiced = (f0_up > cfg.nsf_voiced_threshold).float()  # [B, 1, L]
@@ -183,7 +194,7 @@ class HiftGenerator(nn.Module):
             self.cfg.n_fft,
             self.cfg.hop_len,
             self.cfg.n_fft,
-            window=_hann(self.cfg.n_fft),
+            window=_hann(self.cfg.n_fft, source.device),
             return_complex=True,
         )
         return torch.cat([spec.real, spec.imag], dim=1)
@@ -210,9 +221,29 @@ class HiftGenerator(nn.Module):
         phase = torch.sin(spec[:, n_bins:])
         complex_spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
         audio = torch.istft(
-            complex_spec, self.cfg.n_fft, self.cfg.hop_len, self.cfg.n_fft, window=_hann(self.cfg.n_fft)
+            complex_spec,
+            self.cfg.n_fft,
+            self.cfg.hop_len,
+            self.cfg.n_fft,
+            window=_hann(self.cfg.n_fft, spec.device),
         )
         return torch.clamp(audio, -self.cfg.audio_limit, self.cfg.audio_limit)
+
+    @torch.inference_mode()
+    def synthesize(
+        self,
+        mel: torch.Tensor,
+        cache_source: torch.Tensor | None,
+        noise: SourceNoise,
+        parts: HiftParts | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Like `inference`, also returning the [B, H+1, L] harmonic phase (cycles) for phase carry-over."""
+        f0 = (parts.f0 if parts else self.f0_predictor)(mel)  # [B, T]
+        source, cycles = self.harmonic_source(f0, noise)
+        if cache_source is not None and cache_source.shape[-1] > 0:
+            source[:, :, : cache_source.shape[-1]] = cache_source
+        spec = (parts.body if parts else self.body)(mel, self.stft(source))
+        return self.istft(spec), source, cycles
 
     @torch.inference_mode()
     def inference(
@@ -221,19 +252,17 @@ class HiftGenerator(nn.Module):
         cache_source: torch.Tensor | None = None,
         noise: SourceNoise | None = None,
         generator: torch.Generator | None = None,
-        body=None,
+        parts: HiftParts | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """[B, 80, T] mel -> ([B, 256T] audio, [B, 1, 256T] source). `cache_source` [B, 1, C] replaces the
-        first
-        C source samples. `body`: optional replacement of `self.body` (an ONNX session)."""
-        f0 = self.f0_predictor(mel)  # [B, T]
+        """[B, 80, T] mel -> ([B, 256T] audio, [B, 1, 256T] source).
+
+        `cache_source` [B, 1, C] replaces the first C source samples; `noise` (else drawn from `generator`):
+        see `SourceNoise`; `parts` optionally replaces the F0 predictor and the conv body (ONNX sessions).
+        """
         n_samples = mel.shape[-1] * self.cfg.samples_per_frame
         noise = noise if noise is not None else self.draw_noise(mel.shape[0], n_samples, generator)
-        source, _ = self.harmonic_source(f0, noise)
-        if cache_source is not None and cache_source.shape[-1] > 0:
-            source[:, :, : cache_source.shape[-1]] = cache_source
-        spec = (body or self.body)(mel, self.stft(source))
-        return self.istft(spec), source
+        audio, source, _ = self.synthesize(mel, cache_source, noise, parts)
+        return audio, source
 
     def forward(
         self,
@@ -245,6 +274,6 @@ class HiftGenerator(nn.Module):
         return self.inference(mel, cache_source, noise, generator)
 
 
-def _hann(n_fft: int) -> torch.Tensor:
+def _hann(n_fft: int, device: torch.device) -> torch.Tensor:
     """Periodic Hann window computed in float64 then cast (like scipy's get_window(..., fftbins=True))."""
-    return torch.hann_window(n_fft, periodic=True, dtype=torch.float64).float()
+    return torch.hann_window(n_fft, periodic=True, dtype=torch.float64).float().to(device)
