@@ -172,20 +172,28 @@ class HiftGenerator(nn.Module):
         noise = torch.randn(batch, self.n_harmonics, n_samples, generator=generator)
         return SourceNoise(phases, noise)
 
+    def harmonic_cycles(self, f0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, T] F0 -> ([B, 1, L] F0 per sample, [B, H+1, L] phase per harmonic in cycles mod 1)."""
+        f0_up = nn.functional.interpolate(
+            f0[:, None], scale_factor=self.cfg.samples_per_frame, mode="nearest"
+        )
+        ratio = torch.arange(1, self.n_harmonics + 1, dtype=f0_up.dtype, device=f0_up.device).view(1, -1, 1)
+        return f0_up, torch.cumsum(f0_up * ratio / self.cfg.sampling_rate_hz, dim=-1) % 1
+
     def harmonic_source(self, f0: torch.Tensor, noise: SourceNoise) -> tuple[torch.Tensor, torch.Tensor]:
         """[B, T] F0 -> ([B, 1, L] excitation, [B, H+1, L] phase in cycles before the initial phase)."""
         cfg = self.cfg
-        f0_up = nn.functional.interpolate(f0[:, None], scale_factor=cfg.samples_per_frame, mode="nearest")
-        ratio = torch.arange(1, self.n_harmonics + 1, dtype=f0_up.dtype, device=f0_up.device).view(
-            1, -1, 1
-        )  # [1, H+1, 1]
-        cycles = torch.cumsum(f0_up * ratio / cfg.sampling_rate_hz, dim=-1) % 1  # [B, H+1, L]
+        f0_up, cycles = self.harmonic_cycles(f0)
         sines = cfg.nsf_alpha * torch.sin(2 * math.pi * cycles + noise.effective_phases().to(f0_up))
         voiced = (f0_up > cfg.nsf_voiced_threshold).float()  # [B, 1, L]
         noise_amp = voiced * cfg.nsf_sigma + (1 - voiced) * cfg.nsf_alpha / 3
         sines = sines * voiced + noise_amp * noise.sine_noise.to(f0_up)
         source = torch.tanh(self.m_source.l_linear(sines.transpose(1, 2))).transpose(1, 2)  # [B, 1, L]
         return source, cycles
+
+    def predict_f0(self, mel: torch.Tensor, parts: HiftParts | None = None) -> torch.Tensor:
+        """[B, 80, T] mel -> [B, T] F0 in Hz."""
+        return (parts.f0 if parts else self.f0_predictor)(mel)
 
     def stft(self, source: torch.Tensor) -> torch.Tensor:
         """[B, 1, L] -> [B, n_fft + 2, L / hop + 1] (real bins, then imaginary bins)."""
@@ -236,9 +244,11 @@ class HiftGenerator(nn.Module):
         cache_source: torch.Tensor | None,
         noise: SourceNoise,
         parts: HiftParts | None = None,
+        f0: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Like `inference`, also returning the [B, H+1, L] harmonic phase (cycles) for phase carry-over."""
-        f0 = (parts.f0 if parts else self.f0_predictor)(mel)  # [B, T]
+        """Like `inference` (with `f0` [B, T] if already predicted), also returning the [B, H+1, L] harmonic
+        phase in cycles (see `harmonic_cycles`) for phase carry-over between chunks."""
+        f0 = self.predict_f0(mel, parts) if f0 is None else f0  # [B, T]
         source, cycles = self.harmonic_source(f0, noise)
         if cache_source is not None and cache_source.shape[-1] > 0:
             source[:, :, : cache_source.shape[-1]] = cache_source
