@@ -29,7 +29,8 @@ from models.hift import HiftGenerator
 log = logging.getLogger(__name__)
 
 F0_BIAS_HZ = 120.0  # random F0 predictors output ~0 Hz (unvoiced); bias them into the voiced range
-LOG_MAGNITUDE_BIAS = -2.5  # keeps random HiFT output well inside [-1, 1]
+LOG_MAGNITUDE_BIAS = -1.0  # with CONV_POST_GAIN: keeps random HiFT output well inside [-1, 1], unclipped
+CONV_POST_GAIN = 0.1
 POS_BIAS_STD = 0.1
 BIAS_STD = 0.01
 
@@ -202,6 +203,7 @@ def make_tiny_decoder(directory: str | Path, seed: int = 0, size: str = "tiny") 
     hift_state["f0_predictor.classifier.bias"] = torch.full((1,), F0_BIAS_HZ)
     n_bins = cfg.hift.n_fft // 2 + 1
     hift_state["conv_post.bias"][:n_bins] += LOG_MAGNITUDE_BIAS
+    hift_state["conv_post.weight_g"] *= CONV_POST_GAIN
     torch.save(flow_state, root / FLOW_WEIGHTS_FILE)
     torch.save(hift_state, root / HIFT_WEIGHTS_FILE)
     log.info("wrote %s random decoder (seed %d) to %s", size, seed, root)
