@@ -64,7 +64,9 @@ def run_one(dec: VoiceDecoder, unit_ids: list[int], schedule: ChunkSchedule, see
     }
 
 
-def benchmark(decoder_dir: Path, n_units: int, seed: int, backends: list[str], unit_rate: float) -> list[dict]:
+def benchmark(
+    decoder_dir: Path, n_units: int, seed: int, backends: list[str], unit_rate: float
+) -> list[dict]:
     unit_ids = torch.randint(0, 16384, (n_units,), generator=torch.Generator().manual_seed(seed)).tolist()
     rows = []
     for backend in backends:
@@ -81,14 +83,19 @@ def benchmark(decoder_dir: Path, n_units: int, seed: int, backends: list[str], u
 
 
 def print_table(rows: list[dict], unit_rate: float) -> None:
-    header = (f"{'backend':7} {'schedule':12} {'chunks':>6} {'1st units':>9} {'1st compute s':>13} "
-              f"{'1st audio s@' + format(unit_rate, 'g') + 'u/s':>17} {'RTF mean':>8} {'RTF max':>8} {'RTF total':>9}")
+    header = (
+        f"{'backend':7} {'schedule':12} {'chunks':>6} {'1st units':>9} {'1st compute s':>13} "
+        f"{'1st audio s@' + format(unit_rate, 'g') + 'u/s':>17} "
+        f"{'RTF mean':>8} {'RTF max':>8} {'RTF total':>9}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['backend']:7} {r['schedule']:12} {r['chunks']:6d} {r['first_chunk_units']:9d} "
-              f"{r['first_chunk_compute_s']:13.3f} {r['first_audio_at_rate_s']:17.3f} {r['rtf_mean']:8.3f} "
-              f"{r['rtf_max']:8.3f} {r['rtf_total']:9.3f}")
+        print(
+            f"{r['backend']:7} {r['schedule']:12} {r['chunks']:6d} {r['first_chunk_units']:9d} "
+            f"{r['first_chunk_compute_s']:13.3f} {r['first_audio_at_rate_s']:17.3f} {r['rtf_mean']:8.3f} "
+            f"{r['rtf_max']:8.3f} {r['rtf_total']:9.3f}"
+        )
     for r in rows:
         per_chunk = " ".join(f"{x:.2f}" for x in r["rtf_per_chunk"])
         print(f"RTF per chunk, {r['backend']}/{r['schedule']}: {per_chunk}")
@@ -98,11 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--decoder", type=Path, help="glm-4-voice-decoder directory")
-    source.add_argument("--make", choices=("tiny", "real"), help="benchmark a seeded random decoder of this size")
+    source.add_argument(
+        "--make", choices=("tiny", "real"), help="benchmark a seeded random decoder of this size"
+    )
     parser.add_argument("--units", type=int, default=120, help="units per utterance (default 120 = 9.6 s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backends", default="torch,onnx")
-    parser.add_argument("--unit-rate", type=float, default=25.0, help="assumed LLM unit rate for 'first audio'")
+    parser.add_argument(
+        "--unit-rate", type=float, default=25.0, help="assumed LLM unit rate for 'first audio'"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch / ONNX Runtime intra-op threads")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
@@ -113,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         decoder_dir = args.decoder or make_tiny_decoder(Path(tmp) / "decoder", seed=args.seed, size=args.make)
         rows = benchmark(decoder_dir, args.units, args.seed, args.backends.split(","), args.unit_rate)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"decoder: {args.decoder or args.make + ' (random)'}; {args.units} units; "
-          f"torch threads {torch.get_num_threads()}; device {device}")
+    print(
+        f"decoder: {args.decoder or args.make + ' (random)'}; {args.units} units; "
+        f"torch threads {torch.get_num_threads()}; device {device}"
+    )
     print_table(rows, args.unit_rate)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -48,7 +48,9 @@ def test_tiny_decoder_loads_with_configured_dims():
 def test_config_tags_are_data_never_executed(tmp_path, bad_dir):
     marker = tmp_path / "executed"
     text = (bad_dir / "config.yaml").read_text()
-    text = f"__evil: !apply:pathlib.Path.touch [{marker}]\n__evil2: !new:os.system ['touch {marker}']\n" + text
+    text = (
+        f"__evil: !apply:pathlib.Path.touch [{marker}]\n__evil2: !new:os.system ['touch {marker}']\n" + text
+    )
     (bad_dir / "config.yaml").write_text(text)
     cfg = load_decoder_config(bad_dir / "config.yaml")
     assert cfg.flow.inference_cfg_rate == pytest.approx(0.7)
@@ -92,10 +94,17 @@ def test_wrong_shapes_missing_and_unexpected_keys_in_one_error(bad_dir):
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("selfattention_layer_type: 'block_rel_selfattn'", "selfattention_layer_type: 'rel_selfattn'",
-         "selfattention_layer_type"),
+        (
+            "selfattention_layer_type: 'block_rel_selfattn'",
+            "selfattention_layer_type: 'rel_selfattn'",
+            "selfattention_layer_type",
+        ),
         ("use_cnn_module: False", "use_cnn_module: True", "use_cnn_module"),
-        ("!new:cosyvoice.hifigan.generator.HiFTGenerator", "!new:cosyvoice.hifigan.generator.HiFiGAN", "'hift'"),
+        (
+            "!new:cosyvoice.hifigan.generator.HiFTGenerator",
+            "!new:cosyvoice.hifigan.generator.HiFiGAN",
+            "'hift'",
+        ),
         ("act_fn: 'gelu'", "act_fn: 'snakebeta'", "act_fn"),
     ],
 )
