@@ -72,6 +72,7 @@ class _Payload:
         return (print, ("this must never run",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickled_code_is_refused(bad_dir):
     with open(bad_dir / "flow.pt", "wb") as fh:
         pickle.dump({"input_embedding.weight": _Payload()}, fh)

@@ -160,5 +160,7 @@ def test_flow_and_hift_accept_injected_noise():
     audio, _ = hift.inference(mel, noise=noise)
     again, _ = hift.inference(mel, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(again, audio, rtol=0, atol=0)
+    direct, _ = hift.inference(mel, phases=noise.phases, sine_noise=noise.sine_noise)
+    torch.testing.assert_close(direct, audio, rtol=0, atol=0)
     with pytest.raises(ValueError):
         flow.inference(token, noise=z[..., :-1])
