@@ -23,19 +23,23 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.token2wav import ChunkSchedule, VoiceDecoder  # noqa: E402
-from models.glm_constants import SAMPLE_RATE_HZ  # noqa: E402
-from models.tiny_decoder import make_tiny_decoder  # noqa: E402
-
 log = logging.getLogger(__name__)
 
-SCHEDULES = {"reference-24": ChunkSchedule.reference, "ours": ChunkSchedule}
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEDULE_NAMES = ("reference-24", "ours")
 WARMUP_UNITS = 30
 
 
-def run_one(dec: VoiceDecoder, unit_ids: list[int], schedule: ChunkSchedule, seed: int) -> dict:
+def _schedule(name: str):
+    from core.token2wav import ChunkSchedule
+
+    return ChunkSchedule.reference() if name == "reference-24" else ChunkSchedule()
+
+
+def run_one(dec, unit_ids: list[int], schedule, seed: int) -> dict:
+    """Stream `unit_ids` one by one through `dec` (a VoiceDecoder) with `schedule`; timings and RTFs."""
+    from models.glm_constants import SAMPLE_RATE_HZ
+
     stream = dec.open_stream(schedule, torch.Generator().manual_seed(seed))
     started = time.perf_counter()
     first_audio_s = None
@@ -67,6 +71,8 @@ def run_one(dec: VoiceDecoder, unit_ids: list[int], schedule: ChunkSchedule, see
 def benchmark(
     decoder_dir: Path, n_units: int, seed: int, backends: list[str], unit_rate: float
 ) -> list[dict]:
+    from core.token2wav import VoiceDecoder
+
     unit_ids = torch.randint(0, 16384, (n_units,), generator=torch.Generator().manual_seed(seed)).tolist()
     rows = []
     for backend in backends:
@@ -74,9 +80,9 @@ def benchmark(
         dec = VoiceDecoder.load(decoder_dir, backend=backend)
         load_s = time.perf_counter() - started
         dec.decode(unit_ids[:WARMUP_UNITS], torch.Generator().manual_seed(seed))  # warm-up
-        for name, make_schedule in SCHEDULES.items():
+        for name in SCHEDULE_NAMES:
             row = {"backend": backend, "schedule": name, "load_s": load_s}
-            row.update(run_one(dec, unit_ids, make_schedule(), seed))
+            row.update(run_one(dec, unit_ids, _schedule(name), seed))
             row["first_audio_at_rate_s"] = row["first_chunk_units"] / unit_rate + row["first_audio_compute_s"]
             rows.append(row)
     return rows
@@ -118,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
+        sys.path.insert(0, str(REPO_ROOT))
+    from models.tiny_decoder import make_tiny_decoder
+
     if args.threads:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:

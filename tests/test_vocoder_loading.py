@@ -143,3 +143,21 @@ def test_cli_bad_units_file(tmp_path, capsys):
     argv = ["vocode", "--decoder", str(tiny_dir()), "--units", str(units), "--out", str(tmp_path / "o.wav")]
     assert run_cli(argv, _parser()) == 2
     assert "must hold a JSON list of integers" in capsys.readouterr().err
+
+
+def test_cli_make_tiny_decoder_then_vocode(tmp_path, capsys):
+    import soundfile as sf
+
+    parser = _parser()
+    assert run_cli(["make-tiny-decoder", str(tmp_path / "dec"), "--seed", "3"], parser) == 0
+    assert load_decoder(tmp_path / "dec").flow.cfg.encoder.d_model == DIMS["tiny"].d_model
+    units = tmp_path / "u.json"
+    units.write_text('{"units": [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]}')
+    for extra in ([], ["--stream"], ["--stream", "--schedule", "reference"]):
+        out = tmp_path / "reply.wav"
+        argv = ["vocode", "--decoder", str(tmp_path / "dec"), "--units", str(units), "--out", str(out)] + extra
+        assert run_cli(argv, parser) == 0
+        audio, rate = sf.read(out)
+        assert rate == 22050
+        assert len(audio) == 96 * 256  # F(14 units) = floor(14 * 6.890625) = 96 frames
+    assert "wrote" in capsys.readouterr().out
