@@ -155,7 +155,8 @@ def test_cli_make_tiny_decoder_then_vocode(tmp_path, capsys):
     units.write_text('{"units": [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]}')
     for extra in ([], ["--stream"], ["--stream", "--schedule", "reference"]):
         out = tmp_path / "reply.wav"
-        argv = ["vocode", "--decoder", str(tmp_path / "dec"), "--units", str(units), "--out", str(out)] + extra
+        base = ["vocode", "--decoder", str(tmp_path / "dec"), "--units", str(units), "--out", str(out)]
+        argv = base + extra
         assert run_cli(argv, parser) == 0
         audio, rate = sf.read(out)
         assert rate == 22050
