@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from core.errors import CheckpointError
+from models.glm_constants import MEL_BINS, MEL_HOP_SAMPLES, SAMPLE_RATE_HZ, UNIT_RATE_HZ
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,26 @@ def load_decoder_config(path: Path) -> DecoderConfig:
         raise CheckpointError(f"decoder config {path} is not a YAML mapping")
     resolved = _resolve_refs(raw, raw)
     flow = _flow_config(_section(resolved.get("flow"), "flow"))
-    return DecoderConfig(flow=flow, hift=_hift_config(_section(resolved.get("hift"), "hift")))
+    hift = _hift_config(_section(resolved.get("hift"), "hift"))
+    _check_streaming_geometry(flow, hift)
+    return DecoderConfig(flow=flow, hift=hift)
+
+
+def _check_streaming_geometry(flow: FlowConfig, hift: HiftConfig) -> None:
+    """The token2wav procedure assumes 80 mels at 22050 Hz, 256 samples per frame, 12.5 units/s."""
+    found = (
+        flow.output_size,
+        hift.in_channels,
+        hift.sampling_rate_hz,
+        hift.samples_per_frame,
+        flow.input_frame_rate,
+    )
+    wanted = (MEL_BINS, MEL_BINS, SAMPLE_RATE_HZ, MEL_HOP_SAMPLES, UNIT_RATE_HZ)
+    if found != wanted:
+        raise CheckpointError(
+            f"unsupported decoder layout: (mels, hift mels, rate Hz, samples/frame, units/s) = {found}, "
+            f"expected {wanted}"
+        )
 
 
 def _resolve_refs(node: Any, root: dict) -> Any:
