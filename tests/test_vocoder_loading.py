@@ -187,3 +187,15 @@ def test_other_unet_widths_and_encoder_input_size_load_and_run(tmp_path):
     loaded = load_decoder(tmp_path)
     mel = loaded.flow.inference(torch.tensor([[1, 2, 3, 4, 5, 6, 7]]), generator=gen)
     assert mel.shape == (1, 80, 48) and torch.isfinite(mel).all()
+
+
+def test_parametrized_weight_norm_names_are_accepted(bad_dir):
+    state = torch.load(bad_dir / "hift.pt", weights_only=True)
+    renamed = {}
+    for key, value in state.items():
+        key = key.replace(".weight_g", ".parametrizations.weight.original0")
+        renamed[key.replace(".weight_v", ".parametrizations.weight.original1")] = value
+    assert renamed.keys() != state.keys()
+    torch.save(renamed, bad_dir / "hift.pt")
+    expected = load_decoder(tiny_dir()).hift.conv_post.weight
+    torch.testing.assert_close(load_decoder(bad_dir).hift.conv_post.weight, expected, rtol=0, atol=0)
