@@ -11,7 +11,7 @@ from models.glm_constants import MEL_OVERLAP_FRAMES, REFERENCE_CHUNK_UNITS, UNIT
 log = logging.getLogger(__name__)
 
 # A 16-unit first chunk, then 12, 24, 48, 48...: with units arriving at 25/s (2x real time) the first audio
-# comes ~0.5 s earlier than with fixed 24-unit chunks and playback never waits (bench/bench_vocoder.py "stall").
+# comes ~0.5 s earlier than with fixed 24-unit chunks and playback never waits (bench "stall" column).
 DEFAULT_CHUNK_UNITS = (16, 12, 24, 48)
 DEFAULT_MAX_PROMPT_UNITS = 250  # 20 s of history as flow prompt
 # HiFT's receptive field reaches ~13 mel frames to each side (measured), so audio within 14 frames of a call's
