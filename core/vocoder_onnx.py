@@ -64,7 +64,7 @@ def resolve_cache_dir(decoder_dir: Path, override: str | Path | None) -> Path:
         return beside
     import platformdirs
 
-    # one folder per checkpoint location, so that stale-graph cleanup never touches another checkpoint's graphs
+    # one folder per checkpoint location: stale-graph cleanup never touches another checkpoint's graphs
     place = hashlib.sha256(str(decoder_dir.resolve()).encode()).hexdigest()[:HASH_CHARS]
     fallback = Path(platformdirs.user_cache_dir(CACHE_APP_NAME)) / CACHE_SUBDIR / place
     log.info("%s is read-only; caching ONNX graphs in %s", decoder_dir, fallback)
