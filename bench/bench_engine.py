@@ -142,7 +142,11 @@ def run(args: argparse.Namespace) -> list[dict]:
         inject = audio.mic.inject
     sampling = SamplingConfig(seed=0, max_text_tokens=MAX_TEXT_TOKENS, max_units=MAX_UNITS)
     events = Collector()
-    cfg = EngineConfig(vad=VadConfig(end_silence_ms=END_SILENCE_MS), audio=AudioConfig(prebuffer_ms=PREBUFFER_MS))
+    cfg = EngineConfig(
+        vad=VadConfig(end_silence_ms=END_SILENCE_MS),
+        audio=AudioConfig(prebuffer_ms=PREBUFFER_MS),
+        first_chunk_priority=args.first_chunk_priority,
+    )
     eng = Engine(runner, decoder, config=cfg, sink=events, audio=audio, sampling=sampling)
     rows = []
     try:
@@ -159,6 +163,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     for r in rows:
         r["vocoder"] = vocoder_label
         r["audio"] = args.audio
+        r["first_chunk_priority"] = args.first_chunk_priority
     return rows
 
 
@@ -194,7 +199,10 @@ COLUMNS = [
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"audio={rows[0]['audio']}  vocoder={rows[0]['vocoder']}  turns={len(rows)}")
+    print(
+        f"audio={rows[0]['audio']}  vocoder={rows[0]['vocoder']}  turns={len(rows)}  "
+        f"first_chunk_priority={rows[0]['first_chunk_priority']}"
+    )
     print(f"{'metric':<46} {'median':>9} {'min':>9} {'max':>9}")
     for key, label in COLUMNS:
         vals = [r[key] for r in rows]
@@ -206,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=Path)
     p.add_argument("--decoder", type=Path)
     p.add_argument("--decoder-backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument(
+        "--no-first-chunk-priority",
+        dest="first_chunk_priority",
+        action="store_false",
+        help="EngineConfig(first_chunk_priority=False): decode and vocode in parallel from the start",
+    )
     p.add_argument("--sine-vocoder", action="store_true", help="a no-compute sine stand-in for the vocoder")
     p.add_argument("--device", default="cpu")
     p.add_argument("--audio", choices=("fake", "pulse"), default="fake")

@@ -264,6 +264,7 @@ class Engine:
                 self._playout,
                 self._speaker.rate_hz if self._speaker else 48000,
                 self._emit,
+                self.config.first_chunk_priority,
             )
             self._job.start()
             return tid

@@ -93,6 +93,7 @@ class EngineConfig:
     noise_warn_s: float = 8.0  # warn when the mic is loud this long without any detected speech
     noise_warn_dbfs: float = -30.0  # "loud" for the noise warning
     join_timeout_s: float = 3.0  # how long stop() waits for each worker thread
+    first_chunk_priority: bool = True  # until the first audio chunk, no decode step while the vocoder computes
 
     def __post_init__(self) -> None:
         _check(isinstance(self.vad, VadConfig), "vad must be a VadConfig")

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _END = object()  # sentinel closing the units queue
 POLL_S = 0.05  # how often a waiting vocoder thread re-checks the stop token
+PRIORITY_WAIT_S = 1.0  # first-chunk priority never holds the model longer than this per step
 
 
 @dataclass
@@ -53,8 +54,12 @@ class ReplyJob:
         playout: PlayoutBuffer,
         out_rate_hz: int,
         emit: Callable[[object], None],
+        first_chunk_priority: bool = False,
     ) -> None:
         self.turn_id = turn_id
+        self._priority = first_chunk_priority
+        self._inflight = 0  # units items queued or being pushed (guarded by _inflight_cv)
+        self._inflight_cv = threading.Condition()
         self._runner, self._conv, self._sampling, self._decoder = runner, conversation, sampling, decoder
         self._playout, self._out_rate_hz, self._emit = playout, out_rate_hz, emit
         self.decoder_rate_hz = int(decoder.sample_rate_hz)
@@ -87,6 +92,7 @@ class ReplyJob:
         """Stop token: silence playback now, cancel generation and vocoding. Idempotent, thread-safe."""
         self._user_cancel.set()
         self._stop.set()
+        self._release_vocoder_wait(0)
         self._playout.stop()
         with self._lock:
             stream = self._stream
@@ -185,8 +191,23 @@ class ReplyJob:
         finally:
             self._units_q.put((_END, time.monotonic()))
 
+    def _wait_vocoder(self) -> None:
+        """First-chunk priority: no new decode step until the vocoder has pushed every queued unit."""
+        with self._inflight_cv:
+            self._inflight_cv.wait_for(
+                lambda: self._inflight == 0 or self._stop.is_set() or "first_audio_t" in self._marks,
+                PRIORITY_WAIT_S,
+            )
+
+    def _release_vocoder_wait(self, n_items: int) -> None:
+        with self._inflight_cv:
+            self._inflight -= n_items
+            self._inflight_cv.notify_all()
+
     def _consume(self, it: Any) -> None:
         while True:
+            if self._priority and "first_audio_t" not in self._marks:
+                self._wait_vocoder()
             t0 = time.perf_counter()
             try:
                 ev = next(it)
@@ -206,6 +227,8 @@ class ReplyJob:
                     self.tracker.add_units(len(ev.units))
                 self._emit(ReplyUnits(self.turn_id, ev))
                 if ev.units and not self._stop.is_set():  # a step may draw only the TTS EOS: no units
+                    with self._inflight_cv:
+                        self._inflight += 1
                     self._units_q.put((ev.units, time.monotonic()))
             elif isinstance(ev, TurnEnd):
                 self._turn_end = ev
@@ -222,9 +245,12 @@ class ReplyJob:
                     first = self._units_q.get(timeout=POLL_S)
                 except queue.Empty:
                     continue
-                units, put_t, ended = self._drain(first)
+                units, n_items, put_t, ended = self._drain(first)
                 if units:
-                    self._vocode(resampler, lambda u=units: vs.push(u), len(units), put_t)
+                    try:
+                        self._vocode(resampler, lambda u=units: vs.push(u), len(units), put_t)
+                    finally:
+                        self._release_vocoder_wait(n_items)
                 if ended:
                     self._vocode(resampler, vs.flush, 0, put_t)
                     self._flushed = True
@@ -234,6 +260,7 @@ class ReplyJob:
             log.warning("reply %d: vocoder failed", self.turn_id, exc_info=True)
             self._errors["vocoder"] = f"{type(err).__name__}: {err}"
             self._stop.set()
+            self._release_vocoder_wait(0)
             with self._lock:
                 stream = self._stream
             if stream is not None:
@@ -241,18 +268,20 @@ class ReplyJob:
         finally:
             self._playout.end(self.turn_id)
 
-    def _drain(self, first: tuple) -> tuple[list[int], float, bool]:
-        """Everything queued now, as one push: (units, queue time of the newest item, END seen)."""
+    def _drain(self, first: tuple) -> tuple[list[int], int, float, bool]:
+        """Everything queued now, as one push: (units, items, queue time of the newest item, END seen)."""
         units: list[int] = []
         item, put_t = first
+        n_items = 0
         while True:
             if item is _END:
-                return units, put_t, True
+                return units, n_items, put_t, True
             units.extend(item)
+            n_items += 1
             try:
                 item, put_t = self._units_q.get_nowait()
             except queue.Empty:
-                return units, put_t, False
+                return units, n_items, put_t, False
 
     def _vocode(self, resampler: Resampler, call: Callable[[], list], n_units: int, units_t: float) -> None:
         push_t, t0 = time.monotonic(), time.perf_counter()

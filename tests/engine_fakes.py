@@ -203,8 +203,8 @@ def default_script(words: int = 6, units_per_word: int = 5) -> list:
 
 
 class FakeReplyStream:
-    def __init__(self, script: list, step_s: float, fail_at: int | None) -> None:
-        self._script, self._step_s, self._fail_at = script, step_s, fail_at
+    def __init__(self, script: list, step_s: float, fail_at: int | None, on_step=None) -> None:
+        self._script, self._step_s, self._fail_at, self._on_step = script, step_s, fail_at, on_step
         self._cancel = threading.Event()
         self.cancelled_t: float | None = None
         self.ended_t: float | None = None
@@ -217,6 +217,8 @@ class FakeReplyStream:
     def __iter__(self):
         text, n_units, n_tok = "", 0, 0
         for i, ev in enumerate(self._script):
+            if self._on_step is not None:
+                self._on_step()  # a decode step starts
             if self._cancel.wait(self._step_s):
                 break
             if i == self._fail_at:
@@ -236,12 +238,13 @@ class FakeRunner:
     def __init__(self, script: list | None = None, step_s: float = 0.01, fail_at: int | None = None) -> None:
         self.script = script if script is not None else default_script()
         self.step_s, self.fail_at = step_s, fail_at
+        self.on_step = None  # called before each decode step (tests watch concurrency with it)
         self.streams: list[FakeReplyStream] = []
         self.history_at_call: list[list] = []
 
     def reply(self, conversation, sampling=None) -> FakeReplyStream:
         self.history_at_call.append(list(conversation.turns))
-        s = FakeReplyStream(self.script, self.step_s, self.fail_at)
+        s = FakeReplyStream(self.script, self.step_s, self.fail_at, self.on_step)
         self.streams.append(s)
         return s
 
@@ -255,7 +258,9 @@ class FakeVocoderStream:
         self._dec.pushes += 1
         if self._dec.fail_at_push is not None and self._dec.pushes > self._dec.fail_at_push:
             raise RuntimeError("fake vocoder exploded")
+        self._dec.in_push = True
         time.sleep(self._dec.push_delay_s)
+        self._dec.in_push = False
         n = len(units) * SAMPLES_PER_UNIT
         t = (self._phase + np.arange(n)) / DECODER_RATE_HZ
         self._phase += n
@@ -271,6 +276,7 @@ class FakeDecoder:
     def __init__(self, push_delay_s: float = 0.0, fail_at_push: int | None = None) -> None:
         self.push_delay_s, self.fail_at_push = push_delay_s, fail_at_push
         self.pushes = 0
+        self.in_push = False
 
     def open_stream(self, **_: object) -> FakeVocoderStream:
         return FakeVocoderStream(self)

@@ -328,3 +328,16 @@ def test_recorder_as_engine_sink_keeps_turn_reply_and_log(tmp_path):
     assert log[types.index("ReplyEnded")]["heard_text"] == end.heard_text
     assert sf.info(str(tmp_path / "rec" / "user_001.wav")).frames == 8000
     assert sf.info(str(tmp_path / "rec" / "reply_001.wav")).frames == 30 * 1764  # every vocoder sample
+
+
+@pytest.mark.parametrize("priority", [True, False])
+def test_first_chunk_priority_pauses_decoding_during_the_first_push(rig, priority):
+    decoder = FakeDecoder(push_delay_s=0.15)
+    eng, events, audio, runner, conv = rig(decoder=decoder, first_chunk_priority=priority)
+    steps: list[tuple[bool, int]] = []  # (vocoder busy, pushes so far) at each decode step
+    runner.on_step = lambda: steps.append((decoder.in_push, decoder.pushes))
+    eng.start()
+    eng.submit_turn(np.full(16000, 0.1, np.float32))
+    events.wait_for(lambda e: isinstance(e, ReplyEnded), 10)
+    during_first_push = [busy for busy, pushes in steps if pushes == 1 and busy]
+    assert (len(during_first_push) == 0) is priority
