@@ -154,7 +154,9 @@ def test_model_raising_mid_reply_keeps_heard_text_and_recovers(rig, speech_facto
 
 
 def test_vocoder_raising_reports_and_recovers(rig, speech_factory):  # noqa: F811
-    eng, events, audio, runner, conv = rig(decoder=FakeDecoder(fail_at_push=2))
+    # slow steps: every word's units reach the vocoder as a push of their own; the 2nd push fails mid-reply
+    runner = FakeRunner(step_s=0.05)
+    eng, events, audio, runner, conv = rig(runner=runner, decoder=FakeDecoder(fail_at_push=1))
     eng.start()
     say(audio, speech_factory)
     end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 20)
