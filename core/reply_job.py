@@ -5,6 +5,10 @@
 
 `cancel()` is the per-reply stop token: it stops playback at once, cancels the runner stream (effective within
 one decode step) and makes the vocoder thread drop what is left. Nothing here touches the conversation.
+
+First-chunk priority (optional): until the vocoder has produced the first audio, the model thread starts no
+decode step while units are queued or being vocoded, so the two do not compete for the CPU on the way to the
+first sound; afterwards they run in parallel.
 """
 
 from __future__ import annotations
