@@ -26,8 +26,8 @@ class AsrListener(Listener):
 
     name = ASR
 
-    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit) -> None:
-        super().__init__(checkpoint, config, emit)
+    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: Any = None) -> None:
+        super().__init__(checkpoint, config, emit, load_lock)
         self._model: Any = None
         self._features: Any = None
         self._tokenizer: Any = None

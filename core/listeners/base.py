@@ -25,8 +25,12 @@ class Listener:
 
     name = "listener"
 
-    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit) -> None:
+    def __init__(
+        self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: threading.Lock | None = None
+    ) -> None:
         self.checkpoint = checkpoint
+        # transformers' lazy imports are not thread-safe: listeners sharing a process load one at a time
+        self._load_lock = load_lock or threading.Lock()
         self.config = config
         self._emit_cb = emit
         self._lock = threading.Lock()
@@ -77,7 +81,8 @@ class Listener:
 
     def _load_guarded(self) -> None:
         try:
-            labels = self._load()
+            with self._load_lock:
+                labels = self._load()
         except ListenerLoadError as err:
             self._set_off(str(err))
         except Exception as err:  # anything unexpected while loading still only turns this listener off

@@ -35,8 +35,8 @@ class SpeechEmotionListener(Listener):
 
     name = USER_EMOTION
 
-    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit) -> None:
-        super().__init__(checkpoint, config, emit)
+    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: Any = None) -> None:
+        super().__init__(checkpoint, config, emit, load_lock)
         self._model: Any = None
         self._features: Any = None
         self._labels: tuple[str, ...] = ()
@@ -83,8 +83,8 @@ class TextEmotionListener(Listener):
 
     name = ASSISTANT_EMOTION
 
-    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit) -> None:
-        super().__init__(checkpoint, config, emit)
+    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: Any = None) -> None:
+        super().__init__(checkpoint, config, emit, load_lock)
         self._model: Any = None
         self._tokenizer: Any = None
         self._labels: tuple[str, ...] = ()

@@ -31,6 +31,7 @@ class Listeners:
         self._emit_cb = emit
         self._emit_lock = threading.Lock()
         self._closed = False
+        self._load_lock = threading.Lock()
         self._asr = self._make(AsrListener, config.asr_enabled, config.asr_checkpoint)
         self._ser = self._make(SpeechEmotionListener, config.ser_enabled, config.ser_checkpoint)
         self._text = self._make(
@@ -109,7 +110,7 @@ class Listeners:
     def _make(self, cls: type[Listener], enabled: bool, checkpoint: str | None) -> Any:
         if not enabled or checkpoint is None:
             return None
-        return cls(checkpoint, self.config, self._emit)
+        return cls(checkpoint, self.config, self._emit, self._load_lock)
 
     def _active(self) -> list[Listener]:
         return [lis for lis in (self._asr, self._ser, self._text) if lis is not None]
