@@ -19,6 +19,7 @@ from models.listeners.tiny import EMOTION_LABELS, write_tiny_listeners
 from tests.listeners_helpers import WAIT_S, Collector, tiny_config, tone
 
 CHUNK_S = 0.1
+BUSY_LIMIT_S = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +89,9 @@ def test_enqueue_returns_immediately_while_transcribing(make, monkeypatch):
     def slow_transcribe(self, samples):
         busy.set()
         text = real(self, samples)
-        while not release.is_set():  # keep transcribing: torch compute plus Python on the worker thread
-            text = real(self, samples)
+        deadline_s = time.monotonic() + BUSY_LIMIT_S  # bounded, so a blocking caller fails, not hangs
+        while not release.is_set() and time.monotonic() < deadline_s:
+            text = real(self, samples)  # keep transcribing: torch compute plus Python on the worker thread
         return text
 
     monkeypatch.setattr(AsrListener, "transcribe", slow_transcribe)
