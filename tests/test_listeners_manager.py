@@ -305,3 +305,18 @@ def test_disabled_listeners_report_off(make):
         "user_emotion": (False, "disabled in config"),
         "assistant_emotion": (False, "disabled in config"),
     }
+
+
+def test_pause_defers_listener_work_until_resume(make):
+    sink = Collector()
+    lis = make(sink)
+    lis.pause()
+    lis.on_user_turn(9, tone(0.5))
+    time.sleep(0.3)
+    assert [e for e in sink.events() if not isinstance(e, ListenerStatus)] == []
+    lis.resume()
+    assert lis.wait_idle(WAIT_S)
+    assert sorted(type(e).__name__ for e in sink.events(UserTranscript | TurnEmotion)) == [
+        "TurnEmotion",
+        "UserTranscript",
+    ]
