@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "app.commands.make_tiny",
     "app.commands.vocode",
     "app.commands.make_tiny_decoder",
+    "app.commands.listen",
+    "app.commands.make_tiny_listeners",
     "app.commands.converse",
     "app.commands.devices",
 )

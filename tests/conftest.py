@@ -35,6 +35,14 @@ def tiny_checkpoint(tiny_checkpoint_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_decoder(tmp_path_factory):
+    """Path to a tiny random GLM-4-Voice decoder in the released layout."""
+    from models.tiny_decoder import make_tiny_decoder
+
+    return make_tiny_decoder(tmp_path_factory.mktemp("tiny_decoder"), seed=0)
+
+
+@pytest.fixture(scope="session")
 def tiny_runner(tiny_checkpoint):
     from core.runner import OpenS2SRunner
 

@@ -78,3 +78,16 @@ def test_make_tiny_checkpoint_command(tmp_path):
     assert res.returncode == 0 and "gibberish" in res.stdout
     cfg = json.loads((tmp_path / "t" / "config.json").read_text())
     assert cfg["interleave_strategy"] == "3:1" and (tmp_path / "t" / "model.safetensors").exists()
+
+
+def test_reply_whole_chain_writes_audio(tiny_checkpoint, tiny_decoder, tmp_path):
+    out = tmp_path / "reply.wav"
+    res = _run("reply", "--checkpoint", tiny_checkpoint, "--decoder", tiny_decoder, "--out", out, "--text", "Hi",
+               "--greedy", "--max-text-tokens", 8, "--max-units", 30, "--units-out", tmp_path / "u.json")
+    assert res.returncode == 0, res.stderr
+    units = json.loads((tmp_path / "u.json").read_text())["units"]
+    audio, rate = sf.read(str(out))
+    assert rate == 22050 and len(units) > 0
+    # 12.5 units/s at 22050 Hz: 1764 samples per unit, within one mel frame per chunk
+    assert abs(audio.size - len(units) * 1764) < 3 * 1764
+    assert np.abs(audio).max() > 0

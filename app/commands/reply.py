@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--max-text-tokens", type=int, default=None)
     p.add_argument("--max-units", type=int, default=None)
+    p.add_argument("--decoder", help="glm-4-voice-decoder directory: also vocode the reply while it streams")
+    p.add_argument("--out", help="reply WAV (22050 Hz) written chunk by chunk; needs --decoder")
+    p.add_argument("--vocoder-backend", choices=("torch", "onnx"), default="torch")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
     p.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default: bf16 on CUDA, else fp32)")
     p.set_defaults(func=run)
@@ -87,10 +90,44 @@ def _event_json(ev, t0: float) -> str:
                        "n_text_tokens": ev.n_text_tokens, "n_units": ev.n_units})
 
 
+class _WavSink:
+    """Streams reply units through the vocoder into a WAV file, appending each chunk as it is made."""
+
+    def __init__(self, decoder_dir: str, out: str, backend: str, device: str | None, seed: int | None):
+        import soundfile as sf
+        import torch
+
+        from core.token2wav import VoiceDecoder
+
+        self._dec = VoiceDecoder.load(decoder_dir, backend=backend, device=device)
+        gen = torch.Generator()
+        gen.manual_seed(seed) if seed is not None else gen.seed()
+        self._stream = self._dec.open_stream(generator=gen)
+        self._file = sf.SoundFile(out, "w", samplerate=self._dec.sample_rate_hz, channels=1, subtype="PCM_16")
+        self.n_samples = 0
+
+    def _write(self, chunks) -> None:
+        for chunk in chunks:
+            self._file.write(chunk)
+            self._file.flush()
+            self.n_samples += chunk.size
+
+    def push(self, units: tuple[int, ...]) -> None:
+        if units:
+            self._write(self._stream.push(list(units)))
+
+    def close(self) -> None:
+        self._write(self._stream.flush())
+        self._file.close()
+
+
 def run(args: argparse.Namespace) -> int:
     sampling = _sampling(args)
+    if bool(args.decoder) != bool(args.out):
+        raise UserError("--decoder and --out go together: give both to write the spoken reply")
     conv = _conversation(args)
     runner = OpenS2SRunner.load(args.checkpoint, device=args.device, dtype=args.dtype)
+    wav = _WavSink(args.decoder, args.out, args.vocoder_backend, args.device, args.seed) if args.decoder else None
     recorder = _LogitsRecorder() if args.dump_logits else None
     stream = runner.reply(conv, sampling, logits_sink=recorder)
     units: list[int] = []
@@ -104,8 +141,13 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.flush()
         if isinstance(ev, SpeechUnits):
             units.extend(ev.units)
+            if wav:
+                wav.push(ev.units)
         elif isinstance(ev, TurnEnd):
             end = ev
+    if wav:
+        wav.close()
+        log.info("wrote %d samples of reply audio to %s", wav.n_samples, args.out)
     if not args.json_events:
         print()
         Path(args.units_out).write_text(json.dumps({"units": units}))
