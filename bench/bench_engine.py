@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         eng.start()
         for i in range(args.turns):
             turn, end = one_turn(eng, events, inject, speech, i)
-            vad_ms = 1000 * eng.listener.vad_compute_s / max(eng.listener.frames, 1)
+            vad_ms = 1000 * eng.capture_loop.vad_compute_s / max(eng.capture_loop.frames, 1)
             rows.append(measure(turn, end, vad_ms, pure_compute_s(runner, decoder, turn.samples, sampling)))
             rows[-1]["device_latency_ms"] = 1000 * eng.output_latency_s
     finally:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.audio_io import MicCapture, SpeakerOutput
+from core.capture_loop import CaptureHooks, CaptureLoop
 from core.engine_config import VAD_RATE_HZ, EngineConfig
 from core.engine_events import (
     BargeIn,
@@ -35,7 +36,6 @@ from core.engine_events import (
     UserTurnCaptured,
 )
 from core.errors import DeviceError, UserError
-from core.listener import Listener, ListenerHooks
 from core.playout import PlayoutBuffer
 from core.reply_job import ReplyJob
 from core.vad import SileroVad, Turn, frames_to_s
@@ -82,7 +82,7 @@ class Engine:
         self._playout = PlayoutBuffer(0)
         self._mic_open_t = 0.0
         self._opening = ErrorKind.OUTPUT_DEVICE
-        self.listener: Listener | None = None
+        self.capture_loop: CaptureLoop | None = None
 
     # -- public API ----------------------------------------------------------------------------------------
     @property
@@ -111,10 +111,12 @@ class Engine:
                 self._emit(EngineError(self._opening, str(err), fatal=True))
                 raise
             self._running.set()
-            hooks = ListenerHooks(self._emit, self._dispatch, self._barge_in, self._mic_live)
-            self.listener = Listener(self._capture, self._vad, self.config, hooks)
+            hooks = CaptureHooks(self._emit, self._dispatch, self._barge_in, self._mic_live)
+            self.capture_loop = CaptureLoop(self._capture, self._vad, self.config, hooks)
             self._workers = [
-                threading.Thread(target=self.listener.run, args=(self._running,), name="engine-capture", daemon=True),
+                threading.Thread(
+                    target=self.capture_loop.run, args=(self._running,), name="engine-capture", daemon=True
+                ),
                 threading.Thread(target=self._supervise_main, name="engine-supervisor", daemon=True),
             ]
             for t in self._workers:

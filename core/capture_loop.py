@@ -26,15 +26,15 @@ OVERFLOW_REPORT_S = 5.0  # at most one "input fell behind" error per this period
 
 
 @dataclass(frozen=True)
-class ListenerHooks:
+class CaptureHooks:
     emit: Callable[[object], None]
     dispatch: Callable[[Turn, float | None], int]  # (turn, monotonic arrival of its last voiced frame)
     barge_in: Callable[[float, float | None], None]  # (speech_ms, monotonic arrival of the speech onset)
     mic_live: Callable[[], bool]  # False: half-duplex is ignoring the microphone
 
 
-class Listener:
-    def __init__(self, capture: MicCapture, vad: Any, config: EngineConfig, hooks: ListenerHooks) -> None:
+class CaptureLoop:
+    def __init__(self, capture: MicCapture, vad: Any, config: EngineConfig, hooks: CaptureHooks) -> None:
         self._cap, self._vad, self._cfg, self._hooks = capture, vad, config, hooks
         self._resampler = Resampler(capture.rate_hz, VAD_RATE_HZ)
         self._chunker = FrameChunker(VAD_FRAME)
