@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 COMMAND_MODULES = (
     "app.commands.reply",
     "app.commands.make_tiny",
+    "app.commands.converse",
+    "app.commands.devices",
 )
 
 

@@ -1,0 +1,156 @@
+"""`converse`: a headless voice conversation through the realtime engine, printing the live transcript."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import time
+from pathlib import Path
+
+from core.engine_config import AudioConfig, EngineConfig, VadConfig
+from core.engine_events import BargeIn, EngineError, ReplyEnded, ReplyText, StateChanged, UserTurnCaptured
+from core.errors import DeviceError, UserError
+
+log = logging.getLogger(__name__)
+
+RETRY_S = 2.0  # after a device loss, try to reopen this often
+
+
+def _device(value: str | None) -> int | str | None:
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("converse", help="talk to the model through the microphone and speaker")
+    p.add_argument("--checkpoint", required=True, type=Path, help="OpenS2S checkpoint directory")
+    p.add_argument("--decoder", required=True, type=Path, help="GLM-4-Voice decoder directory")
+    p.add_argument("--decoder-backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--input-device", help="input device name or index (see `devices`)")
+    p.add_argument("--output-device", help="output device name or index (see `devices`)")
+    p.add_argument("--input-rate", type=int, help="force a capture rate in Hz (default: the device's)")
+    p.add_argument("--output-rate", type=int, help="force a playback rate in Hz (default: the device's)")
+    p.add_argument("--barge-in", action="store_true", help="let speech interrupt replies (use headphones)")
+    p.add_argument("--barge-in-ms", type=float, default=200.0, help="speech that interrupts (default 200)")
+    p.add_argument("--end-silence-ms", type=float, default=700.0, help="silence that ends a turn (default 700)")
+    p.add_argument("--max-turn-s", type=float, default=30.0, help="longest user turn (default 30)")
+    p.add_argument("--record", type=Path, help="keep every turn's audio and a JSONL log in this directory")
+    p.add_argument("--device", help="compute device: cpu, cuda, cuda:N (default: cuda if available)")
+    p.add_argument("--seed", type=int, help="sampling seed (default: random)")
+    p.add_argument("--max-text-tokens", type=int, help="text budget per reply (default: the checkpoint's)")
+    p.add_argument("--max-units", type=int, help="speech-unit budget per reply (default: the checkpoint's)")
+    p.add_argument("--duration-s", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    p.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace) -> EngineConfig:
+    try:
+        return EngineConfig(
+            vad=VadConfig(end_silence_ms=args.end_silence_ms, max_turn_ms=1000.0 * args.max_turn_s),
+            audio=AudioConfig(
+                input_device=_device(args.input_device),
+                output_device=_device(args.output_device),
+                input_rate_hz=args.input_rate,
+                output_rate_hz=args.output_rate,
+            ),
+            barge_in=args.barge_in,
+            barge_in_ms=args.barge_in_ms,
+        )
+    except ValueError as err:
+        raise UserError(f"Invalid option: {err}.") from None
+
+
+class TranscriptPrinter:
+    """Prints state, turns, streaming reply text and errors to stdout."""
+
+    def __init__(self, out=None) -> None:
+        self._out = out or sys.stdout
+
+    def __call__(self, ev: object) -> None:
+        w = self._out.write
+        if isinstance(ev, StateChanged):
+            w(f"\n[{ev.new.value}]" if ev.reason != "first_audio" else "")
+        elif isinstance(ev, UserTurnCaptured):
+            w(f"\nyou: ({ev.samples.size / ev.sample_rate_hz:.1f} s of speech)\nbot: ")
+        elif isinstance(ev, ReplyText):
+            w(ev.delta.text)
+        elif isinstance(ev, BargeIn):
+            w(" [interrupted]")
+        elif isinstance(ev, ReplyEnded):
+            if ev.interrupted or ev.heard_text != ev.text.strip():
+                w(f"\n  (heard: {ev.heard_text!r})")
+        elif isinstance(ev, EngineError):
+            w(f"\n! {ev.message}")
+        self._out.flush()
+
+
+class SeededVocoder:
+    """The engine's decoder seam: `sample_rate_hz` and `open_stream()`, seeded for reproducible audio."""
+
+    def __init__(self, decoder, seed: int = 0) -> None:
+        self._dec, self._seed = decoder, seed
+        self.sample_rate_hz = decoder.sample_rate_hz
+
+    def open_stream(self):
+        import torch
+
+        return self._dec.open_stream(generator=torch.Generator().manual_seed(self._seed))
+
+
+def load_models(args: argparse.Namespace):
+    """(runner, vocoder) from the command line; both raise CheckpointError for a bad directory."""
+    from core.runner import OpenS2SRunner
+
+    runner = OpenS2SRunner.load(args.checkpoint, device=args.device)
+    try:
+        vocoder_mod = importlib.import_module("core.token2wav")  # the vocoder (docs/contracts.md)
+    except ModuleNotFoundError as err:
+        raise UserError("This build has no speech decoder (core.token2wav); update the app.") from err
+    decoder = vocoder_mod.VoiceDecoder.load(args.decoder, backend=args.decoder_backend, device=args.device)
+    return runner, SeededVocoder(decoder, args.seed or 0)
+
+
+def build_sampling(args: argparse.Namespace):
+    from core.sampling import SamplingConfig
+
+    try:
+        return SamplingConfig(seed=args.seed, max_text_tokens=args.max_text_tokens, max_units=args.max_units)
+    except ValueError as err:
+        raise UserError(f"Invalid sampling option: {err}.") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.engine import Engine
+    from core.recorder import SessionRecorder
+
+    config = build_config(args)
+    sampling = build_sampling(args)
+    runner, decoder = load_models(args)
+    printer = TranscriptPrinter()
+    recorder = SessionRecorder(args.record, printer) if args.record else None
+    sink = recorder or printer
+    engine = Engine(runner, decoder, config=config, sink=sink, sampling=sampling)
+    try:
+        engine.start()
+        _supervise(engine, args.duration_s)
+    finally:
+        engine.stop()
+        if recorder is not None:
+            recorder.close()
+    print()
+    return 0
+
+
+def _supervise(engine, duration_s: float | None) -> None:
+    """Run until Ctrl-C or the duration; after a device loss, reopen the devices every RETRY_S."""
+    from core.engine_events import EngineState
+
+    end_t = None if duration_s is None else time.monotonic() + duration_s
+    while end_t is None or time.monotonic() < end_t:
+        time.sleep(RETRY_S if end_t is None else max(0.0, min(RETRY_S, end_t - time.monotonic())))
+        if engine.state is EngineState.IDLE:
+            try:
+                engine.start()
+            except DeviceError as err:
+                log.info("devices still unavailable: %s", err)

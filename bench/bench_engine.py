@@ -1,0 +1,203 @@
+"""Engine latency: end of speech -> turn dispatched, and turn dispatched -> first reply sample at the output,
+split into VAD, model, vocoder and buffering, plus the overhead beyond pure model + vocoder compute.
+
+    python bench/bench_engine.py [--checkpoint DIR] [--decoder DIR] [--audio fake|pulse] [--turns 5] [--json]
+
+Without --checkpoint a tiny random OpenS2S checkpoint is made in a temp dir; without --decoder a sine "vocoder"
+with no compute stands in (its row shows 0 vocoder time). `--audio fake` replays espeak-ng speech through a fake
+sounddevice backend in real time (48 kHz in, 44.1 kHz out); `--audio pulse` goes through a private PulseAudio
+server and PortAudio. The pure-compute baseline reruns the same reply (same seed, same captured user audio)
+outside the engine: runner iteration + vocoder push until the first audio chunk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.conversation import Conversation  # noqa: E402
+from core.engine import Engine  # noqa: E402
+from core.engine_config import AudioConfig, EngineConfig, VadConfig  # noqa: E402
+from core.engine_events import EngineState, ReplyEnded, UserTurnCaptured  # noqa: E402
+from core.events import SpeechUnits  # noqa: E402
+from core.sampling import SamplingConfig  # noqa: E402
+from tests.audio_fixtures import PulseServer, espeak  # noqa: E402
+from tests.engine_fakes import Collector, FakeAudio, FakeDecoder  # noqa: E402
+
+PHRASE = "Hello there, how are you doing today?"
+END_SILENCE_MS = 700.0
+PREBUFFER_MS = 120.0
+MAX_TEXT_TOKENS, MAX_UNITS = 24, 48
+
+
+def load_models(args: argparse.Namespace, tmp: Path):
+    from app.commands.converse import SeededVocoder
+    from core.runner import OpenS2SRunner
+
+    ckpt = args.checkpoint
+    if ckpt is None:
+        from models.tiny_checkpoint import make_tiny_checkpoint
+
+        ckpt = make_tiny_checkpoint(tmp / "tiny")
+    runner = OpenS2SRunner.load(ckpt, device=args.device)
+    if args.decoder is None:
+        return runner, FakeDecoder(), "sine (no compute)"
+    vocoder_mod = importlib.import_module("core.token2wav")
+    dec = vocoder_mod.VoiceDecoder.load(args.decoder, backend=args.decoder_backend, device=args.device)
+    return runner, SeededVocoder(dec), f"{args.decoder_backend} decoder"
+
+
+def pure_compute_s(runner, decoder, user_audio: np.ndarray, sampling: SamplingConfig) -> float:
+    """Wall time of runner + vocoder alone, from reply() until the vocoder's first audio chunk."""
+    conv = Conversation()
+    conv.add_user_audio(user_audio)
+    t0 = time.perf_counter()
+    stream = runner.reply(conv, sampling)
+    vs = decoder.open_stream()
+    for ev in stream:
+        if isinstance(ev, SpeechUnits) and ev.units and any(c.size for c in vs.push(ev.units)):
+            stream.cancel()
+            return time.perf_counter() - t0
+    if any(c.size for c in vs.flush()):
+        return time.perf_counter() - t0
+    return float("nan")
+
+
+def one_turn(eng: Engine, events: Collector, inject, speech: np.ndarray, n_before: int) -> tuple:
+    inject(speech)
+    turn = events.wait_for(lambda e: isinstance(e, UserTurnCaptured) and e.turn_id == n_before + 1, 60)
+    end = events.wait_for(lambda e: isinstance(e, ReplyEnded) and e.turn_id == turn.turn_id, 300)
+    while eng.state is not EngineState.LISTENING:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    eng.conversation.clear()  # every turn sees the same one-turn prompt (comparable with the baseline)
+    return turn, end
+
+
+def measure(turn: UserTurnCaptured, end: ReplyEnded, vad_ms_per_frame: float, pure_s: float) -> dict:
+    t = end.timing
+    total_s = t.first_play_t - t.dispatched_t
+    model_s, vocoder_s = t.model_to_first_audio_s, t.vocoder_to_first_audio_s
+    buffering_s = t.first_play_t - t.first_written_t
+    return {
+        "end_to_dispatch_ms": 1000 * (turn.dispatched_t - turn.speech_end_t),
+        "end_silence_ms": END_SILENCE_MS,
+        "vad_ms_per_frame": vad_ms_per_frame,
+        "dispatch_to_first_sample_ms": 1000 * total_s,
+        "model_ms": 1000 * model_s,
+        "vocoder_ms": 1000 * vocoder_s,
+        "buffering_ms": 1000 * buffering_s,
+        "handoff_ms": 1000 * (total_s - model_s - vocoder_s - buffering_s),
+        "pure_compute_ms": 1000 * pure_s,
+        "overhead_ms": 1000 * (total_s - pure_s),
+        "underruns": end.underruns,
+    }
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    runner, decoder, vocoder_label = load_models(args, tmp)
+    x, rate = espeak(PHRASE, tmp)
+    pulse, audio = None, None
+    if args.audio == "pulse":
+        pulse = start_pulse(tmp)
+        import soundfile as sf
+
+        def inject(speech):
+            wav = tmp / "say.wav"
+            sf.write(str(wav), speech, rate)
+            pulse.play_to_mic(wav)
+
+        speech = np.concatenate([np.zeros(rate // 4, np.float32), x])
+    else:
+        audio = FakeAudio()
+        speech = soxr.resample(x, rate, audio.in_rate_hz).astype(np.float32)
+        inject = audio.mic.inject
+    sampling = SamplingConfig(seed=0, max_text_tokens=MAX_TEXT_TOKENS, max_units=MAX_UNITS)
+    events = Collector()
+    cfg = EngineConfig(vad=VadConfig(end_silence_ms=END_SILENCE_MS), audio=AudioConfig(prebuffer_ms=PREBUFFER_MS))
+    eng = Engine(runner, decoder, config=cfg, sink=events, audio=audio, sampling=sampling)
+    rows = []
+    try:
+        eng.start()
+        for i in range(args.turns):
+            turn, end = one_turn(eng, events, inject, speech, i)
+            vad_ms = 1000 * eng.listener.vad_compute_s / max(eng.listener.frames, 1)
+            rows.append(measure(turn, end, vad_ms, pure_compute_s(runner, decoder, turn.samples, sampling)))
+            rows[-1]["device_latency_ms"] = 1000 * eng.output_latency_s
+    finally:
+        eng.stop()
+        if pulse is not None:
+            pulse.kill()
+    for r in rows:
+        r["vocoder"] = vocoder_label
+        r["audio"] = args.audio
+    return rows
+
+
+def start_pulse(tmp: Path) -> PulseServer:
+    import os
+
+    runtime = tmp / "pulse"
+    runtime.mkdir(mode=0o700)
+    server = PulseServer(runtime)
+    server.start()
+    os.environ.update(XDG_RUNTIME_DIR=server.env["XDG_RUNTIME_DIR"], PULSE_SERVER=server.env["PULSE_SERVER"])
+    return server
+
+
+COLUMNS = [
+    ("end_to_dispatch_ms", "end of speech -> dispatched"),
+    ("end_silence_ms", "  of which end-of-turn silence (config)"),
+    ("vad_ms_per_frame", "  VAD compute per 32 ms frame"),
+    ("dispatch_to_first_sample_ms", "dispatched -> first reply sample played"),
+    ("model_ms", "  model compute"),
+    ("vocoder_ms", "  vocoder compute"),
+    ("buffering_ms", "  jitter buffer + output callback"),
+    ("handoff_ms", "  thread hand-offs / waiting"),
+    ("pure_compute_ms", "pure model+vocoder to first audio (baseline)"),
+    ("overhead_ms", "engine overhead beyond pure compute"),
+    ("device_latency_ms", "+ output latency PortAudio reports (to the DAC)"),
+    ("underruns", "underruns"),
+]
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"audio={rows[0]['audio']}  vocoder={rows[0]['vocoder']}  turns={len(rows)}")
+    print(f"{'metric':<46} {'median':>9} {'min':>9} {'max':>9}")
+    for key, label in COLUMNS:
+        vals = [r[key] for r in rows]
+        print(f"{label:<46} {statistics.median(vals):>9.1f} {min(vals):>9.1f} {max(vals):>9.1f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", type=Path)
+    p.add_argument("--decoder", type=Path)
+    p.add_argument("--decoder-backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--audio", choices=("fake", "pulse"), default="fake")
+    p.add_argument("--turns", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="print the per-turn rows as JSON")
+    args = p.parse_args(argv)
+    rows = run(args)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""Audio devices through an injected `sounddevice`-like backend: capture into a bounded queue, playback from a
+jitter buffer, both at the device's native rate. Callbacks only copy; all DSP runs on engine threads.
+
+The backend must provide `query_devices(device, kind)`, `InputStream`, `OutputStream` (sounddevice signatures:
+samplerate, blocksize, device, channels, dtype, callback, finished_callback) and ideally `PortAudioError`.
+Tests pass a fake module that replays WAVs through the same callbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import soxr
+
+from core.errors import DeviceError
+from core.playout import PlayoutBuffer
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 2.0  # a PortAudio stop can hang on a dead server; never wait longer than this
+
+
+def device_info(backend: Any, device: int | str | None, kind: str) -> dict:
+    """The backend's device dict for `device` (None = default) of `kind` ("input" | "output")."""
+    flag = "--input-device" if kind == "input" else "--output-device"
+    try:
+        info = backend.query_devices(device, kind)
+    except Exception as err:  # sounddevice raises ValueError or PortAudioError here
+        what = f"{kind} device {device!r}" if device is not None else f"default {kind} device"
+        raise DeviceError(
+            f"No {what} is available ({err}); connect one or pick another with {flag} "
+            f"(see `main.py devices`)."
+        ) from err
+    channels = info.get(f"max_{kind}_channels", 0)
+    if channels < 1:
+        raise DeviceError(
+            f"Device {info.get('name', device)!r} has no {kind} channels; pick another with {flag}."
+        )
+    return dict(info)
+
+
+def _close_stream(stream: Any, name: str) -> None:
+    """abort + close, bounded by CLOSE_TIMEOUT_S even if PortAudio hangs (dead server)."""
+
+    def _do() -> None:
+        for method in ("abort", "close"):
+            try:
+                getattr(stream, method)()
+            except Exception as err:  # a lost device makes these raise; closing must still finish
+                log.debug("%s %s: %s", name, method, err)
+
+    t = threading.Thread(target=_do, name=f"close-{name}", daemon=True)
+    t.start()
+    t.join(CLOSE_TIMEOUT_S)
+    if t.is_alive():
+        log.warning("closing the %s stream did not finish within %.1f s; abandoned", name, CLOSE_TIMEOUT_S)
+
+
+class MicCapture:
+    """Input stream -> bounded queue of (arrival time.monotonic(), [N] float32 mono block at device rate)."""
+
+    def __init__(
+        self, backend: Any, device: int | str | None, rate_hz: int | None, block_ms: float, queue_blocks: int
+    ) -> None:
+        self._backend = backend
+        self._device = device
+        self._want_rate = rate_hz
+        self._block_ms = block_ms
+        self.queue: queue.Queue[tuple[float, np.ndarray]] = queue.Queue(maxsize=queue_blocks)
+        self.dropped_blocks = 0
+        self.status_flags = 0
+        self.rate_hz = 0
+        self.name = ""
+        self.first_block = threading.Event()
+        self.lost = threading.Event()
+        self._closing = False
+        self._stream: Any = None
+
+    def open(self) -> None:
+        info = device_info(self._backend, self._device, "input")
+        self.name = str(info.get("name", self._device))
+        self.rate_hz = int(self._want_rate or round(info.get("default_samplerate", 16000)))
+        try:
+            self._stream = self._backend.InputStream(
+                samplerate=self.rate_hz,
+                blocksize=int(self.rate_hz * self._block_ms / 1000),
+                device=self._device,
+                channels=1,
+                dtype="float32",
+                callback=self._callback,
+                finished_callback=self._finished,
+            )
+            self._stream.start()
+        except Exception as err:  # PortAudioError / ValueError for a refused setting
+            self._stream = None
+            raise DeviceError(
+                f"Input device {self.name!r} refused {self.rate_hz} Hz mono capture ({err}); "
+                f"try its native rate (omit --input-rate) or another --input-device."
+            ) from err
+        log.info("capture: %r at %d Hz", self.name, self.rate_hz)
+
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        # indata: [frames, 1] float32. Copy (with its arrival time) and hand off; never block here.
+        if status:
+            self.status_flags += 1
+        try:
+            self.queue.put_nowait((time.monotonic(), indata[:, 0].copy()))
+        except queue.Full:
+            self.dropped_blocks += 1
+        self.first_block.set()
+
+    def _finished(self) -> None:
+        if not self._closing:
+            self.lost.set()
+
+    @property
+    def active(self) -> bool:
+        return self._stream is not None and bool(self._stream.active)
+
+    def close(self) -> None:
+        self._closing = True
+        if self._stream is not None:
+            _close_stream(self._stream, "input")
+            self._stream = None
+
+
+class SpeakerOutput:
+    """Output stream fed by a PlayoutBuffer at the device rate (mono, copied to every channel)."""
+
+    def __init__(
+        self,
+        backend: Any,
+        device: int | str | None,
+        rate_hz: int | None,
+        block_ms: float,
+        playout: PlayoutBuffer,
+    ) -> None:
+        self._backend = backend
+        self._device = device
+        self._want_rate = rate_hz
+        self._block_ms = block_ms
+        self._playout = playout
+        self.rate_hz = 0
+        self.name = ""
+        self.lost = threading.Event()
+        self._closing = False
+        self._stream: Any = None
+
+    def open(self) -> None:
+        info = device_info(self._backend, self._device, "output")
+        self.name = str(info.get("name", self._device))
+        self.rate_hz = int(self._want_rate or round(info.get("default_samplerate", 48000)))
+        try:
+            self._stream = self._backend.OutputStream(
+                samplerate=self.rate_hz,
+                blocksize=int(self.rate_hz * self._block_ms / 1000),
+                device=self._device,
+                channels=1,
+                dtype="float32",
+                callback=self._callback,
+                finished_callback=self._finished,
+            )
+            self._stream.start()
+        except Exception as err:  # PortAudioError / ValueError for a refused setting
+            self._stream = None
+            raise DeviceError(
+                f"Output device {self.name!r} refused {self.rate_hz} Hz mono playback ({err}); "
+                f"try its native rate (omit --output-rate) or another --output-device."
+            ) from err
+        log.info("playback: %r at %d Hz", self.name, self.rate_hz)
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        # outdata: [frames, channels] float32, filled in place.
+        self._playout.fill(outdata[:, 0])
+        if outdata.shape[1] > 1:
+            outdata[:, 1:] = outdata[:, :1]
+
+    def _finished(self) -> None:
+        if not self._closing:
+            self.lost.set()
+
+    @property
+    def active(self) -> bool:
+        return self._stream is not None and bool(self._stream.active)
+
+    @property
+    def latency_s(self) -> float:
+        """Output latency PortAudio reports (audio handed over but not yet audible)."""
+        lat = getattr(self._stream, "latency", 0.0) if self._stream is not None else 0.0
+        return float(lat[1] if isinstance(lat, tuple) else lat or 0.0)
+
+    def close(self) -> None:
+        self._closing = True
+        if self._stream is not None:
+            _close_stream(self._stream, "output")
+            self._stream = None
+
+
+class Resampler:
+    """Streaming mono float32 resampler (soxr); identity when the rates match."""
+
+    def __init__(self, in_rate_hz: int, out_rate_hz: int) -> None:
+        self.in_rate_hz, self.out_rate_hz = in_rate_hz, out_rate_hz
+        self._rs = (
+            None
+            if in_rate_hz == out_rate_hz
+            else soxr.ResampleStream(in_rate_hz, out_rate_hz, 1, dtype="float32", quality="HQ")
+        )
+
+    def process(self, x: np.ndarray, last: bool = False) -> np.ndarray:
+        """x: [N] float32 -> [M] float32; `last=True` flushes the filter tail."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self._rs is None:
+            return x
+        return self._rs.resample_chunk(x, last=last)
+
+
+class FrameChunker:
+    """Re-blocks a sample stream into fixed frames. push([N]) -> list of [frame] arrays."""
+
+    def __init__(self, frame: int) -> None:
+        self._frame = frame
+        self._buf = np.zeros(0, dtype=np.float32)
+
+    def push(self, x: np.ndarray) -> list[np.ndarray]:
+        buf = np.concatenate([self._buf, x]) if self._buf.size else x
+        n = buf.size // self._frame
+        frames = [buf[i * self._frame : (i + 1) * self._frame] for i in range(n)]
+        self._buf = buf[n * self._frame :].copy()
+        return frames

@@ -1,0 +1,386 @@
+"""Headless realtime engine: microphone -> VAD turn detection -> model -> vocoder -> speaker, with barge-in.
+
+Threads (all stoppable, joined with timeouts by `stop()`):
+  PortAudio input callback  -> copies blocks into a bounded queue (drops counted)
+  engine-capture            -> resample to 16 kHz, 512-sample frames, VAD, TurnDetector, levels, barge-in
+  reply<N>-model / -vocoder -> one ReplyJob per turn (core.reply_job)
+  PortAudio output callback <- PlayoutBuffer (jitter buffer)
+  engine-supervisor         -> THINKING->SPEAKING on the first played sample, reply completion, device loss
+  engine-events             -> delivers events to the sink, in order, on one thread
+
+States: IDLE -(start)-> LISTENING -(turn)-> THINKING -(first sample played)-> SPEAKING -(played out)->
+LISTENING;
+barge-in: THINKING/SPEAKING -> LISTENING; device loss or stop(): any -> IDLE.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from core.audio_io import MicCapture, SpeakerOutput
+from core.engine_config import VAD_RATE_HZ, EngineConfig
+from core.engine_events import (
+    BargeIn,
+    EngineError,
+    EngineState,
+    ErrorKind,
+    StateChanged,
+    UserTurnCaptured,
+)
+from core.errors import DeviceError, UserError
+from core.listener import Listener, ListenerHooks
+from core.playout import PlayoutBuffer
+from core.reply_job import ReplyJob
+from core.vad import SileroVad, Turn, frames_to_s
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.02  # supervisor period
+ECHO_TAIL_MS = 150.0  # half-duplex: keep ignoring the mic this long after playback ends
+_STOP = object()
+
+
+class Engine:
+    """See module doc. `sink(event)` is called on the engine-events thread; `queue.Queue().put` works too."""
+
+    def __init__(
+        self,
+        runner: Any,
+        decoder: Any,
+        *,
+        config: EngineConfig | None = None,
+        sink: Callable[[object], None] | None = None,
+        audio: Any = None,
+        conversation: Any = None,
+        sampling: Any = None,
+        vad: Any = None,
+    ) -> None:
+        self.config = config or EngineConfig()
+        self._runner, self._decoder, self._sampling = runner, decoder, sampling
+        self._sink = sink
+        self._audio = audio
+        self.conversation = conversation if conversation is not None else _new_conversation()
+        self._vad = vad
+        self.transcript: list[dict] = []  # {"role", "turn_id", "text" | "audio_s", ...}: the conversation log
+        self._lock = threading.RLock()
+        self._state = EngineState.IDLE
+        self._turn_id = 0
+        self._job: ReplyJob | None = None
+        self._events: queue.Queue = queue.Queue()
+        self._dispatcher: threading.Thread | None = None
+        self._workers: list[threading.Thread] = []
+        self._running = threading.Event()
+        self._capture: MicCapture | None = None
+        self._speaker: SpeakerOutput | None = None
+        self._playout = PlayoutBuffer(0)
+        self._mic_open_t = 0.0
+        self.listener: Listener | None = None
+
+    # -- public API ----------------------------------------------------------------------------------------
+    @property
+    def state(self) -> EngineState:
+        return self._state
+
+    @property
+    def dropped_input_blocks(self) -> int:
+        return self._capture.dropped_blocks if self._capture else 0
+
+    @property
+    def output_latency_s(self) -> float:
+        """PortAudio's reported output latency (played-to-audible), 0 when no output is open."""
+        return self._speaker.latency_s if self._speaker else 0.0
+
+    def start(self) -> None:
+        """Open devices and start listening. Raises DeviceError (also emitted as a fatal EngineError)."""
+        with self._lock:
+            if self._state is not EngineState.IDLE:
+                return
+            self._start_dispatcher()
+            try:
+                self._open_devices()
+            except DeviceError as err:
+                self._close_devices()
+                kind = (
+                    ErrorKind.INPUT_DEVICE
+                    if "Input" in str(err) or "input" in str(err)
+                    else ErrorKind.OUTPUT_DEVICE
+                )
+                self._emit(EngineError(kind, str(err), fatal=True))
+                raise
+            self._running.set()
+            hooks = ListenerHooks(self._emit, self._dispatch, self._barge_in, self._mic_live)
+            self.listener = Listener(self._capture, self._vad, self.config, hooks)
+            self._workers = [
+                threading.Thread(
+                    target=self.listener.run, args=(self._running,), name="engine-capture", daemon=True
+                ),
+                threading.Thread(target=self._supervise_main, name="engine-supervisor", daemon=True),
+            ]
+            for t in self._workers:
+                t.start()
+            self._set_state(EngineState.LISTENING, "started")
+
+    def stop(self) -> None:
+        """Stop everything: cancel any reply (history keeps what was heard), close devices, join threads."""
+        self._shutdown(EngineState.IDLE, "stopped")
+        if self._dispatcher is not None:
+            self._events.put(_STOP)
+            self._dispatcher.join(self.config.join_timeout_s)
+            self._dispatcher = None
+
+    def interrupt(self) -> None:
+        """Stop the current reply as a barge-in would (a stop button), without starting a new turn."""
+        self._barge_in(0.0)
+
+    def submit_turn(self, samples_16k: np.ndarray) -> int:
+        """Dispatch a user turn directly (push-to-talk, tests, benchmarks). Returns its turn id."""
+        turn = Turn(np.asarray(samples_16k, np.float32).reshape(-1), 0, 0, 0, "submitted")
+        return self._dispatch(turn, time.monotonic())
+
+    def __enter__(self) -> Engine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+    def _emit(self, event: object) -> None:
+        self._events.put(event)
+
+    def _start_dispatcher(self) -> None:
+        if self._dispatcher is None or not self._dispatcher.is_alive():
+            self._dispatcher = threading.Thread(target=self._dispatch_main, name="engine-events", daemon=True)
+            self._dispatcher.start()
+
+    def _dispatch_main(self) -> None:
+        while True:
+            event = self._events.get()
+            if event is _STOP:
+                return
+            if self._sink is None:
+                continue
+            try:
+                self._sink(event)
+            except Exception:  # a broken front end must not stop the engine
+                log.exception("event sink raised on %s", type(event).__name__)
+
+    def _set_state(self, new: EngineState, reason: str) -> None:
+        with self._lock:
+            old, self._state = self._state, new
+        if old is not new:
+            log.info("state %s -> %s (%s)", old.value, new.value, reason)
+            self._emit(StateChanged(old, new, reason))
+
+    def _open_devices(self) -> None:
+        if self._audio is None:
+            import sounddevice  # deferred: PortAudio enumerates devices once, at import
+
+            self._audio = sounddevice
+        a = self.config.audio
+        if self._vad is None:
+            self._vad = SileroVad()
+        self._speaker = SpeakerOutput(
+            self._audio, a.output_device, a.output_rate_hz, a.output_block_ms, self._playout
+        )
+        self._speaker.open()
+        self._playout.set_prebuffer(int(self._speaker.rate_hz * a.prebuffer_ms / 1000))
+        self._capture = MicCapture(
+            self._audio, a.input_device, a.input_rate_hz, a.input_block_ms, a.input_queue_blocks
+        )
+        self._capture.open()
+        if not self._capture.first_block.wait(a.open_timeout_s):
+            raise DeviceError(
+                f"Input device {self._capture.name!r} opened but delivered no audio within "
+                f"{a.open_timeout_s:g} s; check the device or the sound server."
+            )
+
+    def _close_devices(self) -> None:
+        for dev in (self._capture, self._speaker):
+            if dev is not None:
+                dev.close()
+
+    def _mic_live(self) -> bool:
+        if self.config.barge_in:
+            return True
+        return self._state is EngineState.LISTENING and time.monotonic() >= self._mic_open_t
+
+    # -- turns ---------------------------------------------------------------------------------------------
+    def _dispatch(self, turn: Turn, speech_end_t: float | None) -> int:
+        with self._lock:
+            if self._job is not None:
+                self._barge_in(0.0)
+                self._finalize(self._job, wait=True)
+            try:
+                self.conversation.add_user_audio(turn.samples)
+            except UserError as err:
+                self._emit(
+                    EngineError(
+                        ErrorKind.INPUT_SIGNAL, f"That turn could not be used ({err}); please say it again."
+                    )
+                )
+                return -1
+            self._turn_id += 1
+            tid = self._turn_id
+            now = time.monotonic()
+            self._emit(
+                UserTurnCaptured(
+                    tid,
+                    turn.samples,
+                    VAD_RATE_HZ,
+                    frames_to_s(turn.start_frame),
+                    frames_to_s(turn.speech_end_frame),
+                    frames_to_s(turn.end_frame),
+                    turn.reason,
+                    speech_end_t,
+                    now,
+                )
+            )
+            self.transcript.append(
+                {
+                    "role": "user",
+                    "turn_id": tid,
+                    "audio_s": turn.samples.size / VAD_RATE_HZ,
+                    "reason": turn.reason,
+                }
+            )
+            if turn.reason == "max_length":
+                self._emit(
+                    EngineError(
+                        ErrorKind.INPUT_SIGNAL,
+                        f"The turn reached the "
+                        f"{self.config.vad.max_turn_ms / 1000:g} s maximum and was cut there; pause "
+                        f"sooner, or raise max_turn_ms.",
+                    )
+                )
+            self._set_state(EngineState.THINKING, "turn_captured")
+            self._job = ReplyJob(
+                tid,
+                self._runner,
+                self.conversation,
+                self._sampling,
+                self._decoder,
+                self._playout,
+                self._speaker.rate_hz if self._speaker else 48000,
+                self._emit,
+            )
+            self._job.start()
+            return tid
+
+    def _barge_in(self, speech_ms: float) -> None:
+        with self._lock:
+            job = self._job
+            if job is None or job.cancelled:
+                return
+            job.cancel()  # playback silent from the next output callback; generation cancelled
+            log.info("barge-in on reply %d after %.0f ms of speech", job.turn_id, speech_ms)
+            self._emit(BargeIn(job.turn_id, speech_ms))
+            self._set_state(EngineState.LISTENING, "barge_in" if speech_ms > 0 else "interrupted")
+
+    def _finalize(self, job: ReplyJob, wait: bool = False) -> None:
+        """Reply over (played out, cancelled or failed): clip history to what was heard, report, listen."""
+        if wait and not job.join(self.config.join_timeout_s):
+            log.warning("reply %d threads still running after cancel; abandoning them", job.turn_id)
+        with self._lock:
+            if self._job is not job:
+                return
+            self._job = None
+            st = self._playout.stats()
+            out_rate = self._speaker.rate_hz if self._speaker else 1
+            latency_s = self._speaker.latency_s if self._speaker else 0.0
+            ended, out = job.summarize(st, out_rate, latency_s)
+            self.conversation.add_assistant(ended.heard_text)
+            self.transcript.append(
+                {
+                    "role": "assistant",
+                    "turn_id": job.turn_id,
+                    "text": ended.text,
+                    "heard_text": ended.heard_text,
+                    "reason": ended.reason.value,
+                    "interrupted": ended.interrupted,
+                }
+            )
+            self._emit(ended)
+            if out.error:
+                kind = ErrorKind.MODEL if out.error_source == "model" else ErrorKind.VOCODER
+                self._emit(
+                    EngineError(
+                        kind,
+                        f"The {out.error_source} failed mid-reply ({out.error}); what was "
+                        f"heard is kept in the history — just speak again (run with -v for details).",
+                    )
+                )
+            self._mic_open_t = time.monotonic() + ECHO_TAIL_MS / 1000
+            if self._state in (EngineState.THINKING, EngineState.SPEAKING):
+                self._set_state(EngineState.LISTENING, "reply_done")
+
+    # -- supervisor thread ---------------------------------------------------------------------------------
+    def _supervise_main(self) -> None:
+        while self._running.wait(0) and not self._check_devices():
+            job = self._job
+            if job is not None:
+                if (
+                    self._state is EngineState.THINKING
+                    and self._playout.wait_first_play(0)
+                    and self._playout.stats().reply_id == job.turn_id
+                    and not job.cancelled
+                ):
+                    self._set_state(EngineState.SPEAKING, "first_audio")
+                if job.finished() and self._playout.wait_done(0):
+                    self._finalize(job)
+            time.sleep(TICK_S)
+
+    def _check_devices(self) -> bool:
+        """True (and the engine torn down to IDLE) if a device vanished."""
+        for dev, kind, label in (
+            (self._capture, ErrorKind.INPUT_DEVICE, "input"),
+            (self._speaker, ErrorKind.OUTPUT_DEVICE, "output"),
+        ):
+            if dev is not None and (dev.lost.is_set() or not dev.active):
+                log.warning("%s device %r lost", label, dev.name)
+                self._emit(
+                    EngineError(
+                        kind,
+                        f"The {label} device {dev.name!r} stopped (unplugged, or the sound "
+                        f"server went away); reconnect it, then start again.",
+                        fatal=True,
+                    )
+                )
+                threading.Thread(
+                    target=self._shutdown,
+                    args=(EngineState.IDLE, f"{label}_device_lost"),
+                    name="engine-teardown",
+                    daemon=True,
+                ).start()
+                return True
+        return False
+
+    def _shutdown(self, final: EngineState, reason: str) -> None:
+        self._running.clear()
+        me = threading.current_thread()
+        for t in self._workers:
+            if t is not me:
+                t.join(self.config.join_timeout_s)
+                if t.is_alive():
+                    log.warning("thread %s did not stop within %.1f s", t.name, self.config.join_timeout_s)
+        job = self._job
+        if job is not None:
+            job.cancel()
+            self._finalize(job, wait=True)
+        with self._lock:
+            self._close_devices()
+            self._capture = self._speaker = None
+            self._set_state(final, reason)
+
+
+def _new_conversation() -> Any:
+    from core.conversation import Conversation  # the runner's history type (docs/contracts.md)
+
+    return Conversation()

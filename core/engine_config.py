@@ -1,0 +1,120 @@
+"""Frozen, validated configuration for the realtime engine: turn detection, audio I/O, turn-taking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+VAD_RATE_HZ = 16000  # silero-vad and the model both take 16 kHz mono
+VAD_FRAME = 512  # samples per silero-vad chunk at 16 kHz (32 ms)
+VAD_FRAME_MS = 1000.0 * VAD_FRAME / VAD_RATE_HZ
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ValueError(msg)
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    """Turn detection. Durations are rounded up to whole 32 ms VAD frames."""
+
+    start_threshold: float = 0.5  # speech starts when P(speech) >= this
+    stop_threshold: float = 0.35  # ... and counts as silence again when P(speech) < this (hysteresis)
+    pre_roll_ms: float = 300.0  # audio kept before the start so word onsets are not clipped
+    min_speech_ms: float = 250.0  # voiced time below this is discarded (coughs, clicks)
+    end_silence_ms: float = 700.0  # silence that ends a turn (bridges comma pauses)
+    max_turn_ms: float = 30000.0  # a turn is cut and dispatched at this length
+
+    def __post_init__(self) -> None:
+        _check(
+            0.0 < self.stop_threshold <= self.start_threshold < 1.0,
+            f"need 0 < stop_threshold <= start_threshold < 1, got {self.stop_threshold}, "
+            f"{self.start_threshold}",
+        )
+        _check(0.0 <= self.pre_roll_ms <= 2000.0, f"pre_roll_ms must be in [0, 2000], got {self.pre_roll_ms}")
+        _check(
+            0.0 <= self.min_speech_ms <= 5000.0,
+            f"min_speech_ms must be in [0, 5000], got {self.min_speech_ms}",
+        )
+        _check(
+            VAD_FRAME_MS <= self.end_silence_ms <= 10000.0,
+            f"end_silence_ms must be in [{VAD_FRAME_MS}, 10000], got {self.end_silence_ms}",
+        )
+        _check(
+            self.max_turn_ms >= 1000.0 and self.max_turn_ms > self.min_speech_ms,
+            f"max_turn_ms must be >= 1000 and > min_speech_ms, got {self.max_turn_ms}",
+        )
+
+    def frames(self, ms: float) -> int:
+        """Whole VAD frames covering `ms` (at least 0)."""
+        return max(0, -int(-ms // VAD_FRAME_MS))
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Audio devices. `None` device = the system default; rates `None` = the device's native rate."""
+
+    input_device: int | str | None = None
+    output_device: int | str | None = None
+    input_rate_hz: int | None = None
+    output_rate_hz: int | None = None
+    input_block_ms: float = 20.0  # capture callback block
+    output_block_ms: float = 20.0  # playback callback block
+    input_queue_blocks: int = 200  # bounded capture queue (4 s at 20 ms); overflow drops blocks, counted
+    prebuffer_ms: float = 120.0  # jitter buffer fill before a reply starts playing
+    open_timeout_s: float = 5.0  # wait for the first capture callback (PulseAudio first use can take ~2 s)
+
+    def __post_init__(self) -> None:
+        for name in ("input_rate_hz", "output_rate_hz"):
+            rate = getattr(self, name)
+            _check(rate is None or 8000 <= rate <= 192000, f"{name} must be in [8000, 192000], got {rate}")
+        _check(
+            2.0 <= self.input_block_ms <= 200.0,
+            f"input_block_ms must be in [2, 200], got {self.input_block_ms}",
+        )
+        _check(
+            2.0 <= self.output_block_ms <= 200.0,
+            f"output_block_ms must be in [2, 200], got {self.output_block_ms}",
+        )
+        _check(
+            self.input_queue_blocks >= 4, f"input_queue_blocks must be >= 4, got {self.input_queue_blocks}"
+        )
+        _check(
+            0.0 <= self.prebuffer_ms <= 2000.0, f"prebuffer_ms must be in [0, 2000], got {self.prebuffer_ms}"
+        )
+        _check(self.open_timeout_s > 0, f"open_timeout_s must be > 0, got {self.open_timeout_s}")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Turn-taking and supervision."""
+
+    vad: VadConfig = field(default_factory=VadConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    barge_in: bool = False  # False: half-duplex (loudspeakers), the mic is ignored while the app replies
+    barge_in_ms: float = 200.0  # user speech this long interrupts the reply (barge-in mode only)
+    level_interval_ms: float = 100.0  # MicLevel event period
+    silence_warn_s: float = 5.0  # warn when the mic delivers digital silence this long
+    noise_warn_s: float = 8.0  # warn when the mic is loud this long without any detected speech
+    noise_warn_dbfs: float = -30.0  # "loud" for the noise warning
+    join_timeout_s: float = 3.0  # how long stop() waits for each worker thread
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.vad, VadConfig), "vad must be a VadConfig")
+        _check(isinstance(self.audio, AudioConfig), "audio must be an AudioConfig")
+        _check(
+            VAD_FRAME_MS <= self.barge_in_ms <= 5000.0,
+            f"barge_in_ms must be in [{VAD_FRAME_MS}, 5000], got {self.barge_in_ms}",
+        )
+        _check(
+            10.0 <= self.level_interval_ms <= 5000.0,
+            f"level_interval_ms must be in [10, 5000], got {self.level_interval_ms}",
+        )
+        _check(
+            self.silence_warn_s > 0 and self.noise_warn_s > 0, "silence_warn_s and noise_warn_s must be > 0"
+        )
+        _check(
+            -120.0 < self.noise_warn_dbfs < 0.0,
+            f"noise_warn_dbfs must be in (-120, 0), got {self.noise_warn_dbfs}",
+        )
+        _check(self.join_timeout_s > 0, f"join_timeout_s must be > 0, got {self.join_timeout_s}")

@@ -1,0 +1,164 @@
+"""Typed events emitted by the realtime engine (`core.engine.Engine`) to any front end.
+
+All events are frozen dataclasses. They are delivered on engine worker threads through the sink callback given
+to the engine; a GUI must marshal them to its own thread (e.g. a Qt signal). `EngineEvent` is their union.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.events import AudioChunk, SpeechUnits, StopReason, TextDelta
+
+
+class EngineState(enum.Enum):
+    """Session states: IDLE -> LISTENING -> THINKING -> SPEAKING -> LISTENING (IDLE again after stop/loss)."""
+
+    IDLE = "idle"  # no audio streams open
+    LISTENING = "listening"  # waiting for / capturing a user turn
+    THINKING = "thinking"  # turn dispatched, no reply sample played yet
+    SPEAKING = "speaking"  # reply audio is playing
+
+
+class ErrorKind(enum.Enum):
+    """What an `EngineError` is about, so front ends can choose an icon or a retry button."""
+
+    INPUT_DEVICE = "input_device"
+    OUTPUT_DEVICE = "output_device"
+    MODEL = "model"
+    VOCODER = "vocoder"
+    INPUT_SIGNAL = "input_signal"  # silence-only mic, constant noise, over-long turn
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    old: EngineState
+    new: EngineState
+    reason: str  # short machine-friendly cause, e.g. "turn_captured", "first_audio", "barge_in"
+
+
+@dataclass(frozen=True)
+class MicLevel:
+    """Input level, about every `EngineConfig.level_interval_ms`."""
+
+    rms_dbfs: float
+    peak: float  # max |sample| in the interval, [0, 1]
+    speech_prob: float  # last VAD probability in the interval
+    ignored: bool  # True while half-duplex ignores the microphone
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """The VAD crossed the start threshold (a turn may follow). `at_s` is capture time since engine start."""
+
+    at_s: float
+
+
+@dataclass(frozen=True)
+class SpeechDiscarded:
+    """Speech shorter than `min_speech_ms` (a cough, a click): no turn was dispatched."""
+
+    at_s: float
+    speech_ms: float
+
+
+@dataclass(frozen=True)
+class UserTurnCaptured:
+    """A user turn was detected and dispatched to the model."""
+
+    turn_id: int
+    samples: np.ndarray = field(repr=False)  # [N] float32, 16 kHz mono, pre-roll included
+    sample_rate_hz: int
+    start_s: float  # capture time of the first sample (pre-roll included) since engine start
+    speech_end_s: float  # capture time at which speech ended (before the end-of-turn silence)
+    dispatched_s: float  # capture time at which the turn was dispatched
+    reason: str  # "silence" (end-of-turn silence) | "max_length" | "submitted" (engine.submit_turn)
+    speech_end_t: float | None = None  # time.monotonic() when the last voiced frame arrived from the device
+    dispatched_t: float = 0.0  # time.monotonic() of the dispatch
+
+
+@dataclass(frozen=True)
+class ReplyText:
+    turn_id: int
+    delta: TextDelta
+
+
+@dataclass(frozen=True)
+class ReplyUnits:
+    turn_id: int
+    units: SpeechUnits
+
+
+@dataclass(frozen=True)
+class ReplyAudio:
+    """Vocoder output (before output resampling), as it is queued for playback."""
+
+    turn_id: int
+    chunk: AudioChunk
+
+
+@dataclass(frozen=True)
+class BargeIn:
+    """User speech interrupted the reply of `turn_id`; playback was stopped and generation cancelled."""
+
+    turn_id: int
+    speech_ms: float  # speech duration that triggered it
+
+
+@dataclass(frozen=True)
+class ReplyTiming:
+    """time.monotonic() marks of one reply (None = never happened), compute spent before the first sound."""
+
+    dispatched_t: float
+    first_text_t: float | None = None
+    first_units_t: float | None = None  # first SpeechUnits out of the runner
+    first_audio_t: float | None = None  # first vocoder chunk out
+    first_written_t: float | None = None  # first resampled samples in the jitter buffer
+    first_play_t: float | None = None  # output callback that played the first sample
+    model_to_first_units_s: float = 0.0  # time inside the runner's iterator until the first units
+    vocoder_to_first_audio_s: float = 0.0  # time inside vocoder push() until the first chunk
+    model_to_first_audio_s: float = 0.0  # time inside the runner's iterator until the first vocoder chunk
+
+
+@dataclass(frozen=True)
+class ReplyEnded:
+    """A reply finished, was interrupted, or failed. `heard_text` went into the conversation history."""
+
+    turn_id: int
+    reason: StopReason
+    text: str  # everything the model generated
+    heard_text: str  # what was actually played (== text when played to the end)
+    interrupted: bool
+    played_s: float  # reply audio handed to the device
+    generated_s: float  # reply audio produced by the vocoder
+    underruns: int  # output callbacks that found the jitter buffer empty mid-reply
+    error: str | None = None
+    timing: ReplyTiming | None = None
+
+
+@dataclass(frozen=True)
+class EngineError:
+    """Something went wrong; `message` is one actionable line. `fatal` means the engine went IDLE."""
+
+    kind: ErrorKind
+    message: str
+    fatal: bool = False
+
+
+EngineEvent = (
+    StateChanged
+    | MicLevel
+    | SpeechStarted
+    | SpeechDiscarded
+    | UserTurnCaptured
+    | ReplyText
+    | ReplyUnits
+    | ReplyAudio
+    | BargeIn
+    | ReplyEnded
+    | EngineError
+)

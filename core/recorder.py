@@ -1,0 +1,109 @@
+"""Session recording: a WAV per user turn and per reply plus a JSONL event log, written as events arrive.
+
+Every JSONL line and every reply chunk is flushed at once (WAV headers included), so a crash loses nothing
+that was already said or played. Use as an engine sink, optionally wrapping another:
+`SessionRecorder(dir, sink)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from core.engine_events import MicLevel, ReplyAudio, ReplyEnded, UserTurnCaptured
+from core.errors import UserError
+
+log = logging.getLogger(__name__)
+
+LOG_NAME = "session.jsonl"
+WAV_SUBTYPE = "PCM_16"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, np.ndarray):
+        return None  # audio goes to WAV files, not the log
+    if dataclasses.is_dataclass(value):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class SessionRecorder:
+    """Callable event sink. `close()` finishes open reply files (skipping it is safe: files stay valid)."""
+
+    def __init__(self, out_dir: str | Path, forward: Callable[[object], None] | None = None) -> None:
+        self.dir = Path(out_dir)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.dir / LOG_NAME, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        except OSError as err:
+            raise UserError(
+                f"Cannot write recordings to {self.dir} ({err}); choose another --record dir."
+            ) from err
+        self._forward = forward
+        self._lock = threading.Lock()
+        self._replies: dict[int, sf.SoundFile] = {}
+
+    def __call__(self, event: object) -> None:
+        try:
+            self._record(event)
+        except OSError:  # a full disk must not take the conversation down
+            log.exception("recording %s failed", type(event).__name__)
+        if self._forward is not None:
+            self._forward(event)
+
+    def _record(self, event: object) -> None:
+        if isinstance(event, MicLevel):
+            return
+        extra: dict[str, Any] = {}
+        with self._lock:
+            if isinstance(event, UserTurnCaptured):
+                name = f"user_{event.turn_id:03d}.wav"
+                sf.write(str(self.dir / name), event.samples, event.sample_rate_hz, subtype=WAV_SUBTYPE)
+                extra = {"file": name, "audio_s": event.samples.size / event.sample_rate_hz}
+            elif isinstance(event, ReplyAudio):
+                self._reply_file(event).write(event.chunk.samples)
+                self._replies[event.turn_id].flush()
+                return  # audio only: the JSONL gets the reply's file at ReplyEnded
+            elif isinstance(event, ReplyEnded):
+                f = self._replies.pop(event.turn_id, None)
+                if f is not None:
+                    f.close()
+                    extra = {"file": Path(f.name).name}
+            self._write_line(event, extra)
+
+    def _reply_file(self, event: ReplyAudio) -> sf.SoundFile:
+        f = self._replies.get(event.turn_id)
+        if f is None:
+            path = self.dir / f"reply_{event.turn_id:03d}.wav"
+            f = sf.SoundFile(
+                str(path), "w", samplerate=event.chunk.sample_rate_hz, channels=1, subtype=WAV_SUBTYPE
+            )
+            self._replies[event.turn_id] = f
+        return f
+
+    def _write_line(self, event: object, extra: dict[str, Any]) -> None:
+        fields = {k: v for k, v in _jsonable(event).items() if v is not None or k == "error"}
+        line = {"ts": round(time.time(), 3), "type": type(event).__name__, **fields, **extra}
+        self._log.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._log.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            for f in self._replies.values():
+                f.close()
+            self._replies.clear()
+            self._log.close()

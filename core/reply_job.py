@@ -1,0 +1,259 @@
+"""One assistant reply: model thread and vocoder thread joined by a units queue, feeding the jitter buffer.
+
+    runner.reply(conv) --TextDelta/SpeechUnits--> [model thread] --units--> queue --> [vocoder thread]
+        --22050 Hz chunks--> Resampler --device rate--> PlayoutBuffer --> output callback
+
+`cancel()` is the per-reply stop token: it stops playback at once, cancels the runner stream (effective within
+one decode step) and makes the vocoder thread drop what is left. Nothing here touches the conversation.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.audio_io import Resampler
+from core.engine_events import ReplyAudio, ReplyEnded, ReplyText, ReplyTiming, ReplyUnits
+from core.events import AudioChunk, SpeechUnits, StopReason, TextDelta, TurnEnd
+from core.heard_text import HeardTextTracker, units_heard
+from core.playout import PlayoutBuffer, PlayoutStats
+
+log = logging.getLogger(__name__)
+
+_END = object()  # sentinel closing the units queue
+POLL_S = 0.05  # how often a waiting vocoder thread re-checks the stop token
+
+
+@dataclass
+class ReplyOutcome:
+    reason: StopReason
+    text: str
+    error: str | None
+    error_source: str | None  # "model" | "vocoder" | None
+    generated_samples: int  # vocoder-rate samples produced
+    units_vocoded: int
+    vocoder_flushed: bool
+
+
+class ReplyJob:
+    def __init__(
+        self,
+        turn_id: int,
+        runner: Any,
+        conversation: Any,
+        sampling: Any,
+        decoder: Any,
+        playout: PlayoutBuffer,
+        out_rate_hz: int,
+        emit: Callable[[object], None],
+    ) -> None:
+        self.turn_id = turn_id
+        self._runner, self._conv, self._sampling, self._decoder = runner, conversation, sampling, decoder
+        self._playout, self._out_rate_hz, self._emit = playout, out_rate_hz, emit
+        self.decoder_rate_hz = int(decoder.sample_rate_hz)
+        self.tracker = HeardTextTracker()
+        self._lock = threading.Lock()  # guards tracker and _stream
+        self._stop = threading.Event()
+        self._units_q: queue.Queue = queue.Queue()
+        self._stream: Any = None
+        self._turn_end: TurnEnd | None = None
+        self._errors: dict[str, str] = {}
+        self._generated = 0
+        self._n_chunks = 0
+        self._units_vocoded = 0
+        self._flushed = False
+        self._marks: dict[str, float] = {"dispatched_t": time.monotonic()}
+        self._compute = {"model": 0.0, "vocoder": 0.0}
+        self._threads = [
+            threading.Thread(target=self._model_main, name=f"reply{turn_id}-model", daemon=True),
+            threading.Thread(target=self._vocoder_main, name=f"reply{turn_id}-vocoder", daemon=True),
+        ]
+
+    # -- control -------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._playout.begin(self.turn_id)
+        for t in self._threads:
+            t.start()
+
+    def cancel(self) -> None:
+        """Stop token: silence playback now, cancel generation and vocoding. Idempotent, thread-safe."""
+        self._stop.set()
+        self._playout.stop()
+        with self._lock:
+            stream = self._stream
+        if stream is not None:
+            stream.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._stop.is_set()
+
+    def finished(self) -> bool:
+        return not any(t.is_alive() for t in self._threads)
+
+    def join(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        return self.finished()
+
+    # -- results -------------------------------------------------------------------------------------------
+    def outcome(self) -> ReplyOutcome:
+        end = self._turn_end
+        source = "model" if "model" in self._errors else "vocoder" if "vocoder" in self._errors else None
+        if source is not None:
+            reason = StopReason.ERROR
+        elif self._stop.is_set():
+            reason = StopReason.CANCELLED
+        else:
+            reason = end.reason if end is not None else StopReason.ERROR
+        error = self._errors.get(source) if source else (end.error if end is not None else None)
+        return ReplyOutcome(
+            reason, self.tracker.text, error, source, self._generated, self._units_vocoded, self._flushed
+        )
+
+    def timing(self, first_play_t: float | None) -> ReplyTiming:
+        m = self._marks
+        return ReplyTiming(
+            m["dispatched_t"],
+            m.get("first_text_t"),
+            m.get("first_units_t"),
+            m.get("first_audio_t"),
+            m.get("first_written_t"),
+            first_play_t,
+            m.get("model_first_units_s", 0.0),
+            m.get("vocoder_first_audio_s", 0.0),
+            m.get("model_first_audio_s", 0.0),
+        )
+
+    def summarize(self, st: PlayoutStats, out_rate_hz: int, latency_s: float) -> tuple[ReplyEnded, ReplyOutcome]:
+        """The ReplyEnded report once the job is over: how much played, hence which text was heard."""
+        out = self.outcome()
+        interrupted = self.cancelled
+        played_s = st.played / out_rate_hz if st.reply_id == self.turn_id else 0.0
+        if interrupted:  # audio handed to the device but still in its buffer was never heard
+            played_s = max(0.0, played_s - latency_s)
+        generated_s = out.generated_samples / self.decoder_rate_hz
+        if not interrupted and out.reason not in (StopReason.ERROR, StopReason.CANCELLED):
+            self.tracker.finish()
+        heard = self.tracker.heard_text(units_heard(played_s, generated_s, out.units_vocoded, out.vocoder_flushed))
+        first_play_t = st.first_play_t if st.reply_id == self.turn_id else None
+        ended = ReplyEnded(
+            self.turn_id,
+            out.reason,
+            out.text,
+            heard,
+            interrupted,
+            played_s,
+            generated_s,
+            st.underruns,
+            out.error,
+            self.timing(first_play_t),
+        )
+        return ended, out
+
+    def _mark(self, name: str, value: float | None = None) -> None:
+        self._marks.setdefault(name, time.monotonic() if value is None else value)
+
+    # -- model thread --------------------------------------------------------------------------------------
+    def _model_main(self) -> None:
+        try:
+            stream = (
+                self._runner.reply(self._conv, self._sampling)
+                if self._sampling is not None
+                else self._runner.reply(self._conv)
+            )
+            with self._lock:
+                self._stream = stream
+            if self._stop.is_set():
+                stream.cancel()
+            self._consume(iter(stream))
+        except Exception as err:  # the model failing mid-reply must not kill the engine
+            log.warning("reply %d: model failed", self.turn_id, exc_info=True)
+            self._errors["model"] = f"{type(err).__name__}: {err}"
+        finally:
+            self._units_q.put(_END)
+
+    def _consume(self, it: Any) -> None:
+        while True:
+            t0 = time.perf_counter()
+            try:
+                ev = next(it)
+            except StopIteration:
+                return
+            finally:
+                self._compute["model"] += time.perf_counter() - t0
+            if isinstance(ev, TextDelta):
+                self._mark("first_text_t")
+                with self._lock:
+                    self.tracker.add_text(ev.text)
+                self._emit(ReplyText(self.turn_id, ev))
+            elif isinstance(ev, SpeechUnits):
+                self._mark("first_units_t")
+                self._mark("model_first_units_s", self._compute["model"])
+                with self._lock:
+                    self.tracker.add_units(len(ev.units))
+                self._emit(ReplyUnits(self.turn_id, ev))
+                if ev.units and not self._stop.is_set():  # a step may draw only the TTS EOS: no units
+                    self._units_q.put(ev.units)
+            elif isinstance(ev, TurnEnd):
+                self._turn_end = ev
+                if ev.reason is StopReason.ERROR:
+                    self._errors["model"] = ev.error or "the runner reported an error"
+
+    # -- vocoder thread ------------------------------------------------------------------------------------
+    def _vocoder_main(self) -> None:
+        try:
+            vs = self._decoder.open_stream()
+            resampler = Resampler(self.decoder_rate_hz, self._out_rate_hz)
+            while not self._stop.is_set():
+                try:
+                    item = self._units_q.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+                if item is _END:
+                    self._vocode(resampler, lambda: vs.flush(), 0)
+                    self._flushed = True
+                    self._write(resampler.process(np.zeros(0, np.float32), last=True))
+                    break
+                self._vocode(resampler, lambda it=item: vs.push(it), len(item))
+        except Exception as err:  # a vocoder failure ends this reply, not the engine
+            log.warning("reply %d: vocoder failed", self.turn_id, exc_info=True)
+            self._errors["vocoder"] = f"{type(err).__name__}: {err}"
+            self._stop.set()
+            with self._lock:
+                stream = self._stream
+            if stream is not None:
+                stream.cancel()
+        finally:
+            self._playout.end(self.turn_id)
+
+    def _vocode(self, resampler: Resampler, call: Callable[[], list], n_units: int) -> None:
+        t0 = time.perf_counter()
+        chunks = call()
+        self._compute["vocoder"] += time.perf_counter() - t0
+        self._units_vocoded += n_units
+        for chunk in chunks:
+            if self._stop.is_set():
+                return
+            samples = np.asarray(chunk, dtype=np.float32).reshape(-1)
+            if samples.size == 0:
+                continue
+            self._mark("first_audio_t")
+            self._mark("vocoder_first_audio_s", self._compute["vocoder"])
+            self._mark("model_first_audio_s", self._compute["model"])
+            self._generated += samples.size
+            self._emit(ReplyAudio(self.turn_id, AudioChunk(samples, self.decoder_rate_hz, self._n_chunks, False)))
+            self._n_chunks += 1
+            self._write(resampler.process(samples))
+
+    def _write(self, samples: np.ndarray) -> None:
+        if samples.size and self._playout.write(self.turn_id, samples):
+            self._mark("first_written_t")

@@ -1,0 +1,180 @@
+"""Turn detection: silero-vad (its bundled ONNX model) per 512-sample frame, and a pure turn state machine.
+
+`TurnDetector` is deterministic and time-free: it counts 32 ms frames, so tests can feed it probabilities
+directly. `SileroVad` wraps `silero_vad.load_silero_vad(onnx=True)` (CPU provider, one thread).
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.engine_config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, VadConfig
+
+log = logging.getLogger(__name__)
+
+
+class SileroVad:
+    """Streaming speech probability for 512-sample float32 frames at 16 kHz."""
+
+    def __init__(self) -> None:
+        import torch  # local: keep importing this module cheap
+        from silero_vad import load_silero_vad
+
+        self._torch = torch
+        self._model = load_silero_vad(onnx=True)
+
+    def prob(self, frame: np.ndarray) -> float:
+        """frame: [512] float32 at 16 kHz -> P(speech) in [0, 1]."""
+        if frame.shape != (VAD_FRAME,):
+            raise ValueError(f"VAD frame must be [{VAD_FRAME}] samples, got {frame.shape}")
+        return float(self._model(self._torch.from_numpy(frame), VAD_RATE_HZ).item())
+
+    def reset(self) -> None:
+        self._model.reset_states()
+
+
+class _Phase(enum.Enum):
+    SILENT = "silent"
+    SPEECH = "speech"
+    DRAIN = "drain"  # after a max-length cut: ignore audio until the speaker pauses
+
+
+@dataclass(frozen=True)
+class SpeechStart:
+    frame_index: int  # first frame over the start threshold
+
+
+@dataclass(frozen=True)
+class Discarded:
+    frame_index: int
+    voiced_frames: int
+
+
+@dataclass(frozen=True)
+class Turn:
+    samples: np.ndarray = field(repr=False)  # [N] float32 16 kHz, pre-roll included
+    start_frame: int  # first frame in `samples`
+    speech_end_frame: int  # one past the last voiced frame
+    end_frame: int  # one past the frame that completed the turn (dispatch point)
+    reason: str  # "silence" | "max_length"
+
+
+DetectorEvent = SpeechStart | Discarded | Turn
+
+
+class TurnDetector:
+    """Pre-roll, hysteresis, minimum speech, end-of-turn silence and maximum length, in whole frames."""
+
+    def __init__(self, config: VadConfig) -> None:
+        self._cfg = config
+        self._pre_frames = config.frames(config.pre_roll_ms)
+        self._min_voiced = config.frames(config.min_speech_ms)
+        self._end_frames = config.frames(config.end_silence_ms)
+        self._max_frames = config.frames(config.max_turn_ms)
+        # a short tail of the end-of-turn silence stays in the turn (natural decay of the last word)
+        self._tail_frames = min(self._end_frames, config.frames(200.0))
+        self._index = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget any speech in progress (e.g. while half-duplex ignores the microphone)."""
+        self._phase = _Phase.SILENT
+        self._preroll: collections.deque[np.ndarray] = collections.deque(maxlen=max(self._pre_frames, 1))
+        self._frames: list[np.ndarray] = []
+        self._start_frame = 0
+        self._voiced = 0
+        self._silence_run = 0
+
+    def skip(self, prob: float) -> None:
+        """Advance the clock by one frame while the microphone is ignored: speech in progress and pre-roll
+        are dropped, but a max-length cut keeps waiting for the speaker's pause (the monologue's rest is not a
+        new turn)."""
+        self._index += 1
+        if self._phase is _Phase.DRAIN:
+            self._silence_run = self._silence_run + 1 if prob < self._cfg.stop_threshold else 0
+            if self._silence_run >= self._end_frames:
+                self.reset()
+        elif self._phase is not _Phase.SILENT or self._preroll:
+            self.reset()
+
+    @property
+    def in_speech(self) -> bool:
+        return self._phase is _Phase.SPEECH
+
+    @property
+    def speech_ms(self) -> float:
+        """Voiced time of the speech in progress (0 when silent)."""
+        return self._voiced * VAD_FRAME_MS if self.in_speech else 0.0
+
+    @property
+    def frame_index(self) -> int:
+        """Frames fed so far (the index the next frame will get)."""
+        return self._index
+
+    def feed(self, frame: np.ndarray, prob: float) -> list[DetectorEvent]:
+        """frame: [512] float32; prob: its speech probability. Returns what happened at this frame."""
+        index = self._index
+        self._index += 1
+        if self._phase is _Phase.SILENT:
+            return self._feed_silent(frame, prob, index)
+        if self._phase is _Phase.DRAIN:
+            self._silence_run = self._silence_run + 1 if prob < self._cfg.stop_threshold else 0
+            if self._silence_run >= self._end_frames:
+                self.reset()
+            return []
+        return self._feed_speech(frame, prob, index)
+
+    def _feed_silent(self, frame: np.ndarray, prob: float, index: int) -> list[DetectorEvent]:
+        if prob < self._cfg.start_threshold:
+            if self._pre_frames:
+                self._preroll.append(frame)
+            return []
+        self._phase = _Phase.SPEECH
+        self._frames = [*self._preroll, frame] if self._pre_frames else [frame]
+        self._preroll.clear()
+        self._start_frame = index + 1 - len(self._frames)
+        self._voiced = 1
+        self._silence_run = 0
+        return [SpeechStart(index)]
+
+    def _feed_speech(self, frame: np.ndarray, prob: float, index: int) -> list[DetectorEvent]:
+        self._frames.append(frame)
+        if prob >= self._cfg.stop_threshold:
+            self._voiced += 1
+            self._silence_run = 0
+        else:
+            self._silence_run += 1
+        if self._silence_run >= self._end_frames:
+            return [self._close(index, "silence")]
+        if len(self._frames) >= self._max_frames:
+            event = self._close(index, "max_length")
+            self._phase = _Phase.DRAIN
+            return [event]
+        return []
+
+    def _close(self, index: int, reason: str) -> DetectorEvent:
+        voiced, silence = self._voiced, self._silence_run
+        frames = self._frames
+        speech_end = index + 1 - silence
+        if voiced < self._min_voiced:
+            self.reset()
+            return Discarded(index, voiced)
+        keep = len(frames) - max(0, silence - self._tail_frames)
+        turn = Turn(
+            np.concatenate(frames[:keep]).astype(np.float32, copy=False),
+            self._start_frame,
+            speech_end,
+            index + 1,
+            reason,
+        )
+        self.reset()
+        return turn
+
+
+def frames_to_s(frames: int) -> float:
+    return frames * VAD_FRAME / VAD_RATE_HZ

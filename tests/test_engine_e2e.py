@@ -1,0 +1,93 @@
+"""End to end with the REAL runner and vocoder: an espeak-ng utterance spoken into the virtual microphone
+must give exactly one turn, a reply from the tiny OpenS2S checkpoint + tiny GLM-4-Voice decoder, and reply
+audio at the speaker sink's monitor. Needs `tiny_checkpoint` / `tiny_decoder` (tests/conftest.py on main)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from core.engine_config import AudioConfig, EngineConfig, VadConfig
+from core.engine_events import ReplyAudio, ReplyEnded, ReplyText, ReplyUnits, UserTurnCaptured
+from tests.audio_fixtures import pulse_server, speech_factory  # noqa: F401 (fixtures)
+from tests.engine_fakes import Collector, FakeDecoder
+
+pytestmark = [pytest.mark.audio, pytest.mark.slow]
+MONITOR_RATE_HZ = 16000
+
+
+def _fixture(request, name: str):
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        pytest.skip(f"fixture {name!r} is not provided yet (tests/conftest.py on main)")
+
+
+@pytest.fixture(scope="module")
+def real_runner(request):
+    runner_mod = pytest.importorskip("core.runner")
+    return runner_mod.OpenS2SRunner.load(_fixture(request, "tiny_checkpoint"), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def real_models(request, real_runner):
+    vocoder_mod = pytest.importorskip("core.token2wav")
+    from app.commands.converse import SeededVocoder
+
+    decoder = vocoder_mod.VoiceDecoder.load(_fixture(request, "tiny_decoder"), backend="torch")
+    return real_runner, SeededVocoder(decoder)
+
+
+def converse_once(runner, decoder, pulse, speech_factory, tmp_path, sampling=None):  # noqa: F811
+    """Speak one espeak-ng utterance into the virtual mic; return (events, monitor recording [N] at 16 kHz)."""
+    from core.engine import Engine
+
+    x, rate = speech_factory("Hello there, how are you doing today?")
+    wav = tmp_path / "say.wav"
+    sf.write(str(wav), np.concatenate([np.zeros(rate // 4, np.float32), x]), rate)
+    events = Collector()
+    cfg = EngineConfig(vad=VadConfig(end_silence_ms=500), audio=AudioConfig(prebuffer_ms=100))
+    eng = Engine(runner, decoder, config=cfg, sink=events, sampling=sampling)
+    rec_path = tmp_path / "monitor.raw"
+    rec = pulse.record_monitor(rec_path, MONITOR_RATE_HZ)
+    try:
+        eng.start()
+        pulse.play_to_mic(wav)
+        events.wait_for(lambda e: isinstance(e, ReplyEnded), 240)
+        time.sleep(0.5)
+    finally:
+        eng.stop()
+        rec.terminate()
+        rec.wait(5)
+    assert [t.role for t in eng.conversation.turns] == ["user", "assistant"]
+    return events, np.fromfile(rec_path, dtype=np.float32)
+
+
+def test_spoken_turn_gets_a_real_reply_at_the_speaker(real_models, pulse_server, speech_factory, tmp_path):  # noqa: F811
+    runner, decoder = real_models
+    events, y = converse_once(runner, decoder, pulse_server, speech_factory, tmp_path)
+    end = events.of(ReplyEnded)[0]
+    assert len(events.of(UserTurnCaptured)) == 1
+    assert end.error is None, end.error
+    assert events.of(ReplyUnits) and end.generated_s > 0
+    produced = np.concatenate([e.chunk.samples for e in events.of(ReplyAudio)])
+    assert float(np.max(np.abs(produced))) > 0
+    level = float(np.max(np.abs(y))) if y.size else 0.0
+    assert level > min(0.5 * float(np.max(np.abs(produced))), 1e-3), "no reply audio at the sink's monitor"
+
+
+def test_real_runner_reply_reaches_the_speaker(real_runner, pulse_server, speech_factory, tmp_path):  # noqa: F811
+    """The real runner with a sine vocoder: runs before the real vocoder has landed."""
+    from core.sampling import SamplingConfig
+
+    sampling = SamplingConfig(seed=0, max_text_tokens=24, max_units=48)
+    events, y = converse_once(real_runner, FakeDecoder(), pulse_server, speech_factory, tmp_path, sampling)
+    end = events.of(ReplyEnded)[0]
+    assert len(events.of(UserTurnCaptured)) == 1
+    assert end.error is None, end.error
+    assert events.of(ReplyText) and events.of(ReplyUnits) and end.generated_s > 0
+    assert not end.interrupted and end.heard_text == end.text.strip()
+    assert float(np.max(np.abs(y))) > 0.1, "no reply audio at the sink's monitor"

@@ -1,0 +1,48 @@
+"""--record: WAV per user turn / reply and a JSONL log, readable at every moment (crash-safe)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import soundfile as sf
+
+from core.engine_events import (
+    EngineError,
+    ErrorKind,
+    MicLevel,
+    ReplyAudio,
+    ReplyEnded,
+    ReplyText,
+    UserTurnCaptured,
+)
+from core.events import AudioChunk, StopReason, TextDelta
+from core.recorder import SessionRecorder
+
+
+def lines(path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_recording_is_complete_while_the_reply_is_still_playing(tmp_path):
+    seen = []
+    rec = SessionRecorder(tmp_path / "rec", seen.append)
+    rec(UserTurnCaptured(1, np.full(16000, 0.1, np.float32), 16000, 0.0, 0.9, 1.6, "silence"))
+    rec(MicLevel(-40.0, 0.1, 0.0, False))
+    rec(ReplyText(1, TextDelta("Hi there", (5,))))
+    rec(ReplyAudio(1, AudioChunk(np.full(2205, 0.2, np.float32), 22050, 0, False)))
+    # mid-reply, nothing closed: everything so far is already on disk and valid
+    log = lines(tmp_path / "rec" / "session.jsonl")
+    assert [x["type"] for x in log] == ["UserTurnCaptured", "ReplyText"]
+    assert log[1]["delta"]["text"] == "Hi there" and log[0]["file"] == "user_001.wav"
+    assert sf.info(str(tmp_path / "rec" / "user_001.wav")).frames == 16000
+    assert sf.info(str(tmp_path / "rec" / "reply_001.wav")).frames == 2205
+    rec(ReplyAudio(1, AudioChunk(np.full(2205, 0.2, np.float32), 22050, 1, False)))
+    rec(ReplyEnded(1, StopReason.CANCELLED, "Hi there", "Hi", True, 0.1, 0.2, 0))
+    rec(EngineError(ErrorKind.MODEL, "boom"))
+    log = lines(tmp_path / "rec" / "session.jsonl")
+    assert log[2]["type"] == "ReplyEnded" and log[2]["heard_text"] == "Hi" and log[2]["file"] == "reply_001.wav"
+    assert log[3]["kind"] == "model"
+    assert sf.info(str(tmp_path / "rec" / "reply_001.wav")).frames == 4410
+    assert len(seen) == 7  # everything was forwarded, levels included
+    rec.close()
