@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "app.commands.make_tiny",
     "app.commands.converse",
     "app.commands.devices",
+    "app.commands.listen",
+    "app.commands.make_tiny_listeners",
 )
 
 

@@ -1,0 +1,1 @@
+"""Checkpoint helpers for the listeners (tiny random checkpoints for tests and benchmarks)."""
