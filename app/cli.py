@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "app.commands.devices",
     "app.commands.listen",
     "app.commands.make_tiny_listeners",
+    "app.commands.vocode",
+    "app.commands.make_tiny_decoder",
 )
 
 

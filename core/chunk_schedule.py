@@ -1,0 +1,87 @@
+"""When the streaming vocoder runs the flow, and how much history it keeps (re-exported by `core.token2wav`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from models.flow import mel_frames_for_units
+from models.glm_constants import MEL_OVERLAP_FRAMES, REFERENCE_CHUNK_UNITS, UNIT_RATE_HZ
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_UNITS = (12, 24, 48)  # ~1 s of units before the first audio, then growing chunks
+DEFAULT_MAX_PROMPT_UNITS = 250  # 20 s of history as flow prompt
+# HiFT's receptive field reaches ~13 mel frames to each side (measured), so audio within 14 frames of a call's
+# edge is re-synthesised by the next call, which sees 14 more frames of left context.
+DEFAULT_HIFT_CONTEXT_FRAMES = 28
+DEFAULT_HIFT_TAIL_FRAMES = 14
+
+
+@dataclass(frozen=True)
+class ChunkSchedule:
+    """Chunking of one utterance for `DecoderStream`.
+
+    chunk_units: units per flow call; the last entry repeats (e.g. (10, 20, 40) -> 10, 20, 40, 40, ...).
+    max_prompt_units / max_prompt_frames: bound on the flow prompt (earlier units / their mel); None = unbounded.
+        The prompt is trimmed from the front in whole encoder blocks so the block grid stays aligned.
+    hift_context_frames: mel frames (and their source samples) carried into the next HiFT call as left context.
+    hift_tail_frames: frames of audio held back at the end of a HiFT call and re-synthesised by the next one
+        (with context on both sides); 1 <= tail <= context.
+    dedupe_prompt: the reference appends the repeated HiFT cache frame to the prompt mel each chunk, which
+        shifts prompt mel against prompt units by one frame per chunk; True leaves that frame out.
+    continuous_source: carry the harmonic phases across chunks (the reference restarts them at random). The
+        next call then recomputes its own source and only the already-emitted part of its left context keeps
+        the previous call's source samples; without it all context frames keep them (the reference cache).
+    unit_gain_crossfade: divide the Hamming fade weights by their sum (the reference's halves add up to ~1.08,
+        which scales the log-mel of every 34-frame seam region by up to 8%).
+    """
+
+    chunk_units: tuple[int, ...] = DEFAULT_CHUNK_UNITS
+    max_prompt_units: int | None = DEFAULT_MAX_PROMPT_UNITS
+    max_prompt_frames: int | None = None
+    hift_context_frames: int = DEFAULT_HIFT_CONTEXT_FRAMES
+    hift_tail_frames: int = DEFAULT_HIFT_TAIL_FRAMES
+    dedupe_prompt: bool = True
+    continuous_source: bool = True
+    unit_gain_crossfade: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.chunk_units or any(int(n) != n or n < 1 for n in self.chunk_units):
+            raise ValueError(f"chunk_units must be positive integers, got {self.chunk_units!r}")
+        object.__setattr__(self, "chunk_units", tuple(int(n) for n in self.chunk_units))
+        if not 1 <= self.hift_tail_frames <= self.hift_context_frames:
+            raise ValueError("need 1 <= hift_tail_frames <= hift_context_frames")
+        first_frames = mel_frames_for_units(self.chunk_units[0], UNIT_RATE_HZ) - MEL_OVERLAP_FRAMES
+        if first_frames <= self.hift_context_frames:
+            raise ValueError(
+                f"first chunk of {self.chunk_units[0]} units leaves {first_frames} mel frames after the "
+                f"{MEL_OVERLAP_FRAMES}-frame overlap; need more than hift_context_frames={self.hift_context_frames}"
+            )
+        for name in ("max_prompt_units", "max_prompt_frames"):
+            value = getattr(self, name)
+            if value is not None and value < min_prompt_bound(name):
+                raise ValueError(f"{name} must be None or >= {min_prompt_bound(name)}, got {value}")
+
+    def units_for_chunk(self, index: int) -> int:
+        """Units of the `index`-th flow call (0-based)."""
+        return self.chunk_units[min(index, len(self.chunk_units) - 1)]
+
+    @classmethod
+    def reference(cls) -> ChunkSchedule:
+        """The OpenS2S worker: fixed 24-unit chunks, unbounded prompt, 1-frame HiFT cache, reference prompt."""
+        return cls(
+            chunk_units=(REFERENCE_CHUNK_UNITS,),
+            max_prompt_units=None,
+            max_prompt_frames=None,
+            hift_context_frames=1,
+            hift_tail_frames=1,
+            dedupe_prompt=False,
+            continuous_source=False,
+            unit_gain_crossfade=False,
+        )
+
+
+def min_prompt_bound(name: str) -> int:
+    """Smallest allowed prompt bound: the prompt must outlast the mel overlap (units: 2 encoder blocks)."""
+    return 20 if name == "max_prompt_units" else 2 * MEL_OVERLAP_FRAMES

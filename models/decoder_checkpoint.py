@@ -1,0 +1,122 @@
+"""Load a released `glm-4-voice-decoder` directory (config.yaml, flow.pt, hift.pt) unchanged.
+
+Weights go through `torch.load(weights_only=True)` only. Key matching is strict: every missing, unexpected or
+mis-shaped tensor of a file is collected and reported in ONE `CheckpointError`. Modules are built on the meta
+device and take the loaded tensors directly (no random init of 130 M parameters just to overwrite them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from core.errors import CheckpointError
+from models.decoder_config import DecoderConfig, load_decoder_config
+from models.flow import FlowModel
+from models.glm_constants import CONFIG_FILE, FLOW_WEIGHTS_FILE, HIFT_WEIGHTS_FILE
+from models.hift import HiftGenerator
+from models.weight_norm import fold_weight_norm
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_KEYS = 6
+HASH_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class LoadedDecoder:
+    config: DecoderConfig
+    flow: FlowModel
+    hift: HiftGenerator
+    directory: Path
+
+
+def load_decoder(directory: str | Path) -> LoadedDecoder:
+    """Build flow and HiFT from a decoder directory; raises `CheckpointError` with one line on any problem."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise CheckpointError(
+            f"decoder directory {root} does not exist (expected {CONFIG_FILE}, "
+            f"{FLOW_WEIGHTS_FILE}, {HIFT_WEIGHTS_FILE})"
+        )
+    missing = [n for n in (CONFIG_FILE, FLOW_WEIGHTS_FILE, HIFT_WEIGHTS_FILE) if not (root / n).is_file()]
+    if missing:
+        raise CheckpointError(f"decoder directory {root} is missing {', '.join(missing)}")
+    cfg = load_decoder_config(root / CONFIG_FILE)
+    with torch.device("meta"):
+        flow, hift = FlowModel(cfg.flow), HiftGenerator(cfg.hift)
+    _load_strict(flow, read_state_dict(root / FLOW_WEIGHTS_FILE), FLOW_WEIGHTS_FILE)
+    _load_strict(hift, read_state_dict(root / HIFT_WEIGHTS_FILE), HIFT_WEIGHTS_FILE)
+    fold_weight_norm(hift)
+    for module in (flow, hift):
+        module.eval().requires_grad_(False)
+    log.info(
+        "loaded GLM-4-Voice decoder from %s (flow %.1f M, hift %.1f M params)",
+        root,
+        _n_params(flow) / 1e6,
+        _n_params(hift) / 1e6,
+    )
+    return LoadedDecoder(cfg, flow, hift, root)
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """`torch.load(weights_only=True)` of a plain {name: tensor} dict, or `CheckpointError`."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path.name} is not a plain tensor state dict (torch.load weights_only refused it: "
+            f"{first[:160]})"
+        ) from err
+    except OSError as err:
+        raise CheckpointError(f"cannot read {path}: {err.strerror}") from err
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise CheckpointError(f"{path.name} is not a plain {{name: tensor}} state dict")
+    return data
+
+
+def _describe(label: str, names: list[str]) -> str:
+    shown = ", ".join(names[:MAX_LISTED_KEYS]) + (", ..." if len(names) > MAX_LISTED_KEYS else "")
+    return f"{len(names)} {label} ({shown})"
+
+
+def _load_strict(module: nn.Module, state: dict[str, torch.Tensor], file_name: str) -> None:
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    missing = sorted(k for k in expected if k not in state)
+    unexpected = sorted(k for k in state if k not in expected)
+    misshaped = sorted(
+        f"{k}: file {list(state[k].shape)} vs config {list(s)}"
+        for k, s in expected.items()
+        if k in state and tuple(state[k].shape) != s
+    )
+    problems = [
+        _describe(label, names)
+        for label, names in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped))
+        if names
+    ]
+    if problems:
+        raise CheckpointError(f"{file_name} does not match config.yaml: {'; '.join(problems)}")
+    tensors = {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()}
+    module.load_state_dict(tensors, strict=True, assign=True)
+
+
+def _n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def weights_fingerprint(directory: str | Path) -> str:
+    """SHA-256 over config.yaml, flow.pt and hift.pt contents (keys exported ONNX files to their sources)."""
+    digest = hashlib.sha256()
+    for name in (CONFIG_FILE, FLOW_WEIGHTS_FILE, HIFT_WEIGHTS_FILE):
+        digest.update(name.encode())
+        with open(Path(directory) / name, "rb") as fh:
+            while chunk := fh.read(HASH_CHUNK_BYTES):
+                digest.update(chunk)
+    return digest.hexdigest()

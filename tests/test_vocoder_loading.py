@@ -1,0 +1,135 @@
+"""Decoder directory loading: the tiny decoder loads; bad directories give one-line CheckpointErrors."""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import shutil
+
+import pytest
+import torch
+
+from app.cli import run_cli
+from app.commands import make_tiny_decoder, vocode
+from core.errors import CheckpointError
+from models.decoder_checkpoint import load_decoder
+from models.decoder_config import load_decoder_config
+from models.tiny_decoder import DIMS
+from tests.vocoder_helpers import tiny_dir
+
+
+@pytest.fixture()
+def bad_dir(tmp_path):
+    """A writable copy of the tiny decoder to break."""
+    target = tmp_path / "decoder"
+    shutil.copytree(tiny_dir(), target, ignore=shutil.ignore_patterns("onnx"))
+    return target
+
+
+def _error(directory) -> str:
+    with pytest.raises(CheckpointError) as info:
+        load_decoder(directory)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_tiny_decoder_loads_with_configured_dims():
+    loaded = load_decoder(tiny_dir())
+    dims = DIMS["tiny"]
+    assert loaded.flow.cfg.encoder.d_model == dims.d_model
+    assert loaded.flow.cfg.encoder.block_size == 10
+    assert len(loaded.flow.encoder.encoders) == dims.n_layers
+    assert loaded.hift.cfg.samples_per_frame == 256
+    assert not loaded.flow.training and not loaded.hift.training
+    assert all(not p.requires_grad for p in loaded.flow.parameters())
+
+
+def test_config_tags_are_data_never_executed(tmp_path, bad_dir):
+    marker = tmp_path / "executed"
+    text = (bad_dir / "config.yaml").read_text()
+    text = f"__evil: !apply:pathlib.Path.touch [{marker}]\n__evil2: !new:os.system ['touch {marker}']\n" + text
+    (bad_dir / "config.yaml").write_text(text)
+    cfg = load_decoder_config(bad_dir / "config.yaml")
+    assert cfg.flow.inference_cfg_rate == pytest.approx(0.7)
+    assert cfg.hift.sampling_rate_hz == 22050  # came through `!ref <sample_rate>`
+    assert not marker.exists()
+
+
+def test_missing_file(bad_dir):
+    (bad_dir / "hift.pt").unlink()
+    assert "missing hift.pt" in _error(bad_dir)
+
+
+def test_missing_directory(tmp_path):
+    assert "does not exist" in _error(tmp_path / "nope")
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_pickled_code_is_refused(bad_dir):
+    with open(bad_dir / "flow.pt", "wb") as fh:
+        pickle.dump({"input_embedding.weight": _Payload()}, fh)
+    assert "flow.pt is not a plain tensor state dict" in _error(bad_dir)
+
+
+def test_wrong_shapes_missing_and_unexpected_keys_in_one_error(bad_dir):
+    state = torch.load(bad_dir / "hift.pt", weights_only=True)
+    state["conv_pre.bias"] = torch.zeros(3)
+    del state["m_source.l_linear.weight"]
+    state["surprise.weight"] = torch.zeros(1)
+    torch.save(state, bad_dir / "hift.pt")
+    message = _error(bad_dir)
+    assert "hift.pt does not match config.yaml" in message
+    assert "1 missing (m_source.l_linear.weight)" in message
+    assert "1 unexpected (surprise.weight)" in message
+    assert "conv_pre.bias: file [3]" in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("selfattention_layer_type: 'block_rel_selfattn'", "selfattention_layer_type: 'rel_selfattn'",
+         "selfattention_layer_type"),
+        ("use_cnn_module: False", "use_cnn_module: True", "use_cnn_module"),
+        ("!new:cosyvoice.hifigan.generator.HiFTGenerator", "!new:cosyvoice.hifigan.generator.HiFiGAN", "'hift'"),
+        ("act_fn: 'gelu'", "act_fn: 'snakebeta'", "act_fn"),
+    ],
+)
+def test_unknown_layout_is_rejected(bad_dir, old, new, expected):
+    text = (bad_dir / "config.yaml").read_text()
+    assert old in text
+    (bad_dir / "config.yaml").write_text(text.replace(old, new))
+    message = _error(bad_dir)
+    assert "unsupported decoder" in message and expected in message
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="t")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    sub = parser.add_subparsers(dest="command")
+    vocode.register(sub)
+    make_tiny_decoder.register(sub)
+    return parser
+
+
+def test_cli_shows_checkpoint_error_without_traceback(bad_dir, tmp_path, capsys):
+    (bad_dir / "flow.pt").write_bytes(b"not a checkpoint")
+    units = tmp_path / "u.json"
+    units.write_text("[1, 2, 3]")
+    argv = ["vocode", "--decoder", str(bad_dir), "--units", str(units), "--out", str(tmp_path / "o.wav")]
+    assert run_cli(argv, _parser()) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: flow.pt is not a plain tensor state dict")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_bad_units_file(tmp_path, capsys):
+    units = tmp_path / "u.json"
+    units.write_text('{"units": [1, "x"]}')
+    argv = ["vocode", "--decoder", str(tiny_dir()), "--units", str(units), "--out", str(tmp_path / "o.wav")]
+    assert run_cli(argv, _parser()) == 2
+    assert "must hold a JSON list of integers" in capsys.readouterr().err
