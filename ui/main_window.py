@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self.last_error_box = None
         self.replay = replay
         self._shut_down = False
+        self._loading = False
         self.setWindowTitle("OpenS2S Companion")
         self.resize(*WINDOW_SIZE)
         self._build()
@@ -158,9 +159,12 @@ class MainWindow(QMainWindow):
         self.load(demo_request(self.data_root), load_fn=demo_loader(self.data_root))
 
     def load(self, request: LoadRequest, load_fn: Any = None) -> ModelLoader | None:
-        if self.loader is not None and self.loader.isRunning():
+        if self._loading:
             self.statusBar().showMessage("A model is already loading.", STATUS_MESSAGE_MS)
             return None
+        self._loading = True
+        if self.loader is not None:
+            self.loader.wait()  # the previous loader already reported; its thread is only returning
         self.loader = ModelLoader(request, self.settings, load_fn, self)
         self.loader.progress.connect(self._load_progress)
         self.loader.loaded.connect(self._loaded)
@@ -177,6 +181,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{what}…")
 
     def _loaded(self, runner: Any, decoder: Any, request: LoadRequest) -> None:
+        self._loading = False
         self.progress.setVisible(False)
         label = request.label or Path(request.checkpoint).name
         self.session.set_models(runner, decoder, label)
@@ -190,6 +195,7 @@ class MainWindow(QMainWindow):
         self.model_loaded.emit(label)
 
     def _load_failed(self, message: str) -> None:
+        self._loading = False
         self.progress.setVisible(False)
         if not self.session.has_model:
             self.strip.set_state("no_model")
