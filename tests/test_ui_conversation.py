@@ -38,8 +38,9 @@ def _watch_reply(win, tmp_path):
     return lengths
 
 
-def test_spoken_then_typed_turn_stream_into_bubbles(qtbot, make_window, tiny_models, tiny_listener_dirs,  # noqa: F811
-                                                    speech_factory, tmp_path):
+def test_spoken_then_typed_turn_stream_into_bubbles(
+    qtbot, make_window, tiny_models, tiny_listener_dirs, speech_factory, tmp_path  # noqa: F811
+):
     win = make_window(with_listeners(TEST_SETTINGS, tiny_listener_dirs))
     load_into(qtbot, win, tiny_models)
     lengths = _watch_reply(win, tmp_path)
