@@ -58,20 +58,26 @@ def load_models(args: argparse.Namespace, tmp: Path):
     return runner, SeededVocoder(dec), f"{args.decoder_backend} decoder"
 
 
-def pure_compute_s(runner, decoder, user_audio: np.ndarray, sampling: SamplingConfig) -> float:
-    """Wall time of runner + vocoder alone, from reply() until the vocoder's first audio chunk."""
+def pure_compute_s(runner, decoder, user_audio: np.ndarray, sampling: SamplingConfig) -> tuple[float, float]:
+    """Runner + vocoder alone, one thread: (wall s from reply() to the first audio chunk, s of it in the vocoder)."""
     conv = Conversation()
     conv.add_user_audio(user_audio)
     t0 = time.perf_counter()
     stream = runner.reply(conv, sampling)
     vs = decoder.open_stream()
+    vocoder_s = 0.0
     for ev in stream:
-        if isinstance(ev, SpeechUnits) and ev.units and any(c.size for c in vs.push(ev.units)):
-            stream.cancel()
-            return time.perf_counter() - t0
-    if any(c.size for c in vs.flush()):
-        return time.perf_counter() - t0
-    return float("nan")
+        if isinstance(ev, SpeechUnits) and ev.units:
+            t1 = time.perf_counter()
+            chunks = vs.push(ev.units)
+            vocoder_s += time.perf_counter() - t1
+            if any(c.size for c in chunks):
+                stream.cancel()
+                return time.perf_counter() - t0, vocoder_s
+    t1 = time.perf_counter()
+    chunks = vs.flush()
+    vocoder_s += time.perf_counter() - t1
+    return (time.perf_counter() - t0 if any(c.size for c in chunks) else float("nan")), vocoder_s
 
 
 def one_turn(eng: Engine, events: Collector, inject, speech: np.ndarray, n_before: int) -> tuple:
@@ -85,22 +91,26 @@ def one_turn(eng: Engine, events: Collector, inject, speech: np.ndarray, n_befor
     return turn, end
 
 
-def measure(turn: UserTurnCaptured, end: ReplyEnded, vad_ms_per_frame: float, pure_s: float) -> dict:
+def measure(turn: UserTurnCaptured, end: ReplyEnded, vad_ms_per_frame: float, pure: tuple[float, float]) -> dict:
+    """Critical-path shares (they add up to dispatched -> first sample) and the overhead vs pure compute."""
     t = end.timing
-    total_s = t.first_play_t - t.dispatched_t
-    model_s, vocoder_s = t.model_to_first_audio_s, t.vocoder_to_first_audio_s
-    buffering_s = t.first_play_t - t.first_written_t
+    pure_s, pure_vocoder_s = pure
+    ms = lambda a, b: 1000 * (b - a)
     return {
-        "end_to_dispatch_ms": 1000 * (turn.dispatched_t - turn.speech_end_t),
+        "end_to_dispatch_ms": ms(turn.speech_end_t, turn.dispatched_t),
         "end_silence_ms": END_SILENCE_MS,
         "vad_ms_per_frame": vad_ms_per_frame,
-        "dispatch_to_first_sample_ms": 1000 * total_s,
-        "model_ms": 1000 * model_s,
-        "vocoder_ms": 1000 * vocoder_s,
-        "buffering_ms": 1000 * buffering_s,
-        "handoff_ms": 1000 * (total_s - model_s - vocoder_s - buffering_s),
+        "dispatch_to_first_sample_ms": ms(t.dispatched_t, t.first_play_t),
+        "model_ms": ms(t.dispatched_t, t.first_needed_units_t),
+        "queue_ms": ms(t.first_needed_units_t, t.first_push_t),
+        "vocoder_ms": ms(t.first_push_t, t.first_audio_t),
+        "resample_ms": ms(t.first_audio_t, t.first_written_t),
+        "buffering_ms": ms(t.first_written_t, t.first_play_t),
+        "model_compute_ms": 1000 * t.model_to_first_audio_s,
+        "vocoder_compute_ms": 1000 * t.vocoder_to_first_audio_s,
         "pure_compute_ms": 1000 * pure_s,
-        "overhead_ms": 1000 * (total_s - pure_s),
+        "pure_vocoder_ms": 1000 * pure_vocoder_s,
+        "overhead_ms": ms(t.dispatched_t, t.first_play_t) - 1000 * pure_s,
         "underruns": end.underruns,
     }
 
@@ -162,13 +172,17 @@ COLUMNS = [
     ("end_silence_ms", "  of which end-of-turn silence (config)"),
     ("vad_ms_per_frame", "  VAD compute per 32 ms frame"),
     ("dispatch_to_first_sample_ms", "dispatched -> first reply sample played"),
-    ("model_ms", "  model compute"),
-    ("vocoder_ms", "  vocoder compute"),
-    ("buffering_ms", "  jitter buffer + output callback"),
-    ("handoff_ms", "  thread hand-offs / waiting"),
-    ("pure_compute_ms", "pure model+vocoder to first audio (baseline)"),
+    ("model_ms", "  model: until the units for the 1st chunk"),
+    ("queue_ms", "  units queue -> vocoder push"),
+    ("vocoder_ms", "  vocoder: push that gave the 1st chunk"),
+    ("resample_ms", "  resample + into the jitter buffer"),
+    ("buffering_ms", "  jitter buffer -> output callback"),
+    ("model_compute_ms", "(model compute inside, until 1st chunk)"),
+    ("vocoder_compute_ms", "(vocoder compute inside, until 1st chunk)"),
+    ("pure_compute_ms", "pure model+vocoder to 1st audio (baseline)"),
+    ("pure_vocoder_ms", "  of which vocoder"),
     ("overhead_ms", "engine overhead beyond pure compute"),
-    ("device_latency_ms", "+ output latency PortAudio reports (to the DAC)"),
+    ("device_latency_ms", "+ output latency PortAudio reports (to DAC)"),
     ("underruns", "underruns"),
 ]
 

@@ -33,14 +33,11 @@ def device_info(backend: Any, device: int | str | None, kind: str) -> dict:
     except Exception as err:  # sounddevice raises ValueError or PortAudioError here
         what = f"{kind} device {device!r}" if device is not None else f"default {kind} device"
         raise DeviceError(
-            f"No {what} is available ({err}); connect one or pick another with {flag} "
-            f"(see `main.py devices`)."
+            f"No {what} is available ({err}); connect one or pick another with {flag} (see `main.py devices`)."
         ) from err
     channels = info.get(f"max_{kind}_channels", 0)
     if channels < 1:
-        raise DeviceError(
-            f"Device {info.get('name', device)!r} has no {kind} channels; pick another with {flag}."
-        )
+        raise DeviceError(f"Device {info.get('name', device)!r} has no {kind} channels; pick another with {flag}.")
     return dict(info)
 
 

@@ -82,6 +82,7 @@ class Engine:
         self._speaker: SpeakerOutput | None = None
         self._playout = PlayoutBuffer(0)
         self._mic_open_t = 0.0
+        self._opening = ErrorKind.OUTPUT_DEVICE
         self.listener: Listener | None = None
 
     # -- public API ----------------------------------------------------------------------------------------
@@ -108,20 +109,13 @@ class Engine:
                 self._open_devices()
             except DeviceError as err:
                 self._close_devices()
-                kind = (
-                    ErrorKind.INPUT_DEVICE
-                    if "Input" in str(err) or "input" in str(err)
-                    else ErrorKind.OUTPUT_DEVICE
-                )
-                self._emit(EngineError(kind, str(err), fatal=True))
+                self._emit(EngineError(self._opening, str(err), fatal=True))
                 raise
             self._running.set()
             hooks = ListenerHooks(self._emit, self._dispatch, self._barge_in, self._mic_live)
             self.listener = Listener(self._capture, self._vad, self.config, hooks)
             self._workers = [
-                threading.Thread(
-                    target=self.listener.run, args=(self._running,), name="engine-capture", daemon=True
-                ),
+                threading.Thread(target=self.listener.run, args=(self._running,), name="engine-capture", daemon=True),
                 threading.Thread(target=self._supervise_main, name="engine-supervisor", daemon=True),
             ]
             for t in self._workers:
@@ -138,10 +132,13 @@ class Engine:
 
     def interrupt(self) -> None:
         """Stop the current reply as a barge-in would (a stop button), without starting a new turn."""
-        self._barge_in(0.0)
+        self._barge_in(0.0, None)
 
     def submit_turn(self, samples_16k: np.ndarray) -> int:
-        """Dispatch a user turn directly (push-to-talk, tests, benchmarks). Returns its turn id."""
+        """Dispatch a user turn directly (push-to-talk, tests, benchmarks). Returns its turn id, or -1 if the
+        clip was rejected (an EngineError says why). The engine must be started (audio is played)."""
+        if self._state is EngineState.IDLE:
+            raise RuntimeError("submit_turn() needs a started engine (call start() first)")
         turn = Turn(np.asarray(samples_16k, np.float32).reshape(-1), 0, 0, 0, "submitted")
         return self._dispatch(turn, time.monotonic())
 
@@ -204,14 +201,13 @@ class Engine:
         a = self.config.audio
         if self._vad is None:
             self._vad = SileroVad()
-        self._speaker = SpeakerOutput(
-            self._audio, a.output_device, a.output_rate_hz, a.output_block_ms, self._playout
-        )
+        self._vad.reset()
+        self._opening = ErrorKind.OUTPUT_DEVICE  # which device a DeviceError is about
+        self._speaker = SpeakerOutput(self._audio, a.output_device, a.output_rate_hz, a.output_block_ms, self._playout)
         self._speaker.open()
         self._playout.set_prebuffer(int(self._speaker.rate_hz * a.prebuffer_ms / 1000))
-        self._capture = MicCapture(
-            self._audio, a.input_device, a.input_rate_hz, a.input_block_ms, a.input_queue_blocks
-        )
+        self._opening = ErrorKind.INPUT_DEVICE
+        self._capture = MicCapture(self._audio, a.input_device, a.input_rate_hz, a.input_block_ms, a.input_queue_blocks)
         self._capture.open()
         if not self._capture.first_block.wait(a.open_timeout_s):
             raise DeviceError(
@@ -237,9 +233,7 @@ class Engine:
                 self.conversation.add_user_audio(turn.samples)
             except UserError as err:
                 self._emit(
-                    EngineError(
-                        ErrorKind.INPUT_SIGNAL, f"That turn could not be used ({err}); please say it again."
-                    )
+                    EngineError(ErrorKind.INPUT_SIGNAL, f"That turn could not be used ({err}); please say it again.")
                 )
                 return -1
             self._turn_id += 1
@@ -280,7 +274,7 @@ class Engine:
 
     def _cancel_current_reply(self) -> None:
         if self._job is not None:
-            self._barge_in(0.0)
+            self._barge_in(0.0, None)
             self._finalize(self._job, wait=True)
 
     def _start_reply(self, tid: int) -> None:
@@ -297,14 +291,14 @@ class Engine:
         )
         self._job.start()
 
-    def _barge_in(self, speech_ms: float) -> None:
+    def _barge_in(self, speech_ms: float, speech_start_t: float | None) -> None:
         with self._lock:
             job = self._job
             if job is None or job.cancelled:
                 return
             job.cancel()  # playback silent from the next output callback; generation cancelled
             log.info("barge-in on reply %d after %.0f ms of speech", job.turn_id, speech_ms)
-            self._emit(BargeIn(job.turn_id, speech_ms))
+            self._emit(BargeIn(job.turn_id, speech_ms, speech_start_t, time.monotonic()))
             self._set_state(EngineState.LISTENING, "barge_in" if speech_ms > 0 else "interrupted")
 
     def _finalize(self, job: ReplyJob, wait: bool = False) -> None:

@@ -28,8 +28,7 @@ class VadConfig:
     def __post_init__(self) -> None:
         _check(
             0.0 < self.stop_threshold <= self.start_threshold < 1.0,
-            f"need 0 < stop_threshold <= start_threshold < 1, got {self.stop_threshold}, "
-            f"{self.start_threshold}",
+            f"need 0 < stop_threshold <= start_threshold < 1, got {self.stop_threshold}, {self.start_threshold}",
         )
         _check(0.0 <= self.pre_roll_ms <= 2000.0, f"pre_roll_ms must be in [0, 2000], got {self.pre_roll_ms}")
         _check(
@@ -76,12 +75,8 @@ class AudioConfig:
             2.0 <= self.output_block_ms <= 200.0,
             f"output_block_ms must be in [2, 200], got {self.output_block_ms}",
         )
-        _check(
-            self.input_queue_blocks >= 4, f"input_queue_blocks must be >= 4, got {self.input_queue_blocks}"
-        )
-        _check(
-            0.0 <= self.prebuffer_ms <= 2000.0, f"prebuffer_ms must be in [0, 2000], got {self.prebuffer_ms}"
-        )
+        _check(self.input_queue_blocks >= 4, f"input_queue_blocks must be >= 4, got {self.input_queue_blocks}")
+        _check(0.0 <= self.prebuffer_ms <= 2000.0, f"prebuffer_ms must be in [0, 2000], got {self.prebuffer_ms}")
         _check(self.open_timeout_s > 0, f"open_timeout_s must be > 0, got {self.open_timeout_s}")
 
 
@@ -110,9 +105,7 @@ class EngineConfig:
             10.0 <= self.level_interval_ms <= 5000.0,
             f"level_interval_ms must be in [10, 5000], got {self.level_interval_ms}",
         )
-        _check(
-            self.silence_warn_s > 0 and self.noise_warn_s > 0, "silence_warn_s and noise_warn_s must be > 0"
-        )
+        _check(self.silence_warn_s > 0 and self.noise_warn_s > 0, "silence_warn_s and noise_warn_s must be > 0")
         _check(
             -120.0 < self.noise_warn_dbfs < 0.0,
             f"noise_warn_dbfs must be in (-120, 0), got {self.noise_warn_dbfs}",

@@ -116,21 +116,30 @@ class BargeIn:
 
     turn_id: int
     speech_ms: float  # speech duration that triggered it
+    speech_start_t: float | None = None  # time.monotonic() the block with the speech onset arrived (None: button)
+    stopped_t: float = 0.0  # time.monotonic() playback was stopped (the next output callback is silent)
 
 
 @dataclass(frozen=True)
 class ReplyTiming:
-    """time.monotonic() marks of one reply (None = never happened), compute spent before the first sound."""
+    """time.monotonic() marks of one reply (None = never happened), compute spent before the first sound.
+
+    Critical path to the first sound: dispatched -> first_needed_units (the model emitted the units whose push
+    gave the first audio) -> first_push (the vocoder started that push) -> first_audio (it returned audio)
+    -> first_written (resampled into the jitter buffer) -> first_play (an output callback played it).
+    """
 
     dispatched_t: float
     first_text_t: float | None = None
     first_units_t: float | None = None  # first SpeechUnits out of the runner
-    first_audio_t: float | None = None  # first vocoder chunk out
-    first_written_t: float | None = None  # first resampled samples in the jitter buffer
-    first_play_t: float | None = None  # output callback that played the first sample
+    first_needed_units_t: float | None = None
+    first_push_t: float | None = None
+    first_audio_t: float | None = None
+    first_written_t: float | None = None
+    first_play_t: float | None = None
     model_to_first_units_s: float = 0.0  # time inside the runner's iterator until the first units
-    vocoder_to_first_audio_s: float = 0.0  # time inside vocoder push() until the first chunk
-    model_to_first_audio_s: float = 0.0  # time inside the runner's iterator until the first vocoder chunk
+    model_to_first_audio_s: float = 0.0  # ... until the first vocoder chunk (overlaps vocoder compute)
+    vocoder_to_first_audio_s: float = 0.0  # time inside vocoder push()/flush() until the first chunk
 
 
 @dataclass(frozen=True)

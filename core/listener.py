@@ -15,20 +15,21 @@ import numpy as np
 
 from core.audio_io import FrameChunker, MicCapture, Resampler
 from core.engine_config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, EngineConfig
-from core.engine_events import SpeechDiscarded, SpeechStarted
+from core.engine_events import EngineError, ErrorKind, SpeechDiscarded, SpeechStarted
 from core.level_watch import LevelWatch
 from core.vad import Discarded, SpeechStart, Turn, TurnDetector, frames_to_s
 
 log = logging.getLogger(__name__)
 
 QUEUE_POLL_S = 0.1  # how often an idle capture thread re-checks its stop flag
+OVERFLOW_REPORT_S = 5.0  # at most one "input fell behind" error per this period
 
 
 @dataclass(frozen=True)
 class ListenerHooks:
     emit: Callable[[object], None]
     dispatch: Callable[[Turn, float | None], int]  # (turn, monotonic arrival of its last voiced frame)
-    barge_in: Callable[[float], None]  # (speech_ms)
+    barge_in: Callable[[float, float | None], None]  # (speech_ms, monotonic arrival of the speech onset)
     mic_live: Callable[[], bool]  # False: half-duplex is ignoring the microphone
 
 
@@ -40,8 +41,11 @@ class Listener:
         self._detector = TurnDetector(config.vad)
         self._levels = LevelWatch(config)
         self._last_voiced_t: float | None = None
+        self._speech_start_t: float | None = None
         self.vad_compute_s = 0.0
         self.frames = 0
+        self._reported_drops = 0
+        self._reported_t = self._error_t = -OVERFLOW_REPORT_S
 
     def run(self, running: threading.Event) -> None:
         """Thread body: until `running` is cleared."""
@@ -50,8 +54,38 @@ class Listener:
                 arrival_t, block = self._cap.queue.get(timeout=QUEUE_POLL_S)
             except queue.Empty:
                 continue
-            for frame in self._chunker.push(self._resampler.process(block)):
-                self._on_frame(frame, arrival_t)
+            self._check_overflow()
+            try:
+                for frame in self._chunker.push(self._resampler.process(block)):
+                    self._on_frame(frame, arrival_t)
+            except Exception as err:  # keep listening: a deaf engine would be worse than a lost block
+                self._report_internal(err)
+
+    def _report_internal(self, err: Exception) -> None:
+        log.exception("capture thread: processing a block failed")
+        now = time.monotonic()
+        if now - self._error_t >= OVERFLOW_REPORT_S:
+            self._error_t = now
+            self._hooks.emit(
+                EngineError(
+                    ErrorKind.INTERNAL,
+                    f"Audio processing failed ({type(err).__name__}: "
+                    f"{err}); still listening — if this repeats, restart the conversation.",
+                )
+            )
+
+    def _check_overflow(self) -> None:
+        dropped, now = self._cap.dropped_blocks, time.monotonic()
+        if dropped > self._reported_drops and now - self._reported_t >= OVERFLOW_REPORT_S:
+            self._reported_drops, self._reported_t = dropped, now
+            log.warning("capture queue overflow: %d blocks dropped so far", dropped)
+            self._hooks.emit(
+                EngineError(
+                    ErrorKind.INTERNAL,
+                    f"Audio input fell behind and {dropped} blocks were "
+                    f"dropped: the machine is overloaded; close other programs.",
+                )
+            )
 
     def _on_frame(self, frame: np.ndarray, arrival_t: float) -> None:
         t0 = time.perf_counter()
@@ -69,10 +103,11 @@ class Listener:
             self._last_voiced_t = arrival_t
         for ev in det.feed(frame, prob):
             if isinstance(ev, SpeechStart):
+                self._speech_start_t = arrival_t
                 hooks.emit(SpeechStarted(frames_to_s(ev.frame_index)))
             elif isinstance(ev, Discarded):
                 hooks.emit(SpeechDiscarded(frames_to_s(det.frame_index), ev.voiced_frames * VAD_FRAME_MS))
             elif isinstance(ev, Turn):
                 hooks.dispatch(ev, self._last_voiced_t)
         if self._cfg.barge_in and det.speech_ms >= self._cfg.barge_in_ms:
-            hooks.barge_in(det.speech_ms)
+            hooks.barge_in(det.speech_ms, self._speech_start_t)

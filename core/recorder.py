@@ -50,9 +50,7 @@ class SessionRecorder:
             self.dir.mkdir(parents=True, exist_ok=True)
             self._log = open(self.dir / LOG_NAME, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
         except OSError as err:
-            raise UserError(
-                f"Cannot write recordings to {self.dir} ({err}); choose another --record dir."
-            ) from err
+            raise UserError(f"Cannot write recordings to {self.dir} ({err}); choose another --record dir.") from err
         self._forward = forward
         self._lock = threading.Lock()
         self._replies: dict[int, sf.SoundFile] = {}
@@ -89,9 +87,7 @@ class SessionRecorder:
         f = self._replies.get(event.turn_id)
         if f is None:
             path = self.dir / f"reply_{event.turn_id:03d}.wav"
-            f = sf.SoundFile(
-                str(path), "w", samplerate=event.chunk.sample_rate_hz, channels=1, subtype=WAV_SUBTYPE
-            )
+            f = sf.SoundFile(str(path), "w", samplerate=event.chunk.sample_rate_hz, channels=1, subtype=WAV_SUBTYPE)
             self._replies[event.turn_id] = f
         return f
 

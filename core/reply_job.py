@@ -60,7 +60,8 @@ class ReplyJob:
         self.decoder_rate_hz = int(decoder.sample_rate_hz)
         self.tracker = HeardTextTracker()
         self._lock = threading.Lock()  # guards tracker and _stream
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # the per-reply stop token (user cancel or vocoder failure)
+        self._user_cancel = threading.Event()  # cancel() was called: barge-in, stop button, shutdown
         self._units_q: queue.Queue = queue.Queue()
         self._stream: Any = None
         self._turn_end: TurnEnd | None = None
@@ -84,6 +85,7 @@ class ReplyJob:
 
     def cancel(self) -> None:
         """Stop token: silence playback now, cancel generation and vocoding. Idempotent, thread-safe."""
+        self._user_cancel.set()
         self._stop.set()
         self._playout.stop()
         with self._lock:
@@ -93,7 +95,7 @@ class ReplyJob:
 
     @property
     def cancelled(self) -> bool:
-        return self._stop.is_set()
+        return self._user_cancel.is_set()
 
     def finished(self) -> bool:
         return not any(t.is_alive() for t in self._threads)
@@ -110,7 +112,7 @@ class ReplyJob:
         source = "model" if "model" in self._errors else "vocoder" if "vocoder" in self._errors else None
         if source is not None:
             reason = StopReason.ERROR
-        elif self._stop.is_set():
+        elif self._user_cancel.is_set():
             reason = StopReason.CANCELLED
         else:
             reason = end.reason if end is not None else StopReason.ERROR
@@ -122,15 +124,17 @@ class ReplyJob:
     def timing(self, first_play_t: float | None) -> ReplyTiming:
         m = self._marks
         return ReplyTiming(
-            m["dispatched_t"],
-            m.get("first_text_t"),
-            m.get("first_units_t"),
-            m.get("first_audio_t"),
-            m.get("first_written_t"),
-            first_play_t,
-            m.get("model_first_units_s", 0.0),
-            m.get("vocoder_first_audio_s", 0.0),
-            m.get("model_first_audio_s", 0.0),
+            dispatched_t=m["dispatched_t"],
+            first_text_t=m.get("first_text_t"),
+            first_units_t=m.get("first_units_t"),
+            first_needed_units_t=m.get("first_needed_units_t"),
+            first_push_t=m.get("first_push_t"),
+            first_audio_t=m.get("first_audio_t"),
+            first_written_t=m.get("first_written_t"),
+            first_play_t=first_play_t,
+            model_to_first_units_s=m.get("model_first_units_s", 0.0),
+            model_to_first_audio_s=m.get("model_first_audio_s", 0.0),
+            vocoder_to_first_audio_s=m.get("vocoder_first_audio_s", 0.0),
         )
 
     def summarize(self, st: PlayoutStats, out_rate_hz: int, latency_s: float) -> tuple[ReplyEnded, ReplyOutcome]:
@@ -179,7 +183,7 @@ class ReplyJob:
             log.warning("reply %d: model failed", self.turn_id, exc_info=True)
             self._errors["model"] = f"{type(err).__name__}: {err}"
         finally:
-            self._units_q.put(_END)
+            self._units_q.put((_END, time.monotonic()))
 
     def _consume(self, it: Any) -> None:
         while True:
@@ -202,7 +206,7 @@ class ReplyJob:
                     self.tracker.add_units(len(ev.units))
                 self._emit(ReplyUnits(self.turn_id, ev))
                 if ev.units and not self._stop.is_set():  # a step may draw only the TTS EOS: no units
-                    self._units_q.put(ev.units)
+                    self._units_q.put((ev.units, time.monotonic()))
             elif isinstance(ev, TurnEnd):
                 self._turn_end = ev
                 if ev.reason is StopReason.ERROR:
@@ -215,15 +219,17 @@ class ReplyJob:
             resampler = Resampler(self.decoder_rate_hz, self._out_rate_hz)
             while not self._stop.is_set():
                 try:
-                    item = self._units_q.get(timeout=POLL_S)
+                    first = self._units_q.get(timeout=POLL_S)
                 except queue.Empty:
                     continue
-                if item is _END:
-                    self._vocode(resampler, lambda: vs.flush(), 0)
+                units, put_t, ended = self._drain(first)
+                if units:
+                    self._vocode(resampler, lambda u=units: vs.push(u), len(units), put_t)
+                if ended:
+                    self._vocode(resampler, vs.flush, 0, put_t)
                     self._flushed = True
                     self._write(resampler.process(np.zeros(0, np.float32), last=True))
                     break
-                self._vocode(resampler, lambda it=item: vs.push(it), len(item))
         except Exception as err:  # a vocoder failure ends this reply, not the engine
             log.warning("reply %d: vocoder failed", self.turn_id, exc_info=True)
             self._errors["vocoder"] = f"{type(err).__name__}: {err}"
@@ -235,8 +241,21 @@ class ReplyJob:
         finally:
             self._playout.end(self.turn_id)
 
-    def _vocode(self, resampler: Resampler, call: Callable[[], list], n_units: int) -> None:
-        t0 = time.perf_counter()
+    def _drain(self, first: tuple) -> tuple[list[int], float, bool]:
+        """Everything queued now, as one push: (units, queue time of the newest item, END seen)."""
+        units: list[int] = []
+        item, put_t = first
+        while True:
+            if item is _END:
+                return units, put_t, True
+            units.extend(item)
+            try:
+                item, put_t = self._units_q.get_nowait()
+            except queue.Empty:
+                return units, put_t, False
+
+    def _vocode(self, resampler: Resampler, call: Callable[[], list], n_units: int, units_t: float) -> None:
+        push_t, t0 = time.monotonic(), time.perf_counter()
         chunks = call()
         self._compute["vocoder"] += time.perf_counter() - t0
         self._units_vocoded += n_units
@@ -246,9 +265,14 @@ class ReplyJob:
             samples = np.asarray(chunk, dtype=np.float32).reshape(-1)
             if samples.size == 0:
                 continue
-            self._mark("first_audio_t")
-            self._mark("vocoder_first_audio_s", self._compute["vocoder"])
-            self._mark("model_first_audio_s", self._compute["model"])
+            if "first_audio_t" not in self._marks:
+                self._marks.update(
+                    first_needed_units_t=units_t,
+                    first_push_t=push_t,
+                    first_audio_t=time.monotonic(),
+                    vocoder_first_audio_s=self._compute["vocoder"],
+                    model_first_audio_s=self._compute["model"],
+                )
             self._generated += samples.size
             self._emit(ReplyAudio(self.turn_id, AudioChunk(samples, self.decoder_rate_hz, self._n_chunks, False)))
             self._n_chunks += 1

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from core.engine import Engine
 from core.engine_config import AudioConfig, EngineConfig, VadConfig
-from core.engine_events import EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged, UserTurnCaptured
+from core.engine_events import BargeIn, EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged, UserTurnCaptured
 from tests.audio_fixtures import pulse_server, speech_factory  # noqa: F401 (fixtures)
 from tests.engine_fakes import Collector, FakeConversation, FakeDecoder, FakeRunner, default_script
 
@@ -33,10 +33,10 @@ def wav_of(speech_factory, text, tmp_path):  # noqa: F811
     return path
 
 
-def make_engine(runner):
+def make_engine(runner, **kw):
     events = Collector()
     conv = FakeConversation()
-    cfg = EngineConfig(vad=VadConfig(end_silence_ms=500), audio=AudioConfig(prebuffer_ms=100))
+    cfg = EngineConfig(vad=VadConfig(end_silence_ms=500), audio=AudioConfig(prebuffer_ms=100), **kw)
     return Engine(runner, FakeDecoder(), config=cfg, sink=events, conversation=conv), events, conv
 
 
@@ -84,3 +84,33 @@ def test_server_death_mid_reply_is_reported_and_recoverable(pulse_server, speech
         eng.stop()
         if pulse_server.proc is None:
             pulse_server.start()
+
+
+def test_real_portaudio_barge_in_stops_the_sink(pulse_server, speech_factory, tmp_path):  # noqa: F811
+    eng, events, conv = make_engine(FakeRunner(default_script(words=30)), barge_in=True, barge_in_ms=200)
+    rec_path = tmp_path / "monitor.raw"
+    rec = pulse_server.record_monitor(rec_path, MONITOR_RATE_HZ)
+    try:
+        eng.start()
+        pulse_server.play_to_mic(wav_of(speech_factory, "Tell me a long story please.", tmp_path))
+        events.wait_for(lambda e: isinstance(e, StateChanged) and e.new is EngineState.SPEAKING, 30)
+        time.sleep(1.0)
+        pulse_server.play_to_mic(wav_of(speech_factory, "Wait, stop right there.", tmp_path))
+        barge = events.wait_for(lambda e: isinstance(e, BargeIn), 10)
+        end = events.wait_for(lambda e: isinstance(e, ReplyEnded) and e.turn_id == 1, 5)
+        time.sleep(1.0)
+    finally:
+        eng.stop()
+        rec.terminate()
+        rec.wait(5)
+    stop_ms = 1000 * (barge.stopped_t - barge.speech_start_t)
+    print(
+        f"real PortAudio barge-in: onset block arrival -> playback stopped {stop_ms:.0f} ms "
+        f"(+ one {eng.config.audio.output_block_ms:g} ms output block)"
+    )
+    assert 200 <= stop_ms < 450
+    assert end.interrupted and 0 < len(end.heard_text.split()) < 30
+    y = np.fromfile(rec_path, dtype=np.float32)
+    loud = np.flatnonzero(np.abs(y) > 0.05)
+    tone_s = (loud[-1] - loud[0]) / MONITOR_RATE_HZ
+    assert abs(tone_s - end.played_s) < 0.3  # the sink heard exactly the played part, not the 12 s reply

@@ -67,9 +67,13 @@ def converse_once(runner, decoder, pulse, speech_factory, tmp_path, sampling=Non
 
 
 def test_spoken_turn_gets_a_real_reply_at_the_speaker(real_models, pulse_server, speech_factory, tmp_path):  # noqa: F811
+    from core.sampling import SamplingConfig
+
     runner, decoder = real_models
-    events, y = converse_once(runner, decoder, pulse_server, speech_factory, tmp_path)
+    sampling = SamplingConfig(seed=0, max_text_tokens=24, max_units=48)
+    events, y = converse_once(runner, decoder, pulse_server, speech_factory, tmp_path, sampling)
     end = events.of(ReplyEnded)[0]
+    print(f"real reply: {end.generated_s:.2f} s generated, {end.played_s:.2f} s played, {end.underruns} underruns")
     assert len(events.of(UserTurnCaptured)) == 1
     assert end.error is None, end.error
     assert events.of(ReplyUnits) and end.generated_s > 0

@@ -84,7 +84,8 @@ def test_one_turn_one_full_reply(rig, speech_factory):  # noqa: F811
     loud = audio.speaker.loud_times()
     assert loud and loud[-1] - loud[0] > 2.0
     t = end.timing
-    assert t.dispatched_t <= t.first_units_t <= t.first_audio_t <= t.first_written_t <= t.first_play_t
+    assert t.dispatched_t <= t.first_units_t <= t.first_needed_units_t <= t.first_push_t <= t.first_audio_t
+    assert t.first_audio_t <= t.first_written_t <= t.first_play_t
     assert any(isinstance(e, MicLevel) for e in events.events)
 
 
@@ -157,7 +158,7 @@ def test_vocoder_raising_reports_and_recovers(rig, speech_factory):  # noqa: F81
     say(audio, speech_factory)
     end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 20)
     err = events.wait_for(lambda e: isinstance(e, EngineError), 2)
-    assert err.kind is ErrorKind.VOCODER and end.reason is StopReason.ERROR
+    assert err.kind is ErrorKind.VOCODER and end.reason is StopReason.ERROR and not end.interrupted
     assert runner.streams[0].cancelled_t is not None  # generation stopped with the vocoder
     events.wait_for(lambda e: isinstance(e, StateChanged) and e.reason == "reply_done", 5)
     assert eng.state is EngineState.LISTENING and [r for r, _ in conv.turns] == ["user", "assistant"]
@@ -248,3 +249,44 @@ def test_interrupt_button_and_submitted_turn(rig):
     assert 0 < len(end.heard_text.split()) < 20 and conv.turns[-1] == ("assistant", end.heard_text)
     assert events.of(UserTurnCaptured)[0].reason == "submitted"
     assert states(events)[-1] == "listening"
+
+
+def test_capture_overflow_is_reported(rig):
+    eng, events, audio, runner, conv = rig()
+    eng.start()
+    eng._capture.dropped_blocks += 3  # as if the callback had found the queue full three times
+    err = events.wait_for(lambda e: isinstance(e, EngineError), 2)
+    assert err.kind is ErrorKind.INTERNAL and "3 blocks were dropped" in err.message and not err.fatal
+
+
+class _BrokenVad:
+    """A VAD that fails on every 50th frame."""
+
+    def __init__(self) -> None:
+        from core.vad import SileroVad
+
+        self._vad, self.n = SileroVad(), 0
+
+    def prob(self, frame):
+        self.n += 1
+        if self.n % 50 == 0:
+            raise RuntimeError("vad glitch")
+        return self._vad.prob(frame)
+
+    def reset(self):
+        self._vad.reset()
+
+
+def test_internal_error_in_capture_is_reported_and_listening_continues(speech_factory):  # noqa: F811
+    audio, events, conv = FakeAudio(), Collector(), FakeConversation()
+    eng = Engine(
+        FakeRunner(), FakeDecoder(), config=config(), sink=events, audio=audio, conversation=conv, vad=_BrokenVad()
+    )
+    try:
+        eng.start()
+        err = events.wait_for(lambda e: isinstance(e, EngineError), 5)
+        assert err.kind is ErrorKind.INTERNAL and "vad glitch" in err.message
+        say(audio, speech_factory)
+        events.wait_for(lambda e: isinstance(e, ReplyEnded), 20)  # still hears turns
+    finally:
+        eng.stop()

@@ -55,11 +55,9 @@ def test_matches_reference(name, tiny_checkpoint_factory):
         conv.add_user_text(USER_TEXT)
     logits = {"llm": [], "tts": []}
     runner = OpenS2SRunner.load(ckpt, device="cpu")
-    stream = runner.reply(
-        conv,
-        SamplingConfig(greedy=True, max_text_tokens=int(ref["max_text_tokens"]), max_units=int(ref["max_units"])),
-        logits_sink=lambda lm, x: logits[lm].append(x.numpy()),
-    )
+    stream = runner.reply(conv, SamplingConfig(greedy=True, max_text_tokens=int(ref["max_text_tokens"]),
+                                               max_units=int(ref["max_units"])),
+                          logits_sink=lambda lm, x: logits[lm].append(x.numpy()))
     text_ids, tts_ids = [], []
     for ev in stream:
         if isinstance(ev, TextDelta):
