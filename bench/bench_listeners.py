@@ -42,9 +42,15 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE_HZ = 16_000
 TOKENS_PER_S = 4  # English speech: ~2.5-3 words/s, ~1.3 BPE tokens per word
 WAIT_S = 600.0
-WORKLOAD_TARGET_MS = 400.0  # the stand-in first-audio compute, when the listeners are idle
+WORKLOAD_TARGET_MS = 300.0  # the stand-in first-audio compute, when the listeners are idle
 MLP_WIDTH = 1024
 MLP_BATCH = 32
+CALIBRATION_ITERS = 20
+WARMUP_RUNS = 3
+CALIBRATION_RUNS = 5
+FIRST_AUDIO_WARMUP_PAIRS = 1  # idle/busy pairs run first and not counted
+# (label, listener thread nice, Listeners.pause() from user turn end to "first audio")
+VARIANTS = (("nice10", 10, False), ("nice0", 0, False), ("nice10+pause", 10, True))
 REPLY_TEXT = "I'm really glad you told me that. It sounds like a wonderful day, and you deserve it! " * 3
 
 
@@ -161,8 +167,11 @@ class _Workload:
         return (time.perf_counter() - t0) * 1e3
 
     def calibrate(self, target_ms: float) -> None:
-        self.run_ms()  # warm-up
-        per_iter_ms = statistics.median(self.run_ms() for _ in range(5))
+        """Pick n_iters from the fastest of several runs (other processes only ever slow a run down)."""
+        self.n_iters = CALIBRATION_ITERS
+        for _ in range(WARMUP_RUNS):
+            self.run_ms()
+        per_iter_ms = min(self.run_ms() for _ in range(CALIBRATION_RUNS)) / CALIBRATION_ITERS
         self.n_iters = max(1, round(target_ms / per_iter_ms))
 
 
@@ -172,23 +181,30 @@ def measure_first_audio(paths: dict[str, Path], speech_s: float, reps: int, repl
     work.calibrate(WORKLOAD_TARGET_MS)
     n_tokens = max(1, math.ceil(TOKENS_PER_S * speech_s))
     result = dict(workload_iters=work.n_iters, reply_threads=reply_threads, speech_s=speech_s)
-    for label, nice in (("nice10", 10), ("nice0", 0)):
+    for label, nice, pause in VARIANTS:
         sink = _Timer()
         lis = _start(_config(paths, asr_max_new_tokens=n_tokens, worker_nice=nice), sink)
         idle_ms, busy_ms, enqueue_ms = [], [], []
-        for rep in range(reps):  # alternate idle / busy so drift hits both alike
+        for rep in range(-FIRST_AUDIO_WARMUP_PAIRS, reps):  # alternate idle / busy so drift hits both alike
             lis.wait_idle(WAIT_S)
             idle_ms.append(work.run_ms())
             t0 = time.perf_counter()
-            lis.on_user_turn(rep, speech_like(speech_s, seed=rep))
+            if pause:
+                lis.pause()
+            lis.on_user_turn(rep, speech_like(speech_s, seed=abs(rep)))
             lis.on_assistant_text(rep, REPLY_TEXT)
             enqueue_ms.append((time.perf_counter() - t0) * 1e3)
             busy_ms.append(work.run_ms())
+            if pause:
+                lis.resume()  # at "first audio"
             lis.wait_idle(WAIT_S)
+            if rep < 0:
+                idle_ms, busy_ms, enqueue_ms = [], [], []
         lis.close()
         idle, busy = statistics.median(idle_ms), statistics.median(busy_ms)
         result[label] = dict(
             idle_ms=idle, busy_ms=busy, delay_ms=busy - idle, delay_pct=100 * (busy - idle) / idle,
+            idle_min_ms=min(idle_ms), busy_min_ms=min(busy_ms),
             enqueue_max_ms=max(enqueue_ms), idle_all_ms=idle_ms, busy_all_ms=busy_ms,
         )  # fmt: skip
     return result
@@ -223,12 +239,18 @@ def _print_table(report: dict) -> None:
         f"\nfirst-audio stand-in: {fa['workload_iters']} MLP forwards on {fa['reply_threads']} torch threads;"
     )
     print(f"busy = right after handing the listeners a {fa['speech_s']:.0f} s user turn and a reply text")
-    widths = [10, 9, 9, 9, 8, 15]
+    print("(medians; min in brackets)")
+    widths = [13, 16, 16, 9, 8, 15]
     print(_row(["listeners", "idle ms", "busy ms", "delay ms", "delay %", "enqueue max ms"], widths))
-    for label in ("nice10", "nice0"):
+    for label, _, _ in VARIANTS:
         r = fa[label]
-        cells = [label, r["idle_ms"], r["busy_ms"], r["delay_ms"], f"{r['delay_pct']:.1f}"]
+        idle, busy = (
+            f"{r['idle_ms']:.0f} ({r['idle_min_ms']:.0f})",
+            f"{r['busy_ms']:.0f} ({r['busy_min_ms']:.0f})",
+        )
+        cells = [label, idle, busy, r["delay_ms"], f"{r['delay_pct']:.1f}"]
         print(_row(cells + [f"{r['enqueue_max_ms']:.2f}"], widths))
+    print(f"load average at the end: {report['load_end']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ckpt-dir", default=None, help="reuse/write checkpoints here (default: a temp dir)")
     parser.add_argument("--durations", default="2,5,10", help="user turn lengths in seconds")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--first-audio-reps", type=int, default=9)
     parser.add_argument("--reply-threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
@@ -249,9 +272,10 @@ def main(argv: list[str] | None = None) -> int:
         latency=measure_latency(paths, durations_s, args.reps),
         text_emotion_ms=measure_text_emotion(paths, args.reps),
         first_audio=measure_first_audio(
-            paths, durations_s[len(durations_s) // 2], args.reps + 2, args.reply_threads
+            paths, durations_s[len(durations_s) // 2], args.first_audio_reps, args.reply_threads
         ),
     )
+    report["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     if args.json:
         print(json.dumps(report, indent=1, default=lambda o: dataclasses.asdict(o)))
     else:

@@ -200,6 +200,28 @@ def test_broken_checkpoint_turns_listener_off(make, tiny, tmp_path, breakage, re
     assert {e.name for e in sink.events(ListenerStatus)} == set(status)  # "off" was reported as events
 
 
+def test_unknown_hub_id_offline_is_off(make):
+    lis = make(asr_checkpoint="nobody/no-such-whisper", ser_enabled=False, text_emotion_enabled=False)
+    st = lis.status()["asr"]
+    assert not st.enabled and st.reason.startswith("unreadable config: ")
+
+
+def test_partials_of_a_new_turn_start_a_new_buffer(make, monkeypatch):
+    lengths: list[int] = []
+    real = AsrListener.transcribe
+
+    def spy(self, samples):
+        lengths.append(samples.size)
+        return real(self, samples)
+
+    monkeypatch.setattr(AsrListener, "transcribe", spy)
+    lis = make(ser_enabled=False, text_emotion_enabled=False)
+    for turn_id in (1, 1, 2):
+        lis.on_user_audio_partial(tone(0.2), turn_id=turn_id)
+        assert lis.wait_idle(WAIT_S)
+    assert lengths == [3200, 6400, 3200]
+
+
 def test_one_broken_listener_leaves_the_others_working(make, tiny, tmp_path):
     paths = dict(tiny, asr=tmp_path / "no_such_dir")
     sink = Collector()
@@ -305,3 +327,18 @@ def test_disabled_listeners_report_off(make):
         "user_emotion": (False, "disabled in config"),
         "assistant_emotion": (False, "disabled in config"),
     }
+
+
+def test_pause_defers_listener_work_until_resume(make):
+    sink = Collector()
+    lis = make(sink)
+    lis.pause()
+    lis.on_user_turn(9, tone(0.5))
+    time.sleep(0.3)
+    assert [e for e in sink.events() if not isinstance(e, ListenerStatus)] == []
+    lis.resume()
+    assert lis.wait_idle(WAIT_S)
+    assert sorted(type(e).__name__ for e in sink.events(UserTranscript | TurnEmotion)) == [
+        "TurnEmotion",
+        "UserTranscript",
+    ]

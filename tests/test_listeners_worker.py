@@ -121,3 +121,18 @@ def test_config_is_frozen():
     cfg = ListenersConfig(device="cuda:1", asr_checkpoint=None)
     with pytest.raises(AttributeError):
         cfg.device = "cpu"
+
+
+def test_pause_holds_new_jobs_until_resume_or_expiry(worker):
+    ran = threading.Event()
+    worker.pause(10.0)
+    worker.submit(ran.set)
+    assert not ran.wait(0.2)
+    worker.resume()
+    assert ran.wait(JOIN_S)
+    ran.clear()
+    t0 = time.monotonic()
+    worker.pause(0.2)  # forgotten resume: the pause ends by itself
+    worker.submit(ran.set)
+    assert ran.wait(JOIN_S)
+    assert time.monotonic() - t0 >= 0.2

@@ -44,6 +44,8 @@ class AsrListener(Listener):
     def add_partial_audio(self, samples: np.ndarray, turn_id: int | None) -> None:
         cfg = self.config
         with self._lock:
+            if self._chunks and turn_id != self._partial_turn_id:
+                self._close_buffer_locked()  # a new turn began without on_user_turn for the old one
             self._chunks.append(samples)
             self._n_buffered += samples.size
             self._partial_turn_id = turn_id

@@ -47,6 +47,12 @@ class Listener:
         with self._lock:
             return self._status
 
+    def pause(self, max_s: float) -> None:
+        self._worker.pause(max_s)
+
+    def resume(self) -> None:
+        self._worker.resume()
+
     def wait_idle(self, timeout_s: float) -> bool:
         return self._worker.wait_idle(timeout_s)
 

@@ -38,6 +38,7 @@ class ListenersConfig:
     worker_nice: int = 10  # nice increment for listener worker threads (Linux; 0 = unchanged)
     local_files_only: bool = False  # never reach the hub for checkpoint ids
     max_consecutive_failures: int = 3  # a listener turns off after this many failed requests in a row
+    max_pause_ms: int = 5_000  # `Listeners.pause()` ends by itself after this long
 
     def __post_init__(self) -> None:
         _check_positive(
@@ -50,6 +51,7 @@ class ListenersConfig:
             "text_max_tokens",
             "torch_threads",
             "max_consecutive_failures",
+            "max_pause_ms",
         )
         if not 0 <= self.worker_nice <= _MAX_NICE:
             raise ValueError(f"worker_nice must be in [0, {_MAX_NICE}], got {self.worker_nice}")

@@ -74,6 +74,19 @@ class Listeners:
         if self._text is not None and not self._closed:
             self._guard("on_reply_end", self._text.finish_reply, turn_id)
 
+    def pause(self) -> None:
+        """Start no new listener work until `resume()` (at most `max_pause_ms`); running work finishes.
+
+        For a CPU-bound reply: call at reply start, `resume()` at its first audio, so that the final
+        transcript and emotions are computed after, not during, the first-audio compute.
+        """
+        for lis in self._active():
+            lis.pause(self.config.max_pause_ms / 1000)
+
+    def resume(self) -> None:
+        for lis in self._active():
+            lis.resume()
+
     def status(self) -> dict[str, ListenerStatus]:
         """name -> status, for all three listeners (disabled ones are off with "disabled in config")."""
         active = {lis.name: lis.status() for lis in self._active()}

@@ -48,6 +48,7 @@ class ListenerWorker:
         self._seq = 0
         self._running = False
         self._stopping = False
+        self._paused_until_s = 0.0  # time.monotonic(); no job starts before it
         self._stats = WorkerStats()
         self._thread = threading.Thread(target=self._run, name=f"listener-{name}", daemon=True)
 
@@ -71,6 +72,16 @@ class ListenerWorker:
         """Drop pending (not yet started) jobs with `key`; returns how many."""
         with self._cond:
             return self._drop_locked(key)
+
+    def pause(self, max_s: float) -> None:
+        """Start no new job for up to `max_s` (a running one finishes); `resume()` ends it early."""
+        with self._cond:
+            self._paused_until_s = time.monotonic() + max_s
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused_until_s = 0.0
+            self._cond.notify_all()
 
     def stats(self) -> WorkerStats:
         with self._cond:
@@ -118,6 +129,9 @@ class ListenerWorker:
             self._cond.notify_all()
             while not self._stopping:
                 now_s = time.monotonic()
+                if now_s < self._paused_until_s:
+                    self._cond.wait(self._paused_until_s - now_s)
+                    continue
                 due = [job for job in self._jobs if job.due_s <= now_s]
                 if due:
                     job = min(due, key=lambda j: j.seq)
