@@ -1,4 +1,4 @@
-"""When the streaming vocoder runs the flow, and how much history it keeps (re-exported by `core.token2wav`)."""
+"""When the streaming vocoder runs the flow and how much history it keeps (see `core.token2wav`)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,11 @@ DEFAULT_HIFT_TAIL_FRAMES = 14
 class ChunkSchedule:
     """Chunking of one utterance for `DecoderStream`.
 
-    chunk_units: units per flow call; the last entry repeats (e.g. (10, 20, 40) -> 10, 20, 40, 40, ...).
-    max_prompt_units / max_prompt_frames: bound on the flow prompt (earlier units / their mel); None = unbounded.
+    chunk_units: units per flow call; the last entry repeats ((12, 24, 48) -> 12, 24, 48, 48, ...).
+    max_prompt_units / max_prompt_frames: bound on the flow prompt (earlier units / their mel frames);
+        None = unbounded.
         The prompt is trimmed from the front in whole encoder blocks so the block grid stays aligned.
-    hift_context_frames: mel frames (and their source samples) carried into the next HiFT call as left context.
+    hift_context_frames: mel frames (and source samples) carried into the next HiFT call as left context.
     hift_tail_frames: frames of audio held back at the end of a HiFT call and re-synthesised by the next one
         (with context on both sides); 1 <= tail <= context.
     dedupe_prompt: the reference appends the repeated HiFT cache frame to the prompt mel each chunk, which
@@ -56,7 +57,8 @@ class ChunkSchedule:
         if first_frames <= self.hift_context_frames:
             raise ValueError(
                 f"first chunk of {self.chunk_units[0]} units leaves {first_frames} mel frames after the "
-                f"{MEL_OVERLAP_FRAMES}-frame overlap; need more than hift_context_frames={self.hift_context_frames}"
+                f"{MEL_OVERLAP_FRAMES}-frame overlap; need more than "
+                f"hift_context_frames={self.hift_context_frames}"
             )
         for name in ("max_prompt_units", "max_prompt_frames"):
             value = getattr(self, name)
@@ -69,7 +71,7 @@ class ChunkSchedule:
 
     @classmethod
     def reference(cls) -> ChunkSchedule:
-        """The OpenS2S worker: fixed 24-unit chunks, unbounded prompt, 1-frame HiFT cache, reference prompt."""
+        """The OpenS2S worker: fixed 24-unit chunks, unbounded prompt, 1-frame HiFT cache, its prompt mel."""
         return cls(
             chunk_units=(REFERENCE_CHUNK_UNITS,),
             max_prompt_units=None,

@@ -1,11 +1,11 @@
 """Per-utterance streaming token2wav: units in, audio chunks out (the procedure of the reference worker).
 
 Each flow call decodes the next chunk of units with all kept earlier units and their mel as the prompt. The
-first 34 frames of its mel are cross-faded (Hamming halves) with the 34 frames held back from the previous call,
-and the last 34 are held back in turn. HiFT gets the previous call's last mel frames and source samples as
-left context and holds back its last frames, which the next call re-synthesises. `flush()` finalises: it also
-plays the held-back tail when no units are pending (the reference drops it when the unit count is an exact
-multiple of the chunk size) and handles replies shorter than one chunk (the reference crashes on those).
+first 34 frames of its mel are cross-faded (Hamming halves) with the 34 frames held back from the previous
+call, and the last 34 are held back in turn. HiFT gets the previous call's last mel frames and source samples
+as left context and holds back its last frames, which the next call re-synthesises. `flush()` finalises: it
+also plays the held-back tail when no units are pending (the reference drops it when the unit count is an
+exact multiple of the chunk size) and handles replies shorter than one chunk (the reference crashes on those).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def crossfade_weights(n_overlap: int, unit_gain: bool) -> tuple[torch.Tensor, to
 
 
 class DecoderStream:
-    """Use `push(units)` as units arrive and `flush()` once at the end; both return lists of float32 arrays."""
+    """`push(units)` as units arrive, `flush()` once at the end; both return lists of float32 arrays."""
 
     def __init__(
         self, decoder: VoiceDecoder, schedule: ChunkSchedule, generator: torch.Generator | None
@@ -157,7 +157,7 @@ class DecoderStream:
         ).cpu()
 
     def _crossfade(self, mel: torch.Tensor) -> torch.Tensor:
-        """Blend the start of `mel` with the held-back frames of the previous call (float64, like the reference)."""
+        """Blend the start of `mel` with the previous call's held-back frames (float64, as the reference)."""
         if self._overlap is None:
             return mel
         held, n = self._overlap, min(MEL_OVERLAP_FRAMES, mel.shape[-1])

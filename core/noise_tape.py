@@ -1,9 +1,9 @@
 """Position-indexed Gaussian noise: the same positions get the same values however an utterance is chunked.
 
 A tape owns a private `torch.Generator` seeded once from the caller's generator, draws fixed-size blocks on
-demand, and forgets blocks that lie before a released position. Streaming and whole-utterance decoding read the
-flow noise z (per mel frame) and the HiFT sine noise (per sample) from tapes, so both see identical noise at
-identical positions.
+demand, and forgets blocks that lie before a released position. Streaming and whole-utterance decoding read
+the flow noise z (per mel frame) and the HiFT sine noise (per sample) from tapes, so both see identical noise
+at identical positions.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ class VoiceDecoder:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
     def check_units(self, units: Iterable[int]) -> list[int]:
-        """Unit ids as ints; negatives clamp to 0 (as the flow does), ids beyond the vocabulary are an error."""
+        """Unit ids as ints; negatives clamp to 0 (as the flow does); ids beyond the vocabulary are errors."""
         values = [max(0, int(u)) for u in units]
         vocab = self.flow.cfg.vocab_size
         bad = [u for u in values if u >= vocab]

@@ -94,11 +94,19 @@ def _export_specs(loaded: LoadedDecoder) -> dict[str, tuple[nn.Module, tuple, li
     x = torch.randn(2, MEL_BINS, t)
     time_axes = {"x": {2: "frames"}, "mu": {2: "frames"}, "cond": {2: "frames"}, "velocity": {2: "frames"}}
     return {
-        "flow_estimator": (loaded.flow.decoder.estimator, (x, x.clone(), torch.rand(2), torch.randn(2, MEL_BINS),
-                                                           x.clone()), ["x", "mu", "t", "spks", "cond"], time_axes),
+        "flow_estimator": (
+            loaded.flow.decoder.estimator,
+            (x, x.clone(), torch.rand(2), torch.randn(2, MEL_BINS), x.clone()),
+            ["x", "mu", "t", "spks", "cond"],
+            time_axes,
+        ),
         "hift_f0": (_HiftF0(loaded.hift), (x[:1],), ["mel"], {"mel": {2: "frames"}, "f0": {1: "frames"}}),
-        "hift_body": (_HiftBody(loaded.hift), (x[:1], torch.randn(1, n_spec, frames)), ["mel", "source_stft"],
-                      {"mel": {2: "frames"}, "source_stft": {2: "stft_frames"}, "spec": {2: "stft_frames"}}),
+        "hift_body": (
+            _HiftBody(loaded.hift),
+            (x[:1], torch.randn(1, n_spec, frames)),
+            ["mel", "source_stft"],
+            {"mel": {2: "frames"}, "source_stft": {2: "stft_frames"}, "spec": {2: "stft_frames"}},
+        ),
     }
 
 
@@ -112,8 +120,16 @@ def export_graph(name: str, loaded: LoadedDecoder, path: Path) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, inputs, str(tmp), input_names=input_names, output_names=OUTPUT_NAMES[name],
-                          dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False)
+        torch.onnx.export(
+            module,
+            inputs,
+            str(tmp),
+            input_names=input_names,
+            output_names=OUTPUT_NAMES[name],
+            dynamic_axes=axes,
+            opset_version=ONNX_OPSET,
+            dynamo=False,
+        )
     os.replace(tmp, path)
     log.info("exported %s to %s", name, path)
 
@@ -164,8 +180,9 @@ class _SessionFn:
         return self.session.get_providers()
 
 
-def build_onnx_backend(loaded: LoadedDecoder, device: torch.device,
-                       cache_dir: str | Path | None = None) -> tuple[_SessionFn, HiftParts]:
+def build_onnx_backend(
+    loaded: LoadedDecoder, device: torch.device, cache_dir: str | Path | None = None
+) -> tuple[_SessionFn, HiftParts]:
     """(estimator callable, HiftParts) backed by ONNX Runtime sessions."""
     paths = ensure_graphs(loaded, cache_dir)
     specs = _export_specs(loaded)

@@ -82,6 +82,11 @@ class FlowModel(nn.Module):
         """[1, N] unit ids (negatives clamped to 0) -> [1, N, D] encoder output (after its final norm)."""
         return self.encoder(self.input_embedding(torch.clamp(units.long(), min=0)))
 
+    def condition(self, units: torch.Tensor) -> torch.Tensor:
+        """[1, N] unit ids -> [1, 80, F] flow condition mu (encoder, projection, length regulator)."""
+        n_frames = self.frames_for(units.shape[1])
+        return self.length_regulator(self.encoder_proj(self.encode(units)), n_frames).transpose(1, 2)
+
     def speaker_vector(self, embedding: torch.Tensor | None) -> torch.Tensor:
         """[1, 192] x-vector (zeros when None, as the reference) -> [1, 80] (L2-normalised, then affine)."""
         weight = self.spk_embed_affine_layer.weight
@@ -122,9 +127,7 @@ class FlowModel(nn.Module):
         n_prompt = prompt_feat.shape[1]
         if n_prompt > n_frames:
             raise ValueError(f"prompt has {n_prompt} mel frames but prompt+units give only {n_frames}")
-        mu = self.length_regulator(self.encoder_proj(self.encode(units)), n_frames).transpose(
-            1, 2
-        )  # [1, 80, F]
+        mu = self.condition(units)  # [1, 80, F]
         cond = torch.zeros_like(mu)
         cond[:, :, :n_prompt] = prompt_feat.to(mu).transpose(1, 2)
         z = self.draw_noise(n_frames, generator) if noise is None else noise.to(mu)

@@ -263,14 +263,23 @@ class HiftGenerator(nn.Module):
         noise: SourceNoise | None = None,
         generator: torch.Generator | None = None,
         parts: HiftParts | None = None,
+        *,
+        phases: torch.Tensor | None = None,
+        sine_noise: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """[B, 80, T] mel -> ([B, 256T] audio, [B, 1, 256T] source).
 
-        `cache_source` [B, 1, C] replaces the first C source samples; `noise` (else drawn from `generator`):
-        see `SourceNoise`; `parts` optionally replaces the F0 predictor and the conv body (ONNX sessions).
+        `cache_source` [B, 1, C] replaces the first C source samples. Noise: `noise` (a `SourceNoise`), or
+        `phases` [B, H+1, 1] and/or `sine_noise` [B, H+1, 256T] (whatever is not given is drawn from
+        `generator`, phases first). `parts` optionally replaces the F0 predictor and the conv body (ONNX).
         """
         n_samples = mel.shape[-1] * self.cfg.samples_per_frame
-        noise = noise if noise is not None else self.draw_noise(mel.shape[0], n_samples, generator)
+        if noise is None:
+            noise = self.draw_noise(mel.shape[0], n_samples, generator)
+            noise = SourceNoise(
+                noise.phases if phases is None else phases,
+                noise.sine_noise if sine_noise is None else sine_noise,
+            )
         audio, source, _ = self.synthesize(mel, cache_source, noise, parts)
         return audio, source
 

@@ -48,7 +48,9 @@ def test_tiny_decoder_loads_with_configured_dims():
 def test_config_tags_are_data_never_executed(tmp_path, bad_dir):
     marker = tmp_path / "executed"
     text = (bad_dir / "config.yaml").read_text()
-    text = f"__evil: !apply:pathlib.Path.touch [{marker}]\n__evil2: !new:os.system ['touch {marker}']\n" + text
+    text = (
+        f"__evil: !apply:pathlib.Path.touch [{marker}]\n__evil2: !new:os.system ['touch {marker}']\n" + text
+    )
     (bad_dir / "config.yaml").write_text(text)
     cfg = load_decoder_config(bad_dir / "config.yaml")
     assert cfg.flow.inference_cfg_rate == pytest.approx(0.7)
@@ -70,6 +72,7 @@ class _Payload:
         return (print, ("this must never run",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickled_code_is_refused(bad_dir):
     with open(bad_dir / "flow.pt", "wb") as fh:
         pickle.dump({"input_embedding.weight": _Payload()}, fh)
@@ -92,10 +95,17 @@ def test_wrong_shapes_missing_and_unexpected_keys_in_one_error(bad_dir):
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("selfattention_layer_type: 'block_rel_selfattn'", "selfattention_layer_type: 'rel_selfattn'",
-         "selfattention_layer_type"),
+        (
+            "selfattention_layer_type: 'block_rel_selfattn'",
+            "selfattention_layer_type: 'rel_selfattn'",
+            "selfattention_layer_type",
+        ),
         ("use_cnn_module: False", "use_cnn_module: True", "use_cnn_module"),
-        ("!new:cosyvoice.hifigan.generator.HiFTGenerator", "!new:cosyvoice.hifigan.generator.HiFiGAN", "'hift'"),
+        (
+            "!new:cosyvoice.hifigan.generator.HiFTGenerator",
+            "!new:cosyvoice.hifigan.generator.HiFiGAN",
+            "'hift'",
+        ),
         ("act_fn: 'gelu'", "act_fn: 'snakebeta'", "act_fn"),
     ],
 )
@@ -133,3 +143,22 @@ def test_cli_bad_units_file(tmp_path, capsys):
     argv = ["vocode", "--decoder", str(tiny_dir()), "--units", str(units), "--out", str(tmp_path / "o.wav")]
     assert run_cli(argv, _parser()) == 2
     assert "must hold a JSON list of integers" in capsys.readouterr().err
+
+
+def test_cli_make_tiny_decoder_then_vocode(tmp_path, capsys):
+    import soundfile as sf
+
+    parser = _parser()
+    assert run_cli(["make-tiny-decoder", str(tmp_path / "dec"), "--seed", "3"], parser) == 0
+    assert load_decoder(tmp_path / "dec").flow.cfg.encoder.d_model == DIMS["tiny"].d_model
+    units = tmp_path / "u.json"
+    units.write_text('{"units": [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]}')
+    for extra in ([], ["--stream"], ["--stream", "--schedule", "reference"]):
+        out = tmp_path / "reply.wav"
+        base = ["vocode", "--decoder", str(tmp_path / "dec"), "--units", str(units), "--out", str(out)]
+        argv = base + extra
+        assert run_cli(argv, parser) == 0
+        audio, rate = sf.read(out)
+        assert rate == 22050
+        assert len(audio) == 96 * 256  # F(14 units) = floor(14 * 6.890625) = 96 frames
+    assert "wrote" in capsys.readouterr().out

@@ -43,7 +43,9 @@ def test_block_causal_mask_by_hand():
 def test_relative_shift_picks_distance_i_minus_j():
     t = 5
     # column k of the input holds relative distance (t-1-k); fill each entry with a code of (row, distance).
-    scores = torch.tensor([[float(100 * i + (t - 1 - k)) for k in range(2 * t - 1)] for i in range(t)])[None, None]
+    scores = torch.tensor([[float(100 * i + (t - 1 - k)) for k in range(2 * t - 1)] for i in range(t)])[
+        None, None
+    ]
     shifted = shift_relative(scores)[0, 0]
     expected = torch.tensor([[float(100 * i + (i - j)) for j in range(t)] for i in range(t)])
     torch.testing.assert_close(shifted, expected)
@@ -94,9 +96,14 @@ def test_chunk_schedule_validates_and_is_frozen():
     assert [sched.units_for_chunk(i) for i in range(5)] == [12, 24, 48, 48, 48]
     with pytest.raises(dataclasses.FrozenInstanceError):
         sched.chunk_units = (1,)
-    for bad in ({"chunk_units": ()}, {"chunk_units": (0,)}, {"chunk_units": (5, 24)},
-                {"hift_tail_frames": 0}, {"hift_tail_frames": 30, "hift_context_frames": 28},
-                {"max_prompt_units": 5}):
+    for bad in (
+        {"chunk_units": ()},
+        {"chunk_units": (0,)},
+        {"chunk_units": (5, 24)},
+        {"hift_tail_frames": 0},
+        {"hift_tail_frames": 30, "hift_context_frames": 28},
+        {"max_prompt_units": 5},
+    ):
         with pytest.raises(ValueError):
             ChunkSchedule(**bad)
     ref = ChunkSchedule.reference()

@@ -1,10 +1,10 @@
 """Streaming vs whole-utterance decoding, seams, reproducibility.
 
-Tolerances (stated in docs/vocoder.md):
-- Streaming machinery (with a chunk-independent stand-in flow, see `LocalFlow`): the streamed waveform equals
-  the whole-utterance waveform to within 2e-3 of its peak everywhere, seams included.
-- Real (tiny, random) flow: its U-Net attention and GroupNorms see the whole chunk, so chunking changes the mel a
-  little; streamed mel frames stay within 0.35x the difference that another noise seed makes.
+Tolerances (stated in docs/vocoder.md): - Streaming machinery (with a chunk-independent stand-in flow, see
+`LocalFlow`): the streamed waveform equals the whole-utterance waveform to within 2e-3 of its peak everywhere,
+seams included. - Real (tiny, random) flow: its U-Net attention and GroupNorms see the whole chunk, so
+chunking changes the mel a little; streamed mel frames stay within 0.35x the difference that another noise
+seed makes.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def _seam_errors(schedule):
         window = slice(seam - SEAM_HALF_WINDOW, seam + SEAM_HALF_WINDOW)
         jump_streamed = streamed[seam] - streamed[seam - 1]
         jump_whole = whole[seam] - whole[seam - 1]
-        errors.append((np.abs(streamed[window] - whole[window]).max() / peak, abs(jump_streamed - jump_whole) / peak))
+        errors.append(
+            (np.abs(streamed[window] - whole[window]).max() / peak, abs(jump_streamed - jump_whole) / peak)
+        )
     return errors
 
 
@@ -158,5 +160,7 @@ def test_flow_and_hift_accept_injected_noise():
     audio, _ = hift.inference(mel, noise=noise)
     again, _ = hift.inference(mel, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(again, audio, rtol=0, atol=0)
+    direct, _ = hift.inference(mel, phases=noise.phases, sine_noise=noise.sine_noise)
+    torch.testing.assert_close(direct, audio, rtol=0, atol=0)
     with pytest.raises(ValueError):
         flow.inference(token, noise=z[..., :-1])

@@ -17,14 +17,14 @@ from models.tiny_decoder import make_tiny_decoder
 TINY_SEED = 0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tiny_dir() -> Path:
     root = Path(tempfile.mkdtemp(prefix="tiny-glm4voice-"))
     atexit.register(shutil.rmtree, root, True)
     return make_tiny_decoder(root / "decoder", seed=TINY_SEED)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def decoder(backend: str = "torch") -> VoiceDecoder:
     return VoiceDecoder.load(tiny_dir(), backend=backend)
 
@@ -33,8 +33,9 @@ def units(n: int, seed: int = 0) -> list[int]:
     return torch.randint(0, 16384, (n,), generator=torch.Generator().manual_seed(seed)).tolist()
 
 
-def stream_decode(dec: VoiceDecoder, unit_ids: list[int], schedule: ChunkSchedule, seed: int = 1,
-                  step: int = 1) -> tuple[list[np.ndarray], object]:
+def stream_decode(
+    dec: VoiceDecoder, unit_ids: list[int], schedule: ChunkSchedule, seed: int = 1, step: int = 1
+) -> tuple[list[np.ndarray], object]:
     """Push units `step` at a time, then flush; returns (chunks, stream)."""
     s = dec.open_stream(schedule, torch.Generator().manual_seed(seed))
     chunks: list[np.ndarray] = []

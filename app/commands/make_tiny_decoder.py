@@ -1,4 +1,4 @@
-"""`make-tiny-decoder DIR`: write a GLM-4-Voice decoder directory with seeded random weights (tests, benchmarks)."""
+"""`make-tiny-decoder DIR`: write a GLM-4-Voice decoder directory with seeded random weights (tests)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "make-tiny-decoder",
         help="write a random GLM-4-Voice decoder (config.yaml, flow.pt, hift.pt) for tests",
-        description="Write config.yaml, flow.pt and hift.pt in the released layout with seeded random weights.",
+        description="Write config.yaml, flow.pt, hift.pt in the released layout with seeded random weights.",
     )
     p.add_argument("directory", metavar="DIR", help="output directory (created if missing)")
     p.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
