@@ -15,6 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.listeners.config import (
+    DEFAULT_ASR_CHECKPOINT,
+    DEFAULT_SER_CHECKPOINT,
+    DEFAULT_TEXT_EMOTION_CHECKPOINT,
+)
+
 log = logging.getLogger(__name__)
 
 APP_NAME = "opens2s-companion"
@@ -65,9 +71,11 @@ class AppSettings:
     compute_device: str = "auto"
     vocoder_backend: str = "torch"
     push_to_talk: bool = False
-    asr_checkpoint: str | None = None  # None = the listener stays off ("disabled in config")
-    ser_checkpoint: str | None = None
-    text_emotion_checkpoint: str | None = None
+    # listener checkpoints: a local dir or a hub id already in the local cache (never downloaded by the app);
+    # None = the listener stays off ("disabled in config")
+    asr_checkpoint: str | None = DEFAULT_ASR_CHECKPOINT
+    ser_checkpoint: str | None = DEFAULT_SER_CHECKPOINT
+    text_emotion_checkpoint: str | None = DEFAULT_TEXT_EMOTION_CHECKPOINT
     checkpoint: str | None = None  # the model loaded at start-up
     decoder: str | None = None
     recent: tuple[RecentCheckpoint, ...] = field(default=())

@@ -16,7 +16,15 @@ from tests.engine_fakes import FakeAudio
 
 WAIT_MS = 90_000
 FAST_AUDIO = 3.0  # fake devices run this many times faster than real time
-TEST_SETTINGS = AppSettings(temperature=1.0, max_text_tokens=24, max_units=48, end_silence_ms=500)
+TEST_SETTINGS = AppSettings(
+    temperature=1.0,
+    max_text_tokens=24,
+    max_units=48,
+    end_silence_ms=500,
+    asr_checkpoint=None,
+    ser_checkpoint=None,
+    text_emotion_checkpoint=None,
+)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QWidget,
 )
 
@@ -28,6 +29,7 @@ STATE_TEXT = {
     "loading": "Loading model…",
     "no_model": "No model",
 }
+LISTENER_LINE_CHARS = 40  # per listener in the strip; the tooltip has the whole line
 MODES = ("Hands-free", "Push-to-talk")
 
 
@@ -57,10 +59,12 @@ class StatusStrip(QFrame):
         self.model = QLabel("", objectName="modelLabel")
         self.listeners = QLabel("", objectName="listenerLabel")
         self.listeners.setWordWrap(False)
+        # never let long "off — reason" lines widen the window: the label is clipped, the tooltip has it all
+        self.listeners.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.listeners.setMinimumWidth(0)
         for w in (self.state, mic, self.meter, self.model):
             lay.addWidget(w)
-        lay.addStretch(1)
-        lay.addWidget(self.listeners)
+        lay.addWidget(self.listeners, 1)
         self.set_state("no_model")
 
     def set_state(self, state: str) -> None:
@@ -80,7 +84,8 @@ class StatusStrip(QFrame):
         self.model.setText(label)
 
     def set_listeners(self, lines: list[str]) -> None:
-        self.listeners.setText("   ".join(lines))
+        short = [line if len(line) <= LISTENER_LINE_CHARS else line[: LISTENER_LINE_CHARS - 1] + "…" for line in lines]
+        self.listeners.setText("   ".join(short))
         self.listeners.setToolTip("\n".join(lines))
 
 

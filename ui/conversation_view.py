@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 BUBBLE_MAX_FRACTION = 0.78  # of the view's width
 SCROLL_DELAY_MS = 0
+BUBBLE_PADDING_PX = 30  # left + right content margins plus the frame
 ROLE_TITLES = {"user": "You", "assistant": "Companion"}
 
 
@@ -79,7 +80,20 @@ class TurnBubble(QFrame):
 
     def set_text(self, text: str) -> None:
         self._raw_text = text
-        self.text.setText(printable(text))
+        shown = printable(text)
+        self.text.setText(shown)
+        self._fit_width(shown)
+
+    def _fit_width(self, shown: str) -> None:
+        """Word-wrapped labels shrink to their narrowest layout; give short texts their natural width."""
+        metrics = self.text.fontMetrics()
+        natural = max((metrics.horizontalAdvance(line) for line in shown.split("\n")), default=0)
+        limit = self.maximumWidth() - BUBBLE_PADDING_PX
+        self.text.setMinimumWidth(max(0, min(natural + 2, limit)))
+
+    def setMaximumWidth(self, width: int) -> None:  # noqa: N802 (Qt override)
+        super().setMaximumWidth(width)
+        self._fit_width(self.text.text())
 
     def append_text(self, delta: str) -> None:
         self.set_text(self._raw_text + delta)

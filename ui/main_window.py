@@ -192,6 +192,7 @@ class MainWindow(QMainWindow):
         self.controls.set_ready(True)
         self.presenter.set_listener_statuses(self.session.listener_statuses())
         self.statusBar().showMessage(f"Loaded {label}", STATUS_MESSAGE_MS)
+        log.info("model loaded: %s", label)
         self.model_loaded.emit(label)
 
     def _load_failed(self, message: str) -> None:

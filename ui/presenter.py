@@ -110,6 +110,7 @@ class Presenter(QObject):
             bubble.set_note("failed")
         if not rec.text and not ev.text:
             bubble.set_text("(no words)")
+        log.info("reply %d ended (%s, %.1f s played)", ev.turn_id, ev.reason.value, ev.played_s)
         self.reply_ended.emit(ev.turn_id)
 
     def _error(self, ev: EngineError) -> None:
