@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -29,7 +30,7 @@ STATE_TEXT = {
     "loading": "Loading model…",
     "no_model": "No model",
 }
-LISTENER_LINE_CHARS = 40  # per listener in the strip; the tooltip has the whole line
+LISTENER_LINE_CHARS = 56  # per listener in the strip; the tooltip has the whole line
 MODES = ("Hands-free", "Push-to-talk")
 
 
@@ -45,9 +46,12 @@ class StatusStrip(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("statusStrip")
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(16, 10, 16, 10)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 8, 16, 6)
+        outer.setSpacing(4)
+        lay = QHBoxLayout()
         lay.setSpacing(12)
+        outer.addLayout(lay)
         self.state = QLabel("", objectName="statePill")
         self.state.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.meter = QProgressBar(objectName="micMeter")
@@ -64,7 +68,8 @@ class StatusStrip(QFrame):
         self.listeners.setMinimumWidth(0)
         for w in (self.state, mic, self.meter, self.model):
             lay.addWidget(w)
-        lay.addWidget(self.listeners, 1)
+        lay.addStretch(1)
+        outer.addWidget(self.listeners)
         self.set_state("no_model")
 
     def set_state(self, state: str) -> None:

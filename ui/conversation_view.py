@@ -27,12 +27,26 @@ log = logging.getLogger(__name__)
 BUBBLE_MAX_FRACTION = 0.78  # of the view's width
 SCROLL_DELAY_MS = 0
 BUBBLE_PADDING_PX = 30  # left + right content margins plus the frame
+MIN_TEXT_WIDTH_PX = 120
+QWIDGETSIZE_MAX = (1 << 24) - 1
+LONG_RUN_CHARS = 24  # break runs without spaces (random-weight gibberish) so they can wrap
+ZERO_WIDTH_SPACE = "\u200b"
 ROLE_TITLES = {"user": "You", "assistant": "Companion"}
 
 
 def printable(text: str) -> str:
-    """Model text for display: control characters (random-weight demos emit them) become nothing."""
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    """Model text for display: control characters (random-weight demos emit them) become nothing, and very
+    long runs without a space get zero-width break points so they wrap instead of being clipped."""
+    out, run = [], 0
+    for ch in text:
+        if ch not in "\n\t" and unicodedata.category(ch)[0] == "C":
+            continue
+        run = 0 if ch.isspace() else run + 1
+        out.append(ch)
+        if run >= LONG_RUN_CHARS:
+            out.append(ZERO_WIDTH_SPACE)
+            run = 0
+    return "".join(out)
 
 
 class TurnBubble(QFrame):
@@ -85,11 +99,18 @@ class TurnBubble(QFrame):
         self._fit_width(shown)
 
     def _fit_width(self, shown: str) -> None:
-        """Word-wrapped labels shrink to their narrowest layout; give short texts their natural width."""
+        """Short texts keep their natural width on one line; longer ones wrap at the bubble's width."""
+        self.text.ensurePolished()  # the style sheet's font, not the default one
         metrics = self.text.fontMetrics()
-        natural = max((metrics.horizontalAdvance(line) for line in shown.split("\n")), default=0)
-        limit = self.maximumWidth() - BUBBLE_PADDING_PX
-        self.text.setMinimumWidth(max(0, min(natural + 2, limit)))
+        natural = max((metrics.horizontalAdvance(line) for line in shown.split("\n")), default=0) + 2
+        limit = max(self.maximumWidth() - BUBBLE_PADDING_PX, MIN_TEXT_WIDTH_PX)
+        if natural <= limit:
+            self.text.setWordWrap(False)
+            self.text.setMinimumWidth(0)
+            self.text.setMaximumWidth(QWIDGETSIZE_MAX)
+        else:
+            self.text.setWordWrap(True)
+            self.text.setFixedWidth(limit)
 
     def setMaximumWidth(self, width: int) -> None:  # noqa: N802 (Qt override)
         super().setMaximumWidth(width)

@@ -19,7 +19,7 @@ from core.engine_events import (
     UserTextSubmitted,
     UserTurnCaptured,
 )
-from core.listener_events import ListenerStatus, TurnEmotion, UserTranscript
+from core.listener_events import LISTENER_NAMES, ListenerStatus, TurnEmotion, UserTranscript
 from ui.controls import StatusStrip
 from ui.conversation_view import ConversationView
 
@@ -142,4 +142,6 @@ class Presenter(QObject):
         self._show_listeners()
 
     def _show_listeners(self) -> None:
-        self.strip.set_listeners([s.describe() for s in self.listener_status.values()])
+        order = {name: i for i, name in enumerate(LISTENER_NAMES)}
+        statuses = sorted(self.listener_status.values(), key=lambda s: order.get(s.name, len(order)))
+        self.strip.set_listeners([s.describe() for s in statuses])

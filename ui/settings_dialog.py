@@ -52,7 +52,7 @@ class SettingsDialog(QDialog):
     def __init__(self, settings: AppSettings, devices: list[str] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
         self._base = settings
         self.result: AppSettings | None = None
         s = settings
@@ -61,7 +61,7 @@ class SettingsDialog(QDialog):
         self.start_threshold = _spin(0.05, 0.99, s.vad_start_threshold, 0.05)
         self.stop_threshold = _spin(0.01, 0.99, s.vad_stop_threshold, 0.05)
         self.end_silence = _spin(100, 5000, s.end_silence_ms, 50, 0)
-        self.barge_in = QCheckBox("let my speech interrupt replies (use headphones)")
+        self.barge_in = QCheckBox("speech interrupts replies (headphones)")
         self.barge_in.setChecked(s.barge_in)
         self.prompt = QPlainTextEdit(s.system_prompt)
         self.prompt.setPlaceholderText("empty: the model's default (\"You are a helpful assistant.\")")
