@@ -52,8 +52,10 @@ def test_broken_checkpoint_shows_error_and_previous_model_keeps_working(
         win.load(LoadRequest(str(broken), tiny_models[2].decoder, "broken"))
     message = failed.args[0]
     assert "\n" not in message and message
+    assert "weights do not match config.json" in message
+    details = win.last_error_box.detailedText() or win.last_error_box.text()
     text = _dismiss_error(qtbot, win)
-    assert message in text and "Still using: tiny test model" in text
+    assert message[:100] in text and message in details and "Still using: tiny test model" in text
     with qtbot.waitSignal(win.load_failed, timeout=WAIT_MS):
         win.load(LoadRequest(str(tmp_path / "missing"), tiny_models[2].decoder, "missing"))
     assert "does not exist" in _dismiss_error(qtbot, win)

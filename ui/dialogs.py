@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
+ERROR_CHARS = 300  # longer error lines are cut in the box; Details has all of it
 
 
 class FolderField(QWidget):
@@ -137,9 +138,15 @@ class WelcomePanel(QFrame):
         lay.addStretch(2)
 
 
-def show_error(parent: QWidget, title: str, message: str) -> QMessageBox:
-    """A window-modal, non-blocking error box naming the problem; returned so tests can dismiss it."""
-    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
+def show_error(parent: QWidget, title: str, message: str, suffix: str = "") -> QMessageBox:
+    """A window-modal, non-blocking error box naming the problem; returned so tests can dismiss it.
+
+    A very long one-line message (e.g. every missing weight key) is shortened; the full text is in Details.
+    """
+    short = message if len(message) <= ERROR_CHARS else message[: ERROR_CHARS - 1] + "…"
+    box = QMessageBox(QMessageBox.Icon.Warning, title, short + suffix, QMessageBox.StandardButton.Ok, parent)
+    if short != message:
+        box.setDetailedText(message)
     box.setObjectName("errorBox")
     box.setWindowModality(Qt.WindowModality.WindowModal)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -142,6 +142,8 @@ class MainWindow(QMainWindow):
     def update_settings(self, settings: AppSettings, restart_engine: bool = False) -> None:
         self.settings = settings
         self.store.save(settings)
+        if self.replay is not None:
+            self.replay.set_device(self.session.audio, settings.engine_config().audio.output_device)
         if restart_engine:
             self.session.apply_settings(settings)
         else:
@@ -201,7 +203,7 @@ class MainWindow(QMainWindow):
         if not self.session.has_model:
             self.strip.set_state("no_model")
         keep = f"\n\nStill using: {self.session.model_label}" if self.session.has_model else ""
-        self.last_error_box = show_error(self, "Could not load the checkpoint", message + keep)
+        self.last_error_box = show_error(self, "Could not load the checkpoint", message, keep)
         self.load_failed.emit(message)
 
     def _engine_error(self, ev: EngineError) -> None:
