@@ -327,13 +327,7 @@ class Engine:
             self._emit(ended)
             if out.error:
                 kind = ErrorKind.MODEL if out.error_source == "model" else ErrorKind.VOCODER
-                self._emit(
-                    EngineError(
-                        kind,
-                        f"The {out.error_source} failed mid-reply ({out.error}); what was "
-                        f"heard is kept in the history — just speak again (run with -v for details).",
-                    )
-                )
+                self._emit(EngineError(kind, _failure_message(out.error_source, out.error, ended.played_s)))
             self._mic_open_t = time.monotonic() + ECHO_TAIL_MS / 1000
             if self._state in (EngineState.THINKING, EngineState.SPEAKING):
                 self._set_state(EngineState.LISTENING, "reply_done")
@@ -395,6 +389,15 @@ class Engine:
             self._close_devices()
             self._capture = self._speaker = None
             self._set_state(final, reason)
+
+
+def _failure_message(source: str, error: str, played_s: float) -> str:
+    if played_s > 0:
+        return (
+            f"The {source} failed mid-reply ({error}); what was heard is kept in the history — just speak "
+            f"again (run with -v for details)."
+        )
+    return f"The {source} could not produce a reply ({error}); speak again, or run with -v for details."
 
 
 def _new_conversation() -> Any:

@@ -15,13 +15,14 @@ LogitsSink = Callable[[str, torch.Tensor], None]  # (lm name, logits [V] float32
 
 
 class LMSession:
-    def __init__(self, name: str, lm: PreTrainedModel, logits_sink: LogitsSink | None = None):
+    def __init__(self, name: str, lm: PreTrainedModel, logits_sink: LogitsSink | None = None,
+                 cache: DynamicCache | None = None, n_cached: int = 0):
         self.name = name
         self._lm = lm
-        self._cache = DynamicCache(config=lm.config)
+        self.cache = cache if cache is not None else DynamicCache(config=lm.config)
         self._pending: list[torch.Tensor] = []  # each [1, T, H]
         self._sink = logits_sink
-        self.n_positions = 0  # positions already in the cache
+        self.n_positions = n_cached  # positions already in the cache
 
     def feed(self, embeds: torch.Tensor) -> None:
         """Queue input embeddings [1, T, H] for the next step."""
@@ -37,7 +38,7 @@ class LMSession:
         """Run the pending inputs. Returns (hidden [1, H] after the final norm, logits [V] float32)."""
         embeds = torch.cat(self._pending, dim=1) if len(self._pending) > 1 else self._pending[0]  # [1, T, H]
         self._pending.clear()
-        out = self._lm.model(inputs_embeds=embeds, past_key_values=self._cache, use_cache=True)
+        out = self._lm.model(inputs_embeds=embeds, past_key_values=self.cache, use_cache=True)
         self.n_positions += embeds.shape[1]
         hidden = out.last_hidden_state[:, -1]  # [1, H]
         logits = self._lm.lm_head(hidden)[0].float()  # [V]

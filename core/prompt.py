@@ -63,6 +63,21 @@ class PromptPlan:
     ids: list[int]
     n_positions: int
     n_dropped_turns: int
+    audio_lens: tuple[int, ...]  # LLM embeddings of each audio turn, in prompt order
+
+    def position_keys(self) -> list:
+        """One key per prompt position: the token id, or (turn, i) inside an audio turn (turns compare by
+        identity). Used to find the prefix shared with the previous turn's prompt."""
+        audio_turns = iter([t for t in self.turns if t.audio is not None])
+        lens = iter(self.audio_lens)
+        keys: list = []
+        for token_id in self.ids:
+            if token_id == AUDIO_TOKEN_INDEX:
+                turn = next(audio_turns)
+                keys.extend((turn, i) for i in range(next(lens)))
+            else:
+                keys.append(token_id)
+        return keys
 
 
 def plan_prompt(tokenizer: PreTrainedTokenizerBase, conversation: Conversation, kernel_sizes: tuple[int, ...],
@@ -79,12 +94,12 @@ def plan_prompt(tokenizer: PreTrainedTokenizerBase, conversation: Conversation, 
         ids = prompt_ids(tokenizer, conversation.system_prompt, turns)
         if ids.count(AUDIO_TOKEN_INDEX) != sum(t.audio is not None for t in turns):
             raise UserError(f"a message contains the reserved marker {AUDIO_PLACEHOLDER}; remove it")
-        n_pos = len(ids) - ids.count(AUDIO_TOKEN_INDEX)
-        n_pos += sum(audio_embed_len(t.audio.size, kernel_sizes) for t in turns if t.audio is not None)
+        audio_lens = tuple(audio_embed_len(t.audio.size, kernel_sizes) for t in turns if t.audio is not None)
+        n_pos = len(ids) - ids.count(AUDIO_TOKEN_INDEX) + sum(audio_lens)
         if n_pos <= max_prompt_positions:
             if dropped:
                 log.info("history too long: dropped the %d oldest turn(s)", dropped)
-            return PromptPlan(turns=turns, ids=ids, n_positions=n_pos, n_dropped_turns=dropped)
+            return PromptPlan(turns=turns, ids=ids, n_positions=n_pos, n_dropped_turns=dropped, audio_lens=audio_lens)
         if len(turns) == 1:
             raise UserError(
                 f"this turn needs {n_pos} positions but the model allows {max_prompt_positions} for the prompt; "

@@ -26,6 +26,7 @@ from core.errors import CheckpointError, UserError
 from core.events import ReplyEvent, SpeechUnits, StopReason, TextDelta, TurnEnd
 from core.lm_session import LMSession, LogitsSink
 from core.prompt import PromptPlan, plan_prompt
+from core.prompt_cache import PromptCache
 from core.sampling import LMSampling, SamplingConfig, next_token
 from models.checkpoint import OpenS2SCheckpoint, load_checkpoint
 from models.special_tokens import AUDIO_TOKEN_INDEX, N_SPEECH_UNITS, UNIT_TOKEN_FORMAT
@@ -63,8 +64,10 @@ def _eos_ids(value) -> frozenset[int]:
 class OpenS2SRunner:
     """Holds a loaded checkpoint; `reply()` starts a per-turn stream."""
 
-    def __init__(self, checkpoint: OpenS2SCheckpoint, device: torch.device, dtype: torch.dtype):
+    def __init__(self, checkpoint: OpenS2SCheckpoint, device: torch.device, dtype: torch.dtype,
+                 reuse_prefix: bool = True):
         self.ckpt = checkpoint
+        self.prompt_cache = PromptCache() if reuse_prefix else None
         self.device, self.dtype = device, dtype
         self.model = checkpoint.model
         self.text_span, self.speech_span = checkpoint.config.text_span, checkpoint.config.speech_span
@@ -78,10 +81,11 @@ class OpenS2SRunner:
         self.tts_eos = tts_eos
 
     @classmethod
-    def load(cls, checkpoint_dir: str | Path, device: str | None = None, dtype: str | None = None) -> OpenS2SRunner:
+    def load(cls, checkpoint_dir: str | Path, device: str | None = None, dtype: str | None = None,
+             reuse_prefix: bool = True) -> OpenS2SRunner:
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
-        return cls(load_checkpoint(checkpoint_dir, dev, dt), dev, dt)
+        return cls(load_checkpoint(checkpoint_dir, dev, dt), dev, dt, reuse_prefix)
 
     def reply(self, conversation: Conversation, sampling: SamplingConfig | None = None,
               logits_sink: LogitsSink | None = None) -> ReplyStream:
@@ -110,6 +114,7 @@ class ReplyStream:
         else:
             self._gen.manual_seed(sampling.seed)
         self._started = False
+        self.reused_positions = 0  # prompt positions taken from the previous turn's KV cache
 
     def _fit_unit_budget(self, max_units: int) -> int:
         room = self._r.ckpt.config.tts_lm.max_position_embeddings - 1 - self.max_text_tokens
@@ -153,12 +158,27 @@ class ReplyStream:
     def _decode(self, st: _TurnState) -> Iterator[ReplyEvent]:
         r, model = self._r, self._r.model
         st.detok = IncrementalDetokenizer(r.ckpt.tokenizer)
-        llm = LMSession("llm", model.llm_model, self._sink)
+        keys = self.plan.position_keys()
+        cache, self.reused_positions = r.prompt_cache.checkout(keys) if r.prompt_cache else (None, 0)
+        llm = LMSession("llm", model.llm_model, self._sink, cache, self.reused_positions)
         tts = LMSession("tts", model.tts_lm_model, self._sink)
         self._check_cancel()
         with torch.inference_mode():
-            llm.feed(self.prompt_embeds())  # [1, P, H_llm]
+            llm.feed(self.prompt_embeds(skip=self.reused_positions))  # [1, P - reused, H_llm]
             tts.feed(model.speaker_slot())  # [1, 1, H_tts]
+        try:
+            yield from self._interleave(llm, tts, st)
+        except _Cancelled:
+            self._keep_prompt_cache(keys, llm)
+            raise
+        self._keep_prompt_cache(keys, llm)
+
+    def _keep_prompt_cache(self, keys: list, llm: LMSession) -> None:
+        if self._r.prompt_cache is not None and llm.n_positions >= len(keys):
+            self._r.prompt_cache.checkin(keys, llm.cache)
+
+    def _interleave(self, llm: LMSession, tts: LMSession, st: _TurnState) -> Iterator[ReplyEvent]:
+        r, model = self._r, self._r.model
         text_left, units_left = self.max_text_tokens, self.max_units
         while True:
             hiddens, tokens = [], []
@@ -207,26 +227,37 @@ class ReplyStream:
         return len(drawn)
 
     @torch.inference_mode()
-    def prompt_embeds(self) -> torch.Tensor:
-        """Text embeddings with each audio turn's adapter outputs spliced in at its sentinel: [1, P, H_llm]."""
-        model, ck = self._r.model, self._r.ckpt
-        embed = model.llm_model.get_input_embeddings()
-        clips = iter([t.audio for t in self.plan.turns if t.audio is not None])
-        pieces, run = [], []
+    def prompt_embeds(self, skip: int = 0) -> torch.Tensor:
+        """Text embeddings with each audio turn's adapter outputs spliced in at its sentinel: [1, P - skip, H_llm].
+
+        The first `skip` positions (already in a reused KV cache) are not computed: audio inside them is not
+        encoded again."""
+        embed = self._r.model.llm_model.get_input_embeddings()
+        clips = iter(zip([t.audio for t in self.plan.turns if t.audio is not None], self.plan.audio_lens,
+                         strict=True))
+        pieces, run, pos = [], [], 0
         for token_id in self.plan.ids + [AUDIO_TOKEN_INDEX]:  # a trailing sentinel flushes the last text run
             if token_id != AUDIO_TOKEN_INDEX:
                 run.append(token_id)
                 continue
-            if run:
-                pieces.append(embed(torch.tensor(run, device=self._r.device)))
-                run = []
-            clip = next(clips, None)
-            if clip is not None:
-                feats = clip_features(clip, ck.feature_extractor)
-                x = torch.from_numpy(feats.features).to(self._r.device, self._r.dtype)
-                pieces.append(model.encode_audio(x, feats.valid_frames))
-                self._check_cancel()
+            if run and pos + len(run) > skip:
+                pieces.append(embed(torch.tensor(run[max(0, skip - pos):], device=self._r.device)))
+            pos += len(run)
+            run = []
+            clip, n_embeds = next(clips, (None, 0))
+            if clip is not None and pos + n_embeds > skip:
+                pieces.append(self._encode_clip(clip, n_embeds)[max(0, skip - pos):])
+            pos += n_embeds
         return torch.cat(pieces, dim=0)[None]
+
+    def _encode_clip(self, clip, n_embeds: int) -> torch.Tensor:  # -> [n_embeds, H_llm]
+        feats = clip_features(clip, self._r.ckpt.feature_extractor)
+        x = torch.from_numpy(feats.features).to(self._r.device, self._r.dtype)
+        out = self._r.model.encode_audio(x, feats.valid_frames)
+        if out.shape[0] != n_embeds:
+            raise RuntimeError(f"internal: clip gave {out.shape[0]} embeddings, planned {n_embeds}")
+        self._check_cancel()
+        return out
 
 
 class _TurnState:

@@ -94,7 +94,7 @@ class PulseServer:
         while pending and time.monotonic() < deadline:
             pending = [p for p in pending if not p.stdout.read(65536)]
             time.sleep(0.05)
-        threading_drain(self._warm)
+        _drain_in_background(self._warm)
 
     def pactl(self, *args: str) -> str:
         r = subprocess.run(["pactl", *args], env=self.env, capture_output=True, text=True, check=True)
@@ -106,21 +106,21 @@ class PulseServer:
 
     def record_monitor(self, out: Path, rate_hz: int = 16000) -> subprocess.Popen:
         """Record what the speaker sink plays (float32 mono raw at rate_hz) until terminated."""
-        f = open(out, "wb")  # noqa: SIM115 (closed by the child's exit; the fixture owns the file)
-        return subprocess.Popen(
-            [
-                "parec",
-                "--device=spk.monitor",
-                "--latency-msec=20",
-                "--raw",
-                "--format=float32le",
-                f"--rate={rate_hz}",
-                "--channels=1",
-            ],
-            env=self.env,
-            stdout=f,
-            stderr=subprocess.DEVNULL,
-        )
+        with open(out, "wb") as f:  # the child keeps its own descriptor
+            return subprocess.Popen(
+                [
+                    "parec",
+                    "--device=spk.monitor",
+                    "--latency-msec=20",
+                    "--raw",
+                    "--format=float32le",
+                    f"--rate={rate_hz}",
+                    "--channels=1",
+                ],
+                env=self.env,
+                stdout=f,
+                stderr=subprocess.DEVNULL,
+            )
 
     def kill(self) -> None:
         """Kill the server (a 'device vanishing' for every stream) and wait for it to exit."""
@@ -134,7 +134,7 @@ class PulseServer:
             self.proc = None
 
 
-def threading_drain(procs: list[subprocess.Popen]) -> None:
+def _drain_in_background(procs: list[subprocess.Popen]) -> None:
     """Keep the warm-up readers' pipes drained so they never block the server."""
     import threading
 

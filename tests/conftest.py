@@ -39,3 +39,14 @@ def tiny_runner(tiny_checkpoint):
     from core.runner import OpenS2SRunner
 
     return OpenS2SRunner.load(tiny_checkpoint, device="cpu")
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "requires_gpu" in item.keywords:
+            item.add_marker(skip)

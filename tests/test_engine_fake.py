@@ -111,6 +111,7 @@ def test_barge_in_stops_playback_cancels_and_clips_history(rig, speech_factory):
     rec = say(audio, speech_factory, "Wait, stop, I have a question.")
     onset_s = int(np.argmax(np.abs(audio.mic.injections[-1]["clip"]) > 0.02)) / audio.in_rate_hz
     barge = events.wait_for(lambda e: isinstance(e, BargeIn), 10)
+    runner.script = default_script(words=3)  # a short answer to the interruption (it is still being spoken)
     end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 5)
     time.sleep(0.3)
     speech_t = rec["start_t"] + onset_s  # wall time the first voiced sample reached the callback
@@ -290,3 +291,15 @@ def test_internal_error_in_capture_is_reported_and_listening_continues(speech_fa
         events.wait_for(lambda e: isinstance(e, ReplyEnded), 20)  # still hears turns
     finally:
         eng.stop()
+
+
+def test_model_failing_before_any_audio_says_so_and_recovers(rig):
+    eng, events, audio, runner, conv = rig(runner=FakeRunner(fail_at=0))
+    eng.start()
+    eng.submit_turn(np.full(16000, 0.1, np.float32))
+    end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 5)
+    err = events.wait_for(lambda e: isinstance(e, EngineError), 2)
+    assert end.reason is StopReason.ERROR and end.heard_text == "" and end.played_s == 0
+    assert err.kind is ErrorKind.MODEL and "could not produce a reply" in err.message
+    events.wait_for(lambda e: isinstance(e, StateChanged) and e.reason == "reply_done", 5)
+    assert eng.state is EngineState.LISTENING and [r for r, _ in conv.turns] == ["user", "assistant"]

@@ -10,7 +10,15 @@ import time
 from pathlib import Path
 
 from core.engine_config import AudioConfig, EngineConfig, VadConfig
-from core.engine_events import BargeIn, EngineError, ReplyEnded, ReplyText, StateChanged, UserTurnCaptured
+from core.engine_events import (
+    BargeIn,
+    EngineError,
+    EngineState,
+    ReplyEnded,
+    ReplyText,
+    StateChanged,
+    UserTurnCaptured,
+)
 from core.errors import DeviceError, UserError
 
 log = logging.getLogger(__name__)
@@ -70,9 +78,12 @@ class TranscriptPrinter:
     def __call__(self, ev: object) -> None:
         w = self._out.write
         if isinstance(ev, StateChanged):
-            w(f"\n[{ev.new.value}]" if ev.reason != "first_audio" else "")
+            if ev.new is EngineState.THINKING:
+                w("\nbot: ")
+            elif ev.new is not EngineState.SPEAKING:
+                w(f"\n[{ev.new.value}]")
         elif isinstance(ev, UserTurnCaptured):
-            w(f"\nyou: ({ev.samples.size / ev.sample_rate_hz:.1f} s of speech)\nbot: ")
+            w(f"\nyou: ({ev.samples.size / ev.sample_rate_hz:.1f} s of speech)")
         elif isinstance(ev, ReplyText):
             w(ev.delta.text)
         elif isinstance(ev, BargeIn):
@@ -144,8 +155,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _supervise(engine, duration_s: float | None) -> None:
     """Run until Ctrl-C or the duration; after a device loss, reopen the devices every RETRY_S."""
-    from core.engine_events import EngineState
-
     end_t = None if duration_s is None else time.monotonic() + duration_s
     while end_t is None or time.monotonic() < end_t:
         time.sleep(RETRY_S if end_t is None else max(0.0, min(RETRY_S, end_t - time.monotonic())))
