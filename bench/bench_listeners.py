@@ -5,7 +5,9 @@ One run, on this machine's CPU:
      of several lengths, and to the assistant emotion for a reply text;
   2. first-audio delay: a fixed CPU workload standing in for the reply's compute up to its first audio
      (a small torch MLP forward loop in the calling thread), timed alternately with the listeners idle and
-     right after a user turn was handed to them (ASR + SER busy), with niced and un-niced listener threads.
+     right after a user turn and a reply text were handed to them (ASR + SER + text emotion busy), with
+     niced and un-niced listener threads, and with the default hold (no listener work starts between
+     `on_user_turn` and `on_reply_first_audio`).
 
 Checkpoints are random-weight models of the real architectures ("base": whisper-base.en, wav2vec2-base,
 a 6-layer BERT; same compute as the real ones) or the test-size ones ("tiny"). Random Whisper weights rarely
@@ -49,8 +51,8 @@ CALIBRATION_ITERS = 20
 WARMUP_RUNS = 3
 CALIBRATION_RUNS = 5
 FIRST_AUDIO_WARMUP_PAIRS = 1  # idle/busy pairs run first and not counted
-# (label, listener thread nice, Listeners.pause() from user turn end to "first audio")
-VARIANTS = (("nice10", 10, False), ("nice0", 0, False), ("nice10+pause", 10, True))
+# (label, listener thread nice, hold listener work from on_user_turn to on_reply_first_audio)
+VARIANTS = (("nice10", 10, False), ("nice0", 0, False), ("nice10+hold", 10, True))
 REPLY_TEXT = "I'm really glad you told me that. It sounds like a wonderful day, and you deserve it! " * 3
 
 
@@ -91,6 +93,7 @@ def _config(paths: dict[str, Path], **overrides) -> ListenersConfig:
         ser_checkpoint=str(paths["ser"]),
         text_emotion_checkpoint=str(paths["text_emotion"]),
         local_files_only=True,
+        hold_until_first_audio=False,
     )
     return ListenersConfig(**{**base, **overrides})
 
@@ -111,7 +114,8 @@ def measure_latency(paths: dict[str, Path], durations_s: list[float], reps: int)
     for dur_s in durations_s:
         n_tokens = max(1, math.ceil(TOKENS_PER_S * dur_s))
         sink = _Timer()
-        lis = _start(_config(paths, asr_max_new_tokens=n_tokens, text_emotion_enabled=False), sink)
+        config = _config(paths, asr_max_new_tokens=n_tokens, text_emotion_enabled=False, worker_nice=0)
+        lis = _start(config, sink)  # un-niced: measure the listeners' own cost, not other processes' load
         asr_ms, ser_ms = [], []
         for rep in range(reps):
             sink.reset()
@@ -131,7 +135,7 @@ def measure_latency(paths: dict[str, Path], durations_s: list[float], reps: int)
 
 def measure_text_emotion(paths: dict[str, Path], reps: int) -> float:
     sink = _Timer()
-    lis = _start(_config(paths, asr_enabled=False, ser_enabled=False), sink)
+    lis = _start(_config(paths, asr_enabled=False, ser_enabled=False, worker_nice=0), sink)
     times_ms = []
     for rep in range(reps):
         sink.reset()
@@ -181,22 +185,20 @@ def measure_first_audio(paths: dict[str, Path], speech_s: float, reps: int, repl
     work.calibrate(WORKLOAD_TARGET_MS)
     n_tokens = max(1, math.ceil(TOKENS_PER_S * speech_s))
     result = dict(workload_iters=work.n_iters, reply_threads=reply_threads, speech_s=speech_s)
-    for label, nice, pause in VARIANTS:
+    for label, nice, hold in VARIANTS:
         sink = _Timer()
-        lis = _start(_config(paths, asr_max_new_tokens=n_tokens, worker_nice=nice), sink)
+        config = _config(paths, asr_max_new_tokens=n_tokens, worker_nice=nice, hold_until_first_audio=hold)
+        lis = _start(config, sink)
         idle_ms, busy_ms, enqueue_ms = [], [], []
         for rep in range(-FIRST_AUDIO_WARMUP_PAIRS, reps):  # alternate idle / busy so drift hits both alike
             lis.wait_idle(WAIT_S)
             idle_ms.append(work.run_ms())
             t0 = time.perf_counter()
-            if pause:
-                lis.pause()
             lis.on_user_turn(rep, speech_like(speech_s, seed=abs(rep)))
             lis.on_assistant_text(rep, REPLY_TEXT)
             enqueue_ms.append((time.perf_counter() - t0) * 1e3)
             busy_ms.append(work.run_ms())
-            if pause:
-                lis.resume()  # at "first audio"
+            lis.on_reply_first_audio(rep)
             lis.wait_idle(WAIT_S)
             if rep < 0:
                 idle_ms, busy_ms, enqueue_ms = [], [], []
@@ -227,7 +229,7 @@ def _row(cells: list, widths: list[int]) -> str:
 
 def _print_table(report: dict) -> None:
     print(f"\nListener benchmark ({report['scale']} checkpoints, {report['cpu']})")
-    print("\nlatency after the user turn ends (listeners in parallel, 1 torch thread each)")
+    print("\nlatency after the user turn ends (ASR and SER in parallel, 1 torch thread each, not niced)")
     widths = [9, 10, 13, 12, 9, 12]
     print(_row(["speech s", "ASR tokens", "ASR final ms", "ms/speech s", "SER ms", "ms/speech s"], widths))
     for r in report["latency"]:

@@ -52,6 +52,7 @@ def tiny_config(paths: dict[str, Path], **overrides) -> ListenersConfig:
         partial_min_audio_ms=100,
         text_emotion_interval_ms=0,
         local_files_only=True,
+        hold_until_first_audio=False,  # tests of the hold turn it on themselves
     )
     fields.update(overrides)
     return ListenersConfig(**fields)

@@ -86,7 +86,7 @@ def test_enqueue_returns_immediately_while_transcribing(make, monkeypatch):
     busy, release = threading.Event(), threading.Event()
     real = AsrListener.transcribe
 
-    def slow_transcribe(self, samples):
+    def slow_transcribe(self, samples, stop_if=None):
         busy.set()
         text = real(self, samples)
         deadline_s = time.monotonic() + BUSY_LIMIT_S  # bounded, so a blocking caller fails, not hangs
@@ -210,9 +210,9 @@ def test_partials_of_a_new_turn_start_a_new_buffer(make, monkeypatch):
     lengths: list[int] = []
     real = AsrListener.transcribe
 
-    def spy(self, samples):
+    def spy(self, samples, stop_if=None):
         lengths.append(samples.size)
-        return real(self, samples)
+        return real(self, samples, stop_if)
 
     monkeypatch.setattr(AsrListener, "transcribe", spy)
     lis = make(ser_enabled=False, text_emotion_enabled=False)
@@ -342,3 +342,44 @@ def test_pause_defers_listener_work_until_resume(make):
         "TurnEmotion",
         "UserTranscript",
     ]
+
+
+def test_turn_work_is_held_until_first_audio(make):
+    sink = Collector()
+    lis = make(sink, hold_until_first_audio=True)
+    lis.on_user_turn(10, tone(0.5))
+    lis.on_assistant_text(10, "hello there")
+    time.sleep(0.3)
+    assert [e for e in sink.events() if not isinstance(e, ListenerStatus)] == []
+    lis.on_reply_first_audio(10)
+    assert lis.wait_idle(WAIT_S)
+    assert {type(e).__name__ for e in sink.events(UserTranscript | TurnEmotion)} == {
+        "UserTranscript",
+        "TurnEmotion",
+    }
+    # first audio reported before the turn (a race the engine may have): no hold at all
+    lis.on_reply_first_audio(11)
+    lis.on_user_turn(11, tone(0.5))
+    assert sink.wait_for(lambda ev: any(isinstance(e, UserTranscript) and e.turn_id == 11 for e in ev), 1.0)
+
+
+def test_hold_ends_by_itself(make):
+    sink = Collector()
+    lis = make(sink, hold_until_first_audio=True, max_pause_ms=300, ser_enabled=False)
+    t0 = time.monotonic()
+    lis.on_user_turn(12, tone(0.5))  # the engine never reports first audio
+    assert sink.wait_for(lambda ev: any(isinstance(e, UserTranscript) for e in ev))
+    assert time.monotonic() - t0 >= 0.3
+
+
+def test_stale_partial_decoding_stops_early(tiny):
+    from core.listeners.asr import AsrListener as Asr
+
+    asr = Asr(str(tiny["asr"]), tiny_config(tiny, asr_max_new_tokens=64), lambda e: None)
+    asr.start()
+    assert asr.wait_idle(WAIT_S) and asr.status().enabled
+    audio = tone(1.0)
+    full = asr.transcribe(audio)
+    cut = asr.transcribe(audio, stop_if=lambda: True)
+    assert asr.close(5.0)
+    assert 0 < len(cut) < len(full) / 4

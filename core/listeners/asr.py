@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -83,7 +84,7 @@ class AsrListener(Listener):
             chunks, turn_id, epoch = tuple(self._chunks), self._partial_turn_id, self._epoch
         if not chunks:
             return
-        text = self.transcribe(np.concatenate(chunks))
+        text = self.transcribe(np.concatenate(chunks), stop_if=lambda: self._epoch != epoch)
         with self._lock:
             stale = epoch != self._epoch
         if not stale:  # the turn ended meanwhile: its final follows on this worker, this partial is moot
@@ -93,8 +94,11 @@ class AsrListener(Listener):
         text = self.transcribe(samples) if samples.size else ""
         self._emit(UserTranscript(turn_id, text, is_final=True))
 
-    def transcribe(self, samples: np.ndarray) -> str:
-        """[N] float32 16 kHz -> text; audio over 30 s is cut into windows decoded as one batch."""
+    def transcribe(self, samples: np.ndarray, stop_if: Callable[[], bool] | None = None) -> str:
+        """[N] float32 16 kHz -> text; audio over 30 s is cut into windows decoded as one batch.
+
+        `stop_if()` is polled after each decoded token; True ends decoding early (a partial made stale).
+        """
         import torch
 
         windows = [samples[i : i + WINDOW_SAMPLES] for i in range(0, max(samples.size, 1), WINDOW_SAMPLES)]
@@ -102,7 +106,7 @@ class AsrListener(Listener):
         input_features = feats.input_features.to(self.config.device)  # [B, n_mels, 3000]
         with torch.inference_mode():
             ids = self._model.generate(  # [B, n_tokens]
-                input_features, generation_config=self._gen_config, **self._lang_kwargs()
+                input_features, generation_config=self._gen_config, **self._lang_kwargs(), **_stopper(stop_if)
             )
         texts = self._tokenizer.batch_decode(ids, skip_special_tokens=True)
         return " ".join(t.strip() for t in texts if t.strip())
@@ -128,3 +132,19 @@ class AsrListener(Listener):
         gen_config.max_length = self.config.asr_max_new_tokens
         self._model, self._gen_config = model, gen_config
         return ()
+
+
+def _stopper(stop_if: Callable[[], bool] | None) -> dict[str, Any]:
+    """generate() kwargs adding a stopping criterion that ends decoding once `stop_if()` is True."""
+    if stop_if is None:
+        return {}
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _StopIf(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+            return torch.full(
+                (input_ids.shape[0],), bool(stop_if()), dtype=torch.bool, device=input_ids.device
+            )
+
+    return {"stopping_criteria": StoppingCriteriaList([_StopIf()])}

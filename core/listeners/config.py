@@ -38,7 +38,8 @@ class ListenersConfig:
     worker_nice: int = 10  # nice increment for listener worker threads (Linux; 0 = unchanged)
     local_files_only: bool = False  # never reach the hub for checkpoint ids
     max_consecutive_failures: int = 3  # a listener turns off after this many failed requests in a row
-    max_pause_ms: int = 5_000  # `Listeners.pause()` ends by itself after this long
+    hold_until_first_audio: bool = True  # on_user_turn holds listener work until on_reply_first_audio
+    max_pause_ms: int = 3_000  # a hold / `Listeners.pause()` ends by itself after this long
 
     def __post_init__(self) -> None:
         _check_positive(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from core.listeners.emotion import SpeechEmotionListener, TextEmotionListener
 log = logging.getLogger(__name__)
 
 DEFAULT_CLOSE_TIMEOUT_S = 2.0
+_REMEMBERED_TURNS = 8  # turn ids whose first audio was reported before their on_user_turn
 
 
 class Listeners:
@@ -32,6 +34,8 @@ class Listeners:
         self._emit_lock = threading.Lock()
         self._closed = False
         self._load_lock = threading.Lock()
+        self._hold_lock = threading.Lock()
+        self._first_audio_turns: deque[int | None] = deque(maxlen=_REMEMBERED_TURNS)
         self._asr = self._make(AsrListener, config.asr_enabled, config.asr_checkpoint)
         self._ser = self._make(SpeechEmotionListener, config.ser_enabled, config.ser_checkpoint)
         self._text = self._make(
@@ -64,21 +68,32 @@ class Listeners:
             return
         self._guard("on_user_turn", self._user_turn, turn_id, samples_16k)
 
+    def on_reply_first_audio(self, turn_id: int | None) -> None:
+        """The reply's first audio is out: listener work held since `on_user_turn` may start now."""
+        with self._hold_lock:
+            self._first_audio_turns.append(turn_id)
+        if not self._closed:
+            self._guard("on_reply_first_audio", self.resume)
+
     def on_assistant_text(self, turn_id: int | None, text_so_far: str) -> None:
         """The reply's text so far (the whole text, not the increment)."""
         if self._text is not None and not self._closed:
             self._guard("on_assistant_text", self._text.update_text, turn_id, str(text_so_far))
 
     def on_reply_end(self, turn_id: int | None) -> None:
-        """The reply is over; a final assistant emotion for its text follows."""
-        if self._text is not None and not self._closed:
+        """The reply is over (also: cancelled); a final assistant emotion for its text follows."""
+        if self._closed:
+            return
+        self._guard("on_reply_end", self.resume)
+        if self._text is not None:
             self._guard("on_reply_end", self._text.finish_reply, turn_id)
 
     def pause(self) -> None:
         """Start no new listener work until `resume()` (at most `max_pause_ms`); running work finishes.
 
-        For a CPU-bound reply: call at reply start, `resume()` at its first audio, so that the final
-        transcript and emotions are computed after, not during, the first-audio compute.
+        `on_user_turn` does this itself (config `hold_until_first_audio`) and `on_reply_first_audio` /
+        `on_reply_end` resume, so the final transcript and emotions are computed after, not during, the
+        reply's first-audio compute.
         """
         for lis in self._active():
             lis.pause(self.config.max_pause_ms / 1000)
@@ -137,6 +152,10 @@ class Listeners:
         samples = as_samples(samples_16k)
         if samples is None:
             return
+        with self._hold_lock:
+            hold = self.config.hold_until_first_audio and turn_id not in self._first_audio_turns
+        if hold:  # before enqueueing, so that no worker starts the new work
+            self.pause()
         if self._asr is not None:
             self._asr.finish_turn(turn_id, samples)
         if self._ser is not None:
