@@ -10,7 +10,9 @@ from models.glm_constants import MEL_OVERLAP_FRAMES, REFERENCE_CHUNK_UNITS, UNIT
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_UNITS = (12, 24, 48)  # ~1 s of units before the first audio, then growing chunks
+# A 16-unit first chunk, then 12, 24, 48, 48...: with units arriving at 25/s (2x real time) the first audio
+# comes ~0.5 s earlier than with fixed 24-unit chunks and playback never waits (bench "stall" column).
+DEFAULT_CHUNK_UNITS = (16, 12, 24, 48)
 DEFAULT_MAX_PROMPT_UNITS = 250  # 20 s of history as flow prompt
 # HiFT's receptive field reaches ~13 mel frames to each side (measured), so audio within 14 frames of a call's
 # edge is re-synthesised by the next call, which sees 14 more frames of left context.
@@ -22,7 +24,7 @@ DEFAULT_HIFT_TAIL_FRAMES = 14
 class ChunkSchedule:
     """Chunking of one utterance for `DecoderStream`.
 
-    chunk_units: units per flow call; the last entry repeats ((12, 24, 48) -> 12, 24, 48, 48, ...).
+    chunk_units: units per flow call; the last entry repeats ((16, 12, 24, 48) -> 16, 12, 24, 48, 48, ...).
     max_prompt_units / max_prompt_frames: bound on the flow prompt (earlier units / their mel frames);
         None = unbounded.
         The prompt is trimmed from the front in whole encoder blocks so the block grid stays aligned.

@@ -76,9 +76,8 @@ class DecoderStream:
         )
         self._phase_gen = torch.Generator().manual_seed(derive_seed(generator))
         self._phases = self._draw_phases()  # [1, H+1, 1] initial phases of the next HiFT call
-        self._anchor: torch.Tensor | None = (
-            None  # [1, H+1, 1] phase the next call must reach at its first new sample
-        )
+        # [1, H+1, 1] phases the next HiFT call must have at its first emitted sample
+        self._anchor: torch.Tensor | None = None
         self._fade_in, self._fade_out = crossfade_weights(MEL_OVERLAP_FRAMES, schedule.unit_gain_crossfade)
         self._pending: list[int] = []
         self._prompt_units: list[int] = []

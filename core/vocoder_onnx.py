@@ -55,7 +55,8 @@ def _writable(directory: Path) -> bool:
 
 
 def resolve_cache_dir(decoder_dir: Path, override: str | Path | None) -> Path:
-    """`override`, else `<decoder_dir>/onnx`, else the user cache dir when the checkpoint is read-only."""
+    """`override`, else `<decoder_dir>/onnx`, else `<user cache>/onnx/<hash of the checkpoint path>` when the
+    checkpoint directory is read-only."""
     if override is not None:
         return Path(override)
     beside = decoder_dir / CACHE_SUBDIR
@@ -63,7 +64,9 @@ def resolve_cache_dir(decoder_dir: Path, override: str | Path | None) -> Path:
         return beside
     import platformdirs
 
-    fallback = Path(platformdirs.user_cache_dir(CACHE_APP_NAME)) / CACHE_SUBDIR
+    # one folder per checkpoint location: stale-graph cleanup never touches another checkpoint's graphs
+    place = hashlib.sha256(str(decoder_dir.resolve()).encode()).hexdigest()[:HASH_CHARS]
+    fallback = Path(platformdirs.user_cache_dir(CACHE_APP_NAME)) / CACHE_SUBDIR / place
     log.info("%s is read-only; caching ONNX graphs in %s", decoder_dir, fallback)
     return fallback
 

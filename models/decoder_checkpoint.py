@@ -52,7 +52,7 @@ def load_decoder(directory: str | Path) -> LoadedDecoder:
     with torch.device("meta"):
         flow, hift = FlowModel(cfg.flow), HiftGenerator(cfg.hift)
     _load_strict(flow, read_state_dict(root / FLOW_WEIGHTS_FILE), FLOW_WEIGHTS_FILE)
-    _load_strict(hift, read_state_dict(root / HIFT_WEIGHTS_FILE), HIFT_WEIGHTS_FILE)
+    _load_strict(hift, legacy_weight_norm_keys(read_state_dict(root / HIFT_WEIGHTS_FILE)), HIFT_WEIGHTS_FILE)
     fold_weight_norm(hift)
     for module in (flow, hift):
         module.eval().requires_grad_(False)
@@ -80,6 +80,23 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise CheckpointError(f"{path.name} is not a plain {{name: tensor}} state dict")
     return data
+
+
+PARAMETRIZED_WEIGHT_NORM = {
+    ".parametrizations.weight.original0": ".weight_g",
+    ".parametrizations.weight.original1": ".weight_v",
+}
+
+
+def legacy_weight_norm_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Accept `torch.nn.utils.parametrizations.weight_norm` names too, mapped onto the legacy g / v names."""
+    renamed = {}
+    for key, value in state.items():
+        for new, old in PARAMETRIZED_WEIGHT_NORM.items():
+            if key.endswith(new):
+                key = key[: -len(new)] + old
+        renamed[key] = value
+    return renamed
 
 
 def _describe(label: str, names: list[str]) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from core.errors import CheckpointError
+from models.glm_constants import MEL_BINS, MEL_HOP_SAMPLES, SAMPLE_RATE_HZ, UNIT_RATE_HZ
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ _TagKeepingLoader.add_multi_constructor("!", _construct_tagged)
 
 @dataclass(frozen=True)
 class EncoderConfig:
+    input_size: int
     d_model: int
     heads: int
     ffn_units: int
@@ -85,10 +87,7 @@ class EstimatorConfig:
 
     def __post_init__(self) -> None:
         _require(len(self.channels) >= 1, "flow estimator: channels must not be empty")
-        _require(
-            len(set(self.channels)) == 1, "flow estimator: only equal U-Net channel widths are supported"
-        )
-        _require(self.channels[0] % 8 == 0, "flow estimator: channels must be divisible by 8 (GroupNorm)")
+        _require(all(c % 8 == 0 for c in self.channels), "flow estimator: channels must be multiples of 8")
 
 
 @dataclass(frozen=True)
@@ -100,6 +99,7 @@ class FlowConfig:
     input_frame_rate: float
     encoder: EncoderConfig
     regulator_stages: int
+    regulator_groups: int
     estimator: EstimatorConfig
     inference_cfg_rate: float
     t_scheduler: str
@@ -168,7 +168,26 @@ def load_decoder_config(path: Path) -> DecoderConfig:
         raise CheckpointError(f"decoder config {path} is not a YAML mapping")
     resolved = _resolve_refs(raw, raw)
     flow = _flow_config(_section(resolved.get("flow"), "flow"))
-    return DecoderConfig(flow=flow, hift=_hift_config(_section(resolved.get("hift"), "hift")))
+    hift = _hift_config(_section(resolved.get("hift"), "hift"))
+    _check_streaming_geometry(flow, hift)
+    return DecoderConfig(flow=flow, hift=hift)
+
+
+def _check_streaming_geometry(flow: FlowConfig, hift: HiftConfig) -> None:
+    """The token2wav procedure assumes 80 mels at 22050 Hz, 256 samples per frame, 12.5 units/s."""
+    found = (
+        flow.output_size,
+        hift.in_channels,
+        hift.sampling_rate_hz,
+        hift.samples_per_frame,
+        flow.input_frame_rate,
+    )
+    wanted = (MEL_BINS, MEL_BINS, SAMPLE_RATE_HZ, MEL_HOP_SAMPLES, UNIT_RATE_HZ)
+    if found != wanted:
+        raise CheckpointError(
+            f"unsupported decoder layout: (mels, hift mels, rate Hz, samples/frame, units/s) = {found}, "
+            f"expected {wanted}"
+        )
 
 
 def _resolve_refs(node: Any, root: dict) -> Any:
@@ -251,11 +270,9 @@ def _encoder_config(node: Any) -> EncoderConfig:
     _expect(sec, "activation_type", w, ("swish",), "swish")
     _expect(sec, "static_chunk_size", w, (0,), 0)
     _expect(sec, "use_dynamic_chunk", w, (False,), False)
-    d_model = _get(sec, "output_size", w, int, 256)
-    if _get(sec, "input_size", w, int) != d_model:
-        raise CheckpointError("unsupported decoder layout: flow.encoder.input_size must equal output_size")
     return EncoderConfig(
-        d_model=d_model,
+        input_size=_get(sec, "input_size", w, int),
+        d_model=_get(sec, "output_size", w, int, 256),
         heads=_get(sec, "attention_heads", w, int, 4),
         ffn_units=_get(sec, "linear_units", w, int, 2048),
         n_layers=_get(sec, "num_blocks", w, int, 6),
@@ -289,16 +306,19 @@ def _flow_config(sec: dict) -> FlowConfig:
             "unsupported decoder layout: length_regulator.channels must equal flow.output_size"
         )
     encoder = _encoder_config(sec.get("encoder"))
-    if _get(sec, "input_size", "flow", int, 512) != encoder.d_model:
-        raise CheckpointError("unsupported decoder layout: flow.input_size must equal encoder output_size")
+    if _get(sec, "input_size", "flow", int, 512) != encoder.input_size:
+        raise CheckpointError("unsupported decoder layout: flow.input_size must equal encoder input_size")
+    if reg.get("out_channels") not in (None, output_size):
+        raise CheckpointError("unsupported decoder layout: length_regulator.out_channels must equal channels")
     return FlowConfig(
-        input_size=encoder.d_model,
+        input_size=encoder.input_size,
         output_size=output_size,
         spk_embed_dim=_get(sec, "spk_embed_dim", "flow", int, 192),
         vocab_size=_get(sec, "vocab_size", "flow", int, 4096),
         input_frame_rate=_get(sec, "input_frame_rate", "flow", float, 50),
         encoder=encoder,
         regulator_stages=len(_ints(reg, "sampling_ratios", "flow.length_regulator")),
+        regulator_groups=_get(reg, "groups", "flow.length_regulator", int, 1),
         estimator=_estimator_config(cfm.get("estimator")),
         inference_cfg_rate=_get(params, "inference_cfg_rate", "flow.decoder.cfm_params", float, 0.7),
         t_scheduler=str(params.get("t_scheduler", "cosine")),

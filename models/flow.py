@@ -21,7 +21,6 @@ from models.glm_constants import FLOW_STEPS, MEL_HOP_SAMPLES, SAMPLE_RATE_HZ
 
 log = logging.getLogger(__name__)
 
-GROUP_NORM_GROUPS = 1
 # est(x, mu, t, spks, cond) -> v; the torch module or an ONNX session wrapper with the same signature.
 EstimatorFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -39,15 +38,15 @@ def time_grid(n_steps: int, scheduler: str = "cosine") -> torch.Tensor:
 
 
 class LengthRegulator(nn.Module):
-    """[B, N, 80] -> [B, F, 80]: nearest resample, `stages` x (Conv1d k3, GroupNorm(1), Mish), Conv1d k1."""
+    """[B, N, 80] -> [B, F, 80]: nearest resample, `stages` x (Conv1d k3, GroupNorm, Mish), Conv1d k1."""
 
-    def __init__(self, channels: int, stages: int) -> None:
+    def __init__(self, channels: int, stages: int, groups: int = 1) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         for _ in range(stages):
             layers += [
                 nn.Conv1d(channels, channels, 3, 1, 1),
-                nn.GroupNorm(GROUP_NORM_GROUPS, channels),
+                nn.GroupNorm(groups, channels),
                 nn.Mish(),
             ]
         layers.append(nn.Conv1d(channels, channels, 1, 1))
@@ -70,7 +69,7 @@ class FlowModel(nn.Module):
         self.spk_embed_affine_layer = nn.Linear(cfg.spk_embed_dim, cfg.output_size)
         self.encoder = BlockConformerEncoder(cfg.encoder)
         self.encoder_proj = nn.Linear(cfg.encoder.d_model, cfg.output_size)
-        self.length_regulator = LengthRegulator(cfg.output_size, cfg.regulator_stages)
+        self.length_regulator = LengthRegulator(cfg.output_size, cfg.regulator_stages, cfg.regulator_groups)
         self.decoder = nn.Module()
         self.decoder.estimator = FlowEstimator(cfg.estimator)
         self.eval()

@@ -111,21 +111,21 @@ class EncoderLayer(nn.Module):
 class InputLayer(nn.Module):
     """Linear + LayerNorm (`embed.out.0/1`); the caller scales by sqrt(d) and builds the position table."""
 
-    def __init__(self, d_model: int) -> None:
+    def __init__(self, input_size: int, d_model: int) -> None:
         super().__init__()
-        self.out = nn.Sequential(nn.Linear(d_model, d_model), nn.LayerNorm(d_model, eps=LAYER_NORM_EPS))
+        self.out = nn.Sequential(nn.Linear(input_size, d_model), nn.LayerNorm(d_model, eps=LAYER_NORM_EPS))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(x)
 
 
 class BlockConformerEncoder(nn.Module):
-    """[B, N, D] unit embeddings -> [B, N, D] encodings."""
+    """[B, N, D_in] unit embeddings -> [B, N, D] encodings."""
 
     def __init__(self, cfg: EncoderConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.embed = InputLayer(cfg.d_model)
+        self.embed = InputLayer(cfg.input_size, cfg.d_model)
         self.encoders = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_layers))
         self.after_norm = nn.LayerNorm(cfg.d_model, eps=LAYER_NORM_EPS)
 

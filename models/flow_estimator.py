@@ -142,6 +142,10 @@ class Upsample(nn.Module):
         return self.conv(x)
 
 
+def _conv3(dim: int) -> nn.Conv1d:
+    return nn.Conv1d(dim, dim, 3, padding=1)
+
+
 def _level(resnet: nn.Module, cfg: EstimatorConfig, dim: int, resample: nn.Module | None) -> nn.ModuleList:
     blocks = nn.ModuleList(TransformerBlock(dim, cfg.heads, cfg.head_dim) for _ in range(cfg.n_blocks))
     return nn.ModuleList([resnet, blocks] + ([resample] if resample is not None else []))
@@ -160,33 +164,31 @@ class FlowEstimator(nn.Module):
     def __init__(self, cfg: EstimatorConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        width = cfg.channels[0]
-        time_dim = width * TIME_EMBED_MULT
+        widths = cfg.channels
+        time_dim = widths[0] * TIME_EMBED_MULT
         self.time_mlp = TimeMLP(cfg.in_channels, time_dim)
-        n_levels = len(cfg.channels)
+        last = len(widths) - 1
+        ins = (cfg.in_channels, *widths[:-1])  # down level i: ins[i] -> widths[i]
         self.down_blocks = nn.ModuleList(
-            _level(
-                ResnetBlock(cfg.in_channels if i == 0 else width, width, time_dim),
-                cfg,
-                width,
-                Downsample(width) if i < n_levels - 1 else nn.Conv1d(width, width, 3, padding=1),
-            )
-            for i in range(n_levels)
+            _level(ResnetBlock(ins[i], w, time_dim), cfg, w, Downsample(w) if i < last else _conv3(w))
+            for i, w in enumerate(widths)
         )
         self.mid_blocks = nn.ModuleList(
-            _level(ResnetBlock(width, width, time_dim), cfg, width, None) for _ in range(cfg.n_mid_blocks)
+            _level(ResnetBlock(widths[-1], widths[-1], time_dim), cfg, widths[-1], None)
+            for _ in range(cfg.n_mid_blocks)
         )
+        ups = (*widths[::-1], widths[0])  # up level i: 2 * ups[i] (with the skip) -> ups[i + 1]
         self.up_blocks = nn.ModuleList(
             _level(
-                ResnetBlock(2 * width, width, time_dim),
+                ResnetBlock(2 * ups[i], ups[i + 1], time_dim),
                 cfg,
-                width,
-                Upsample(width) if i < n_levels - 1 else nn.Conv1d(width, width, 3, padding=1),
+                ups[i + 1],
+                Upsample(ups[i + 1]) if i < last else _conv3(ups[i + 1]),
             )
-            for i in range(n_levels)
+            for i in range(len(widths))
         )
-        self.final_block = ConvNormMish(width, width)
-        self.final_proj = nn.Conv1d(width, cfg.out_channels, 1)
+        self.final_block = ConvNormMish(widths[0], widths[0])
+        self.final_proj = nn.Conv1d(widths[0], cfg.out_channels, 1)
 
     def forward(
         self, x: torch.Tensor, mu: torch.Tensor, t: torch.Tensor, spks: torch.Tensor, cond: torch.Tensor

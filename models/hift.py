@@ -289,8 +289,10 @@ class HiftGenerator(nn.Module):
         cache_source: torch.Tensor | None = None,
         noise: SourceNoise | None = None,
         generator: torch.Generator | None = None,
-    ):
-        return self.inference(mel, cache_source, noise, generator)
+        **noise_tensors: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Same as `inference` (`phases=`, `sine_noise=` accepted as keywords)."""
+        return self.inference(mel, cache_source, noise, generator, **noise_tensors)
 
 
 def _hann(n_fft: int, device: torch.device) -> torch.Tensor:

@@ -107,6 +107,7 @@ def test_wrong_shapes_missing_and_unexpected_keys_in_one_error(bad_dir):
             "'hift'",
         ),
         ("act_fn: 'gelu'", "act_fn: 'snakebeta'", "act_fn"),
+        ("upsample_rates: [8, 8]", "upsample_rates: [8, 4]", "samples/frame"),
     ],
 )
 def test_unknown_layout_is_rejected(bad_dir, old, new, expected):
@@ -162,3 +163,39 @@ def test_cli_make_tiny_decoder_then_vocode(tmp_path, capsys):
         assert rate == 22050
         assert len(audio) == 96 * 256  # F(14 units) = floor(14 * 6.890625) = 96 frames
     assert "wrote" in capsys.readouterr().out
+
+
+def test_other_unet_widths_and_encoder_input_size_load_and_run(tmp_path):
+    # The reference builds U-Nets from any channel list and lets the encoder input differ from its width.
+    from models.decoder_config import load_decoder_config as parse
+    from models.flow import FlowModel
+    from models.hift import HiftGenerator
+    from models.tiny_decoder import random_state, render_config
+
+    text = render_config("tiny").replace("channels: [64, 64]", "channels: [32, 64, 48]")
+    text = text.replace("    input_size: 64\n", "    input_size: 48\n").replace(
+        "        input_size: 64\n", "        input_size: 48\n"
+    )
+    (tmp_path / "config.yaml").write_text(text)
+    cfg = parse(tmp_path / "config.yaml")
+    assert cfg.flow.estimator.channels == (32, 64, 48) and cfg.flow.encoder.input_size == 48
+    gen = torch.Generator().manual_seed(0)
+    with torch.device("meta"):
+        flow, hift = FlowModel(cfg.flow), HiftGenerator(cfg.hift)
+    torch.save(random_state(flow, gen), tmp_path / "flow.pt")
+    torch.save(random_state(hift, gen), tmp_path / "hift.pt")
+    loaded = load_decoder(tmp_path)
+    mel = loaded.flow.inference(torch.tensor([[1, 2, 3, 4, 5, 6, 7]]), generator=gen)
+    assert mel.shape == (1, 80, 48) and torch.isfinite(mel).all()
+
+
+def test_parametrized_weight_norm_names_are_accepted(bad_dir):
+    state = torch.load(bad_dir / "hift.pt", weights_only=True)
+    renamed = {}
+    for key, value in state.items():
+        key = key.replace(".weight_g", ".parametrizations.weight.original0")
+        renamed[key.replace(".weight_v", ".parametrizations.weight.original1")] = value
+    assert renamed.keys() != state.keys()
+    torch.save(renamed, bad_dir / "hift.pt")
+    expected = load_decoder(tiny_dir()).hift.conv_post.weight
+    torch.testing.assert_close(load_decoder(bad_dir).hift.conv_post.weight, expected, rtol=0, atol=0)

@@ -81,7 +81,9 @@ def test_read_only_checkpoint_uses_user_cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(vocoder_onnx, "_writable", lambda directory: False)
     chosen = vocoder_onnx.resolve_cache_dir(tiny_dir(), None)
-    assert chosen == tmp_path / "cache" / "opens2s-companion" / "onnx"
+    assert chosen.parent == tmp_path / "cache" / "opens2s-companion" / "onnx"
+    other = vocoder_onnx.resolve_cache_dir(tmp_path / "another-decoder", None)
+    assert other.parent == chosen.parent and other != chosen  # checkpoints never share a cache folder
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only provider choice")

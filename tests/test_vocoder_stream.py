@@ -1,10 +1,11 @@
 """Streaming vs whole-utterance decoding, seams, reproducibility.
 
-Tolerances (stated in docs/vocoder.md): - Streaming machinery (with a chunk-independent stand-in flow, see
-`LocalFlow`): the streamed waveform equals the whole-utterance waveform to within 2e-3 of its peak everywhere,
-seams included. - Real (tiny, random) flow: its U-Net attention and GroupNorms see the whole chunk, so
-chunking changes the mel a little; streamed mel frames stay within 0.35x the difference that another noise
-seed makes.
+Tolerances (stated in docs/vocoder.md):
+- Streaming machinery (chunk-independent stand-in flow, see `LocalFlow`): the streamed waveform equals the
+  whole-utterance waveform within 2e-3 of its peak everywhere, seams included; seam sample jumps match within
+  the same bound; the log-spectral change across a seam is at most 1.25x the median change inside chunks.
+- Real (tiny, random) flow: its U-Net attention and GroupNorms see the whole chunk, so chunking changes the
+  mel a little; streamed mel frames stay within 0.35x the difference that another noise seed makes.
 """
 
 from __future__ import annotations

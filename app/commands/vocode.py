@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--schedule",
         choices=("default", "reference"),
         default="default",
-        help="chunk schedule for --stream: ours (12, 24, 48...) or the reference's fixed 24 units",
+        help="chunk schedule for --stream: ours (16, 12, 24, 48...) or the reference's fixed 24 units",
     )
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     p.set_defaults(func=run)
