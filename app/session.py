@@ -16,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from app.partial_feed import PartialFeed
 from app.settings import AppSettings
 from app.talk_vad import TalkVad
 from core.engine_events import EngineError, EngineState, ErrorKind, ReplyEnded, ReplyText, UserTurnCaptured
@@ -52,6 +53,8 @@ class Session(QObject):
         self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-control")
         self._closed = False
         self._incoming.connect(self.event.emit, Qt.ConnectionType.QueuedConnection)
+        self._partial = PartialFeed(lambda: self.listeners)
+        self.talk_vad.set_tap(self._partial.on_frame)
 
     # -- models and settings --------------------------------------------------------------------------------
     def set_models(self, runner: Any, decoder: Any, label: str) -> Future:
@@ -200,6 +203,7 @@ class Session(QObject):
         lis = self.listeners
         if lis is None:
             return
+        self._partial.on_event(ev)
         if isinstance(ev, UserTurnCaptured):
             lis.on_user_turn(ev.turn_id, ev.samples)
         elif isinstance(ev, ReplyText):

@@ -3,6 +3,7 @@
 In hands-free mode the wrapper passes silero-vad's probability through. In push-to-talk mode it reports 0
 (no automatic turns) and, while `recording`, keeps every frame the capture thread hands it; `finish()` returns
 the recorded clip for `Engine.submit_turn`. Called on the engine-capture thread; the switches are thread-safe.
+An optional tap sees every hands-free frame (the session feeds live partial transcripts from it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ class TalkVad:
         self._push_to_talk = False
         self._recording = False
         self._frames: list[np.ndarray] = []
+        self._tap: Callable[[np.ndarray], None] | None = None
+
+    def set_tap(self, tap: Callable[[np.ndarray], None] | None) -> None:
+        """Hands-free: every frame also goes to `tap(frame)` (capture thread; it must only enqueue)."""
+        self._tap = tap
 
     def set_push_to_talk(self, on: bool) -> None:
         with self._lock:
@@ -58,6 +64,9 @@ class TalkVad:
                 return 0.0
         if self._vad is None:
             self._vad = self._make_vad()
+        tap = self._tap
+        if tap is not None:
+            tap(frame)
         return float(self._vad.prob(frame))
 
     def reset(self) -> None:

@@ -59,6 +59,8 @@ def test_spoken_then_typed_turn_stream_into_bubbles(
                     timeout=WAIT_MS)
     assert win.view.find("user", 1).emotion.isVisible()
     assert "asr: on" in win.strip.listeners.text()
+    assert win.view.find("user", 0) is None  # no live "hearing…" bubble left behind
+    print(f"live partial transcripts shown: {win.presenter.partials_shown}")
 
     lengths.clear()
     with qtbot.waitSignal(win.presenter.reply_ended, timeout=WAIT_MS):

@@ -175,6 +175,20 @@ class ConversationView(QScrollArea):
             self._bubbles[key] = b
         return self._bubbles[key]
 
+    def rekey(self, role: str, old_id: int, new_id: int) -> TurnBubble | None:
+        """Give a bubble a new turn id (the live "hearing…" bubble becomes the captured turn)."""
+        b = self._bubbles.pop((role, old_id), None)
+        if b is not None:
+            b.turn_id = new_id
+            self._bubbles[(role, new_id)] = b
+        return b
+
+    def remove(self, role: str, turn_id: int) -> None:
+        b = self._bubbles.pop((role, turn_id), None)
+        if b is not None:
+            b.hide()
+            b.deleteLater()
+
     def find(self, role: str, turn_id: int) -> TurnBubble | None:
         return self._bubbles.get((role, turn_id))
 

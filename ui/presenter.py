@@ -11,10 +11,12 @@ from app.turns import ASSISTANT, USER, ConversationLog
 from core.engine_events import (
     BargeIn,
     EngineError,
+    EngineState,
     MicLevel,
     ReplyAudio,
     ReplyEnded,
     ReplyText,
+    SpeechDiscarded,
     StateChanged,
     UserTextSubmitted,
     UserTurnCaptured,
@@ -24,6 +26,8 @@ from ui.controls import StatusStrip
 from ui.conversation_view import ConversationView
 
 log = logging.getLogger(__name__)
+
+LIVE_TURN_ID = 0  # engine turn ids start at 1; 0 is the bubble of the turn still being spoken
 
 
 class Presenter(QObject):
@@ -38,6 +42,8 @@ class Presenter(QObject):
         super().__init__(parent)
         self.view, self.strip, self.log = view, strip, log_
         self.listener_status: dict[str, ListenerStatus] = {}
+        self._listening = False
+        self.partials_shown = 0
         self._handlers: dict[type, Callable] = {
             StateChanged: self._state,
             MicLevel: self._level,
@@ -48,6 +54,7 @@ class Presenter(QObject):
             BargeIn: self._barge_in,
             ReplyEnded: self._reply_end,
             EngineError: self._error,
+            SpeechDiscarded: self._speech_discarded,
             UserTranscript: self._transcript,
             TurnEmotion: self._emotion,
             ListenerStatus: self._listener,
@@ -64,12 +71,16 @@ class Presenter(QObject):
 
     # -- handlers -------------------------------------------------------------------------------------------
     def _state(self, ev: StateChanged) -> None:
+        self._listening = ev.new is EngineState.LISTENING
+        if not self._listening:
+            self.view.remove(USER, LIVE_TURN_ID)  # a late partial must not outlive the turn
         self.strip.set_state(ev.new.value)
 
     def _level(self, ev: MicLevel) -> None:
         self.strip.set_level(ev.rms_dbfs, ev.ignored)
 
     def _user_audio(self, ev: UserTurnCaptured) -> None:
+        self.view.rekey(USER, LIVE_TURN_ID, ev.turn_id)
         rec = self.log.get_or_add(USER, ev.turn_id)
         rec.chunks, rec.sample_rate_hz = [ev.samples], ev.sample_rate_hz
         bubble = self.view.bubble(USER, ev.turn_id)
@@ -117,8 +128,16 @@ class Presenter(QObject):
         log.info("engine error (%s): %s", ev.kind.value, ev.message)
         self.engine_error.emit(ev)
 
+    def _speech_discarded(self, _ev: SpeechDiscarded) -> None:
+        self.view.remove(USER, LIVE_TURN_ID)
+
     def _transcript(self, ev: UserTranscript) -> None:
-        if ev.turn_id is None:
+        if ev.turn_id is None:  # a live partial while the user is still speaking
+            if not ev.is_final and ev.text.strip() and self._listening:
+                live = self.view.bubble(USER, LIVE_TURN_ID)
+                live.set_text(f"{ev.text} …")
+                live.set_note("hearing")
+                self.partials_shown += 1
             return
         rec = self.log.get_or_add(USER, ev.turn_id)
         bubble = self.view.bubble(USER, ev.turn_id)

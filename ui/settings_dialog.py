@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QSpinBox,
     QVBoxLayout,
@@ -48,6 +49,12 @@ def _int_spin(value: int | None) -> QSpinBox:
     return box
 
 
+def _optional_line(value: str | None) -> QLineEdit:
+    edit = QLineEdit(value or "")
+    edit.setPlaceholderText("off (a local folder, or a hub id already in the cache)")
+    return edit
+
+
 class SettingsDialog(QDialog):
     def __init__(self, settings: AppSettings, devices: list[str] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -75,6 +82,9 @@ class SettingsDialog(QDialog):
         self.backend = QComboBox()
         self.backend.addItems(VOCODER_BACKENDS)
         self.backend.setCurrentText(s.vocoder_backend)
+        self.asr = _optional_line(s.asr_checkpoint)
+        self.ser = _optional_line(s.ser_checkpoint)
+        self.text_emotion = _optional_line(s.text_emotion_checkpoint)
         self.error = QLabel("", objectName="errorLabel")
         self.error.setWordWrap(True)
         self._layout()
@@ -104,6 +114,9 @@ class SettingsDialog(QDialog):
             ("Max reply tokens", self.max_tokens),
             ("Compute device (next load)", self.compute),
             ("Vocoder backend (next load)", self.backend),
+            ("Transcript listener", self.asr),
+            ("User emotion listener", self.ser),
+            ("Reply emotion listener", self.text_emotion),
         )
         for label, widget in rows:
             form.addRow(label, widget)
@@ -128,6 +141,9 @@ class SettingsDialog(QDialog):
             "max_text_tokens": self.max_tokens.value() or None,
             "compute_device": self.compute.currentText(),
             "vocoder_backend": self.backend.currentText(),
+            "asr_checkpoint": self.asr.text().strip() or None,
+            "ser_checkpoint": self.ser.text().strip() or None,
+            "text_emotion_checkpoint": self.text_emotion.text().strip() or None,
         }
 
     def accept(self) -> None:
