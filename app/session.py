@@ -8,10 +8,12 @@ listeners (which only enqueue) and emits `_incoming`, a signal connected with a 
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -20,11 +22,18 @@ from app.partial_feed import PartialFeed
 from app.settings import AppSettings
 from app.talk_vad import TalkVad
 from core.engine_events import EngineError, EngineState, ErrorKind, ReplyEnded, ReplyText, UserTurnCaptured
-from core.errors import UserError
+from core.errors import DeviceError, UserError
 
 log = logging.getLogger(__name__)
 
 MIN_PTT_S = 0.3
+
+
+@dataclass(frozen=True)
+class AudioFallback:
+    """The sound devices could not be opened: the session runs text-only on a silent backend."""
+
+    reason: str  # the device error, one line
 VAD_RATE_HZ = 16000
 SHUTDOWN_TIMEOUT_S = 15.0
 
@@ -42,6 +51,10 @@ class Session(QObject):
 
         self.settings = settings
         self.audio = audio
+        self._real_audio = audio
+        self.text_only = False
+        self._generation = itertools.count(1)
+        self._live_generation = 0
         self.talk_vad = TalkVad(make_vad)
         self.talk_vad.set_push_to_talk(settings.push_to_talk)
         self.conversation = Conversation(settings.system_prompt or None)
@@ -131,6 +144,7 @@ class Session(QObject):
         self._start_engine()
 
     def _apply_settings(self, old: AppSettings, new: AppSettings) -> None:
+        self.audio, self.text_only = self._real_audio, False  # new device settings: try the real devices again
         self.conversation.system_prompt = new.system_prompt or self.conversation.system_prompt
         if new.listeners_config() != old.listeners_config() and self.listeners is not None:
             self.listeners.close()
@@ -161,11 +175,12 @@ class Session(QObject):
     def _make_engine(self, runner: Any, decoder: Any) -> Any:
         from core.engine import Engine
 
+        gen = self._live_generation = next(self._generation)
         return Engine(
             runner,
             decoder,
             config=self.settings.engine_config(),
-            sink=self._sink,
+            sink=lambda ev: self._sink(ev, gen),
             audio=self.audio,
             conversation=self.conversation,
             sampling=self.settings.sampling_config(),
@@ -179,11 +194,45 @@ class Session(QObject):
 
     def _start_engine(self) -> bool:
         try:
+            if not self.text_only:
+                self._probe_devices()
             self.engine.start()
             return True
+        except DeviceError as err:
+            if self.text_only or self._models is None:
+                log.info("engine did not start: %s", err)
+                return False
+            return self._fall_back_to_text_only(err)
         except UserError as err:  # already reported to the sink as a fatal EngineError
             log.info("engine did not start: %s", err)
             return False
+
+    def _probe_devices(self) -> None:
+        """Raise DeviceError before the engine starts if there is no input or output device (or no PortAudio)."""
+        from core.audio_io import device_info
+
+        if self.audio is None:
+            try:
+                import sounddevice  # deferred: PortAudio enumerates devices at import
+            except OSError as err:  # the PortAudio library itself is missing
+                raise DeviceError(f"No sound system is available ({err}).") from err
+            self.audio = self._real_audio = sounddevice
+        audio_cfg = self.settings.engine_config().audio
+        device_info(self.audio, audio_cfg.input_device, "input")
+        device_info(self.audio, audio_cfg.output_device, "output")
+
+    def _fall_back_to_text_only(self, err: DeviceError) -> bool:
+        """No usable sound device: keep the conversation going on a silent backend (typed turns work)."""
+        from app.null_audio import NullAudio
+
+        log.warning("no usable sound device (%s); switching to text-only mode", err)
+        failed = self.engine
+        self._live_generation = 0  # the failed engine's fatal device error is replaced by AudioFallback
+        failed.stop()
+        self.audio, self.text_only = NullAudio(), True
+        self.engine = self._make_engine(*self._models)
+        self._incoming.emit(AudioFallback(str(err)))
+        return self._start_engine()
 
     def _stop_engine(self) -> None:
         if self.engine is not None:
@@ -195,7 +244,10 @@ class Session(QObject):
             self.listeners.close()
 
     # -- engine-events thread ---------------------------------------------------------------------------------
-    def _sink(self, ev: object) -> None:
+    def _sink(self, ev: object, generation: int) -> None:
+        if generation != self._live_generation and isinstance(ev, EngineError) and ev.fatal:
+            log.info("dropped a fatal error from a replaced engine: %s", ev.message)
+            return
         self._route_to_listeners(ev)
         self._incoming.emit(ev)
 

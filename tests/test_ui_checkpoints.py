@@ -129,3 +129,15 @@ def test_download_from_the_window_then_loads(qtbot, make_window):  # noqa: F811
     assert (win.data_root / "models" / "CASIA-LM--OpenS2S" / "config.json").exists()
     _dismiss_error(qtbot, win)
     dl.wait(5000)
+
+
+def test_no_sound_device_falls_back_to_text_only(qtbot, make_window, tiny_models):  # noqa: F811
+    from tests.engine_fakes import FakeAudio
+
+    win = make_window(audio=FakeAudio(has_input=False, has_output=False))
+    load_into(qtbot, win, tiny_models)
+    assert win.session.text_only and "text-only" in win.strip.model.text()
+    assert win.last_error_box is None  # no "Audio stopped" dialog: the fallback is explained in the window
+    with qtbot.waitSignal(win.presenter.reply_ended, timeout=WAIT_MS):
+        win.send_text("can you read me?")
+    assert win.conversation_log.find("assistant", 1).text

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QProgressBar, QStackedWi
 
 from app.demo import demo_loader, demo_request
 from app.model_loader import LoadRequest, ModelLoader
-from app.session import Session
+from app.session import AudioFallback, Session
 from app.settings import AppSettings, SettingsStore
 from app.turns import ConversationLog, export_conversation
 from core.engine_events import EngineError
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 WINDOW_SIZE = (980, 720)
 TALK_KEY = Qt.Key.Key_F2
 STATUS_MESSAGE_MS = 6000
+TEXT_ONLY_MESSAGE_MS = 30000
 
 
 class MainWindow(QMainWindow):
@@ -56,6 +57,9 @@ class MainWindow(QMainWindow):
         self.presenter = Presenter(self.view, self.strip, self.conversation_log, self)
         self.presenter.engine_error.connect(self._engine_error)
         session.event.connect(self.presenter.handle)
+        session.event.connect(self._session_event)
+        if replay is not None:
+            replay.failed.connect(lambda msg: self.statusBar().showMessage(msg, STATUS_MESSAGE_MS))
         self.actions_ = WindowActions(self)
         self._apply_show_emotion(self.settings.show_emotion)
         self.controls.set_push_to_talk(self.settings.push_to_talk)
@@ -205,6 +209,15 @@ class MainWindow(QMainWindow):
         keep = f"\n\nStill using: {self.session.model_label}" if self.session.has_model else ""
         self.last_error_box = show_error(self, "Could not load the checkpoint", message, keep)
         self.load_failed.emit(message)
+
+    def _session_event(self, ev: object) -> None:
+        if isinstance(ev, AudioFallback):
+            self.strip.set_model(f"Model: {self.session.model_label} · text-only (no sound device)")
+            self.statusBar().showMessage(
+                f"{ev.reason} Text-only mode: type your messages; replies are shown, not played. "
+                "Pick devices in Settings to try again.",
+                TEXT_ONLY_MESSAGE_MS,
+            )
 
     def _engine_error(self, ev: EngineError) -> None:
         self.statusBar().showMessage(ev.message, STATUS_MESSAGE_MS)
