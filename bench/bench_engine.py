@@ -3,8 +3,8 @@ split into VAD, model, vocoder and buffering, plus the overhead beyond pure mode
 
     python bench/bench_engine.py [--checkpoint DIR] [--decoder DIR] [--audio fake|pulse] [--turns 5] [--json]
 
-Without --checkpoint a tiny random OpenS2S checkpoint is made in a temp dir; without --decoder a sine "vocoder"
-with no compute stands in (its row shows 0 vocoder time). `--audio fake` replays espeak-ng speech through a fake
+Without --checkpoint / --decoder, tiny random ones are made in a temp dir; --sine-vocoder replaces the vocoder
+by a no-compute sine stand-in. `--audio fake` replays espeak-ng speech through a fake
 sounddevice backend in real time (48 kHz in, 44.1 kHz out); `--audio pulse` goes through a private PulseAudio
 server and PortAudio. The pure-compute baseline reruns the same reply (same seed, same captured user audio)
 outside the engine: runner iteration + vocoder push until the first audio chunk.
@@ -51,11 +51,17 @@ def load_models(args: argparse.Namespace, tmp: Path):
 
         ckpt = make_tiny_checkpoint(tmp / "tiny")
     runner = OpenS2SRunner.load(ckpt, device=args.device)
-    if args.decoder is None:
+    if args.sine_vocoder:
         return runner, FakeDecoder(), "sine (no compute)"
+    decoder_dir = args.decoder
+    if decoder_dir is None:
+        from models.tiny_decoder import make_tiny_decoder
+
+        decoder_dir = make_tiny_decoder(tmp / "tiny_decoder")
     vocoder_mod = importlib.import_module("core.token2wav")
-    dec = vocoder_mod.VoiceDecoder.load(args.decoder, backend=args.decoder_backend, device=args.device)
-    return runner, SeededVocoder(dec), f"{args.decoder_backend} decoder"
+    dec = vocoder_mod.VoiceDecoder.load(decoder_dir, backend=args.decoder_backend, device=args.device)
+    label = "tiny " if args.decoder is None else ""
+    return runner, SeededVocoder(dec), f"{label}{args.decoder_backend} decoder"
 
 
 def pure_compute_s(runner, decoder, user_audio: np.ndarray, sampling: SamplingConfig) -> tuple[float, float]:
@@ -200,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=Path)
     p.add_argument("--decoder", type=Path)
     p.add_argument("--decoder-backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--sine-vocoder", action="store_true", help="a no-compute sine stand-in for the vocoder")
     p.add_argument("--device", default="cpu")
     p.add_argument("--audio", choices=("fake", "pulse"), default="fake")
     p.add_argument("--turns", type=int, default=5)

@@ -108,7 +108,7 @@ def test_real_portaudio_barge_in_stops_the_sink(pulse_server, speech_factory, tm
         f"real PortAudio barge-in: onset block arrival -> playback stopped {stop_ms:.0f} ms "
         f"(+ one {eng.config.audio.output_block_ms:g} ms output block)"
     )
-    assert 200 <= stop_ms < 450
+    assert 150 <= stop_ms < 450  # ~barge_in_ms: not at the first voiced frame, not late
     assert end.interrupted and 0 < len(end.heard_text.split()) < 30
     y = np.fromfile(rec_path, dtype=np.float32)
     loud = np.flatnonzero(np.abs(y) > 0.05)

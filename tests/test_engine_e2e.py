@@ -33,11 +33,17 @@ def real_runner(request):
 
 
 @pytest.fixture(scope="module")
-def real_models(request, real_runner):
+def real_models(request, real_runner, tmp_path_factory):
     vocoder_mod = pytest.importorskip("core.token2wav")
     from app.commands.converse import SeededVocoder
 
-    decoder = vocoder_mod.VoiceDecoder.load(_fixture(request, "tiny_decoder"), backend="torch")
+    try:
+        decoder_dir = request.getfixturevalue("tiny_decoder")
+    except pytest.FixtureLookupError:  # until tests/conftest.py provides it: make the same tiny decoder here
+        from models.tiny_decoder import make_tiny_decoder
+
+        decoder_dir = make_tiny_decoder(tmp_path_factory.mktemp("tiny_decoder"))
+    decoder = vocoder_mod.VoiceDecoder.load(decoder_dir, backend="torch", device="cpu")
     return real_runner, SeededVocoder(decoder)
 
 

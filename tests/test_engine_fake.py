@@ -303,3 +303,28 @@ def test_model_failing_before_any_audio_says_so_and_recovers(rig):
     assert err.kind is ErrorKind.MODEL and "could not produce a reply" in err.message
     events.wait_for(lambda e: isinstance(e, StateChanged) and e.reason == "reply_done", 5)
     assert eng.state is EngineState.LISTENING and [r for r, _ in conv.turns] == ["user", "assistant"]
+
+
+def test_recorder_as_engine_sink_keeps_turn_reply_and_log(tmp_path):
+    import json
+
+    import soundfile as sf
+
+    from core.recorder import SessionRecorder
+
+    audio, events, conv = FakeAudio(), Collector(), FakeConversation()
+    rec = SessionRecorder(tmp_path / "rec", events)
+    eng = Engine(FakeRunner(), FakeDecoder(), config=config(), sink=rec, audio=audio, conversation=conv)
+    try:
+        eng.start()
+        eng.submit_turn(np.full(8000, 0.1, np.float32))
+        end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 10)
+    finally:
+        eng.stop()
+        rec.close()
+    log = [json.loads(x) for x in (tmp_path / "rec" / "session.jsonl").read_text().splitlines()]
+    types = [x["type"] for x in log]
+    assert types[0] == "StateChanged" and "UserTurnCaptured" in types and "ReplyEnded" in types
+    assert log[types.index("ReplyEnded")]["heard_text"] == end.heard_text
+    assert sf.info(str(tmp_path / "rec" / "user_001.wav")).frames == 8000
+    assert sf.info(str(tmp_path / "rec" / "reply_001.wav")).frames == 30 * 1764  # every vocoder sample
