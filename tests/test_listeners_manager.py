@@ -302,17 +302,21 @@ def test_repeated_request_failures_turn_listener_off(make, monkeypatch):
     assert not st.enabled and "failed 2 times" in st.reason
 
 
+def _listener_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("listener-")]
+
+
 def test_close_joins_workers_and_later_calls_are_noops(tiny):
-    before = threading.active_count()
+    before = set(_listener_threads())
     sink = Collector()
     lis = Listeners(tiny_config(tiny), sink)
     assert lis.wait_ready(WAIT_S)
-    assert threading.active_count() == before + 3
+    assert len(set(_listener_threads()) - before) == 3
     lis.on_user_turn(1, tone(1.0))
     t0 = time.monotonic()
     assert lis.close(5.0)
     assert time.monotonic() - t0 < 5.0
-    assert threading.active_count() == before
+    assert set(_listener_threads()) - before == set()
     n_events = len(sink.items)
     lis.on_user_turn(2, tone(0.3))
     lis.on_assistant_text(2, "x")

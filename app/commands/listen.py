@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         local_files_only=args.offline,
         worker_nice=0,  # nothing else to yield to here
+        hold_until_first_audio=False,  # no reply audio here
     )
     printer = _Printer()
     with Listeners(config, printer) as listeners:
