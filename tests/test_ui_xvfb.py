@@ -1,6 +1,6 @@
-"""The real window under Xvfb (xcb platform): `main.py --demo` opens, loads the offline demo checkpoint, answers a
-typed message (audio through a private PulseAudio server when available, else in text-only mode), is screenshotted with ImageMagick's
-`import -window root`, and exits 0 on SIGTERM without hanging."""
+"""The real window under Xvfb (xcb platform): `main.py --demo` opens, loads the offline demo checkpoint, answers
+a typed message (audio through a private PulseAudio server when available, else in text-only mode), is
+screenshotted with ImageMagick's `import -window root`, and exits 0 on SIGTERM without hanging."""
 
 from __future__ import annotations
 
