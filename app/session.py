@@ -23,6 +23,7 @@ from app.settings import AppSettings
 from app.talk_vad import TalkVad
 from core.engine_events import EngineError, EngineState, ErrorKind, ReplyEnded, ReplyText, UserTurnCaptured
 from core.errors import DeviceError, UserError
+from models.special_tokens import DEFAULT_SYSTEM_PROMPT
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class Session(QObject):
 
     def _apply_settings(self, old: AppSettings, new: AppSettings) -> None:
         self.audio, self.text_only = self._real_audio, False  # new device settings: try the real devices again
-        self.conversation.system_prompt = new.system_prompt or self.conversation.system_prompt
+        self.conversation.system_prompt = new.system_prompt or DEFAULT_SYSTEM_PROMPT
         if new.listeners_config() != old.listeners_config() and self.listeners is not None:
             self.listeners.close()
             self.listeners = self._make_listeners(new)

@@ -33,6 +33,7 @@ WINDOW_SIZE = (980, 720)
 TALK_KEY = Qt.Key.Key_F2
 STATUS_MESSAGE_MS = 6000
 TEXT_ONLY_MESSAGE_MS = 30000
+LOAD_CANCEL_WAIT_MS = 30000
 
 
 class MainWindow(QMainWindow):
@@ -245,8 +246,9 @@ class MainWindow(QMainWindow):
             return True
         self._shut_down = True
         if self.loader is not None and self.loader.isRunning():
-            self.loader.cancel()
-            self.loader.wait(5000)
+            self.loader.cancel()  # takes effect between the model and the decoder load
+            if not self.loader.wait(LOAD_CANCEL_WAIT_MS):
+                log.warning("the model load did not stop within %d ms", LOAD_CANCEL_WAIT_MS)
         if self.replay is not None:
             self.replay.stop()
         return self.session.shutdown()
