@@ -126,3 +126,20 @@ def test_push_to_talk_records_while_held(qtbot, make_window, tiny_models, speech
         win.controls.talk.released.emit()
     user = win.conversation_log.find("user", 1)
     assert user.audio_s > 1.0 and win.view.find("user", 1).note.text() == "push-to-talk"
+
+
+def test_talk_key_works_in_hands_free_mode(qtbot, make_window, tiny_models, speech_factory):  # noqa: F811
+    from PySide6.QtCore import Qt
+
+    win = make_window()
+    load_into(qtbot, win, tiny_models)
+    assert not win.session.talk_vad.push_to_talk
+    audio = win.session.audio
+    with qtbot.waitSignal(win.presenter.reply_ended, timeout=WAIT_MS):
+        qtbot.keyPress(win, Qt.Key.Key_F2)
+        assert win.session.talk_vad.push_to_talk
+        rec = audio.mic.inject(speech_at(speech_factory, "Talk key", audio.in_rate_hz))
+        qtbot.waitUntil(lambda: rec["end_t"] is not None, timeout=WAIT_MS)
+        qtbot.keyRelease(win, Qt.Key.Key_F2)
+    assert not win.session.talk_vad.push_to_talk
+    assert win.view.find("user", 1).note.text() == "push-to-talk"

@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.replay = replay
         self._shut_down = False
         self._loading = False
+        self._talk_key_hands_free = False
         self.setWindowTitle("OpenS2S Companion")
         self.resize(*WINDOW_SIZE)
         self._build()
@@ -227,16 +228,22 @@ class MainWindow(QMainWindow):
 
     # -- keys and closing --------------------------------------------------------------------------------------
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        if event.key() == TALK_KEY and not event.isAutoRepeat() and self.session.talk_vad.push_to_talk:
+        """F2 held = talk. In hands-free mode it switches to push-to-talk for as long as it is held."""
+        if event.key() == TALK_KEY and not event.isAutoRepeat() and self.session.has_model:
+            self._talk_key_hands_free = not self.session.talk_vad.push_to_talk
+            if self._talk_key_hands_free:
+                self.session.talk_vad.set_push_to_talk(True)
             self.controls.talk.setDown(True)
             self.session.talk_pressed()
             return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        if event.key() == TALK_KEY and not event.isAutoRepeat() and self.session.talk_vad.push_to_talk:
+        if event.key() == TALK_KEY and not event.isAutoRepeat() and self.session.has_model:
             self.controls.talk.setDown(False)
             self.session.talk_released()
+            if self._talk_key_hands_free:
+                self.session.talk_vad.set_push_to_talk(False)
             return
         super().keyReleaseEvent(event)
 

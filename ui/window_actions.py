@@ -47,7 +47,7 @@ class WindowActions:
         conv = bar.addMenu("&Conversation")
         self.new = self._action(conv, "&New conversation", "new", win.new_conversation)
         self.stop = self._action(conv, "&Stop reply", "stop", win.stop_reply)
-        conv.addAction("Talk: hold F2 (push-to-talk mode)").setEnabled(False)
+        conv.addAction("Talk: hold F2 (in either mode)").setEnabled(False)
         view = bar.addMenu("&View")
         self.show_emotion = self._action(view, "Show &emotion labels", "emotion", None)
         self.show_emotion.setCheckable(True)
