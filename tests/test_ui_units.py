@@ -81,6 +81,7 @@ def test_live_bubble_becomes_the_captured_turn(qtbot):
     assert live.plain_text == "hello th …" and live.note.text() == "hearing"
     p.handle(UserTurnCaptured(3, np.zeros(16000, np.float32), 16000, 0.0, 1.0, 1.5, "silence"))
     assert view.find("user", LIVE_TURN_ID) is None and view.find("user", 3) is live
+    assert live.plain_text == "hello th …"  # the partial stays until the final transcript
     p.handle(UserTranscript(3, "hello there", True))
     assert live.plain_text == "hello there"
 

@@ -84,7 +84,7 @@ class Presenter(QObject):
         rec = self.log.get_or_add(USER, ev.turn_id)
         rec.chunks, rec.sample_rate_hz = [ev.samples], ev.sample_rate_hz
         bubble = self.view.bubble(USER, ev.turn_id)
-        if not rec.text:
+        if not rec.text and not bubble.plain_text:  # keep a live partial until the final transcript
             bubble.set_text(f"🎤 {rec.audio_s:.1f} s of speech")
         bubble.set_note("spoken" if ev.reason != "submitted" else "push-to-talk")
         bubble.set_replayable(True)
