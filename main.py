@@ -12,10 +12,10 @@ def _configure_logging(verbosity: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from app.cli import build_parser, run_cli
+    from app.cli import build_parser, run_cli, with_default_command
 
     parser = build_parser()
-    argv = sys.argv[1:] if argv is None else argv
+    argv = with_default_command(sys.argv[1:] if argv is None else list(argv), parser)
     known, _ = parser.parse_known_args(argv)
     _configure_logging(known.verbose)
     return run_cli(argv, parser)

@@ -24,7 +24,10 @@ COMMAND_MODULES = (
     "app.commands.make_tiny_listeners",
     "app.commands.converse",
     "app.commands.devices",
+    "app.commands.gui",
 )
+DEFAULT_COMMAND = "gui"
+TOP_LEVEL_FLAGS = ("-v", "-vv", "-vvv", "--verbose")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def with_default_command(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`argv` with DEFAULT_COMMAND inserted when no sub-command is named (`main.py --checkpoint X` opens the GUI)."""
+    names = set()
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        names.update(getattr(action, "choices", None) or ())
+    lead = 0
+    while lead < len(argv) and argv[lead] in TOP_LEVEL_FLAGS:
+        lead += 1
+    rest = argv[lead:]
+    if rest and (rest[0] in names or rest[0] in ("-h", "--help")):
+        return argv
+    return [*argv[:lead], DEFAULT_COMMAND, *rest]
+
+
 def run_cli(argv: list[str] | None, parser: argparse.ArgumentParser) -> int:
+    argv = with_default_command(sys.argv[1:] if argv is None else list(argv), parser)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -33,6 +33,7 @@ from core.engine_events import (
     EngineState,
     ErrorKind,
     StateChanged,
+    UserTextSubmitted,
     UserTurnCaptured,
 )
 from core.errors import DeviceError, UserError
@@ -143,6 +144,22 @@ class Engine:
         turn = Turn(np.asarray(samples_16k, np.float32).reshape(-1), 0, 0, 0, "submitted")
         return self._dispatch(turn, time.monotonic())
 
+    def submit_text(self, text: str) -> int:
+        """Dispatch a typed user turn (a text box instead of speech). Returns its turn id, -1 if unusable."""
+        with self._lock:
+            self._cancel_current_reply()
+            try:
+                self.conversation.add_user_text(text)
+            except UserError as err:
+                self._emit(EngineError(ErrorKind.INPUT_SIGNAL, f"That message could not be used ({err})."))
+                return -1
+            self._turn_id += 1
+            tid = self._turn_id
+            self._emit(UserTextSubmitted(tid, text, time.monotonic()))
+            self.transcript.append({"role": "user", "turn_id": tid, "text": text, "reason": "typed"})
+            self._start_reply(tid)
+            return tid
+
     def __enter__(self) -> Engine:
         self.start()
         return self
@@ -213,9 +230,7 @@ class Engine:
     # -- turns ---------------------------------------------------------------------------------------------
     def _dispatch(self, turn: Turn, speech_end_t: float | None) -> int:
         with self._lock:
-            if self._job is not None:
-                self._barge_in(0.0, None)
-                self._finalize(self._job, wait=True)
+            self._cancel_current_reply()
             try:
                 self.conversation.add_user_audio(turn.samples)
             except UserError as err:
@@ -256,20 +271,28 @@ class Engine:
                         f"sooner, or raise max_turn_ms.",
                     )
                 )
-            self._set_state(EngineState.THINKING, "turn_captured")
-            self._job = ReplyJob(
-                tid,
-                self._runner,
-                self.conversation,
-                self._sampling,
-                self._decoder,
-                self._playout,
-                self._speaker.rate_hz if self._speaker else 48000,
-                self._emit,
-                self.config.first_chunk_priority,
-            )
-            self._job.start()
+            self._start_reply(tid)
             return tid
+
+    def _cancel_current_reply(self) -> None:
+        if self._job is not None:
+            self._barge_in(0.0, None)
+            self._finalize(self._job, wait=True)
+
+    def _start_reply(self, tid: int) -> None:
+        self._set_state(EngineState.THINKING, "turn_captured")
+        self._job = ReplyJob(
+            tid,
+            self._runner,
+            self.conversation,
+            self._sampling,
+            self._decoder,
+            self._playout,
+            self._speaker.rate_hz if self._speaker else 48000,
+            self._emit,
+            self.config.first_chunk_priority,
+        )
+        self._job.start()
 
     def _barge_in(self, speech_ms: float, speech_start_t: float | None) -> None:
         with self._lock:

@@ -82,6 +82,15 @@ class UserTurnCaptured:
 
 
 @dataclass(frozen=True)
+class UserTextSubmitted:
+    """A typed user turn (`Engine.submit_text`) was dispatched to the model."""
+
+    turn_id: int
+    text: str
+    dispatched_t: float = 0.0  # time.monotonic() of the dispatch
+
+
+@dataclass(frozen=True)
 class ReplyText:
     turn_id: int
     delta: TextDelta
@@ -164,6 +173,7 @@ EngineEvent = (
     | SpeechStarted
     | SpeechDiscarded
     | UserTurnCaptured
+    | UserTextSubmitted
     | ReplyText
     | ReplyUnits
     | ReplyAudio

@@ -1,0 +1,104 @@
+"""The desktop app's entry: QApplication + qasync event loop, the main window, clean shutdown on close/SIGTERM.
+
+`run_gui(options)` returns the process exit code (0 after a clean close). The window opens at once; a model
+given with --checkpoint/--decoder (or the last one used) loads on a worker thread; with none, the welcome panel
+guides the user (download, open a folder, or the offline demo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+STYLE_FILE = Path(__file__).resolve().parent.parent / "assets" / "style.qss"
+SIGNAL_POLL_MS = 200  # lets Python signal handlers run while Qt's loop is in C++
+APP_DISPLAY_NAME = "OpenS2S Companion"
+
+
+@dataclass(frozen=True)
+class GuiOptions:
+    checkpoint: str | None = None
+    decoder: str | None = None
+    demo: bool = False
+    quit_after_s: float | None = None
+    send_text: str | None = None  # type this message once the model is loaded (demos, screenshots)
+    audio: Any = None  # a sounddevice-like backend; None = sounddevice
+
+
+def load_style() -> str:
+    try:
+        return STYLE_FILE.read_text(encoding="utf-8")
+    except OSError as err:
+        log.warning("no style sheet (%s); using the platform style", err)
+        return ""
+
+
+def build_window(options: GuiOptions, store: Any = None, data_root: Path | None = None):
+    """The window with its session, replay player and start-up model load (needs a QApplication)."""
+    from app.model_loader import LoadRequest
+    from app.replay import ReplayPlayer
+    from app.session import Session
+    from app.settings import SettingsStore, data_dir
+    from ui.main_window import MainWindow
+
+    store = store or SettingsStore()
+    settings = store.load()
+    root = data_root or data_dir()
+    session = Session(settings, audio=options.audio)
+    replay = ReplayPlayer(options.audio, settings.engine_config().audio.output_device)
+    win = MainWindow(session, store, root, replay)
+    if options.send_text:
+        win.model_loaded.connect(lambda _label: win.send_text(options.send_text))
+    if options.demo:
+        win.load_demo()
+    elif options.checkpoint or options.decoder:
+        win.load(LoadRequest(options.checkpoint or "", options.decoder or "", Path(options.checkpoint or "").name))
+    elif settings.checkpoint and settings.decoder:
+        recent = next((r for r in settings.recent if r.checkpoint == settings.checkpoint), None)
+        win.load(LoadRequest(settings.checkpoint, settings.decoder, recent.label if recent else ""))
+    return win
+
+
+def run_gui(options: GuiOptions) -> int:
+    import qasync
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationDisplayName(APP_DISPLAY_NAME)
+    app.setStyleSheet(load_style())
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    win = build_window(options)
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+    _install_signal_handlers(win)
+    poll = QTimer()
+    poll.start(SIGNAL_POLL_MS)
+    poll.timeout.connect(lambda: None)
+    if options.quit_after_s is not None:
+        QTimer.singleShot(int(options.quit_after_s * 1000), win.close)
+    win.show()
+    with loop:
+        loop.run_until_complete(closed.wait())
+    clean = win.shutdown()
+    log.info("exiting (clean=%s)", clean)
+    return 0 if clean else 1
+
+
+def _install_signal_handlers(win: Any) -> None:
+    from PySide6.QtCore import QTimer
+
+    def _close(signum: int, _frame: Any) -> None:
+        log.info("signal %d: closing the window", signum)
+        QTimer.singleShot(0, win.close)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _close)

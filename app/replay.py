@@ -1,0 +1,131 @@
+"""Replay a stored turn through the same injected sounddevice-like backend the engine uses.
+
+One output stream per replay, at the device's native rate (the clip is resampled with soxr first). The
+PortAudio callback only copies; opening and closing run on a short-lived worker thread so a hung sound server
+never blocks the GUI thread. A QTimer reaps finished streams.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+log = logging.getLogger(__name__)
+
+BLOCK_MS = 20
+REAP_INTERVAL_MS = 100
+CLOSE_TIMEOUT_S = 2.0
+
+
+class _Clip:
+    """The samples one stream plays; the callback reads, the GUI thread only checks `done`."""
+
+    def __init__(self, samples: np.ndarray) -> None:
+        self._samples = samples
+        self._pos = 0
+        self.done = threading.Event()
+        self.cancelled = threading.Event()
+
+    def callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        outdata.fill(0.0)
+        if self.cancelled.is_set():
+            self.done.set()
+            return
+        take = min(frames, self._samples.size - self._pos)
+        if take > 0:
+            outdata[:take, 0] = self._samples[self._pos : self._pos + take]
+            self._pos += take
+        if self._pos >= self._samples.size:
+            self.done.set()
+
+
+class ReplayPlayer(QObject):
+    """`play(samples, rate_hz)`; `stop()`; `playing`. `finished` fires when a replay ends or is stopped."""
+
+    finished = Signal()
+    failed = Signal(str)
+
+    def __init__(self, audio: Any = None, device: int | str | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._audio, self._device = audio, device
+        self._clip: _Clip | None = None
+        self._stream: Any = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(REAP_INTERVAL_MS)
+        self._timer.timeout.connect(self._reap)
+
+    @property
+    def playing(self) -> bool:
+        return self._clip is not None and not self._clip.done.is_set()
+
+    def set_device(self, audio: Any, device: int | str | None) -> None:
+        self._audio, self._device = audio, device
+
+    def play(self, samples: np.ndarray, rate_hz: int) -> None:
+        self.stop()
+        samples = np.asarray(samples, np.float32).reshape(-1)
+        if not samples.size:
+            return
+        try:
+            audio = self._backend()
+            info = audio.query_devices(self._device, "output")
+            out_rate = int(info["default_samplerate"])
+            clip = _Clip(_resample(samples, rate_hz, out_rate))
+            stream = audio.OutputStream(
+                samplerate=out_rate,
+                blocksize=int(out_rate * BLOCK_MS / 1000),
+                device=self._device,
+                channels=1,
+                dtype="float32",
+                callback=clip.callback,
+            )
+            stream.start()
+        except Exception as err:  # PortAudio raises its own types; report one line, keep the app running
+            log.warning("replay failed: %s", err)
+            self.failed.emit(f"Cannot play the turn: {err}")
+            return
+        self._clip, self._stream = clip, stream
+        self._timer.start()
+
+    def stop(self) -> None:
+        if self._clip is not None:
+            self._clip.cancelled.set()
+        self._close()
+
+    def _reap(self) -> None:
+        if self._clip is None or self._clip.done.is_set():
+            self._close()
+
+    def _close(self) -> None:
+        stream, self._stream, self._clip = self._stream, None, None
+        self._timer.stop()
+        if stream is not None:
+            threading.Thread(target=_close_stream, args=(stream,), name="replay-close", daemon=True).start()
+            self.finished.emit()
+
+    def _backend(self) -> Any:
+        if self._audio is None:
+            import sounddevice  # deferred: PortAudio enumerates devices at import
+
+            self._audio = sounddevice
+        return self._audio
+
+
+def _resample(samples: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
+    if in_rate == out_rate:
+        return samples
+    import soxr
+
+    return soxr.resample(samples, in_rate, out_rate).astype(np.float32)
+
+
+def _close_stream(stream: Any) -> None:
+    for method in ("abort", "close"):
+        try:
+            getattr(stream, method)()
+        except Exception as err:  # a lost device makes these raise; closing must still finish
+            log.debug("replay stream %s: %s", method, err)

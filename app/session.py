@@ -1,0 +1,273 @@
+"""The window's engine session: owns the Engine and the listeners, runs every engine call off the GUI thread.
+
+Threads: engine calls that may block (start, stop, submit, new conversation) run on one `engine-control`
+worker, in order. Engine and listener events arrive on their own threads; the sink forwards them to the
+listeners (which only enqueue) and emits `_incoming`, a signal connected with a *queued* connection, so
+`event` is always emitted on the GUI thread. The GUI thread never runs model, VAD or vocoder work.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+from app.partial_feed import PartialFeed
+from app.settings import AppSettings
+from app.talk_vad import TalkVad
+from core.engine_events import EngineError, EngineState, ErrorKind, ReplyEnded, ReplyText, UserTurnCaptured
+from core.errors import DeviceError, UserError
+from models.special_tokens import DEFAULT_SYSTEM_PROMPT
+
+log = logging.getLogger(__name__)
+
+MIN_PTT_S = 0.3
+
+
+@dataclass(frozen=True)
+class AudioFallback:
+    """The sound devices could not be opened: the session runs text-only on a silent backend."""
+
+    reason: str  # the device error, one line
+VAD_RATE_HZ = 16000
+SHUTDOWN_TIMEOUT_S = 15.0
+
+
+class Session(QObject):
+    """See module doc. `event(obj)`: every engine / listener event, on the GUI thread."""
+
+    event = Signal(object)
+    _incoming = Signal(object)
+
+    def __init__(self, settings: AppSettings, audio: Any = None, make_vad: Callable[[], Any] | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        from core.conversation import Conversation
+
+        self.settings = settings
+        self.audio = audio
+        self._real_audio = audio
+        self.text_only = False
+        self._generation = itertools.count(1)
+        self._live_generation = 0
+        self.talk_vad = TalkVad(make_vad)
+        self.talk_vad.set_push_to_talk(settings.push_to_talk)
+        self.conversation = Conversation(settings.system_prompt or None)
+        self.engine: Any = None
+        self._models: tuple[Any, Any] | None = None
+        self.listeners: Any = None
+        self.model_label = ""
+        self._reply_text: dict[int, str] = {}
+        self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-control")
+        self._closed = False
+        self._incoming.connect(self.event.emit, Qt.ConnectionType.QueuedConnection)
+        self._partial = PartialFeed(lambda: self.listeners)
+        self.talk_vad.set_tap(self._partial.on_frame)
+
+    # -- models and settings --------------------------------------------------------------------------------
+    def set_models(self, runner: Any, decoder: Any, label: str) -> Future:
+        """Replace the model (the conversation carries over) and (re)start listening."""
+        return self._submit(self._set_models, runner, decoder, label)
+
+    def apply_settings(self, settings: AppSettings) -> Future:
+        old, self.settings = self.settings, settings
+        self.talk_vad.set_push_to_talk(settings.push_to_talk)
+        return self._submit(self._apply_settings, old, settings)
+
+    @property
+    def has_model(self) -> bool:
+        return self.engine is not None
+
+    def listener_statuses(self) -> dict:
+        return self.listeners.status() if self.listeners is not None else {}
+
+    # -- the conversation -----------------------------------------------------------------------------------
+    def submit_text(self, text: str) -> Future:
+        return self._submit(self._with_engine, lambda eng: eng.submit_text(text))
+
+    def submit_audio(self, samples_16k: Any) -> Future:
+        return self._submit(self._with_engine, lambda eng: eng.submit_turn(samples_16k))
+
+    def interrupt(self) -> Future:
+        return self._submit(self._with_engine, lambda eng: eng.interrupt())
+
+    def new_conversation(self) -> Future:
+        return self._submit(self._new_conversation)
+
+    def talk_pressed(self) -> None:
+        self.talk_vad.begin()
+
+    def talk_released(self) -> Future | None:
+        clip = self.talk_vad.finish()
+        if clip.size < MIN_PTT_S * VAD_RATE_HZ:
+            self._incoming.emit(EngineError(ErrorKind.INPUT_SIGNAL, "Hold the talk button while you speak."))
+            return None
+        return self.submit_audio(clip)
+
+    def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
+        """Stop input -> processing -> output (engine.stop()), then the listeners. Bounded; True if clean."""
+        if self._closed:
+            return True
+        self._closed = True
+        fut = self._control.submit(self._stop_all)
+        try:
+            fut.result(timeout_s)
+            ok = True
+        except FutureTimeout:
+            log.warning("engine did not stop within %.0f s; leaving its threads behind", timeout_s)
+            ok = False
+        self._control.shutdown(wait=False, cancel_futures=True)
+        return ok
+
+    # -- control thread ---------------------------------------------------------------------------------------
+    def _submit(self, fn: Callable, *args: Any) -> Future:
+        if self._closed:
+            fut: Future = Future()
+            fut.set_result(None)
+            return fut
+        fut = self._control.submit(fn, *args)
+        fut.add_done_callback(_log_failure)
+        return fut
+
+    def _set_models(self, runner: Any, decoder: Any, label: str) -> None:
+        self._stop_engine()
+        self._models = (runner, decoder)
+        self.engine = self._make_engine(runner, decoder)
+        self.model_label = label
+        if self.listeners is None:
+            self.listeners = self._make_listeners(self.settings)
+        self._start_engine()
+
+    def _apply_settings(self, old: AppSettings, new: AppSettings) -> None:
+        self.audio, self.text_only = self._real_audio, False  # new device settings: try the real devices again
+        self.conversation.system_prompt = new.system_prompt or DEFAULT_SYSTEM_PROMPT
+        if new.listeners_config() != old.listeners_config() and self.listeners is not None:
+            self.listeners.close()
+            self.listeners = self._make_listeners(new)
+        if self._models is not None:
+            self._stop_engine()
+            self.engine = self._make_engine(*self._models)
+            self._start_engine()
+
+    def _new_conversation(self) -> None:
+        was_running = self.engine is not None and self.engine.state is not EngineState.IDLE
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine.transcript.clear()
+        self.conversation.clear()
+        self._reply_text.clear()
+        if was_running:
+            self._start_engine()
+
+    def _with_engine(self, action: Callable[[Any], Any]) -> Any:
+        if self.engine is None:
+            self._incoming.emit(EngineError(ErrorKind.MODEL, "No model is loaded yet: open or download one."))
+            return None
+        if self.engine.state is EngineState.IDLE and not self._start_engine():
+            return None
+        return action(self.engine)
+
+    def _make_engine(self, runner: Any, decoder: Any) -> Any:
+        from core.engine import Engine
+
+        gen = self._live_generation = next(self._generation)
+        return Engine(
+            runner,
+            decoder,
+            config=self.settings.engine_config(),
+            sink=lambda ev: self._sink(ev, gen),
+            audio=self.audio,
+            conversation=self.conversation,
+            sampling=self.settings.sampling_config(),
+            vad=self.talk_vad,
+        )
+
+    def _make_listeners(self, settings: AppSettings) -> Any:
+        from core.listeners.manager import Listeners
+
+        return Listeners(settings.listeners_config(), self._incoming.emit)
+
+    def _start_engine(self) -> bool:
+        try:
+            if not self.text_only:
+                self._probe_devices()
+            self.engine.start()
+            return True
+        except DeviceError as err:
+            if self.text_only or self._models is None:
+                log.info("engine did not start: %s", err)
+                return False
+            return self._fall_back_to_text_only(err)
+        except UserError as err:  # already reported to the sink as a fatal EngineError
+            log.info("engine did not start: %s", err)
+            return False
+
+    def _probe_devices(self) -> None:
+        """Raise DeviceError before the engine starts if there is no input or output device (or no PortAudio)."""
+        from core.audio_io import device_info
+
+        if self.audio is None:
+            try:
+                import sounddevice  # deferred: PortAudio enumerates devices at import
+            except OSError as err:  # the PortAudio library itself is missing
+                raise DeviceError(f"No sound system is available ({err}).") from err
+            self.audio = self._real_audio = sounddevice
+        audio_cfg = self.settings.engine_config().audio
+        device_info(self.audio, audio_cfg.input_device, "input")
+        device_info(self.audio, audio_cfg.output_device, "output")
+
+    def _fall_back_to_text_only(self, err: DeviceError) -> bool:
+        """No usable sound device: keep the conversation going on a silent backend (typed turns work)."""
+        from app.null_audio import NullAudio
+
+        log.warning("no usable sound device (%s); switching to text-only mode", err)
+        failed = self.engine
+        self._live_generation = 0  # the failed engine's fatal device error is replaced by AudioFallback
+        failed.stop()
+        self.audio, self.text_only = NullAudio(), True
+        self.engine = self._make_engine(*self._models)
+        self._incoming.emit(AudioFallback(str(err)))
+        return self._start_engine()
+
+    def _stop_engine(self) -> None:
+        if self.engine is not None:
+            self.engine.stop()
+
+    def _stop_all(self) -> None:
+        self._stop_engine()
+        if self.listeners is not None:
+            self.listeners.close()
+
+    # -- engine-events thread ---------------------------------------------------------------------------------
+    def _sink(self, ev: object, generation: int) -> None:
+        if generation != self._live_generation and isinstance(ev, EngineError) and ev.fatal:
+            log.info("dropped a fatal error from a replaced engine: %s", ev.message)
+            return
+        self._route_to_listeners(ev)
+        self._incoming.emit(ev)
+
+    def _route_to_listeners(self, ev: object) -> None:
+        lis = self.listeners
+        if lis is None:
+            return
+        self._partial.on_event(ev)
+        if isinstance(ev, UserTurnCaptured):
+            lis.on_user_turn(ev.turn_id, ev.samples)
+        elif isinstance(ev, ReplyText):
+            text = self._reply_text.get(ev.turn_id, "") + ev.delta.text
+            self._reply_text[ev.turn_id] = text
+            lis.on_assistant_text(ev.turn_id, text)
+        elif isinstance(ev, ReplyEnded):
+            self._reply_text.pop(ev.turn_id, None)
+            lis.on_reply_end(ev.turn_id)
+
+
+def _log_failure(fut: Future) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("engine control call failed", exc_info=fut.exception())

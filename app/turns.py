@@ -1,0 +1,108 @@
+"""The window's record of a conversation: every turn's text, emotion labels and audio, and its export.
+
+Export layout (`export_conversation(dir)`): `conversation.json` plus `turn_NNN_user.wav` (16 kHz) and
+`turn_NNN_assistant.wav` (the vocoder's 22050 Hz) for each turn that has audio. `load_export` reads it back.
+Owned by the GUI thread only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+log = logging.getLogger(__name__)
+
+EXPORT_JSON = "conversation.json"
+EXPORT_VERSION = 1
+USER, ASSISTANT = "user", "assistant"
+
+
+@dataclass
+class TurnRecord:
+    turn_id: int
+    role: str
+    text: str = ""
+    typed: bool = False
+    sample_rate_hz: int = 0
+    chunks: list[np.ndarray] = field(default_factory=list, repr=False)
+    emotions: list[tuple[str, float]] = field(default_factory=list)  # (label, confidence), latest last
+    interrupted: bool = False
+    heard_text: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.role, self.turn_id
+
+    def audio(self) -> np.ndarray:
+        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.float32)
+
+    @property
+    def audio_s(self) -> float:
+        return sum(c.size for c in self.chunks) / self.sample_rate_hz if self.sample_rate_hz else 0.0
+
+
+class ConversationLog:
+    """Ordered turns, addressable by (role, turn_id)."""
+
+    def __init__(self) -> None:
+        self.turns: list[TurnRecord] = []
+        self._by_key: dict[tuple[str, int], TurnRecord] = {}
+
+    def get_or_add(self, role: str, turn_id: int) -> TurnRecord:
+        rec = self._by_key.get((role, turn_id))
+        if rec is None:
+            rec = TurnRecord(turn_id, role)
+            self.turns.append(rec)
+            self._by_key[rec.key] = rec
+        return rec
+
+    def find(self, role: str, turn_id: int) -> TurnRecord | None:
+        return self._by_key.get((role, turn_id))
+
+    def clear(self) -> None:
+        self.turns.clear()
+        self._by_key.clear()
+
+
+def export_conversation(log_: ConversationLog, out_dir: str | Path, meta: dict | None = None) -> Path:
+    """Write conversation.json and one WAV per turn with audio; returns the JSON path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    items = []
+    for rec in log_.turns:
+        item = {"turn_id": rec.turn_id, "role": rec.role, "text": rec.text, "typed": rec.typed}
+        if rec.emotions:
+            item["emotions"] = [{"label": lab, "confidence": round(conf, 4)} for lab, conf in rec.emotions]
+        if rec.role == ASSISTANT:
+            item.update(interrupted=rec.interrupted, heard_text=rec.heard_text)
+        if rec.chunks:
+            name = f"turn_{rec.turn_id:03d}_{rec.role}.wav"
+            sf.write(str(out / name), rec.audio(), rec.sample_rate_hz, subtype="FLOAT")
+            item.update(audio=name, sample_rate_hz=rec.sample_rate_hz, audio_s=round(rec.audio_s, 3))
+        items.append(item)
+    path = out / EXPORT_JSON
+    doc = {"version": EXPORT_VERSION, "meta": meta or {}, "turns": items}
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+    log.info("exported %d turns to %s", len(items), out)
+    return path
+
+
+def load_export(out_dir: str | Path) -> ConversationLog:
+    """Read an export back (text, emotions and audio)."""
+    out = Path(out_dir)
+    doc = json.loads((out / EXPORT_JSON).read_text(encoding="utf-8"))
+    result = ConversationLog()
+    for item in doc["turns"]:
+        rec = result.get_or_add(item["role"], int(item["turn_id"]))
+        rec.text, rec.typed = item.get("text", ""), bool(item.get("typed"))
+        rec.emotions = [(e["label"], float(e["confidence"])) for e in item.get("emotions", [])]
+        rec.interrupted, rec.heard_text = bool(item.get("interrupted")), item.get("heard_text")
+        if item.get("audio"):
+            samples, rate = sf.read(str(out / item["audio"]), dtype="float32")
+            rec.chunks, rec.sample_rate_hz = [samples], int(rate)
+    return result

@@ -1,0 +1,266 @@
+"""The main window: status strip, conversation, control bar, menus and shortcuts.
+
+All model work runs elsewhere: engine calls on the session's control thread, loading on a `ModelLoader`
+QThread, downloads on a `HubDownloader` QThread. Closing the window stops the engine (input -> processing ->
+output) and the listeners, bounded in time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
+
+from app.demo import demo_loader, demo_request
+from app.model_loader import LoadRequest, ModelLoader
+from app.session import AudioFallback, Session
+from app.settings import AppSettings, SettingsStore
+from app.turns import ConversationLog, export_conversation
+from core.engine_events import EngineError
+from ui.controls import ControlBar, StatusStrip
+from ui.conversation_view import ConversationView
+from ui.dialogs import OpenCheckpointDialog, WelcomePanel, show_error
+from ui.presenter import Presenter
+from ui.window_actions import WindowActions
+
+log = logging.getLogger(__name__)
+
+WINDOW_SIZE = (980, 720)
+TALK_KEY = Qt.Key.Key_F2
+STATUS_MESSAGE_MS = 6000
+TEXT_ONLY_MESSAGE_MS = 30000
+LOAD_CANCEL_WAIT_MS = 30000
+
+
+class MainWindow(QMainWindow):
+    """`load(request)` loads a model off-thread; `model_loaded` / `load_failed(msg)` report the outcome."""
+
+    model_loaded = Signal(str)
+    load_failed = Signal(str)
+
+    def __init__(self, session: Session, store: SettingsStore, data_root: Path, replay: Any = None) -> None:
+        super().__init__()
+        self.session, self.store, self.data_root = session, store, data_root
+        self.settings: AppSettings = session.settings
+        self.conversation_log = ConversationLog()
+        self.loader: ModelLoader | None = None
+        self.last_error_box = None
+        self.replay = replay
+        self._shut_down = False
+        self._loading = False
+        self._talk_key_hands_free = False
+        self.setWindowTitle("OpenS2S Companion")
+        self.resize(*WINDOW_SIZE)
+        self._build()
+        self.presenter = Presenter(self.view, self.strip, self.conversation_log, self)
+        self.presenter.engine_error.connect(self._engine_error)
+        session.event.connect(self.presenter.handle)
+        session.event.connect(self._session_event)
+        if replay is not None:
+            replay.failed.connect(lambda msg: self.statusBar().showMessage(msg, STATUS_MESSAGE_MS))
+        self.actions_ = WindowActions(self)
+        self._apply_show_emotion(self.settings.show_emotion)
+        self.controls.set_push_to_talk(self.settings.push_to_talk)
+        self.controls.set_ready(False)
+
+    # -- layout ------------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.strip = StatusStrip()
+        self.view = ConversationView()
+        self.view.replay_requested.connect(self.replay_turn)
+        self.welcome = WelcomePanel()
+        self.welcome.demo_clicked.connect(self.load_demo)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.view)
+        self.controls = ControlBar()
+        self.controls.text_submitted.connect(self.send_text)
+        self.controls.stop_clicked.connect(self.stop_reply)
+        self.controls.talk_pressed.connect(self.session.talk_pressed)
+        self.controls.talk_released.connect(self.session.talk_released)
+        self.controls.mode_changed.connect(self.set_push_to_talk)
+        central = QWidget(objectName="central")
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.strip)
+        lay.addWidget(self.pages, 1)
+        lay.addWidget(self.controls)
+        self.setCentralWidget(central)
+        self.progress = QProgressBar(objectName="loadProgress")
+        self.progress.setRange(0, 100)
+        self.progress.setFixedWidth(220)
+        self.progress.setVisible(False)
+        self.statusBar().addPermanentWidget(self.progress)
+
+    # -- conversation ------------------------------------------------------------------------------------------
+    def send_text(self, text: str) -> None:
+        self.session.submit_text(text)
+
+    def stop_reply(self) -> None:
+        self.session.interrupt()
+
+    def new_conversation(self) -> None:
+        if self.replay is not None:
+            self.replay.stop()
+        self.session.new_conversation()
+        self.conversation_log.clear()
+        self.view.clear()
+        self.statusBar().showMessage("New conversation: the model's history is cleared.", STATUS_MESSAGE_MS)
+
+    def replay_turn(self, role: str, turn_id: int) -> None:
+        rec = self.conversation_log.find(role, turn_id)
+        if rec is None or not rec.chunks or self.replay is None:
+            return
+        self.replay.play(rec.audio(), rec.sample_rate_hz)
+
+    def set_push_to_talk(self, on: bool) -> None:
+        self.update_settings(dataclasses.replace(self.settings, push_to_talk=on))
+        self.controls.set_push_to_talk(on)
+        self.controls.set_ready(self.session.has_model)
+
+    def export_to(self, out_dir: str | Path) -> Path:
+        meta = {"model": self.session.model_label, "system_prompt": self.session.conversation.system_prompt}
+        path = export_conversation(self.conversation_log, out_dir, meta)
+        self.statusBar().showMessage(f"Exported to {Path(out_dir)}", STATUS_MESSAGE_MS)
+        return path
+
+    def export_dialog(self) -> None:
+        out = QFileDialog.getExistingDirectory(self, "Export the conversation into a folder")
+        if out:
+            self.export_to(out)
+
+    # -- settings ----------------------------------------------------------------------------------------------
+    def set_show_emotion(self, show: bool) -> None:
+        self.update_settings(dataclasses.replace(self.settings, show_emotion=show))
+        self._apply_show_emotion(show)
+
+    def _apply_show_emotion(self, show: bool) -> None:
+        self.view.set_show_emotion(show)
+        action = getattr(self, "actions_", None)
+        if action is not None:
+            action.show_emotion.setChecked(show)
+
+    def update_settings(self, settings: AppSettings, restart_engine: bool = False) -> None:
+        self.settings = settings
+        self.store.save(settings)
+        if self.replay is not None:
+            self.replay.set_device(self.session.audio, settings.engine_config().audio.output_device)
+        if restart_engine:
+            self.session.apply_settings(settings)
+        else:
+            self.session.settings = settings
+            self.session.talk_vad.set_push_to_talk(settings.push_to_talk)
+
+    # -- models ------------------------------------------------------------------------------------------------
+    def open_checkpoint_dialog(self) -> None:
+        dlg = OpenCheckpointDialog(self.settings.checkpoint or "", self.settings.decoder or "", self)
+        if dlg.exec():
+            model, decoder = dlg.paths()
+            self.load(LoadRequest(model, decoder, Path(model).name))
+
+    def load_demo(self) -> None:
+        self.load(demo_request(self.data_root), load_fn=demo_loader(self.data_root))
+
+    def load(self, request: LoadRequest, load_fn: Any = None) -> ModelLoader | None:
+        if self._loading:
+            self.statusBar().showMessage("A model is already loading.", STATUS_MESSAGE_MS)
+            return None
+        self._loading = True
+        if self.loader is not None:
+            self.loader.wait()  # the previous loader already reported; its thread is only returning
+        self.loader = ModelLoader(request, self.settings, load_fn, self)
+        self.loader.progress.connect(self._load_progress)
+        self.loader.loaded.connect(self._loaded)
+        self.loader.failed.connect(self._load_failed)
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        if not self.session.has_model:
+            self.strip.set_state("loading")
+        self.loader.start()
+        return self.loader
+
+    def _load_progress(self, percent: int, what: str) -> None:
+        self.progress.setValue(percent)
+        self.statusBar().showMessage(f"{what}…")
+
+    def _loaded(self, runner: Any, decoder: Any, request: LoadRequest) -> None:
+        self._loading = False
+        self.progress.setVisible(False)
+        label = request.label or Path(request.checkpoint).name
+        self.session.set_models(runner, decoder, label)
+        self.update_settings(self.settings.with_recent(request.checkpoint, request.decoder, label))
+        self.actions_.refresh_recent()
+        self.strip.set_model(f"Model: {label}")
+        self.pages.setCurrentWidget(self.view)
+        self.controls.set_ready(True)
+        self.presenter.set_listener_statuses(self.session.listener_statuses())
+        self.statusBar().showMessage(f"Loaded {label}", STATUS_MESSAGE_MS)
+        log.info("model loaded: %s", label)
+        self.model_loaded.emit(label)
+
+    def _load_failed(self, message: str) -> None:
+        self._loading = False
+        self.progress.setVisible(False)
+        if not self.session.has_model:
+            self.strip.set_state("no_model")
+        keep = f"\n\nStill using: {self.session.model_label}" if self.session.has_model else ""
+        self.last_error_box = show_error(self, "Could not load the checkpoint", message, keep)
+        self.load_failed.emit(message)
+
+    def _session_event(self, ev: object) -> None:
+        if isinstance(ev, AudioFallback):
+            self.strip.set_model(f"Model: {self.session.model_label} · text-only (no sound device)")
+            self.statusBar().showMessage(
+                f"{ev.reason} Text-only mode: type your messages; replies are shown, not played. "
+                "Pick devices in Settings to try again.",
+                TEXT_ONLY_MESSAGE_MS,
+            )
+
+    def _engine_error(self, ev: EngineError) -> None:
+        self.statusBar().showMessage(ev.message, STATUS_MESSAGE_MS)
+        if ev.fatal:
+            self.last_error_box = show_error(self, "Audio stopped", ev.message)
+
+    # -- keys and closing --------------------------------------------------------------------------------------
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        """F2 held = talk. In hands-free mode it switches to push-to-talk for as long as it is held."""
+        if event.key() == TALK_KEY and not event.isAutoRepeat() and self.session.has_model:
+            self._talk_key_hands_free = not self.session.talk_vad.push_to_talk
+            if self._talk_key_hands_free:
+                self.session.talk_vad.set_push_to_talk(True)
+            self.controls.talk.setDown(True)
+            self.session.talk_pressed()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if event.key() == TALK_KEY and not event.isAutoRepeat() and self.session.has_model:
+            self.controls.talk.setDown(False)
+            self.session.talk_released()
+            if self._talk_key_hands_free:
+                self.session.talk_vad.set_push_to_talk(False)
+            return
+        super().keyReleaseEvent(event)
+
+    def shutdown(self) -> bool:
+        """Stop loading, replay, the engine and the listeners; bounded. Idempotent."""
+        if self._shut_down:
+            return True
+        self._shut_down = True
+        if self.loader is not None and self.loader.isRunning():
+            self.loader.cancel()  # takes effect between the model and the decoder load
+            if not self.loader.wait(LOAD_CANCEL_WAIT_MS):
+                log.warning("the model load did not stop within %d ms", LOAD_CANCEL_WAIT_MS)
+        if self.replay is not None:
+            self.replay.stop()
+        return self.session.shutdown()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        ok = self.shutdown()
+        log.info("window closed (clean shutdown: %s)", ok)
+        event.accept()

@@ -1,0 +1,166 @@
+"""Applies engine and listener events (on the GUI thread) to the conversation log, the bubbles and the strip."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from app.turns import ASSISTANT, USER, ConversationLog
+from core.engine_events import (
+    BargeIn,
+    EngineError,
+    EngineState,
+    MicLevel,
+    ReplyAudio,
+    ReplyEnded,
+    ReplyText,
+    SpeechDiscarded,
+    StateChanged,
+    UserTextSubmitted,
+    UserTurnCaptured,
+)
+from core.listener_events import LISTENER_NAMES, ListenerStatus, TurnEmotion, UserTranscript
+from ui.controls import StatusStrip
+from ui.conversation_view import ConversationView
+
+log = logging.getLogger(__name__)
+
+LIVE_TURN_ID = 0  # engine turn ids start at 1; 0 is the bubble of the turn still being spoken
+
+
+class Presenter(QObject):
+    """`handle(event)`; `reply_text_changed(turn_id, text)` after every streamed text delta (tests, bench)."""
+
+    reply_text_changed = Signal(int, str)
+    reply_ended = Signal(int)
+    engine_error = Signal(object)
+
+    def __init__(self, view: ConversationView, strip: StatusStrip, log_: ConversationLog,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.view, self.strip, self.log = view, strip, log_
+        self.listener_status: dict[str, ListenerStatus] = {}
+        self._listening = False
+        self.partials_shown = 0
+        self._handlers: dict[type, Callable] = {
+            StateChanged: self._state,
+            MicLevel: self._level,
+            UserTurnCaptured: self._user_audio,
+            UserTextSubmitted: self._user_text,
+            ReplyText: self._reply_text,
+            ReplyAudio: self._reply_audio,
+            BargeIn: self._barge_in,
+            ReplyEnded: self._reply_end,
+            EngineError: self._error,
+            SpeechDiscarded: self._speech_discarded,
+            UserTranscript: self._transcript,
+            TurnEmotion: self._emotion,
+            ListenerStatus: self._listener,
+        }
+
+    def handle(self, ev: object) -> None:
+        handler = self._handlers.get(type(ev))
+        if handler is not None:
+            handler(ev)
+
+    def set_listener_statuses(self, statuses: dict[str, ListenerStatus]) -> None:
+        self.listener_status = dict(statuses)
+        self._show_listeners()
+
+    # -- handlers -------------------------------------------------------------------------------------------
+    def _state(self, ev: StateChanged) -> None:
+        self._listening = ev.new is EngineState.LISTENING
+        if not self._listening:
+            self.view.remove(USER, LIVE_TURN_ID)  # a late partial must not outlive the turn
+        self.strip.set_state(ev.new.value)
+
+    def _level(self, ev: MicLevel) -> None:
+        self.strip.set_level(ev.rms_dbfs, ev.ignored)
+
+    def _user_audio(self, ev: UserTurnCaptured) -> None:
+        self.view.rekey(USER, LIVE_TURN_ID, ev.turn_id)
+        rec = self.log.get_or_add(USER, ev.turn_id)
+        rec.chunks, rec.sample_rate_hz = [ev.samples], ev.sample_rate_hz
+        bubble = self.view.bubble(USER, ev.turn_id)
+        if not rec.text and not bubble.plain_text:  # keep a live partial until the final transcript
+            bubble.set_text(f"🎤 {rec.audio_s:.1f} s of speech")
+        bubble.set_note("spoken" if ev.reason != "submitted" else "push-to-talk")
+        bubble.set_replayable(True)
+
+    def _user_text(self, ev: UserTextSubmitted) -> None:
+        rec = self.log.get_or_add(USER, ev.turn_id)
+        rec.text, rec.typed = ev.text, True
+        bubble = self.view.bubble(USER, ev.turn_id)
+        bubble.set_text(ev.text)
+        bubble.set_note("typed")
+
+    def _reply_text(self, ev: ReplyText) -> None:
+        rec = self.log.get_or_add(ASSISTANT, ev.turn_id)
+        rec.text += ev.delta.text
+        self.view.bubble(ASSISTANT, ev.turn_id).append_text(ev.delta.text)
+        self.reply_text_changed.emit(ev.turn_id, rec.text)
+
+    def _reply_audio(self, ev: ReplyAudio) -> None:
+        rec = self.log.get_or_add(ASSISTANT, ev.turn_id)
+        rec.chunks.append(ev.chunk.samples)
+        rec.sample_rate_hz = ev.chunk.sample_rate_hz
+        self.view.bubble(ASSISTANT, ev.turn_id).set_replayable(True)
+
+    def _barge_in(self, ev: BargeIn) -> None:
+        self.view.bubble(ASSISTANT, ev.turn_id).set_note("interrupted")
+
+    def _reply_end(self, ev: ReplyEnded) -> None:
+        rec = self.log.get_or_add(ASSISTANT, ev.turn_id)
+        rec.interrupted, rec.heard_text = ev.interrupted, ev.heard_text
+        bubble = self.view.bubble(ASSISTANT, ev.turn_id)
+        if ev.interrupted:
+            bubble.set_note(f"interrupted — heard: “{ev.heard_text}”" if ev.heard_text else "interrupted")
+        elif ev.error:
+            bubble.set_note("failed")
+        if not rec.text and not ev.text:
+            bubble.set_text("(no words)")
+        log.info("reply %d ended (%s, %.1f s played)", ev.turn_id, ev.reason.value, ev.played_s)
+        self.reply_ended.emit(ev.turn_id)
+
+    def _error(self, ev: EngineError) -> None:
+        log.info("engine error (%s): %s", ev.kind.value, ev.message)
+        self.engine_error.emit(ev)
+
+    def _speech_discarded(self, _ev: SpeechDiscarded) -> None:
+        self.view.remove(USER, LIVE_TURN_ID)
+
+    def _transcript(self, ev: UserTranscript) -> None:
+        if ev.turn_id is None:  # a live partial while the user is still speaking
+            if not ev.is_final and ev.text.strip() and self._listening:
+                live = self.view.bubble(USER, LIVE_TURN_ID)
+                live.set_text(f"{ev.text} …")
+                live.set_note("hearing")
+                self.partials_shown += 1
+            return
+        rec = self.log.get_or_add(USER, ev.turn_id)
+        bubble = self.view.bubble(USER, ev.turn_id)
+        if ev.is_final:
+            rec.text = ev.text
+            bubble.set_text(ev.text or "(no words recognised)")
+        else:
+            bubble.set_text(f"{ev.text} …")
+
+    def _emotion(self, ev: TurnEmotion) -> None:
+        if ev.turn_id is None:
+            return
+        role = USER if ev.emotion.source == "user" else ASSISTANT
+        rec = self.log.get_or_add(role, ev.turn_id)
+        if ev.is_final:
+            rec.emotions.append((ev.emotion.label, ev.emotion.confidence))
+        self.view.bubble(role, ev.turn_id).set_emotion(ev.emotion.label, ev.emotion.confidence, ev.is_final)
+
+    def _listener(self, ev: ListenerStatus) -> None:
+        self.listener_status[ev.name] = ev
+        self._show_listeners()
+
+    def _show_listeners(self) -> None:
+        order = {name: i for i, name in enumerate(LISTENER_NAMES)}
+        statuses = sorted(self.listener_status.values(), key=lambda s: order.get(s.name, len(order)))
+        self.strip.set_listeners([s.describe() for s in statuses])
