@@ -21,8 +21,9 @@ from PySide6.QtCore import QObject, Qt, Signal
 from app.partial_feed import PartialFeed
 from app.settings import AppSettings
 from app.talk_vad import TalkVad
-from core.engine_events import EngineError, EngineState, ErrorKind, ReplyEnded, ReplyText, UserTurnCaptured
+from core.engine_events import EngineError, EngineState, ErrorKind
 from core.errors import DeviceError, UserError
+from core.listener_bridge import ListenerBridge
 from models.special_tokens import DEFAULT_SYSTEM_PROMPT
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class Session(QObject):
         self._models: tuple[Any, Any] | None = None
         self.listeners: Any = None
         self.model_label = ""
-        self._reply_text: dict[int, str] = {}
+        self._bridge = ListenerBridge(lambda: self.listeners)
         self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-control")
         self._closed = False
         self._incoming.connect(self.event.emit, Qt.ConnectionType.QueuedConnection)
@@ -161,7 +162,7 @@ class Session(QObject):
             self.engine.stop()
             self.engine.transcript.clear()
         self.conversation.clear()
-        self._reply_text.clear()
+        self._bridge.clear()
         if was_running:
             self._start_engine()
 
@@ -253,19 +254,10 @@ class Session(QObject):
         self._incoming.emit(ev)
 
     def _route_to_listeners(self, ev: object) -> None:
-        lis = self.listeners
-        if lis is None:
+        if self.listeners is None:
             return
         self._partial.on_event(ev)
-        if isinstance(ev, UserTurnCaptured):
-            lis.on_user_turn(ev.turn_id, ev.samples)
-        elif isinstance(ev, ReplyText):
-            text = self._reply_text.get(ev.turn_id, "") + ev.delta.text
-            self._reply_text[ev.turn_id] = text
-            lis.on_assistant_text(ev.turn_id, text)
-        elif isinstance(ev, ReplyEnded):
-            self._reply_text.pop(ev.turn_id, None)
-            lis.on_reply_end(ev.turn_id)
+        self._bridge.on_event(ev)
 
 
 def _log_failure(fut: Future) -> None:

@@ -391,6 +391,7 @@ class Engine:
         with self._lock:
             self._close_devices()
             self._capture = self._speaker = None
+            self.capture_loop = None  # its resampler and VAD state belong to the closed devices
             self._set_state(final, reason)
 
 
