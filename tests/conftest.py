@@ -49,6 +49,14 @@ def tiny_runner(tiny_checkpoint):
     return OpenS2SRunner.load(tiny_checkpoint, device="cpu")
 
 
+def pytest_configure(config):
+    """Qt widgets render offscreen unless a test (e.g. the Xvfb one) asks for a real display itself; without this a
+    machine with no display aborts when the QApplication is created."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
 def pytest_collection_modifyitems(config, items):
     import torch
 
