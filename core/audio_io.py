@@ -58,32 +58,32 @@ def _close_stream(stream: Any, name: str) -> None:
         log.warning("closing the %s stream did not finish within %.1f s; abandoned", name, CLOSE_TIMEOUT_S)
 
 
-class MicCapture:
-    """Input stream -> bounded queue of (arrival time.monotonic(), [N] float32 mono block at device rate)."""
+class _DeviceStream:
+    """What capture and playback share: open a mono float32 stream at the device's native (or a chosen) rate,
+    notice loss through PortAudio's finished callback, close within CLOSE_TIMEOUT_S."""
 
-    def __init__(
-        self, backend: Any, device: int | str | None, rate_hz: int | None, block_ms: float, queue_blocks: int
-    ) -> None:
+    KIND = ""  # "input" | "output"
+    FALLBACK_RATE_HZ = 0  # when the backend reports no default rate
+    ACTION = ""  # for the error message: "capture" | "playback"
+
+    def __init__(self, backend: Any, device: int | str | None, rate_hz: int | None, block_ms: float) -> None:
         self._backend = backend
         self._device = device
         self._want_rate = rate_hz
         self._block_ms = block_ms
-        self.queue: queue.Queue[tuple[float, np.ndarray]] = queue.Queue(maxsize=queue_blocks)
-        self.dropped_blocks = 0
-        self.status_flags = 0
         self.rate_hz = 0
         self.name = ""
-        self.first_block = threading.Event()
         self.lost = threading.Event()
         self._closing = False
         self._stream: Any = None
 
     def open(self) -> None:
-        info = device_info(self._backend, self._device, "input")
+        info = device_info(self._backend, self._device, self.KIND)
         self.name = str(info.get("name", self._device))
-        self.rate_hz = int(self._want_rate or round(info.get("default_samplerate", 16000)))
+        self.rate_hz = int(self._want_rate or round(info.get("default_samplerate", self.FALLBACK_RATE_HZ)))
+        factory = self._backend.InputStream if self.KIND == "input" else self._backend.OutputStream
         try:
-            self._stream = self._backend.InputStream(
+            self._stream = factory(
                 samplerate=self.rate_hz,
                 blocksize=int(self.rate_hz * self._block_ms / 1000),
                 device=self._device,
@@ -96,10 +96,42 @@ class MicCapture:
         except Exception as err:  # PortAudioError / ValueError for a refused setting
             self._stream = None
             raise DeviceError(
-                f"Input device {self.name!r} refused {self.rate_hz} Hz mono capture ({err}); "
-                f"try its native rate (omit --input-rate) or another --input-device."
+                f"{self.KIND.capitalize()} device {self.name!r} refused {self.rate_hz} Hz mono {self.ACTION} ({err}); "
+                f"try its native rate (omit --{self.KIND}-rate) or another --{self.KIND}-device."
             ) from err
-        log.info("capture: %r at %d Hz", self.name, self.rate_hz)
+        log.info("%s: %r at %d Hz", self.ACTION, self.name, self.rate_hz)
+
+    def _callback(self, data: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        raise NotImplementedError
+
+    def _finished(self) -> None:
+        if not self._closing:
+            self.lost.set()
+
+    @property
+    def active(self) -> bool:
+        return self._stream is not None and bool(self._stream.active)
+
+    def close(self) -> None:
+        self._closing = True
+        if self._stream is not None:
+            _close_stream(self._stream, self.KIND)
+            self._stream = None
+
+
+class MicCapture(_DeviceStream):
+    """Input stream -> bounded queue of (arrival time.monotonic(), [N] float32 mono block at device rate)."""
+
+    KIND, FALLBACK_RATE_HZ, ACTION = "input", 16000, "capture"
+
+    def __init__(
+        self, backend: Any, device: int | str | None, rate_hz: int | None, block_ms: float, queue_blocks: int
+    ) -> None:
+        super().__init__(backend, device, rate_hz, block_ms)
+        self.queue: queue.Queue[tuple[float, np.ndarray]] = queue.Queue(maxsize=queue_blocks)
+        self.dropped_blocks = 0
+        self.status_flags = 0
+        self.first_block = threading.Event()
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # indata: [frames, 1] float32. Copy (with its arrival time) and hand off; never block here.
@@ -111,23 +143,11 @@ class MicCapture:
             self.dropped_blocks += 1
         self.first_block.set()
 
-    def _finished(self) -> None:
-        if not self._closing:
-            self.lost.set()
 
-    @property
-    def active(self) -> bool:
-        return self._stream is not None and bool(self._stream.active)
-
-    def close(self) -> None:
-        self._closing = True
-        if self._stream is not None:
-            _close_stream(self._stream, "input")
-            self._stream = None
-
-
-class SpeakerOutput:
+class SpeakerOutput(_DeviceStream):
     """Output stream fed by a PlayoutBuffer at the device rate (mono, copied to every channel)."""
+
+    KIND, FALLBACK_RATE_HZ, ACTION = "output", 48000, "playback"
 
     def __init__(
         self,
@@ -137,39 +157,8 @@ class SpeakerOutput:
         block_ms: float,
         playout: PlayoutBuffer,
     ) -> None:
-        self._backend = backend
-        self._device = device
-        self._want_rate = rate_hz
-        self._block_ms = block_ms
+        super().__init__(backend, device, rate_hz, block_ms)
         self._playout = playout
-        self.rate_hz = 0
-        self.name = ""
-        self.lost = threading.Event()
-        self._closing = False
-        self._stream: Any = None
-
-    def open(self) -> None:
-        info = device_info(self._backend, self._device, "output")
-        self.name = str(info.get("name", self._device))
-        self.rate_hz = int(self._want_rate or round(info.get("default_samplerate", 48000)))
-        try:
-            self._stream = self._backend.OutputStream(
-                samplerate=self.rate_hz,
-                blocksize=int(self.rate_hz * self._block_ms / 1000),
-                device=self._device,
-                channels=1,
-                dtype="float32",
-                callback=self._callback,
-                finished_callback=self._finished,
-            )
-            self._stream.start()
-        except Exception as err:  # PortAudioError / ValueError for a refused setting
-            self._stream = None
-            raise DeviceError(
-                f"Output device {self.name!r} refused {self.rate_hz} Hz mono playback ({err}); "
-                f"try its native rate (omit --output-rate) or another --output-device."
-            ) from err
-        log.info("playback: %r at %d Hz", self.name, self.rate_hz)
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # outdata: [frames, channels] float32, filled in place.
@@ -177,25 +166,11 @@ class SpeakerOutput:
         if outdata.shape[1] > 1:
             outdata[:, 1:] = outdata[:, :1]
 
-    def _finished(self) -> None:
-        if not self._closing:
-            self.lost.set()
-
-    @property
-    def active(self) -> bool:
-        return self._stream is not None and bool(self._stream.active)
-
     @property
     def latency_s(self) -> float:
         """Output latency PortAudio reports (audio handed over but not yet audible)."""
         lat = getattr(self._stream, "latency", 0.0) if self._stream is not None else 0.0
         return float(lat[1] if isinstance(lat, tuple) else lat or 0.0)
-
-    def close(self) -> None:
-        self._closing = True
-        if self._stream is not None:
-            _close_stream(self._stream, "output")
-            self._stream = None
 
 
 class Resampler:
