@@ -71,7 +71,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = args.checkpoint or make_tiny_checkpoint(
             Path(tmp) / "ckpt", TinySpec.small() if args.size == "small" else TinySpec())
-        runner = OpenS2SRunner.load(ckpt, device=args.device)
+        # single-turn comparison: no prompt-cache reuse between the repeated identical turns (multi-turn reuse is
+        # measured by bench/suite.py)
+        runner = OpenS2SRunner.load(ckpt, device=args.device, reuse_prefix=False)
         conv = Conversation()
         conv.add_user_audio(synthetic_clip(3.0))
         run_cached(runner, conv, 4, 8)  # warm-up
