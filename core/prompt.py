@@ -81,10 +81,12 @@ class PromptPlan:
 
 
 def plan_prompt(tokenizer: PreTrainedTokenizerBase, conversation: Conversation, kernel_sizes: tuple[int, ...],
-                max_prompt_positions: int) -> PromptPlan:
-    """Drop the oldest turns (whole exchanges) until the prompt fits `max_prompt_positions`.
+                max_prompt_positions: int, context_positions: int) -> PromptPlan:
+    """Drop the oldest turns (whole exchanges) until the prompt fits `max_prompt_positions` (the context minus the
+    reply budget).
 
-    The last user turn is always kept; if it alone does not fit, raise a UserError.
+    The last user turn is always kept: alone it may use up to the whole context (the reply may then be cut short);
+    beyond that a UserError says so.
     """
     turns = list(conversation.turns)
     if not turns or turns[-1].role != USER:
@@ -96,14 +98,17 @@ def plan_prompt(tokenizer: PreTrainedTokenizerBase, conversation: Conversation, 
             raise UserError(f"a message contains the reserved marker {AUDIO_PLACEHOLDER}; remove it")
         audio_lens = tuple(audio_embed_len(t.audio.size, kernel_sizes) for t in turns if t.audio is not None)
         n_pos = len(ids) - ids.count(AUDIO_TOKEN_INDEX) + sum(audio_lens)
-        if n_pos <= max_prompt_positions:
+        alone = len(turns) == 1
+        if n_pos <= max_prompt_positions or (alone and n_pos < context_positions):
             if dropped:
                 log.info("history too long: dropped the %d oldest turn(s)", dropped)
+            if n_pos > max_prompt_positions:
+                log.warning("the prompt (%d positions) leaves less room than the reply budget", n_pos)
             return PromptPlan(turns=turns, ids=ids, n_positions=n_pos, n_dropped_turns=dropped, audio_lens=audio_lens)
-        if len(turns) == 1:
+        if alone:
             raise UserError(
-                f"this turn needs {n_pos} positions but the model allows {max_prompt_positions} for the prompt; "
-                "say it in a shorter turn or lower the reply length"
+                f"this turn needs {n_pos} positions but the model's context is {context_positions}; "
+                "say it in a shorter turn"
             )
         # drop the oldest turn, and any assistant turns that would now lead the history
         turns.pop(0)

@@ -72,12 +72,13 @@ class OpenS2SRunner:
         self.model = checkpoint.model
         self.text_span, self.speech_span = checkpoint.config.text_span, checkpoint.config.speech_span
         self.unit_offset = unit_offset(checkpoint.tts_tokenizer)
-        self.llm_eos = _eos_ids(checkpoint.generation_config.eos_token_id)
+        self.llm_eos = _eos_ids(checkpoint.generation_config.eos_token_id) or _eos_ids(
+            checkpoint.tokenizer.eos_token_id)
         tts_eos = _eos_ids(checkpoint.tts_generation_config.eos_token_id) or _eos_ids(
             checkpoint.tts_tokenizer.eos_token_id)
         if not self.llm_eos or not tts_eos:
-            raise CheckpointError("generation_config.json (root or tts/) names no eos_token_id; the reply could "
-                                  "never end")
+            raise CheckpointError("neither generation_config.json nor the tokenizer (root or tts/) names an end "
+                                  "token; the reply could never end")
         self.tts_eos = tts_eos
 
     @classmethod
@@ -104,10 +105,12 @@ class ReplyStream:
         self.llm_sampling: LMSampling = sampling.resolve_llm(ck.generation_config)
         self.tts_sampling: LMSampling = sampling.resolve_tts(ck.tts_generation_config)
         self.max_text_tokens = sampling.text_budget(ck.generation_config)
-        self.max_units = self._fit_unit_budget(sampling.unit_budget(ck.tts_generation_config))
-        max_prompt = ck.config.llm.max_position_embeddings - self.max_text_tokens
-        # plan now (not lazily) so that a history that cannot fit fails before the caller starts streaming
-        self.plan: PromptPlan = plan_prompt(ck.tokenizer, conversation, ck.config.conv_kernel_sizes, max_prompt)
+        self.max_units = sampling.unit_budget(ck.tts_generation_config)
+        self._warn_tts_context()
+        context = ck.config.llm.max_position_embeddings
+        # plan now (not lazily) so that a turn that cannot fit fails before the caller starts streaming
+        self.plan: PromptPlan = plan_prompt(ck.tokenizer, conversation, ck.config.conv_kernel_sizes,
+                                            context - self.max_text_tokens, context)
         self._gen = torch.Generator(device=runner.device)
         if sampling.seed is None:
             self._gen.seed()
@@ -116,11 +119,13 @@ class ReplyStream:
         self._started = False
         self.reused_positions = 0  # prompt positions taken from the previous turn's KV cache
 
-    def _fit_unit_budget(self, max_units: int) -> int:
-        room = self._r.ckpt.config.tts_lm.max_position_embeddings - 1 - self.max_text_tokens
-        if max_units > room:
-            log.warning("unit budget %d exceeds the TTS LM context; capped at %d", max_units, room)
-        return max(1, min(max_units, room))
+    def _warn_tts_context(self) -> None:
+        """The TTS LM sees the speaker slot, every text position and every unit. Like the reference we do not cut
+        the budget (rotary positions run on past the configured length), but say so."""
+        need = 1 + self.max_text_tokens + self.max_units
+        if need > self._r.ckpt.config.tts_lm.max_position_embeddings:
+            log.warning("a full reply (%d TTS positions) may exceed the TTS LM's configured context of %d",
+                        need, self._r.ckpt.config.tts_lm.max_position_embeddings)
 
     def cancel(self) -> None:
         self._cancel.set()

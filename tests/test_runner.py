@@ -227,6 +227,13 @@ def test_overlong_history_drops_oldest_turns_and_overlong_turn_errors(tiny_runne
         tiny_runner.reply(huge, GREEDY)
 
 
+def test_a_lone_turn_may_eat_into_the_reply_budget(tiny_runner):
+    context = tiny_runner.ckpt.config.llm.max_position_embeddings
+    stream = tiny_runner.reply(_conv(), SamplingConfig(greedy=True, max_text_tokens=context - 5, max_units=4))
+    assert stream.plan.n_positions > 5  # over the budget-aware target, under the hard context: still answered
+    assert isinstance(list(stream)[-1], TurnEnd)
+
+
 def test_reply_needs_a_user_turn_last(tiny_runner):
     conv = _conv()
     conv.add_assistant("hi")
