@@ -111,6 +111,8 @@ def _multi_turn_summary(rows: list[dict]) -> dict:
         out[f"{name}_growth_same_kind"] = same_kind[f"{name}_prefill_s"] / first[f"{name}_prefill_s"]
     out["same_kind_turn"] = [r for r in rows if r["kind"] == first["kind"]][-1]["turn"]
     out["last_turn_speedup"] = last["baseline_prefill_s"] / last["ours_prefill_s"]
+    out["last_turn_positions"] = last["n_positions"]
+    out["last_turn_reused"] = {"ours": last["ours_reused_positions"], "baseline": last["baseline_reused_positions"]}
     return out
 
 
