@@ -35,6 +35,7 @@ from bench.suite_measure import (  # noqa: E402
 )
 from core.conversation import Conversation  # noqa: E402
 from core.runner import OpenS2SRunner  # noqa: E402
+from core.warmup import warm_up  # noqa: E402
 from tests.helpers import synthetic_clip  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,8 @@ def _multi_turn_summary(rows: list[dict]) -> dict:
 
 
 def measure(ckpt: Path, decoder_dir: Path, device: str = "cpu", repeats: int = 3, max_text: int = 24,
-            max_units: int = 48, turns: int = 10, n_engine_turns: int = 3, clip_s: float = CLIP_S) -> dict:
+            max_units: int = 48, turns: int = 10, n_engine_turns: int = 3, clip_s: float = CLIP_S,
+            warm: bool = False) -> dict:
     """Every figure of the suite as one dict (see docs/performance.md). n_engine_turns=0 skips the engine path."""
     from core.token2wav import VoiceDecoder
 
@@ -126,11 +128,13 @@ def measure(ckpt: Path, decoder_dir: Path, device: str = "cpu", repeats: int = 3
     base = OpenS2SRunner(ours.ckpt, ours.device, ours.dtype, reuse_prefix=False)
     decoder = VoiceDecoder.load(decoder_dir, backend="torch", device=device)
     load_s = time.perf_counter() - t0
+    warm_up_s = warm_up(ours, decoder) if warm else 0.0  # core/warmup.py, opt-in (--warm-up)
     clip = synthetic_clip(clip_s)
     cold = _reply_pairs(ours, base, decoder, clip, 1, max_text, max_units)[0]  # one-time costs: reported apart
     pairs = _reply_pairs(ours, base, decoder, clip, repeats, max_text, max_units)
     o_figs, b_figs = [p[0] for p in pairs], [p[1] for p in pairs]
     res = {"ours": _reply_summary(o_figs), "baseline": _reply_summary(b_figs), "load_s": load_s,
+           "warm_up_s": warm_up_s,
            "end_silence_ms": END_SILENCE_MS, "repeats": repeats, "device": str(ours.device),
            "threads": torch.get_num_threads(), "text_span": ours.text_span, "speech_span": ours.speech_span,
            "cold_first_audio_ms": {"ours": 1000 * cold[0].first_audio_s, "baseline": 1000 * cold[1].first_audio_s},
@@ -242,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine-turns", type=int, default=3)
     ap.add_argument("--max-text", type=int, default=24)
     ap.add_argument("--max-units", type=int, default=48)
+    ap.add_argument("--warm-up", action="store_true", help="core.warmup.warm_up() after load (the cold row shows it)")
     ap.add_argument("--json", type=Path, default=Path("suite.json"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -249,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         ckpt, dec, label = make_models(args.preset, Path(tmp))
         res = measure(args.checkpoint or ckpt, args.decoder or dec, args.device, args.repeats, args.max_text,
-                      args.max_units, args.turns, args.engine_turns)
+                      args.max_units, args.turns, args.engine_turns, warm=args.warm_up)
     res["models"] = label if not (args.checkpoint or args.decoder) else f"{args.checkpoint} + {args.decoder}"
     res["preset"] = args.preset
     print(f"models: {res['models']}; device {res['device']}, {res['threads']} threads; repeats {args.repeats}")
