@@ -6,6 +6,7 @@ call per interleave span for each LM (KV caches passed between calls), greedy. I
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -21,11 +22,19 @@ class BaselineResult:
     first_unit_s: float | None = None
     llm_s: float = 0.0  # wall time inside LLM generate() calls
     tts_s: float = 0.0  # wall time inside TTS generate() calls
+    llm_first_s: float = 0.0  # the first LLM generate() call (prefill + first span)
+    llm_first_tokens: int = 0
+    tts_first_s: float = 0.0  # the first TTS generate() call
+    tts_first_tokens: int = 0
 
 
 @torch.inference_mode()
-def generate_per_span(runner: OpenS2SRunner, prompt: torch.Tensor, max_text: int, max_units: int) -> BaselineResult:
-    """Greedy reply with a `generate()` call per span; prompt: [1, P, H] embeddings."""
+def generate_per_span(runner: OpenS2SRunner, prompt: torch.Tensor, max_text: int, max_units: int,
+                      on_units: Callable[[BaselineResult, list[int]], None] | None = None) -> BaselineResult:
+    """Greedy reply with a `generate()` call per span; prompt: [1, P, H] embeddings.
+
+    on_units(result, new_tts_ids) is called after each TTS `generate()` (result already holds them), so a caller
+    can feed a vocoder as the reference worker does."""
     model, ts, ss = runner.model, runner.text_span, runner.speech_span
     llm, tts = model.llm_model, model.tts_lm_model
     llm_seq, tts_seq = [prompt], [model.speaker_slot()]
@@ -39,6 +48,8 @@ def generate_per_span(runner: OpenS2SRunner, prompt: torch.Tensor, max_text: int
                            eos_token_id=list(runner.llm_eos), **common)
         res.llm_s += time.perf_counter() - t
         new = out.sequences[0].tolist()
+        if first:
+            res.llm_first_s, res.llm_first_tokens = time.perf_counter() - t, len(new)
         res.text_ids += new
         llm_seq.append(llm.get_input_embeddings()(out.sequences))
         hs = out.hidden_states
@@ -56,7 +67,10 @@ def generate_per_span(runner: OpenS2SRunner, prompt: torch.Tensor, max_text: int
         res.tts_s += time.perf_counter() - t
         if res.first_unit_s is None:
             res.first_unit_s = time.perf_counter() - t0
+            res.tts_first_s, res.tts_first_tokens = time.perf_counter() - t, out.sequences.shape[1]
         res.tts_ids += out.sequences[0].tolist()
+        if on_units is not None:
+            on_units(res, out.sequences[0].tolist())
         tts_seq.append(tts.get_input_embeddings()(out.sequences))
         if done:
             return res

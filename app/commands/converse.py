@@ -48,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="sampling seed (default: random)")
     p.add_argument("--max-text-tokens", type=int, help="text budget per reply (default: the checkpoint's)")
     p.add_argument("--max-units", type=int, help="speech-unit budget per reply (default: the checkpoint's)")
+    p.add_argument("--warm-up", action="store_true", help="run one tiny reply at load so the first turn is not slower")
     p.add_argument("--duration-s", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(func=run)
 
@@ -138,6 +139,10 @@ def run(args: argparse.Namespace) -> int:
     config = build_config(args)
     sampling = build_sampling(args)
     runner, decoder = load_models(args)
+    if getattr(args, "warm_up", False):
+        from core.warmup import warm_up
+
+        warm_up(runner, decoder)
     printer = TranscriptPrinter()
     recorder = SessionRecorder(args.record, printer) if args.record else None
     sink = recorder or printer

@@ -1,0 +1,267 @@
+"""Performance suite: ours vs the reference worker's algorithm, same checkpoint, same machine, one run.
+
+    python bench/suite.py [--preset tiny|small] [--checkpoint DIR] [--decoder DIR] [--device cpu|cuda]
+                          [--repeats 3] [--turns 10] [--json suite.json]
+
+Prints a table and writes JSON. Every ratio compares figures measured in this run (alternating repeats, medians).
+See docs/performance.md for the method and each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.suite_engine import END_SILENCE_MS, engine_turns  # noqa: E402
+from bench.suite_measure import (  # noqa: E402
+    ReplyFigures,
+    baseline_reply,
+    expected_steps_before_audio,
+    greedy,
+    multi_turn,
+    ours_reply,
+)
+from core.conversation import Conversation  # noqa: E402
+from core.runner import OpenS2SRunner  # noqa: E402
+from core.warmup import warm_up  # noqa: E402
+from tests.helpers import synthetic_clip  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+CLIP_S = 3.0
+TARGET_STEPS_RATIO = 1 / 3  # ours' decode steps before first audio <= 1/3 of the baseline's
+TARGET_SPEEDUP = 3.0  # end of turn -> first audio at least 3x faster
+TARGET_PREFILL_GROWTH = 1.5  # prefill at turn 10 <= 1.5x turn 1
+TARGET_OVERHEAD = 0.10  # engine overhead beyond model + vocoder compute < 10 %
+
+
+def make_models(preset: str, tmp: Path) -> tuple[Path, Path, str]:
+    """(checkpoint dir, decoder dir, label) of a generated preset: tiny = TinySpec() + tiny decoder; small =
+    TinySpec.small() + the tiny decoder (the released-size decoder does not keep up with real time on 2 cores)."""
+    from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint
+    from models.tiny_decoder import make_tiny_decoder
+
+    spec = TinySpec.small() if preset == "small" else TinySpec()
+    return (make_tiny_checkpoint(tmp / "ckpt", spec), make_tiny_decoder(tmp / "decoder", seed=0, size="tiny"),
+            f"random {preset} checkpoint + random tiny decoder")
+
+
+def peak_memory_mb(device: torch.device) -> dict:
+    """Process peak RSS (getrusage: KiB on Linux; psutil is not installed) and, on CUDA, max_memory_allocated."""
+    out = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if device.type == "cuda":
+        out["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return out
+
+
+def _reply_pairs(ours, base, decoder, clip, repeats: int, max_text: int, max_units: int) -> list[tuple]:
+    """Alternating (ours, baseline) one-turn replies on fresh conversations with the same clip."""
+    pairs = []
+    for i in range(repeats):
+        conv = Conversation()
+        conv.add_user_audio(clip)
+        if i % 2:
+            b = baseline_reply(base, decoder, conv, max_text, max_units)
+            o = ours_reply(ours, decoder, conv, max_text, max_units)
+        else:
+            o = ours_reply(ours, decoder, conv, max_text, max_units)
+            b = baseline_reply(base, decoder, conv, max_text, max_units)
+        pairs.append((o, b))
+    return pairs
+
+
+def _median(figs: list[ReplyFigures], attr: str) -> float:
+    return statistics.median(getattr(f, attr) for f in figs)
+
+
+def _reply_summary(figs: list[ReplyFigures]) -> dict:
+    f0 = figs[0]
+    return {
+        "first_audio_ms": 1000 * _median(figs, "first_audio_s"),
+        "text_steps_before_audio": f0.text_steps_before_audio,
+        "unit_steps_before_audio": f0.unit_steps_before_audio,
+        "steps_before_audio": f0.text_steps_before_audio + f0.unit_steps_before_audio,
+        "first_chunk_units": f0.first_chunk_units,
+        "llm_tokens_per_s": _median(figs, "llm_tokens_per_s"),
+        "tts_tokens_per_s": _median(figs, "tts_tokens_per_s"),
+        "vocoder_rtf": _median(figs, "vocoder_rtf"),
+        "text_tokens": len(f0.text_ids), "tts_tokens": len(f0.tts_ids),
+    }
+
+
+def _multi_turn_summary(rows: list[dict]) -> dict:
+    first, last = rows[0], rows[-1]
+    out = {"turns": len(rows), "last_turn_kind": last["kind"]}
+    for name in ("ours", "baseline"):
+        out[f"{name}_prefill_first_ms"] = 1000 * first[f"{name}_prefill_s"]
+        out[f"{name}_prefill_last_ms"] = 1000 * last[f"{name}_prefill_s"]
+        out[f"{name}_growth"] = last[f"{name}_prefill_s"] / first[f"{name}_prefill_s"]
+        same_kind = [r for r in rows if r["kind"] == first["kind"]][-1]  # last turn of turn 1's kind
+        out[f"{name}_growth_same_kind"] = same_kind[f"{name}_prefill_s"] / first[f"{name}_prefill_s"]
+    out["same_kind_turn"] = [r for r in rows if r["kind"] == first["kind"]][-1]["turn"]
+    out["last_turn_speedup"] = last["baseline_prefill_s"] / last["ours_prefill_s"]
+    out["last_turn_positions"] = last["n_positions"]
+    out["last_turn_reused"] = {"ours": last["ours_reused_positions"], "baseline": last["baseline_reused_positions"]}
+    return out
+
+
+def measure(ckpt: Path, decoder_dir: Path, device: str = "cpu", repeats: int = 3, max_text: int = 24,
+            max_units: int = 48, turns: int = 10, n_engine_turns: int = 3, clip_s: float = CLIP_S,
+            warm: bool = False) -> dict:
+    """Every figure of the suite as one dict (see docs/performance.md). n_engine_turns=0 skips the engine path."""
+    from core.token2wav import VoiceDecoder
+
+    t0 = time.perf_counter()
+    ours = OpenS2SRunner.load(ckpt, device=device)
+    base = OpenS2SRunner(ours.ckpt, ours.device, ours.dtype, reuse_prefix=False)
+    decoder = VoiceDecoder.load(decoder_dir, backend="torch", device=device)
+    load_s = time.perf_counter() - t0
+    warm_up_s = warm_up(ours, decoder) if warm else 0.0  # core/warmup.py, opt-in (--warm-up)
+    clip = synthetic_clip(clip_s)
+    cold = _reply_pairs(ours, base, decoder, clip, 1, max_text, max_units)[0]  # one-time costs: reported apart
+    pairs = _reply_pairs(ours, base, decoder, clip, repeats, max_text, max_units)
+    o_figs, b_figs = [p[0] for p in pairs], [p[1] for p in pairs]
+    res = {"ours": _reply_summary(o_figs), "baseline": _reply_summary(b_figs), "load_s": load_s,
+           "warm_up_s": warm_up_s,
+           "end_silence_ms": END_SILENCE_MS, "repeats": repeats, "device": str(ours.device),
+           "threads": torch.get_num_threads(), "text_span": ours.text_span, "speech_span": ours.speech_span,
+           "cold_first_audio_ms": {"ours": 1000 * cold[0].first_audio_s, "baseline": 1000 * cold[1].first_audio_s},
+           "same_tokens": all(o.text_ids == b.text_ids and o.tts_ids == b.tts_ids for o, b in pairs)}
+    res["expected_steps"] = {
+        "ours": expected_steps_before_audio(res["ours"]["first_chunk_units"], ours.text_span, ours.speech_span),
+        "baseline": expected_steps_before_audio(res["baseline"]["first_chunk_units"], ours.text_span,
+                                                ours.speech_span)}
+    if n_engine_turns:
+        rows = engine_turns(ours, decoder, clip, greedy(max_text, max_units), n_engine_turns)
+        res["engine"] = {k.removesuffix("_s") + "_ms": 1000 * statistics.median(r[k] for r in rows) for k in rows[0]}
+    res["multi_turn"] = _multi_turn_summary(multi_turn(ours, base, clip, turns, max_text, max_units))
+    res["memory"] = peak_memory_mb(ours.device)
+    res["ratios"] = ratios(res)
+    res["targets"] = targets(res)
+    return res
+
+
+def ratios(res: dict) -> dict:
+    o, b = res["ours"], res["baseline"]
+    ours_first = res["engine"]["dispatch_to_first_sample_ms"] if "engine" in res else o["first_audio_ms"]
+    out = {
+        "steps_before_audio": o["steps_before_audio"] / b["steps_before_audio"],
+        "first_audio_speedup_compute": b["first_audio_ms"] / o["first_audio_ms"],
+        "first_audio_speedup": b["first_audio_ms"] / ours_first,
+        "end_of_speech_speedup": (res["end_silence_ms"] + b["first_audio_ms"]) / (res["end_silence_ms"] + ours_first),
+        "llm_tokens_per_s": o["llm_tokens_per_s"] / b["llm_tokens_per_s"],
+        "tts_tokens_per_s": o["tts_tokens_per_s"] / b["tts_tokens_per_s"],
+        "vocoder_rtf": o["vocoder_rtf"] / b["vocoder_rtf"],
+    }
+    if "engine" in res:
+        out["engine_overhead"] = res["engine"]["dispatch_to_first_sample_ms"] / o["first_audio_ms"] - 1
+    return out
+
+
+def targets(res: dict) -> dict:
+    r, mt = res["ratios"], res["multi_turn"]
+    growth = max(mt["ours_growth"], mt["ours_growth_same_kind"])
+    out = {
+        "steps_before_audio <= 1/3 baseline": (r["steps_before_audio"], r["steps_before_audio"] <= TARGET_STEPS_RATIO),
+        "first audio >= 3x faster (dispatch)": (r["first_audio_speedup"], r["first_audio_speedup"] >= TARGET_SPEEDUP),
+        "prefill turn 10 <= 1.5x turn 1": (growth, growth <= TARGET_PREFILL_GROWTH),
+    }
+    if "engine_overhead" in r:
+        out["engine overhead < 10%"] = (r["engine_overhead"], r["engine_overhead"] < TARGET_OVERHEAD)
+    return {k: {"value": v, "met": bool(m)} for k, (v, m) in out.items()}
+
+
+def table_rows(res: dict) -> list[tuple[str, float, float, float]]:
+    """(label, ours, baseline, ours/baseline or baseline/ours as labelled)."""
+    o, b, r, mt = res["ours"], res["baseline"], res["ratios"], res["multi_turn"]
+    rows = [
+        ("dispatch -> first audio, compute ms (speedup)", o["first_audio_ms"], b["first_audio_ms"],
+         r["first_audio_speedup_compute"]),
+    ]
+    if "engine" in res:
+        e = res["engine"]
+        rows.append(("dispatch -> first sample, engine ms (speedup)", e["dispatch_to_first_sample_ms"],
+                     b["first_audio_ms"], r["first_audio_speedup"]))
+    rows += [
+        ("end of speech -> first sample ms, incl. silence", res["end_silence_ms"] + (res["engine"][
+            "dispatch_to_first_sample_ms"] if "engine" in res else o["first_audio_ms"]),
+         res["end_silence_ms"] + b["first_audio_ms"], r["end_of_speech_speedup"]),
+        ("decode steps before first audio (ours/base)", o["steps_before_audio"], b["steps_before_audio"],
+         r["steps_before_audio"]),
+        ("  text + unit steps", f"{o['text_steps_before_audio']}+{o['unit_steps_before_audio']}",
+         f"{b['text_steps_before_audio']}+{b['unit_steps_before_audio']}", math.nan),
+        ("LLM tokens/s (ours/base)", o["llm_tokens_per_s"], b["llm_tokens_per_s"], r["llm_tokens_per_s"]),
+        ("TTS-LM tokens/s (ours/base)", o["tts_tokens_per_s"], b["tts_tokens_per_s"], r["tts_tokens_per_s"]),
+        ("vocoder RTF (ours/base)", o["vocoder_rtf"], b["vocoder_rtf"], r["vocoder_rtf"]),
+        ("prefill turn 1 ms", mt["ours_prefill_first_ms"], mt["baseline_prefill_first_ms"], math.nan),
+        (f"prefill turn {mt['turns']} ms (base/ours)", mt["ours_prefill_last_ms"], mt["baseline_prefill_last_ms"],
+         mt["last_turn_speedup"]),
+        (f"prefill growth turn {mt['turns']}/1", mt["ours_growth"], mt["baseline_growth"], math.nan),
+        (f"prefill growth turn {mt['same_kind_turn']}/1 (same kind)", mt["ours_growth_same_kind"],
+         mt["baseline_growth_same_kind"], math.nan),
+        ("cold first reply, first audio ms", res["cold_first_audio_ms"]["ours"],
+         res["cold_first_audio_ms"]["baseline"], math.nan),
+    ]
+    if "engine" in res:
+        rows.append(("engine overhead beyond compute (%)", 100 * r["engine_overhead"], math.nan, math.nan))
+    return rows
+
+
+def _fmt(v) -> str:
+    if isinstance(v, str):
+        return v
+    return "" if isinstance(v, float) and math.isnan(v) else f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
+
+
+def format_table(res: dict) -> str:
+    lines = [f"{'figure':<50} {'ours':>10} {'baseline':>10} {'ratio':>7}", "-" * 80]
+    lines += [f"{label:<50} {_fmt(o):>10} {_fmt(b):>10} {_fmt(r):>7}" for label, o, b, r in table_rows(res)]
+    lines.append(f"end-of-turn silence (VAD end_silence_ms, both): {res['end_silence_ms']:.0f} ms; same greedy "
+                 f"tokens: {res['same_tokens']}; peak RSS {res['memory']['peak_rss_mb']:.0f} MB (process)")
+    lines += [f"target {k}: {v['value']:.3g} -> {'MET' if v['met'] else 'NOT MET'}" for k, v in res["targets"].items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", choices=("tiny", "small"), default="small")
+    ap.add_argument("--checkpoint", type=Path, help="an OpenS2S checkpoint (default: the preset's random one)")
+    ap.add_argument("--decoder", type=Path, help="a glm-4-voice-decoder dir (default: the preset's random one)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--turns", type=int, default=10)
+    ap.add_argument("--engine-turns", type=int, default=3)
+    ap.add_argument("--max-text", type=int, default=24)
+    ap.add_argument("--max-units", type=int, default=48)
+    ap.add_argument("--warm-up", action="store_true", help="core.warmup.warm_up() after load (the cold row shows it)")
+    ap.add_argument("--json", type=Path, default=Path("suite.json"))
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt, dec, label = make_models(args.preset, Path(tmp))
+        res = measure(args.checkpoint or ckpt, args.decoder or dec, args.device, args.repeats, args.max_text,
+                      args.max_units, args.turns, args.engine_turns, warm=args.warm_up)
+    res["models"] = label if not (args.checkpoint or args.decoder) else f"{args.checkpoint} + {args.decoder}"
+    res["preset"] = args.preset
+    print(f"models: {res['models']}; device {res['device']}, {res['threads']} threads; repeats {args.repeats}")
+    print(format_table(res))
+    args.json.write_text(json.dumps(res, indent=2, default=str))
+    return 0 if res["same_tokens"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

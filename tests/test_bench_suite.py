@@ -1,0 +1,72 @@
+"""bench/suite.py on the tiny preset with minimal sizes: structure and the invariants that must hold whatever the
+machine's speed (no timed assertions)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from bench.suite import format_table, measure
+from bench.suite_measure import expected_steps_before_audio
+from core.chunk_schedule import DEFAULT_CHUNK_UNITS
+from models.glm_constants import REFERENCE_CHUNK_UNITS
+
+
+@pytest.fixture(scope="module")
+def suite_result(tiny_checkpoint, tiny_decoder):
+    return measure(tiny_checkpoint, tiny_decoder, repeats=1, max_text=16, max_units=32, turns=3, n_engine_turns=1,
+                   clip_s=1.0)
+
+
+def test_expected_steps_follow_the_interleave_schedule():
+    assert expected_steps_before_audio(16, 1, 2) == (8, 16)
+    assert expected_steps_before_audio(24, 1, 2) == (12, 24)
+    assert expected_steps_before_audio(10, 3, 4) == (9, 10)  # 3 spans of 4 units, 3 text tokens before each
+
+
+def test_baseline_and_ours_produce_the_same_greedy_tokens(suite_result):
+    assert suite_result["same_tokens"] is True
+    assert suite_result["ours"]["text_tokens"] == suite_result["baseline"]["text_tokens"] > 0
+    assert suite_result["ours"]["tts_tokens"] == suite_result["baseline"]["tts_tokens"] > 0
+
+
+def test_steps_before_first_audio_match_the_chunk_schedules(suite_result):
+    ts, ss = suite_result["text_span"], suite_result["speech_span"]
+    for name, first_chunk in (("ours", DEFAULT_CHUNK_UNITS[0]), ("baseline", REFERENCE_CHUNK_UNITS)):
+        row = suite_result[name]
+        assert row["first_chunk_units"] == first_chunk
+        steps = (row["text_steps_before_audio"], row["unit_steps_before_audio"])
+        assert steps == expected_steps_before_audio(first_chunk, ts, ss) == tuple(suite_result["expected_steps"][name])
+    assert suite_result["ratios"]["steps_before_audio"] == pytest.approx((8 + 16) / (12 + 24))
+
+
+def test_ratios_are_positive_and_finite(suite_result):
+    for key, value in suite_result["ratios"].items():
+        if key == "engine_overhead":  # a difference, may be slightly negative on a noisy machine
+            assert math.isfinite(value) and value > -1, key
+            continue
+        assert math.isfinite(value) and value > 0, key
+
+
+def test_multi_turn_reuses_the_prefix_only_for_ours(suite_result):
+    mt = suite_result["multi_turn"]
+    assert mt["turns"] == 3 and mt["same_kind_turn"] == 3
+    assert 0 < mt["last_turn_reused"]["ours"] < mt["last_turn_positions"]
+    assert mt["last_turn_reused"]["baseline"] == 0
+    for key in ("ours_growth", "baseline_growth", "ours_growth_same_kind", "last_turn_speedup"):
+        assert math.isfinite(mt[key]) and mt[key] > 0, key
+
+
+def test_engine_path_and_report_structure(suite_result):
+    eng = suite_result["engine"]
+    assert eng["dispatch_to_first_sample_ms"] >= eng["dispatch_to_first_audio_ms"] > 0
+    assert suite_result["memory"]["peak_rss_mb"] > 0
+    assert set(suite_result["targets"]) == {
+        "steps_before_audio <= 1/3 baseline", "first audio >= 3x faster (dispatch)",
+        "prefill turn 10 <= 1.5x turn 1", "engine overhead < 10%"}
+    assert suite_result["targets"]["steps_before_audio <= 1/3 baseline"]["met"] is False  # 24 vs 36 steps
+    table = format_table(suite_result)
+    assert "decode steps before first audio" in table and "target" in table
+    json.dumps(suite_result, default=str)
