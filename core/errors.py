@@ -20,3 +20,7 @@ class AudioInputError(UserError):
 
 class DeviceError(UserError):
     """An audio or compute device is missing, refused a setting, or disappeared."""
+
+
+class ResourceError(UserError):
+    """The compute device ran out of memory (or another resource the user can free)."""

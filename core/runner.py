@@ -22,7 +22,7 @@ from core.audio_input import clip_features
 from core.compute import resolve_device, resolve_dtype
 from core.conversation import Conversation
 from core.detokenize import IncrementalDetokenizer
-from core.errors import CheckpointError, UserError
+from core.errors import CheckpointError, ResourceError
 from core.events import ReplyEvent, SpeechUnits, StopReason, TextDelta, TurnEnd
 from core.lm_session import LMSession, LogitsSink
 from core.prompt import PromptPlan, plan_prompt
@@ -32,10 +32,6 @@ from models.checkpoint import OpenS2SCheckpoint, load_checkpoint
 from models.special_tokens import AUDIO_TOKEN_INDEX, N_SPEECH_UNITS, UNIT_TOKEN_FORMAT
 
 log = logging.getLogger(__name__)
-
-
-class ResourceError(UserError):
-    """The compute device ran out of memory."""
 
 
 class _Cancelled(Exception):
