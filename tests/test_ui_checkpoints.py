@@ -136,7 +136,8 @@ def test_no_sound_device_falls_back_to_text_only(qtbot, make_window, tiny_models
 
     win = make_window(audio=FakeAudio(has_input=False, has_output=False))
     load_into(qtbot, win, tiny_models)
-    assert win.session.text_only and "text-only" in win.strip.model.text()
+    # the fallback is decided on the engine-control thread; the label follows through a queued signal
+    qtbot.waitUntil(lambda: win.session.text_only and "text-only" in win.strip.model.text(), timeout=WAIT_MS)
     assert win.last_error_box is None  # no "Audio stopped" dialog: the fallback is explained in the window
     with qtbot.waitSignal(win.presenter.reply_ended, timeout=WAIT_MS):
         win.send_text("can you read me?")
