@@ -39,14 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    parser.set_defaults(command_names=frozenset(sub.choices))
     return parser
 
 
 def with_default_command(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     """`argv` with DEFAULT_COMMAND inserted when no sub-command is named (`main.py --checkpoint X` opens the GUI)."""
-    names = set()
-    for action in parser._subparsers._group_actions if parser._subparsers else ():
-        names.update(getattr(action, "choices", None) or ())
+    names = parser.get_default("command_names") or frozenset()
     lead = 0
     while lead < len(argv) and argv[lead] in TOP_LEVEL_FLAGS:
         lead += 1

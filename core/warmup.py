@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from core.audio_input import MODEL_RATE_HZ
 from core.conversation import Conversation
 from core.sampling import SamplingConfig
 
@@ -21,14 +22,13 @@ log = logging.getLogger(__name__)
 WARMUP_CLIP_S = 0.5
 WARMUP_TEXT_TOKENS = 2
 WARMUP_UNITS = 2
-CLIP_RATE_HZ = 16000
 TONE_HZ = 220.0
 TONE_AMPLITUDE = 0.3
 
 
 def warmup_clip() -> np.ndarray:
     """A short tone at 16 kHz (the runner refuses silent clips)."""
-    t = np.arange(int(WARMUP_CLIP_S * CLIP_RATE_HZ)) / CLIP_RATE_HZ
+    t = np.arange(int(WARMUP_CLIP_S * MODEL_RATE_HZ)) / MODEL_RATE_HZ
     return (TONE_AMPLITUDE * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.float32)
 
 
