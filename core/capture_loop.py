@@ -17,7 +17,7 @@ from core.audio_io import FrameChunker, MicCapture, Resampler
 from core.engine_config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, EngineConfig
 from core.engine_events import EngineError, ErrorKind, SpeechDiscarded, SpeechStarted
 from core.level_watch import LevelWatch
-from core.vad import Discarded, SpeechStart, Turn, TurnDetector, frames_to_s
+from core.vad import Discarded, SpeechStart, Turn, TurnCandidate, TurnDetector, TurnResumed, frames_to_s
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ class CaptureHooks:
     dispatch: Callable[[Turn, float | None], int]  # (turn, monotonic arrival of its last voiced frame)
     barge_in: Callable[[float, float | None], None]  # (speech_ms, monotonic arrival of the speech onset)
     mic_live: Callable[[], bool]  # False: half-duplex is ignoring the microphone
+    speculate: Callable[[Turn, float | None], None] | None = None  # a TurnCandidate (speculative turn start)
+    resume: Callable[[], None] | None = None  # the candidate's speaker went on
 
 
 class CaptureLoop:
@@ -109,5 +111,9 @@ class CaptureLoop:
                 hooks.emit(SpeechDiscarded(frames_to_s(det.frame_index), ev.voiced_frames * VAD_FRAME_MS))
             elif isinstance(ev, Turn):
                 hooks.dispatch(ev, self._last_voiced_t)
+            elif isinstance(ev, TurnCandidate) and hooks.speculate is not None:
+                hooks.speculate(ev.turn, self._last_voiced_t)
+            elif isinstance(ev, TurnResumed) and hooks.resume is not None:
+                hooks.resume()
         if self._cfg.barge_in and det.speech_ms >= self._cfg.barge_in_ms:
             hooks.barge_in(det.speech_ms, self._speech_start_t)

@@ -41,9 +41,23 @@ class Conversation:
         self.turns: list[Turn] = []
 
     def add_user_audio(self, samples_16k: np.ndarray) -> Turn:
-        turn = Turn(USER, audio=validate_clip(np.asarray(samples_16k, dtype=np.float32)))
+        return self.append(self.user_audio_turn(samples_16k))
+
+    @staticmethod
+    def user_audio_turn(samples_16k: np.ndarray) -> Turn:
+        """A validated user audio turn, not yet in any history (raises UserError for an unusable clip)."""
+        return Turn(USER, audio=validate_clip(np.asarray(samples_16k, dtype=np.float32)))
+
+    def append(self, turn: Turn) -> Turn:
         self.turns.append(turn)
         return turn
+
+    def extended(self, turn: Turn) -> Conversation:
+        """A new conversation: this one's system prompt and turns (the same objects, so the prompt cache
+        recognises them) plus `turn`; this one is unchanged."""
+        conv = Conversation(self.system_prompt)
+        conv.turns = [*self.turns, turn]
+        return conv
 
     def add_user_text(self, text: str) -> Turn:
         if not text.strip():

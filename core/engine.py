@@ -11,6 +11,10 @@ Threads (all stoppable, joined with timeouts by `stop()`):
 States: IDLE -(start)-> LISTENING -(turn)-> THINKING -(first sample played)-> SPEAKING -(played out)->
 LISTENING;
 barge-in: THINKING/SPEAKING -> LISTENING; device loss or stop(): any -> IDLE.
+
+Speculative turn start (`VadConfig.speculate_after_ms`, core.speculation): on a short pause while LISTENING with
+no reply running, a held ReplyJob starts on the turn so far; the turn's dispatch adopts it when its audio is the
+same, otherwise (the user went on, a typed turn, stop) it is cancelled and dropped unseen.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from core.engine_events import (
 from core.errors import DeviceError, UserError
 from core.playout import PlayoutBuffer
 from core.reply_job import ReplyJob
+from core.speculation import Speculation
 from core.vad import SileroVad, Turn, frames_to_s
 
 log = logging.getLogger(__name__)
@@ -74,6 +79,8 @@ class Engine:
         self._state = EngineState.IDLE
         self._turn_id = 0
         self._job: ReplyJob | None = None
+        self._spec: Speculation | None = None  # a speculative reply waiting for its turn to end
+        self._retired: list[ReplyJob] = []  # dropped speculative jobs still winding down
         self._events: queue.Queue = queue.Queue()
         self._dispatcher: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
@@ -112,7 +119,9 @@ class Engine:
                 self._emit(EngineError(self._opening, str(err), fatal=True))
                 raise
             self._running.set()
-            hooks = CaptureHooks(self._emit, self._dispatch, self._barge_in, self._mic_live)
+            hooks = CaptureHooks(
+                self._emit, self._dispatch, self._barge_in, self._mic_live, self._speculate, self._drop_speculation
+            )
             self.capture_loop = CaptureLoop(self._capture, self._vad, self.config, hooks)
             self._workers = [
                 threading.Thread(
@@ -230,9 +239,16 @@ class Engine:
     # -- turns ---------------------------------------------------------------------------------------------
     def _dispatch(self, turn: Turn, speech_end_t: float | None) -> int:
         with self._lock:
+            spec, self._spec = self._spec, None
+            adopt = spec is not None and self._job is None and spec.matches(turn.samples)
+            if spec is not None and not adopt:
+                self._retire(spec.job)
             self._cancel_current_reply()
             try:
-                self.conversation.add_user_audio(turn.samples)
+                if adopt:
+                    self.conversation.append(spec.user_turn)
+                else:
+                    self.conversation.add_user_audio(turn.samples)
             except UserError as err:
                 self._emit(
                     EngineError(ErrorKind.INPUT_SIGNAL, f"That turn could not be used ({err}); please say it again.")
@@ -271,28 +287,71 @@ class Engine:
                         f"sooner, or raise max_turn_ms.",
                     )
                 )
-            self._start_reply(tid)
+            if adopt:
+                self._adopt(spec, tid)
+            else:
+                self._start_reply(tid)
             return tid
 
     def _cancel_current_reply(self) -> None:
+        self._drop_speculation()
         if self._job is not None:
             self._barge_in(0.0, None)
             self._finalize(self._job, wait=True)
 
+    def _new_job(self, tid: int, conversation: Any, held: bool) -> ReplyJob:
+        """A reply job; dropped speculative jobs are joined first (one job at a time uses the runner)."""
+        for old in self._retired:
+            if not old.join(self.config.join_timeout_s):
+                log.warning("dropped speculative reply %d still running; starting anyway", old.turn_id)
+        self._retired.clear()
+        out_rate = self._speaker.rate_hz if self._speaker else 48000
+        return ReplyJob(
+            tid, self._runner, conversation, self._sampling, self._decoder, self._playout, out_rate, self._emit,
+            self.config.first_chunk_priority, held=held,
+        )
+
     def _start_reply(self, tid: int) -> None:
         self._set_state(EngineState.THINKING, "turn_captured")
-        self._job = ReplyJob(
-            tid,
-            self._runner,
-            self.conversation,
-            self._sampling,
-            self._decoder,
-            self._playout,
-            self._speaker.rate_hz if self._speaker else 48000,
-            self._emit,
-            self.config.first_chunk_priority,
-        )
+        self._job = self._new_job(tid, self.conversation, held=False)
         self._job.start()
+
+    # -- speculative turn start (core.speculation) ---------------------------------------------------------
+    def _speculate(self, turn: Turn, speech_end_t: float | None) -> None:
+        """Capture thread, on a short pause: compute the reply to the turn so far, held back."""
+        with self._lock:
+            self._drop_speculation()
+            if self._job is not None or self._state is not EngineState.LISTENING:
+                return
+            try:
+                user = self.conversation.user_audio_turn(turn.samples)
+            except UserError:
+                return  # the dispatched turn reports it
+            job = self._new_job(self._turn_id + 1, self.conversation.extended(user), held=True)
+            self._spec = Speculation(turn.samples, user, job, time.monotonic())
+            log.debug("speculative reply %d started on %.2f s of audio", job.turn_id, turn.samples.size / VAD_RATE_HZ)
+            job.start()
+
+    def _drop_speculation(self) -> None:
+        """The user went on (or a turn came another way): cancel the speculative reply, unseen and unheard."""
+        with self._lock:
+            spec, self._spec = self._spec, None
+            if spec is not None:
+                log.debug("speculative reply %d dropped", spec.job.turn_id)
+                self._retire(spec.job)
+
+    def _retire(self, job: ReplyJob) -> None:
+        job.cancel()
+        self._retired.append(job)
+
+    def _adopt(self, spec: Speculation, tid: int) -> None:
+        if spec.job.turn_id != tid:
+            raise RuntimeError(f"speculative reply {spec.job.turn_id} adopted as turn {tid}")
+        self._set_state(EngineState.THINKING, "turn_captured")
+        self._job = spec.job
+        spec.job.commit()
+        log.info("turn %d: speculative reply adopted (%.0f ms head start)", tid,
+                 1000 * (time.monotonic() - spec.started_t))
 
     def _barge_in(self, speech_ms: float, speech_start_t: float | None) -> None:
         with self._lock:
@@ -384,11 +443,15 @@ class Engine:
                 t.join(self.config.join_timeout_s)
                 if t.is_alive():
                     log.warning("thread %s did not stop within %.1f s", t.name, self.config.join_timeout_s)
+        self._drop_speculation()
         job = self._job
         if job is not None:
             job.cancel()
             self._finalize(job, wait=True)
         with self._lock:
+            for old in self._retired:
+                old.join(self.config.join_timeout_s)
+            self._retired.clear()
             self._close_devices()
             self._capture = self._speaker = None
             self.capture_loop = None  # its resampler and VAD state belong to the closed devices

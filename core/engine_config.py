@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 VAD_RATE_HZ = 16000  # silero-vad and the model both take 16 kHz mono
 VAD_FRAME = 512  # samples per silero-vad chunk at 16 kHz (32 ms)
 VAD_FRAME_MS = 1000.0 * VAD_FRAME / VAD_RATE_HZ
+TURN_TAIL_MS = 200.0  # silence kept at the end of a turn (the last word's natural decay)
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -24,6 +25,11 @@ class VadConfig:
     min_speech_ms: float = 250.0  # voiced time below this is discarded (coughs, clicks)
     end_silence_ms: float = 700.0  # silence that ends a turn (bridges comma pauses)
     max_turn_ms: float = 30000.0  # a turn is cut and dispatched at this length
+    # speculative turn start: after this much silence the reply is computed (not played) on the turn so far;
+    # kept if the silence reaches end_silence_ms, dropped if the user goes on. None = off; so is a value that
+    # does not come before end_silence_ms. Never before the turn's kept tail (TURN_TAIL_MS), so the speculated
+    # audio is exactly the audio of the final turn.
+    speculate_after_ms: float | None = 250.0
 
     def __post_init__(self) -> None:
         _check(
@@ -42,6 +48,10 @@ class VadConfig:
         _check(
             self.max_turn_ms >= 1000.0 and self.max_turn_ms > self.min_speech_ms,
             f"max_turn_ms must be >= 1000 and > min_speech_ms, got {self.max_turn_ms}",
+        )
+        _check(
+            self.speculate_after_ms is None or VAD_FRAME_MS <= self.speculate_after_ms <= 10000.0,
+            f"speculate_after_ms must be None (off) or in [{VAD_FRAME_MS}, 10000], got {self.speculate_after_ms}",
         )
 
     def frames(self, ms: float) -> int:

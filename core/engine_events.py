@@ -140,6 +140,7 @@ class ReplyTiming:
     model_to_first_units_s: float = 0.0  # time inside the runner's iterator until the first units
     model_to_first_audio_s: float = 0.0  # ... until the first vocoder chunk (overlaps vocoder compute)
     vocoder_to_first_audio_s: float = 0.0  # time inside vocoder push()/flush() until the first chunk
+    speculated_t: float | None = None  # a speculative reply: when it started (before dispatched_t)
 
 
 @dataclass(frozen=True)

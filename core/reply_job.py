@@ -28,6 +28,7 @@ from core.engine_events import ReplyAudio, ReplyEnded, ReplyText, ReplyTiming, R
 from core.events import AudioChunk, SpeechUnits, StopReason, TextDelta, TurnEnd
 from core.heard_text import HeardTextTracker, units_heard
 from core.playout import PlayoutBuffer, PlayoutStats
+from core.speculation import OutputGate
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +60,15 @@ class ReplyJob:
         out_rate_hz: int,
         emit: Callable[[object], None],
         first_chunk_priority: bool = False,
+        held: bool = False,
     ) -> None:
         self.turn_id = turn_id
         self._priority = first_chunk_priority
         self._inflight = 0  # units items queued or being pushed (guarded by _inflight_cv)
         self._inflight_cv = threading.Condition()
         self._runner, self._conv, self._sampling, self._decoder = runner, conversation, sampling, decoder
-        self._playout, self._out_rate_hz, self._emit = playout, out_rate_hz, emit
+        self._out_rate_hz = out_rate_hz
+        self._out = OutputGate(playout, emit, held)  # held: a speculative reply (core.speculation)
         self.decoder_rate_hz = int(decoder.sample_rate_hz)
         self.tracker = HeardTextTracker()
         self._lock = threading.Lock()  # guards tracker and _stream
@@ -88,16 +91,27 @@ class ReplyJob:
 
     # -- control -------------------------------------------------------------------------------------------
     def start(self) -> None:
-        self._playout.begin(self.turn_id)
+        self._out.begin(self.turn_id)
         for t in self._threads:
             t.start()
+
+    def commit(self) -> None:
+        """Adopt a speculative (held) reply: the turn has ended now. Its timing counts from here."""
+        now = time.monotonic()
+        self._marks["speculated_t"], self._marks["dispatched_t"] = self._marks["dispatched_t"], now
+        if self._out.release():
+            self._mark("first_written_t", now)
+
+    @property
+    def held(self) -> bool:
+        return self._out.held
 
     def cancel(self) -> None:
         """Stop token: silence playback now, cancel generation and vocoding. Idempotent, thread-safe."""
         self._user_cancel.set()
         self._stop.set()
         self._release_vocoder_wait(0)
-        self._playout.stop()
+        self._out.stop()
         with self._lock:
             stream = self._stream
         if stream is not None:
@@ -142,6 +156,7 @@ class ReplyJob:
             first_audio_t=m.get("first_audio_t"),
             first_written_t=m.get("first_written_t"),
             first_play_t=first_play_t,
+            speculated_t=m.get("speculated_t"),
             model_to_first_units_s=m.get("model_first_units_s", 0.0),
             model_to_first_audio_s=m.get("model_first_audio_s", 0.0),
             vocoder_to_first_audio_s=m.get("vocoder_first_audio_s", 0.0),
@@ -223,13 +238,13 @@ class ReplyJob:
                 self._mark("first_text_t")
                 with self._lock:
                     self.tracker.add_text(ev.text)
-                self._emit(ReplyText(self.turn_id, ev))
+                self._out.emit(ReplyText(self.turn_id, ev))
             elif isinstance(ev, SpeechUnits):
                 self._mark("first_units_t")
                 self._mark("model_first_units_s", self._compute["model"])
                 with self._lock:
                     self.tracker.add_units(len(ev.units))
-                self._emit(ReplyUnits(self.turn_id, ev))
+                self._out.emit(ReplyUnits(self.turn_id, ev))
                 if ev.units and not self._stop.is_set():  # a step may draw only the TTS EOS: no units
                     with self._inflight_cv:
                         self._inflight += 1
@@ -270,7 +285,7 @@ class ReplyJob:
             if stream is not None:
                 stream.cancel()
         finally:
-            self._playout.end(self.turn_id)
+            self._out.end(self.turn_id)
 
     def _drain(self, first: tuple) -> tuple[list[int], int, float, bool]:
         """Everything queued now, as one push: (units, items, queue time of the newest item, END seen)."""
@@ -307,10 +322,10 @@ class ReplyJob:
                     model_first_audio_s=self._compute["model"],
                 )
             self._generated += samples.size
-            self._emit(ReplyAudio(self.turn_id, AudioChunk(samples, self.decoder_rate_hz, self._n_chunks, False)))
+            self._out.emit(ReplyAudio(self.turn_id, AudioChunk(samples, self.decoder_rate_hz, self._n_chunks, False)))
             self._n_chunks += 1
             self._write(resampler.process(samples))
 
     def _write(self, samples: np.ndarray) -> None:
-        if samples.size and self._playout.write(self.turn_id, samples):
+        if samples.size and self._out.write(self.turn_id, samples):
             self._mark("first_written_t")

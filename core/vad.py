@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.engine_config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, VadConfig
+from core.engine_config import TURN_TAIL_MS, VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, VadConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,21 @@ class Turn:
     reason: str  # "silence" | "max_length"
 
 
-DetectorEvent = SpeechStart | Discarded | Turn
+@dataclass(frozen=True)
+class TurnCandidate:
+    """The turn as it would be dispatched if the silence now running reaches the end of turn (speculation)."""
+
+    turn: Turn
+
+
+@dataclass(frozen=True)
+class TurnResumed:
+    """Speech came back after a TurnCandidate: that candidate is void."""
+
+    frame_index: int
+
+
+DetectorEvent = SpeechStart | Discarded | Turn | TurnCandidate | TurnResumed
 
 
 class TurnDetector:
@@ -77,7 +91,11 @@ class TurnDetector:
         self._end_frames = config.frames(config.end_silence_ms)
         self._max_frames = config.frames(config.max_turn_ms)
         # a short tail of the end-of-turn silence stays in the turn (natural decay of the last word)
-        self._tail_frames = min(self._end_frames, config.frames(200.0))
+        self._tail_frames = min(self._end_frames, config.frames(TURN_TAIL_MS))
+        # a candidate after this much silence holds exactly the final turn's samples (the same tail is kept)
+        spec = None if config.speculate_after_ms is None else max(config.frames(config.speculate_after_ms),
+                                                                   self._tail_frames)
+        self._spec_frames = spec if spec is not None and spec < self._end_frames else None
         self._index = 0
         self.reset()
 
@@ -89,6 +107,7 @@ class TurnDetector:
         self._start_frame = 0
         self._voiced = 0
         self._silence_run = 0
+        self._candidate_out = False  # a TurnCandidate was emitted for the silence now running
 
     def skip(self, prob: float) -> None:
         """Advance the clock by one frame while the microphone is ignored: speech in progress and pre-roll
@@ -144,36 +163,40 @@ class TurnDetector:
 
     def _feed_speech(self, frame: np.ndarray, prob: float, index: int) -> list[DetectorEvent]:
         self._frames.append(frame)
+        events: list[DetectorEvent] = []
         if prob >= self._cfg.stop_threshold:
             self._voiced += 1
             self._silence_run = 0
+            if self._candidate_out:
+                self._candidate_out = False
+                events.append(TurnResumed(index))
         else:
             self._silence_run += 1
         if self._silence_run >= self._end_frames:
-            return [self._close(index, "silence")]
+            return [*events, self._close(index, "silence")]
         if len(self._frames) >= self._max_frames:
             event = self._close(index, "max_length")
             self._phase = _Phase.DRAIN
-            return [event]
-        return []
+            return [*events, event]
+        if self._silence_run == self._spec_frames and self._voiced >= self._min_voiced:
+            self._candidate_out = True
+            events.append(TurnCandidate(self._turn(index, "silence")))
+        return events
+
+    def _turn(self, index: int, reason: str) -> Turn:
+        """The turn ending at frame `index`: speech plus at most the kept tail of the silence now running."""
+        silence = self._silence_run
+        keep = len(self._frames) - max(0, silence - self._tail_frames)
+        samples = np.concatenate(self._frames[:keep]).astype(np.float32, copy=False)
+        return Turn(samples, self._start_frame, index + 1 - silence, index + 1, reason)
 
     def _close(self, index: int, reason: str) -> DetectorEvent:
-        voiced, silence = self._voiced, self._silence_run
-        frames = self._frames
-        speech_end = index + 1 - silence
-        if voiced < self._min_voiced:
-            self.reset()
-            return Discarded(index, voiced)
-        keep = len(frames) - max(0, silence - self._tail_frames)
-        turn = Turn(
-            np.concatenate(frames[:keep]).astype(np.float32, copy=False),
-            self._start_frame,
-            speech_end,
-            index + 1,
-            reason,
-        )
+        if self._voiced < self._min_voiced:
+            event: DetectorEvent = Discarded(index, self._voiced)
+        else:
+            event = self._turn(index, reason)
         self.reset()
-        return turn
+        return event
 
 
 def frames_to_s(frames: int) -> float:

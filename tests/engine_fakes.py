@@ -287,7 +287,19 @@ class FakeConversation:
         self.turns: list[tuple[str, object]] = []
 
     def add_user_audio(self, samples: np.ndarray) -> None:
-        self.turns.append(("user", samples))
+        self.turns.append(self.user_audio_turn(samples))
+
+    @staticmethod
+    def user_audio_turn(samples: np.ndarray) -> tuple[str, object]:
+        return ("user", samples)
+
+    def append(self, turn: tuple[str, object]) -> None:
+        self.turns.append(turn)
+
+    def extended(self, turn: tuple[str, object]) -> FakeConversation:
+        conv = FakeConversation()
+        conv.turns = [*self.turns, turn]
+        return conv
 
     def add_assistant(self, text: str) -> None:
         self.turns.append(("assistant", text))

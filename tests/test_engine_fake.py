@@ -83,9 +83,10 @@ def test_one_turn_one_full_reply(rig, speech_factory):  # noqa: F811
     # the speaker got the reply: a 440 Hz tone lasting the reply, and the timing marks are ordered
     loud = audio.speaker.loud_times()
     assert loud and loud[-1] - loud[0] > 2.0
-    t = end.timing
-    assert t.dispatched_t <= t.first_units_t <= t.first_needed_units_t <= t.first_push_t <= t.first_audio_t
-    assert t.first_audio_t <= t.first_written_t <= t.first_play_t
+    t = end.timing  # speculative turn start is on by default: the reply began before the turn was dispatched
+    assert t.speculated_t is not None and t.speculated_t < t.dispatched_t
+    assert t.speculated_t <= t.first_units_t <= t.first_needed_units_t <= t.first_push_t <= t.first_audio_t
+    assert t.dispatched_t <= t.first_written_t <= t.first_play_t and t.first_audio_t <= t.first_written_t
     assert any(isinstance(e, MicLevel) for e in events.events)
 
 

@@ -7,7 +7,7 @@ import pytest
 import soxr
 
 from core.engine_config import VAD_FRAME, VAD_FRAME_MS, VadConfig
-from core.vad import Discarded, SileroVad, SpeechStart, Turn, TurnDetector
+from core.vad import Discarded, SileroVad, SpeechStart, Turn, TurnCandidate, TurnDetector, TurnResumed
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 
 
@@ -99,3 +99,50 @@ def test_silero_finds_espeak_speech_not_silence_or_noise(speech_factory):  # noq
     assert p_speech.max() > 0.9
     assert p_silence.max() < 0.2
     assert np.mean(p_noise > 0.5) < 0.1
+
+
+def test_candidate_holds_exactly_the_final_turn():
+    """Speculative start: after speculate_after_ms of silence a TurnCandidate carries the samples the turn
+    will have if the silence goes on to the end of turn."""
+    cfg = VadConfig(pre_roll_ms=96, min_speech_ms=64, end_silence_ms=700, speculate_after_ms=250)
+    probs = [0.0] * 5 + [0.9] * 20 + [0.0] * 30
+    ev = run(TurnDetector(cfg), probs)
+    cands = [e for e in ev if isinstance(e, TurnCandidate)]
+    turns = [e for e in ev if isinstance(e, Turn)]
+    assert len(cands) == 1 and len(turns) == 1 and not any(isinstance(e, TurnResumed) for e in ev)
+    assert cands[0].turn.end_frame == 25 + frames(250)  # emitted as the 250 ms of silence complete
+    assert cands[0].turn.end_frame < turns[0].end_frame == 25 + frames(700)
+    np.testing.assert_array_equal(cands[0].turn.samples, turns[0].samples)
+    assert cands[0].turn.start_frame == turns[0].start_frame
+
+
+def test_candidate_voided_when_speech_resumes():
+    cfg = VadConfig(pre_roll_ms=0, min_speech_ms=64, end_silence_ms=700, speculate_after_ms=250)
+    probs = [0.9] * 20 + [0.0] * 12 + [0.9] * 10 + [0.0] * 30
+    ev = run(TurnDetector(cfg), probs)
+    kinds = [type(e).__name__ for e in ev]
+    assert kinds == ["SpeechStart", "TurnCandidate", "TurnResumed", "TurnCandidate", "Turn"]
+    assert ev[2].frame_index == 32  # the frame where speech came back
+    first, final = ev[1].turn, ev[4]
+    assert final.samples.size > first.samples.size  # the resumed speech is in the turn
+    np.testing.assert_array_equal(ev[3].turn.samples, final.samples)
+
+
+def test_no_candidate_when_off_too_short_or_not_before_the_end():
+    probs = [0.9] * 20 + [0.0] * 30
+    for cfg in (
+        VadConfig(min_speech_ms=64, end_silence_ms=700, speculate_after_ms=None),  # off
+        VadConfig(min_speech_ms=64, end_silence_ms=320, speculate_after_ms=400),  # would come after the end
+        VadConfig(min_speech_ms=1000, end_silence_ms=700, speculate_after_ms=250),  # too little speech
+    ):
+        ev = run(TurnDetector(cfg), probs)
+        assert not any(isinstance(e, (TurnCandidate, TurnResumed)) for e in ev), cfg
+    # never before the kept tail: a 64 ms setting speculates at the tail, so the samples still match
+    ev = run(TurnDetector(VadConfig(min_speech_ms=64, end_silence_ms=700, speculate_after_ms=64)), probs)
+    cand = next(e for e in ev if isinstance(e, TurnCandidate))
+    np.testing.assert_array_equal(cand.turn.samples, next(e for e in ev if isinstance(e, Turn)).samples)
+
+
+def test_speculate_after_ms_validated():
+    with pytest.raises(ValueError, match="speculate_after_ms"):
+        VadConfig(speculate_after_ms=5.0)
