@@ -63,6 +63,10 @@ def run_cli(argv: list[str] | None, parser: argparse.ArgumentParser) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    if getattr(args, "uses_models", True):  # (importing torch is slow: `devices` does without)
+        from core.compute import configure_cpu_threads
+
+        configure_cpu_threads()  # cores - 1 unless OMP_NUM_THREADS says otherwise
     try:
         return int(args.func(args) or 0)
     except UserError as err:

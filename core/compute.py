@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 import torch
 
 from core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16,
@@ -29,3 +34,33 @@ def resolve_dtype(name: str | None, device: torch.device) -> torch.dtype:
     if name not in DTYPES:
         raise UserError(f"unknown dtype {name!r}; use one of {', '.join(sorted(DTYPES))}")
     return DTYPES[name]
+
+
+def default_cpu_threads(env: dict[str, str] | None = None) -> int:
+    """Torch intra-op threads for the app: OMP_NUM_THREADS when set, else all usable cores but one.
+
+    The realtime path runs beside the decode loop (capture + VAD, vocoder, event and UI threads); with every core
+    given to torch, its spinning worker threads fight those for the CPU and the first audio comes later than
+    with one core fewer (bench/suite.py: engine overhead +50 % with 2 threads on 2 cores, +7 % with 1).
+    """
+    env = os.environ if env is None else env
+    value = env.get("OMP_NUM_THREADS", "").strip()
+    if value:
+        try:
+            if int(value) >= 1:
+                return int(value)
+        except ValueError:
+            pass
+        log.warning("ignoring OMP_NUM_THREADS=%r (not a positive integer)", value)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores - 1)
+
+
+def configure_cpu_threads(n_threads: int | None = None) -> int:
+    """Set torch's intra-op threads (default: `default_cpu_threads()`); returns the number set."""
+    n = default_cpu_threads() if n_threads is None else n_threads
+    if n < 1:
+        raise UserError(f"need at least 1 CPU thread, got {n}")
+    torch.set_num_threads(n)
+    log.debug("torch intra-op threads: %d", n)
+    return n

@@ -43,7 +43,7 @@ from core.engine_events import (
 from core.errors import DeviceError, UserError
 from core.playout import PlayoutBuffer
 from core.reply_job import ReplyJob
-from core.speculation import Speculation
+from core.speculation import Speculation, SpeculationSlot
 from core.vad import SileroVad, Turn, frames_to_s
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,7 @@ class Engine:
         self._state = EngineState.IDLE
         self._turn_id = 0
         self._job: ReplyJob | None = None
-        self._spec: Speculation | None = None  # a speculative reply waiting for its turn to end
-        self._retired: list[ReplyJob] = []  # dropped speculative jobs still winding down
+        self._spec = SpeculationSlot(self.config.join_timeout_s)  # a reply computed before its turn ended
         self._events: queue.Queue = queue.Queue()
         self._dispatcher: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
@@ -239,10 +238,8 @@ class Engine:
     # -- turns ---------------------------------------------------------------------------------------------
     def _dispatch(self, turn: Turn, speech_end_t: float | None) -> int:
         with self._lock:
-            spec, self._spec = self._spec, None
-            adopt = spec is not None and self._job is None and spec.matches(turn.samples)
-            if spec is not None and not adopt:
-                self._retire(spec.job)
+            spec = self._spec.take(turn.samples) if self._job is None else None
+            adopt = spec is not None
             self._cancel_current_reply()
             try:
                 if adopt:
@@ -301,10 +298,7 @@ class Engine:
 
     def _new_job(self, tid: int, conversation: Any, held: bool) -> ReplyJob:
         """A reply job; dropped speculative jobs are joined first (one job at a time uses the runner)."""
-        for old in self._retired:
-            if not old.join(self.config.join_timeout_s):
-                log.warning("dropped speculative reply %d still running; starting anyway", old.turn_id)
-        self._retired.clear()
+        self._spec.join_dropped()
         out_rate = self._speaker.rate_hz if self._speaker else 48000
         return ReplyJob(
             tid, self._runner, conversation, self._sampling, self._decoder, self._playout, out_rate, self._emit,
@@ -320,7 +314,7 @@ class Engine:
     def _speculate(self, turn: Turn, speech_end_t: float | None) -> None:
         """Capture thread, on a short pause: compute the reply to the turn so far, held back."""
         with self._lock:
-            self._drop_speculation()
+            self._spec.drop()
             if self._job is not None or self._state is not EngineState.LISTENING:
                 return
             try:
@@ -328,21 +322,14 @@ class Engine:
             except UserError:
                 return  # the dispatched turn reports it
             job = self._new_job(self._turn_id + 1, self.conversation.extended(user), held=True)
-            self._spec = Speculation(turn.samples, user, job, time.monotonic())
+            self._spec.set(Speculation(turn.samples, user, job, time.monotonic()))
             log.debug("speculative reply %d started on %.2f s of audio", job.turn_id, turn.samples.size / VAD_RATE_HZ)
             job.start()
 
     def _drop_speculation(self) -> None:
         """The user went on (or a turn came another way): cancel the speculative reply, unseen and unheard."""
         with self._lock:
-            spec, self._spec = self._spec, None
-            if spec is not None:
-                log.debug("speculative reply %d dropped", spec.job.turn_id)
-                self._retire(spec.job)
-
-    def _retire(self, job: ReplyJob) -> None:
-        job.cancel()
-        self._retired.append(job)
+            self._spec.drop()
 
     def _adopt(self, spec: Speculation, tid: int) -> None:
         if spec.job.turn_id != tid:
@@ -449,9 +436,7 @@ class Engine:
             job.cancel()
             self._finalize(job, wait=True)
         with self._lock:
-            for old in self._retired:
-                old.join(self.config.join_timeout_s)
-            self._retired.clear()
+            self._spec.join_dropped()
             self._close_devices()
             self._capture = self._speaker = None
             self.capture_loop = None  # its resampler and VAD state belong to the closed devices

@@ -109,3 +109,44 @@ class Speculation:
     def matches(self, samples: np.ndarray) -> bool:
         """Is `samples` (the dispatched turn) exactly the audio this reply was computed on?"""
         return samples.shape == self.samples.shape and bool(np.array_equal(samples, self.samples))
+
+
+class SpeculationSlot:
+    """The engine's pending speculative reply, and dropped ones still winding down (one job at a time may use
+    the runner, so a new job waits for them: `join_dropped()`). The engine serialises calls under its lock."""
+
+    def __init__(self, join_timeout_s: float) -> None:
+        self._join_timeout_s = join_timeout_s
+        self._pending: Speculation | None = None
+        self._dropped: list[Any] = []
+
+    def set(self, spec: Speculation) -> None:
+        self.drop()
+        self._pending = spec
+
+    def take(self, samples: np.ndarray) -> Speculation | None:
+        """The pending speculation if it was computed on exactly `samples` (it is then no longer pending);
+        otherwise it is dropped and None returned."""
+        spec, self._pending = self._pending, None
+        if spec is not None and not spec.matches(samples):
+            self._retire(spec.job)
+            spec = None
+        return spec
+
+    def drop(self) -> None:
+        """Cancel the pending speculative reply (nothing of it was shown or played)."""
+        spec, self._pending = self._pending, None
+        if spec is not None:
+            log.debug("speculative reply %d dropped", spec.job.turn_id)
+            self._retire(spec.job)
+
+    def join_dropped(self) -> None:
+        for job in self._dropped:
+            if not job.join(self._join_timeout_s):
+                log.warning("dropped speculative reply %d still running after %.1f s", job.turn_id,
+                            self._join_timeout_s)
+        self._dropped.clear()
+
+    def _retire(self, job: Any) -> None:
+        job.cancel()
+        self._dropped.append(job)

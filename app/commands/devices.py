@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("devices", help="list audio input/output devices")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, uses_models=False)
 
 
 def list_devices(backend) -> list[dict]:
