@@ -61,6 +61,7 @@ class AppSettings:
     vad_start_threshold: float = 0.5
     vad_stop_threshold: float = 0.35
     end_silence_ms: float = 700.0
+    speculate_after_ms: float | None = 250.0  # speculative turn start after this pause; None = off
     barge_in: bool = False
     barge_in_ms: float = 200.0
     system_prompt: str = ""  # "" = the model's default prompt
@@ -98,6 +99,7 @@ class AppSettings:
                 start_threshold=self.vad_start_threshold,
                 stop_threshold=self.vad_stop_threshold,
                 end_silence_ms=self.end_silence_ms,
+                speculate_after_ms=self.speculate_after_ms,
             ),
             audio=AudioConfig(input_device=_device(self.input_device), output_device=_device(self.output_device)),
             barge_in=self.barge_in,

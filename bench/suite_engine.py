@@ -1,20 +1,30 @@
-"""Ours through the real app path: the `Engine` with the fake sounddevice backend (tests/engine_fakes.py), a user
-turn dispatched with `submit_turn()`; timing from the engine's `ReplyTiming` (dispatched -> first reply sample
-taken by the output callback)."""
+"""Ours through the real app path: the `Engine` with the fake sounddevice backend (tests/engine_fakes.py); timing
+from the engine's `ReplyTiming` (dispatched -> first reply sample taken by the output callback).
+
+Two ways in: `engine_turns` dispatches the clip with `submit_turn()` (no VAD, so no speculative start: the
+engine's overhead over pure compute); `engine_vad_turns` speaks espeak-ng speech into the fake microphone in real
+time, so the VAD ends the turn and the speculative turn start (`VadConfig.speculate_after_ms`) can run."""
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
+from pathlib import Path
+
+import numpy as np
+import soxr
 
 from core.engine import Engine
-from core.engine_config import EngineConfig, VadConfig
-from core.engine_events import EngineState, ReplyEnded
+from core.engine_config import VAD_RATE_HZ, EngineConfig, VadConfig
+from core.engine_events import EngineState, ReplyEnded, UserTurnCaptured
 from tests.engine_fakes import Collector, FakeAudio
 
 log = logging.getLogger(__name__)
 
-END_SILENCE_MS = 700.0  # the VAD's end-of-turn silence (VadConfig default); identical for ours and the baseline
+END_SILENCE_MS = VadConfig().end_silence_ms  # the VAD's end-of-turn silence; identical for ours and the baseline
+SPEECH_TEXT = "Could you tell me something cheerful about the weather today?"
 REPLY_TIMEOUT_S = 600.0
 SETTLE_S = 0.2
 
@@ -52,10 +62,7 @@ def _one_turn(eng: Engine, events: Collector, clip) -> dict:
     if tid < 0:
         raise RuntimeError("the engine refused the benchmark clip")
     end = events.wait_for(lambda e: isinstance(e, ReplyEnded) and e.turn_id == tid, REPLY_TIMEOUT_S)
-    while eng.state is not EngineState.LISTENING:
-        time.sleep(0.01)
-    time.sleep(SETTLE_S)
-    eng.conversation.clear()  # every turn sees the same one-turn prompt, like the pure-compute runs
+    _settle(eng)
     t = end.timing
     if end.error or t is None or t.first_play_t is None:
         raise RuntimeError(f"engine turn failed: {end.error or 'no audio played'}")
@@ -66,3 +73,51 @@ def _one_turn(eng: Engine, events: Collector, clip) -> dict:
         "vocoder_compute_s": t.vocoder_to_first_audio_s,
         "buffering_s": t.first_play_t - t.first_audio_t,
     }
+
+
+def espeak_speech_16k(text: str = SPEECH_TEXT) -> np.ndarray | None:
+    """[N] float32 speech at 16 kHz from espeak-ng, or None when it is not installed."""
+    if shutil.which("espeak-ng") is None:
+        return None
+    from tests.audio_fixtures import espeak
+
+    with tempfile.TemporaryDirectory() as tmp:
+        x, rate = espeak(text, Path(tmp))
+    return soxr.resample(x, rate, VAD_RATE_HZ).astype(np.float32)
+
+
+def engine_vad_turns(runner, decoder, speech_16k, sampling, turns: int, speculate_ms: float | None) -> list[dict]:
+    """`turns` one-turn conversations spoken into the fake mic; per turn: the captured samples, end of speech ->
+    first sample, dispatched -> first sample, and the speculative head start (0 without speculation)."""
+    events, audio = Collector(), FakeAudio()
+    cfg = EngineConfig(vad=VadConfig(end_silence_ms=END_SILENCE_MS, speculate_after_ms=speculate_ms))
+    eng = Engine(runner, _SeededDecoder(decoder), config=cfg, sink=events, audio=audio, sampling=sampling)
+    mic_speech = soxr.resample(speech_16k, VAD_RATE_HZ, audio.in_rate_hz).astype(np.float32)
+    rows = []
+    eng.start()
+    try:
+        for _ in range(turns):
+            tid = len(events.of(UserTurnCaptured)) + 1
+            audio.mic.inject(mic_speech)
+            turn = events.wait_for(lambda e, i=tid: isinstance(e, UserTurnCaptured) and e.turn_id == i, 60)
+            end = events.wait_for(lambda e, i=tid: isinstance(e, ReplyEnded) and e.turn_id == i, REPLY_TIMEOUT_S)
+            _settle(eng)
+            t = end.timing
+            if end.error or t is None or t.first_play_t is None:
+                raise RuntimeError(f"engine turn failed: {end.error or 'no audio played'}")
+            rows.append({
+                "samples": turn.samples,
+                "speech_end_to_first_sample_s": t.first_play_t - turn.speech_end_t,
+                "dispatch_to_first_sample_s": t.first_play_t - t.dispatched_t,
+                "head_start_s": t.dispatched_t - t.speculated_t if t.speculated_t is not None else 0.0,
+            })
+    finally:
+        eng.stop()
+    return rows
+
+
+def _settle(eng: Engine) -> None:
+    while eng.state is not EngineState.LISTENING:
+        time.sleep(0.01)
+    time.sleep(SETTLE_S)
+    eng.conversation.clear()  # every turn sees the same one-turn prompt, like the pure-compute runs

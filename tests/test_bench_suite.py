@@ -70,3 +70,16 @@ def test_engine_path_and_report_structure(suite_result):
     table = format_table(suite_result)
     assert "decode steps before first audio" in table and "target" in table
     json.dumps(suite_result, default=str)
+
+
+def test_spoken_turns_measure_the_speculative_start(suite_result):
+    """With espeak-ng (CI installs it) the suite speaks into the fake mic: the VAD dispatches the turn, the
+    speculative reply has a head start, and the baseline answers the very audio the VAD dispatched."""
+    if "engine_vad" not in suite_result:
+        pytest.skip("espeak-ng is not installed (see .ci/install)")
+    vad = suite_result["engine_vad"]
+    assert vad["speculative"]["head_start_ms"] > 0 and vad["no_speculation"]["head_start_ms"] == 0
+    assert suite_result["clip"].startswith("espeak-ng")
+    for row in (vad["speculative"], vad["no_speculation"]):
+        assert row["speech_end_to_first_sample_ms"] > row["dispatch_to_first_sample_ms"] > 0
+    assert "spoken, speculative" in format_table(suite_result)

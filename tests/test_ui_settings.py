@@ -76,6 +76,7 @@ def test_settings_dialog_from_the_menu_restarts_the_engine_config(qtbot, make_wi
     def accept_dialog():
         dlg = next(w for w in win.findChildren(SettingsDialog) if w.isVisible())
         dlg.end_silence.setValue(900)
+        dlg.speculate.setValue(0)  # "off"
         dlg.prompt.setPlainText("You are a calm companion.")
         dlg.accept()
 
@@ -84,6 +85,8 @@ def test_settings_dialog_from_the_menu_restarts_the_engine_config(qtbot, make_wi
     assert win.settings.end_silence_ms == 900
     assert SettingsStore(tmp_path / "config").load().end_silence_ms == 900
     assert win.session.settings.engine_config().vad.end_silence_ms == 900
+    assert win.settings.speculate_after_ms is None
+    assert win.session.settings.engine_config().vad.speculate_after_ms is None
     win.session.apply_settings(win.settings).result(30)  # wait for the control thread
     assert win.session.conversation.system_prompt == "You are a calm companion."
 

@@ -68,6 +68,9 @@ class SettingsDialog(QDialog):
         self.start_threshold = _spin(0.05, 0.99, s.vad_start_threshold, 0.05)
         self.stop_threshold = _spin(0.01, 0.99, s.vad_stop_threshold, 0.05)
         self.end_silence = _spin(100, 5000, s.end_silence_ms, 50, 0)
+        self.speculate = _spin(0, 5000, s.speculate_after_ms or 0, 50, 0)
+        self.speculate.setSpecialValueText("off")
+        self.speculate.setToolTip("Start computing the reply after this pause; it plays only if the turn ends.")
         self.barge_in = QCheckBox("speech interrupts replies (headphones)")
         self.barge_in.setChecked(s.barge_in)
         self.prompt = QPlainTextEdit(s.system_prompt)
@@ -107,6 +110,7 @@ class SettingsDialog(QDialog):
             ("Speech start threshold", self.start_threshold),
             ("Speech stop threshold", self.stop_threshold),
             ("End-of-turn silence (ms)", self.end_silence),
+            ("Start reply early after (ms)", self.speculate),
             ("Barge-in", self.barge_in),
             ("System prompt", self.prompt),
             ("Temperature", self.temperature),
@@ -134,6 +138,7 @@ class SettingsDialog(QDialog):
             "vad_start_threshold": self.start_threshold.value(),
             "vad_stop_threshold": self.stop_threshold.value(),
             "end_silence_ms": self.end_silence.value(),
+            "speculate_after_ms": self.speculate.value() or None,
             "barge_in": self.barge_in.isChecked(),
             "system_prompt": self.prompt.toPlainText().strip(),
             "temperature": self.temperature.value(),

@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--barge-in", action="store_true", help="let speech interrupt replies (use headphones)")
     p.add_argument("--barge-in-ms", type=float, default=200.0, help="speech that interrupts (default 200)")
     p.add_argument("--end-silence-ms", type=float, default=700.0, help="silence that ends a turn (default 700)")
+    p.add_argument("--speculate-after-ms", type=float, default=250.0,
+                   help="start computing the reply after this pause, play it if the turn ends (0 = off; default 250)")
     p.add_argument("--max-turn-s", type=float, default=30.0, help="longest user turn (default 30)")
     p.add_argument("--record", type=Path, help="keep every turn's audio and a JSONL log in this directory")
     p.add_argument("--device", help="compute device: cpu, cuda, cuda:N (default: cuda if available)")
@@ -56,7 +58,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def build_config(args: argparse.Namespace) -> EngineConfig:
     try:
         return EngineConfig(
-            vad=VadConfig(end_silence_ms=args.end_silence_ms, max_turn_ms=1000.0 * args.max_turn_s),
+            vad=VadConfig(
+                end_silence_ms=args.end_silence_ms,
+                max_turn_ms=1000.0 * args.max_turn_s,
+                speculate_after_ms=args.speculate_after_ms or None,
+            ),
             audio=AudioConfig(
                 input_device=_device(args.input_device),
                 output_device=_device(args.output_device),
