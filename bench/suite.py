@@ -33,6 +33,7 @@ from bench.suite_measure import (  # noqa: E402
     multi_turn,
     ours_reply,
 )
+from core.compute import configure_cpu_threads  # noqa: E402
 from core.conversation import Conversation  # noqa: E402
 from core.engine_config import VadConfig  # noqa: E402
 from core.runner import OpenS2SRunner  # noqa: E402
@@ -284,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", type=Path, help="an OpenS2S checkpoint (default: the preset's random one)")
     ap.add_argument("--decoder", type=Path, help="a glm-4-voice-decoder dir (default: the preset's random one)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, help="torch threads (default: the app's, core.compute.default_cpu_threads)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--turns", type=int, default=10)
     ap.add_argument("--engine-turns", type=int, default=3)
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=Path("suite.json"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    torch.set_num_threads(args.threads)
+    configure_cpu_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt, dec, label = make_models(args.preset, Path(tmp))
         res = measure(args.checkpoint or ckpt, args.decoder or dec, args.device, args.repeats, args.max_text,
