@@ -20,7 +20,7 @@ from core.errors import CheckpointError, UserError
 
 log = logging.getLogger(__name__)
 
-STEP_RUNNER, STEP_DECODER, STEP_DONE = 10, 60, 100
+STEP_RUNNER, STEP_DECODER, STEP_WARMUP, STEP_DONE = 10, 60, 90, 100
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ def load_models(request: LoadRequest, settings: AppSettings, report: Callable[[i
     from app.commands.converse import SeededVocoder
     from core.runner import OpenS2SRunner
     from core.token2wav import VoiceDecoder
+    from core.warmup import warm_up
 
     for what, path in (("model", request.checkpoint), ("decoder", request.decoder)):
         if not path or not Path(path).is_dir():
@@ -84,6 +85,8 @@ def load_models(request: LoadRequest, settings: AppSettings, report: Callable[[i
     runner = OpenS2SRunner.load(request.checkpoint, device=settings.torch_device)
     report(STEP_DECODER, "loading the speech decoder")
     decoder = VoiceDecoder.load(request.decoder, backend=settings.vocoder_backend, device=settings.torch_device)
+    report(STEP_WARMUP, "warming up")  # the first turn then does not pay one-time set-up costs
+    warm_up(runner, decoder)
     return runner, SeededVocoder(decoder)
 
 
