@@ -93,6 +93,17 @@ def test_int8_reply_close_to_full_precision(runners, kind):
     assert agree >= len(ref_text) // 2, (ref_text, q_text)  # greedy text tokens: at least the first half agree
 
 
+@pytest.mark.parametrize("weights", ["full", "int8"])
+def test_computed_memory_estimate_matches_measured_bytes(tiny_checkpoint, weights):
+    """bench/lowvram_estimate.py's bytes (used for the 8B table) equal what a bf16 load really holds."""
+    from bench.lowvram_estimate import estimate
+
+    runner = OpenS2SRunner.load(tiny_checkpoint, device="cpu", dtype="bfloat16", weights=weights)
+    buffers = sum(b.untyped_storage().nbytes() for b in runner.model.buffers())  # rotary tables: not weights
+    computed = estimate(runner.ckpt.config, weights, llm_positions=0, tts_positions=0).weight_bytes
+    assert storage_bytes(runner.model) - buffers == computed
+
+
 def test_quantized_layer_by_layer_while_loading(tiny_checkpoint, monkeypatch):
     """No full-precision weight of a quantized Linear outlives its own quantization: when the loader reads the
     next tensor, every earlier one's storage has been freed (peak = quantized model + one matrix)."""
