@@ -82,7 +82,7 @@ def load_models(request: LoadRequest, settings: AppSettings, report: Callable[[i
         if not path or not Path(path).is_dir():
             raise CheckpointError(f"The {what} folder {path!r} does not exist; pick the folder that holds it.")
     report(STEP_RUNNER, "loading the model")
-    runner = OpenS2SRunner.load(request.checkpoint, device=settings.torch_device)
+    runner = OpenS2SRunner.load(request.checkpoint, device=settings.torch_device, weights=settings.weights)
     report(STEP_DECODER, "loading the speech decoder")
     decoder = VoiceDecoder.load(request.decoder, backend=settings.vocoder_backend, device=settings.torch_device)
     report(STEP_WARMUP, "warming up")  # the first turn then does not pay one-time set-up costs

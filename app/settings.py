@@ -20,6 +20,7 @@ from core.listeners.config import (
     DEFAULT_SER_CHECKPOINT,
     DEFAULT_TEXT_EMOTION_CHECKPOINT,
 )
+from core.weights import WEIGHT_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class AppSettings:
     max_text_tokens: int | None = None  # None = the checkpoint's default
     max_units: int | None = None
     compute_device: str = "auto"
+    weights: str = "full"  # LM weight storage: full | int8 | int4 (core.weights); device support checked at load
     vocoder_backend: str = "torch"
     push_to_talk: bool = False
     # listener checkpoints: a local dir or a hub id already in the local cache (never downloaded by the app);
@@ -84,6 +86,8 @@ class AppSettings:
     def __post_init__(self) -> None:
         if self.compute_device.split(":", 1)[0] not in COMPUTE_DEVICES:
             raise ValueError(f"compute_device must be one of {COMPUTE_DEVICES} or cuda:N, got {self.compute_device!r}")
+        if self.weights not in WEIGHT_KINDS:
+            raise ValueError(f"weights must be one of {WEIGHT_KINDS}, got {self.weights!r}")
         if self.vocoder_backend not in VOCODER_BACKENDS:
             raise ValueError(f"vocoder_backend must be one of {VOCODER_BACKENDS}, got {self.vocoder_backend!r}")
         self.engine_config()

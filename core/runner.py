@@ -28,7 +28,9 @@ from core.lm_session import LMSession, LogitsSink
 from core.prompt import PromptPlan, plan_prompt
 from core.prompt_cache import PromptCache
 from core.sampling import LMSampling, SamplingConfig, next_token
+from core.weights import WeightsOption
 from models.checkpoint import OpenS2SCheckpoint, load_checkpoint
+from models.quantize import check_supported
 from models.special_tokens import AUDIO_TOKEN_INDEX, N_SPEECH_UNITS, UNIT_TOKEN_FORMAT
 
 log = logging.getLogger(__name__)
@@ -61,8 +63,9 @@ class OpenS2SRunner:
     """Holds a loaded checkpoint; `reply()` starts a per-turn stream."""
 
     def __init__(self, checkpoint: OpenS2SCheckpoint, device: torch.device, dtype: torch.dtype,
-                 reuse_prefix: bool = True):
+                 reuse_prefix: bool = True, weights: WeightsOption | None = None):
         self.ckpt = checkpoint
+        self.weights = weights or WeightsOption()
         self.prompt_cache = PromptCache() if reuse_prefix else None
         self.device, self.dtype = device, dtype
         self.model = checkpoint.model
@@ -79,10 +82,14 @@ class OpenS2SRunner:
 
     @classmethod
     def load(cls, checkpoint_dir: str | Path, device: str | None = None, dtype: str | None = None,
-             reuse_prefix: bool = True) -> OpenS2SRunner:
+             reuse_prefix: bool = True, weights: str | WeightsOption | None = None) -> OpenS2SRunner:
+        """`weights`: "full" (default: the compute dtype), "int8" or "int4" (CUDA + bf16) LM blocks; an option that
+        cannot run here raises a one-line UserError before anything is loaded."""
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
-        return cls(load_checkpoint(checkpoint_dir, dev, dt), dev, dt, reuse_prefix)
+        option = WeightsOption.parse(weights)
+        check_supported(option, dev, dt)
+        return cls(load_checkpoint(checkpoint_dir, dev, dt, option), dev, dt, reuse_prefix, option)
 
     def reply(self, conversation: Conversation, sampling: SamplingConfig | None = None,
               logits_sink: LogitsSink | None = None) -> ReplyStream:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +17,10 @@ from safetensors import SafetensorError, safe_open
 from transformers import AutoTokenizer, GenerationConfig, PreTrainedTokenizerBase, WhisperFeatureExtractor
 
 from core.errors import CheckpointError
+from core.weights import WeightsOption
 from models.config import OpenS2SConfig
 from models.opens2s import OpenS2SModel
+from models.quantize import StreamingQuantizer
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +86,16 @@ def _describe(keys: list[str]) -> str:
 
 
 def load_weights_strict(model: torch.nn.Module, files: list[Path], dtype: torch.dtype, device: torch.device,
-                        where: str) -> None:
-    """Fill a meta-device `model` from safetensors straight onto `device`; raise one error naming every bad key."""
+                        where: str, consume: Callable[[str, torch.Tensor], bool] | None = None) -> None:
+    """Fill a meta-device `model` from safetensors straight onto `device`; raise one error naming every bad key.
+
+    `consume(key, tensor)`, if given, sees every well-shaped tensor first (in the compute dtype, on `device`); when
+    it returns True it has placed the tensor in the model itself (e.g. quantized it at once) and the tensor is not
+    kept for the final assignment."""
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     tied = _tied_keys(model)
     state: dict[str, torch.Tensor] = {}
+    consumed: set[str] = set()
     unexpected, mismatched = [], []
     for key, tensor in iter_tensors(files, device):
         if key not in expected:
@@ -96,8 +103,13 @@ def load_weights_strict(model: torch.nn.Module, files: list[Path], dtype: torch.
         elif tuple(tensor.shape) != expected[key]:
             mismatched.append(f"{key} {list(tensor.shape)} != expected {list(expected[key])}")
         else:
-            state[key] = tensor.to(dtype) if tensor.is_floating_point() else tensor
-    missing = [k for k in expected if k not in state and k not in tied]
+            tensor = tensor.to(dtype) if tensor.is_floating_point() else tensor
+            if consume is not None and consume(key, tensor):
+                consumed.add(key)
+            else:
+                state[key] = tensor
+        del tensor  # a consumed full-precision tensor must not outlive its quantization
+    missing = [k for k in expected if k not in state and k not in consumed and k not in tied]
     problems = []
     if missing:
         problems.append(f"missing {_describe(missing)}")
@@ -170,7 +182,10 @@ def _load_feature_extractor(path: Path) -> WhisperFeatureExtractor:
     return fe
 
 
-def load_checkpoint(checkpoint_dir: str | Path, device: torch.device, dtype: torch.dtype) -> OpenS2SCheckpoint:
+def load_checkpoint(checkpoint_dir: str | Path, device: torch.device, dtype: torch.dtype,
+                    weights: WeightsOption | None = None) -> OpenS2SCheckpoint:
+    """`weights`: full precision (default) or quantized LM blocks, quantized layer by layer while loading."""
+    weights = weights or WeightsOption()
     root = Path(checkpoint_dir).expanduser()
     if not root.is_dir():
         raise CheckpointError(f"{root} is not a directory: choose the folder that holds the OpenS2S config.json")
@@ -186,10 +201,13 @@ def load_checkpoint(checkpoint_dir: str | Path, device: torch.device, dtype: tor
     tts_tokenizer = _load_tokenizer(root / TTS_SUBDIR, "TTS")
     with torch.device("meta"):
         model = OpenS2SModel(config)
-    load_weights_strict(model, files, dtype, device, str(root))
+    quantizer = StreamingQuantizer(model, weights) if weights.quantized else None
+    load_weights_strict(model, files, dtype, device, str(root), consume=quantizer.consume if quantizer else None)
+    if quantizer:
+        quantizer.finish(str(root))
     _materialize_buffers(model, device)
     model.eval().requires_grad_(False)
-    log.info("loaded %s (%s, %s)", root, device, dtype)
+    log.info("loaded %s (%s, %s, weights %s)", root, device, dtype, weights.kind)
     return OpenS2SCheckpoint(
         path=root, config=config, model=model, tokenizer=tokenizer, tts_tokenizer=tts_tokenizer,
         feature_extractor=feature_extractor,

@@ -1,4 +1,4 @@
-"""Settings: devices, turn detection, barge-in, system prompt, sampling, compute device, vocoder backend.
+"""Settings: devices, turn detection, barge-in, system prompt, sampling, compute device, weights, vocoder backend.
 
 `result_settings()` builds a new frozen `AppSettings`; a value the engine would refuse is shown in the dialog
 (one line) and the dialog stays open.
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import COMPUTE_DEVICES, VOCODER_BACKENDS, AppSettings
+from core.weights import WEIGHT_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,10 @@ class SettingsDialog(QDialog):
         self.compute = QComboBox()
         self.compute.addItems(COMPUTE_DEVICES)
         self.compute.setCurrentText(s.compute_device)
+        self.weights = QComboBox()
+        self.weights.addItems(WEIGHT_KINDS)
+        self.weights.setCurrentText(s.weights)
+        self.weights.setToolTip("int8 halves the LLM's memory on a GPU (slower per step); int4 needs CUDA")
         self.backend = QComboBox()
         self.backend.addItems(VOCODER_BACKENDS)
         self.backend.setCurrentText(s.vocoder_backend)
@@ -117,6 +122,7 @@ class SettingsDialog(QDialog):
             ("Top-p", self.top_p),
             ("Max reply tokens", self.max_tokens),
             ("Compute device (next load)", self.compute),
+            ("LM weights (next load)", self.weights),
             ("Vocoder backend (next load)", self.backend),
             ("Transcript listener", self.asr),
             ("User emotion listener", self.ser),
@@ -145,6 +151,7 @@ class SettingsDialog(QDialog):
             "top_p": self.top_p.value(),
             "max_text_tokens": self.max_tokens.value() or None,
             "compute_device": self.compute.currentText(),
+            "weights": self.weights.currentText(),
             "vocoder_backend": self.backend.currentText(),
             "asr_checkpoint": self.asr.text().strip() or None,
             "ser_checkpoint": self.ser.text().strip() or None,

@@ -20,6 +20,7 @@ from core.engine_events import (
     UserTurnCaptured,
 )
 from core.errors import DeviceError, UserError
+from core.weights import WEIGHT_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-turn-s", type=float, default=30.0, help="longest user turn (default 30)")
     p.add_argument("--record", type=Path, help="keep every turn's audio and a JSONL log in this directory")
     p.add_argument("--device", help="compute device: cpu, cuda, cuda:N (default: cuda if available)")
+    p.add_argument("--weights", choices=WEIGHT_KINDS, default="full",
+                   help="LM weight storage: full, int8 (about half the memory of bf16), int4 (CUDA only)")
     p.add_argument("--seed", type=int, help="sampling seed (default: random)")
     p.add_argument("--max-text-tokens", type=int, help="text budget per reply (default: the checkpoint's)")
     p.add_argument("--max-units", type=int, help="speech-unit budget per reply (default: the checkpoint's)")
@@ -120,7 +123,7 @@ def load_models(args: argparse.Namespace):
     """(runner, vocoder) from the command line; both raise CheckpointError for a bad directory."""
     from core.runner import OpenS2SRunner
 
-    runner = OpenS2SRunner.load(args.checkpoint, device=args.device)
+    runner = OpenS2SRunner.load(args.checkpoint, device=args.device, weights=getattr(args, "weights", None))
     try:
         vocoder_mod = importlib.import_module("core.token2wav")  # the vocoder (docs/contracts.md)
     except ModuleNotFoundError as err:

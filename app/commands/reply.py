@@ -18,6 +18,7 @@ from core.errors import UserError
 from core.events import SpeechUnits, TextDelta, TurnEnd
 from core.runner import OpenS2SRunner
 from core.sampling import SamplingConfig
+from core.weights import WEIGHT_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vocoder-backend", choices=("torch", "onnx"), default="torch")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
     p.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default: bf16 on CUDA, else fp32)")
+    p.add_argument("--weights", choices=WEIGHT_KINDS, default="full",
+                   help="LM weight storage: full (the dtype), int8, or int4 (CUDA + bf16); int8 needs ~half the "
+                        "memory of bf16 (torchao)")
     p.set_defaults(func=run)
 
 
@@ -126,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.decoder) != bool(args.out):
         raise UserError("--decoder and --out go together: give both to write the spoken reply")
     conv = _conversation(args)
-    runner = OpenS2SRunner.load(args.checkpoint, device=args.device, dtype=args.dtype)
+    runner = OpenS2SRunner.load(args.checkpoint, device=args.device, dtype=args.dtype, weights=args.weights)
     wav = _WavSink(args.decoder, args.out, args.vocoder_backend, args.device, args.seed) if args.decoder else None
     recorder = _LogitsRecorder() if args.dump_logits else None
     stream = runner.reply(conv, sampling, logits_sink=recorder)
