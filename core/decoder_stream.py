@@ -3,10 +3,10 @@
 Each flow call decodes the next chunk of units with all kept earlier units and their mel as the prompt. The
 first 34 frames of its mel are cross-faded (Hamming halves) with the 34 frames held back from the previous
 call, and the last 34 are held back in turn (the first call may hold back fewer: `first_overlap_frames`).
-HiFT gets the previous call's last mel frames and source samples
-as left context and holds back its last frames, which the next call re-synthesises. `flush()` finalises: it
-also plays the held-back tail when no units are pending (the reference drops it when the unit count is an
-exact multiple of the chunk size) and handles replies shorter than one chunk (the reference crashes on those).
+HiFT gets the previous call's last mel frames and source samples as left context and holds back its last
+frames, which the next call re-synthesises. `flush()` finalises: it also plays the held-back tail when no units
+are pending (the reference drops it when the unit count is an exact multiple of the chunk size) and handles
+replies shorter than one chunk (the reference crashes on those).
 """
 
 from __future__ import annotations
