@@ -27,14 +27,15 @@ import torch
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCHEDULE_NAMES = ("reference-24", "ours")
+SCHEDULE_NAMES = ("reference-24", "ours", "fast-start")
 WARMUP_UNITS = 30
 
 
 def _schedule(name: str):
     from core.token2wav import ChunkSchedule
 
-    return ChunkSchedule.reference() if name == "reference-24" else ChunkSchedule()
+    presets = {"reference-24": ChunkSchedule.reference, "fast-start": ChunkSchedule.fast_start}
+    return presets.get(name, ChunkSchedule)()
 
 
 def simulate_playout(

@@ -13,6 +13,14 @@ log = logging.getLogger(__name__)
 # A 16-unit first chunk, then 12, 24, 48, 48...: with units arriving at 25/s (2x real time) the first audio
 # comes ~0.5 s earlier than with fixed 24-unit chunks and playback never waits (bench "stall" column).
 DEFAULT_CHUNK_UNITS = (16, 12, 24, 48)
+DEFAULT_FIRST_OVERLAP_FRAMES = MEL_OVERLAP_FRAMES
+# Opt-in `ChunkSchedule.fast_start()`: an 8-unit first chunk = 4 text + 8 unit decode steps at interleave 1:2, a
+# third of the reference's 12 + 24 (3:1: 24 + 8 of 72 + 24). Its flow call holds back 17 instead of 34 mel frames,
+# so it emits 55 - 17 - 14 = 24 frames (279 ms, more than the engine's 120 ms prebuffer); the next chunks grow
+# about as fast as the audio already emitted allows, so at 25 units/s playback does not wait. Not the default: the
+# first seam lies ~2x further from the whole-utterance decode (docs/vocoder.md, "First chunk").
+FAST_START_CHUNK_UNITS = (8, 5, 5, 10, 18, 32, 48)
+FAST_START_FIRST_OVERLAP_FRAMES = 17
 DEFAULT_MAX_PROMPT_UNITS = 250  # 20 s of history as flow prompt
 # HiFT's receptive field reaches ~13 mel frames to each side (measured), so audio within 14 frames of a call's
 # edge is re-synthesised by the next call, which sees 14 more frames of left context.
@@ -54,7 +62,7 @@ class ChunkSchedule:
     dedupe_prompt: bool = True
     continuous_source: bool = True
     unit_gain_crossfade: bool = True
-    first_overlap_frames: int = MEL_OVERLAP_FRAMES
+    first_overlap_frames: int = DEFAULT_FIRST_OVERLAP_FRAMES
 
     def __post_init__(self) -> None:
         if not self.chunk_units or any(int(n) != n or n < 1 for n in self.chunk_units):
@@ -91,6 +99,12 @@ class ChunkSchedule:
     def units_for_chunk(self, index: int) -> int:
         """Units of the `index`-th flow call (0-based)."""
         return self.chunk_units[min(index, len(self.chunk_units) - 1)]
+
+    @classmethod
+    def fast_start(cls) -> ChunkSchedule:
+        """Our schedule with an 8-unit first chunk and a 17-frame first overlap (decode steps before the first
+        audio: a third of the reference's at 1:2); everything else as the default."""
+        return cls(chunk_units=FAST_START_CHUNK_UNITS, first_overlap_frames=FAST_START_FIRST_OVERLAP_FRAMES)
 
     @classmethod
     def reference(cls) -> ChunkSchedule:
