@@ -27,35 +27,55 @@ import torch
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCHEDULE_NAMES = ("reference-24", "ours")
+SCHEDULE_NAMES = ("reference-24", "ours", "fast-start")
 WARMUP_UNITS = 30
 
 
 def _schedule(name: str):
     from core.token2wav import ChunkSchedule
 
-    return ChunkSchedule.reference() if name == "reference-24" else ChunkSchedule()
+    presets = {"reference-24": ChunkSchedule.reference, "fast-start": ChunkSchedule.fast_start}
+    return presets.get(name, ChunkSchedule)()
 
 
-def simulate_playout(records, n_units: int, unit_rate: float, sample_rate_hz: int) -> tuple[float, float]:
+def simulate_playout(
+    records,
+    n_units: int,
+    unit_rate: float,
+    sample_rate_hz: int,
+    prebuffer_s: float = 0.0,
+    first_chunk_pause: bool = False,
+) -> tuple[float, float]:
     """(first audio s, total stall s): units arrive at `unit_rate`/s, each chunk takes its measured compute.
 
     Chunk k starts when its last unit has arrived and the previous chunk is done (the flush waits for the last
-    unit); playback starts with the first audio and stalls whenever the next chunk is not ready in time.
+    unit); playback starts once `prebuffer_s` of audio is ready (or the last chunk is; the engine's jitter
+    buffer) and stalls whenever the next chunk is not ready in time. `first_chunk_pause`: the LLM stops while
+    the vocoder computes, until the first audio is out (`EngineConfig.first_chunk_priority`), so the later
+    units arrive that much later.
     """
-    done_at, consumed, first_audio, play_end, stall = 0.0, 0, None, 0.0, 0.0
+    done_at, consumed, delay, ready = 0.0, 0, 0.0, []  # ready: (time, seconds of audio) per audio chunk
     for record in records:
         consumed = n_units if record.final else consumed + record.n_units
-        done_at = max(consumed / unit_rate, done_at) + record.flow_s + record.hift_s
-        if not record.samples:
-            continue
-        duration = record.samples / sample_rate_hz
-        if first_audio is None:
-            first_audio, play_end = done_at, done_at + duration
-            continue
-        stall += max(0.0, done_at - play_end)
-        play_end = max(play_end, done_at) + duration
-    return (first_audio or 0.0), stall
+        compute = record.flow_s + record.hift_s
+        done_at = max(consumed / unit_rate + delay, done_at) + compute
+        if first_chunk_pause and not ready:
+            delay += compute
+        if record.samples:
+            ready.append((done_at, record.samples / sample_rate_hz))
+    if not ready:
+        return 0.0, 0.0
+    queued, start = 0.0, ready[-1][0]
+    for at, duration in ready:
+        queued += duration
+        if queued >= prebuffer_s:
+            start = at
+            break
+    play_end, stall = start, 0.0
+    for at, duration in ready:
+        stall += max(0.0, at - play_end)
+        play_end = max(play_end, at) + duration
+    return start, stall
 
 
 def run_one(dec, unit_ids: list[int], schedule, seed: int, unit_rate: float) -> dict:

@@ -13,11 +13,20 @@ log = logging.getLogger(__name__)
 # A 16-unit first chunk, then 12, 24, 48, 48...: with units arriving at 25/s (2x real time) the first audio
 # comes ~0.5 s earlier than with fixed 24-unit chunks and playback never waits (bench "stall" column).
 DEFAULT_CHUNK_UNITS = (16, 12, 24, 48)
+DEFAULT_FIRST_OVERLAP_FRAMES = MEL_OVERLAP_FRAMES
+# Opt-in `ChunkSchedule.fast_start()`: an 8-unit first chunk = 4 text + 8 unit decode steps at interleave 1:2, a
+# third of the reference's 12 + 24 (3:1: 24 + 8 of 72 + 24). Its flow call holds back 17 instead of 34 mel frames,
+# so it emits 55 - 17 - 14 = 24 frames (279 ms, more than the engine's 120 ms prebuffer); the next chunks grow
+# about as fast as the audio already emitted allows, so at 25 units/s playback does not wait. Not the default: the
+# first seam lies ~2x further from the whole-utterance decode (docs/vocoder.md, "First chunk").
+FAST_START_CHUNK_UNITS = (8, 5, 5, 10, 18, 32, 48)
+FAST_START_FIRST_OVERLAP_FRAMES = 17
 DEFAULT_MAX_PROMPT_UNITS = 250  # 20 s of history as flow prompt
 # HiFT's receptive field reaches ~13 mel frames to each side (measured), so audio within 14 frames of a call's
 # edge is re-synthesised by the next call, which sees 14 more frames of left context.
 DEFAULT_HIFT_CONTEXT_FRAMES = 28
 DEFAULT_HIFT_TAIL_FRAMES = 14
+MIN_FIRST_CALL_FRAMES = 1  # a first chunk must emit some audio
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,12 @@ class ChunkSchedule:
         The prompt is trimmed from the front in whole encoder blocks so the block grid stays aligned.
     hift_context_frames: mel frames (and source samples) carried into the next HiFT call as left context.
     hift_tail_frames: frames of audio held back at the end of a HiFT call and re-synthesised by the next one
-        (with context on both sides); 1 <= tail <= context.
+        (with context on both sides); 1 <= tail <= context. A first call shorter than the context passes all
+        its frames on as context (the next call then starts at the utterance start, as a whole decode does).
+    first_overlap_frames: mel frames held back at the end of the first flow call only (later calls hold back
+        MEL_OVERLAP_FRAMES = 34, as the reference) and cross-faded by the second call over the same length.
+        Fewer frames let a short first chunk emit more audio, at the price of committing frames that the flow
+        computed with less right context; 1 <= first_overlap_frames <= 34.
     dedupe_prompt: the reference appends the repeated HiFT cache frame to the prompt mel each chunk, which
         shifts prompt mel against prompt units by one frame per chunk; True leaves that frame out.
     continuous_source: carry the harmonic phases across chunks (the reference restarts them at random). The
@@ -48,6 +62,7 @@ class ChunkSchedule:
     dedupe_prompt: bool = True
     continuous_source: bool = True
     unit_gain_crossfade: bool = True
+    first_overlap_frames: int = DEFAULT_FIRST_OVERLAP_FRAMES
 
     def __post_init__(self) -> None:
         if not self.chunk_units or any(int(n) != n or n < 1 for n in self.chunk_units):
@@ -55,21 +70,41 @@ class ChunkSchedule:
         object.__setattr__(self, "chunk_units", tuple(int(n) for n in self.chunk_units))
         if not 1 <= self.hift_tail_frames <= self.hift_context_frames:
             raise ValueError("need 1 <= hift_tail_frames <= hift_context_frames")
-        first_frames = mel_frames_for_units(self.chunk_units[0], UNIT_RATE_HZ) - MEL_OVERLAP_FRAMES
-        if first_frames <= self.hift_context_frames:
+        if not 1 <= self.first_overlap_frames <= MEL_OVERLAP_FRAMES:
             raise ValueError(
-                f"first chunk of {self.chunk_units[0]} units leaves {first_frames} mel frames after the "
-                f"{MEL_OVERLAP_FRAMES}-frame overlap; need more than "
-                f"hift_context_frames={self.hift_context_frames}"
+                f"need 1 <= first_overlap_frames <= {MEL_OVERLAP_FRAMES}, got {self.first_overlap_frames}"
+            )
+        if (emitted := self.first_call_frames()) < MIN_FIRST_CALL_FRAMES:
+            raise ValueError(
+                f"first chunk of {self.chunk_units[0]} units gives "
+                f"{mel_frames_for_units(self.chunk_units[0], UNIT_RATE_HZ)} mel frames; after the "
+                f"{self.first_overlap_frames}-frame first overlap and the {self.hift_tail_frames}-frame HiFT tail "
+                f"it would emit {emitted} frames of audio (need >= {MIN_FIRST_CALL_FRAMES}): use more units or a "
+                f"smaller first_overlap_frames / hift_tail_frames"
             )
         for name in ("max_prompt_units", "max_prompt_frames"):
             value = getattr(self, name)
             if value is not None and value < min_prompt_bound(name):
                 raise ValueError(f"{name} must be None or >= {min_prompt_bound(name)}, got {value}")
 
+    def overlap_for_chunk(self, index: int) -> int:
+        """Mel frames held back at the end of the `index`-th flow call (0-based) and cross-faded by the next."""
+        return self.first_overlap_frames if index == 0 else MEL_OVERLAP_FRAMES
+
+    def first_call_frames(self) -> int:
+        """Mel frames of audio the first (non-final) call emits: F(first chunk) - first overlap - HiFT tail."""
+        n_frames = mel_frames_for_units(self.chunk_units[0], UNIT_RATE_HZ)
+        return n_frames - self.first_overlap_frames - self.hift_tail_frames
+
     def units_for_chunk(self, index: int) -> int:
         """Units of the `index`-th flow call (0-based)."""
         return self.chunk_units[min(index, len(self.chunk_units) - 1)]
+
+    @classmethod
+    def fast_start(cls) -> ChunkSchedule:
+        """Our schedule with an 8-unit first chunk and a 17-frame first overlap (decode steps before the first
+        audio: a third of the reference's at 1:2); everything else as the default."""
+        return cls(chunk_units=FAST_START_CHUNK_UNITS, first_overlap_frames=FAST_START_FIRST_OVERLAP_FRAMES)
 
     @classmethod
     def reference(cls) -> ChunkSchedule:
@@ -83,6 +118,7 @@ class ChunkSchedule:
             dedupe_prompt=False,
             continuous_source=False,
             unit_gain_crossfade=False,
+            first_overlap_frames=MEL_OVERLAP_FRAMES,
         )
 
 

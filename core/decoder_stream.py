@@ -2,10 +2,11 @@
 
 Each flow call decodes the next chunk of units with all kept earlier units and their mel as the prompt. The
 first 34 frames of its mel are cross-faded (Hamming halves) with the 34 frames held back from the previous
-call, and the last 34 are held back in turn. HiFT gets the previous call's last mel frames and source samples
-as left context and holds back its last frames, which the next call re-synthesises. `flush()` finalises: it
-also plays the held-back tail when no units are pending (the reference drops it when the unit count is an
-exact multiple of the chunk size) and handles replies shorter than one chunk (the reference crashes on those).
+call, and the last 34 are held back in turn (the first call may hold back fewer: `first_overlap_frames`).
+HiFT gets the previous call's last mel frames and source samples as left context and holds back its last
+frames, which the next call re-synthesises. `flush()` finalises: it also plays the held-back tail when no units
+are pending (the reference drops it when the unit count is an exact multiple of the chunk size) and handles
+replies shorter than one chunk (the reference crashes on those).
 """
 
 from __future__ import annotations
@@ -78,12 +79,16 @@ class DecoderStream:
         self._phases = self._draw_phases()  # [1, H+1, 1] initial phases of the next HiFT call
         # [1, H+1, 1] phases the next HiFT call must have at its first emitted sample
         self._anchor: torch.Tensor | None = None
-        self._fade_in, self._fade_out = crossfade_weights(MEL_OVERLAP_FRAMES, schedule.unit_gain_crossfade)
+        # held-back length -> ([n] fade-in, [n] fade-out) weights
+        self._fades = {
+            n: crossfade_weights(n, schedule.unit_gain_crossfade)
+            for n in {MEL_OVERLAP_FRAMES, schedule.first_overlap_frames}
+        }
         self._pending: list[int] = []
         self._prompt_units: list[int] = []
         self._prompt_mel = torch.zeros(1, 0, MEL_BINS)  # [1, P, 80]
         self._frame_offset = 0  # tape position of the first prompt frame
-        self._overlap: torch.Tensor | None = None  # [1, 80, 34] held-back mel
+        self._overlap: torch.Tensor | None = None  # [1, 80, o] held-back mel (o: overlap_for_chunk)
         self._cache_mel: torch.Tensor | None = None  # [1, 80, c] HiFT left context
         self._cache_source: torch.Tensor | None = None  # [1, 1, 256 c]
         self._hift_pos = 0  # tape frame position of the first HiFT input frame
@@ -156,16 +161,17 @@ class DecoderStream:
         ).cpu()
 
     def _crossfade(self, mel: torch.Tensor) -> torch.Tensor:
-        """Blend the start of `mel` with the previous call's held-back frames (float64, as the reference)."""
+        """Blend the start of `mel` with the previous call's held-back frames (float64, as the reference), over
+        the held-back length (Hamming halves of twice that length)."""
         if self._overlap is None:
             return mel
-        held, n = self._overlap, min(MEL_OVERLAP_FRAMES, mel.shape[-1])
+        held = self._overlap
+        fade_in, fade_out = self._fades[held.shape[-1]]
+        n = min(held.shape[-1], mel.shape[-1])
         if n == 0:  # nothing new (flush without units): play the held-back frames as they are
             return held
         mel = mel.clone()
-        mel[..., :n] = (
-            mel[..., :n].double() * self._fade_in[:n] + held[..., :n].double() * self._fade_out[:n]
-        ).float()
+        mel[..., :n] = (mel[..., :n].double() * fade_in[:n] + held[..., :n].double() * fade_out[:n]).float()
         return mel
 
     def _vocode(self, mel: torch.Tensor, final: bool) -> tuple[np.ndarray, int]:
@@ -173,7 +179,8 @@ class DecoderStream:
         n_ctx = 0 if self._cache_mel is None else self._cache_mel.shape[-1]
         mel_h = mel if self._cache_mel is None else torch.cat([self._cache_mel, mel], dim=-1)  # [1, 80, T]
         if not final:
-            self._overlap, mel_h = mel_h[..., -MEL_OVERLAP_FRAMES:], mel_h[..., :-MEL_OVERLAP_FRAMES]
+            n_hold = sched.overlap_for_chunk(len(self.records))  # records: the calls before this one
+            self._overlap, mel_h = mel_h[..., -n_hold:], mel_h[..., :-n_hold]
         n_samples = mel_h.shape[-1] * hop
         skip = (n_ctx - sched.hift_tail_frames) * hop if n_ctx else 0
         sine_noise = self._source_noise.read(self._hift_pos * hop, self._hift_pos * hop + n_samples)[None]

@@ -117,6 +117,7 @@ class VoiceDecoder:
             hift_context_frames=base.hift_context_frames,
             hift_tail_frames=base.hift_tail_frames,
             continuous_source=base.continuous_source,
+            first_overlap_frames=base.first_overlap_frames,  # keeps the whole schedule valid for tiny replies
         )
         stream = self.open_stream(whole, generator)
         parts = stream.push(units) + stream.flush()
