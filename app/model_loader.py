@@ -87,7 +87,7 @@ def load_models(request: LoadRequest, settings: AppSettings, report: Callable[[i
     decoder = VoiceDecoder.load(request.decoder, backend=settings.vocoder_backend, device=settings.torch_device)
     report(STEP_WARMUP, "warming up")  # the first turn then does not pay one-time set-up costs
     warm_up(runner, decoder)
-    return runner, SeededVocoder(decoder)
+    return runner, SeededVocoder(decoder, schedule=settings.vocoder_schedule)
 
 
 def _one_line(message: str) -> str:

@@ -31,6 +31,7 @@ SETTINGS_FILE = "settings.json"
 MAX_RECENT = 8
 COMPUTE_DEVICES = ("auto", "cpu", "cuda")
 VOCODER_BACKENDS = ("torch", "onnx")
+VOCODER_SCHEDULES = ("fast", "smooth")  # core.chunk_schedule.ChunkSchedule.preset names offered to users
 
 
 def config_dir() -> Path:
@@ -73,6 +74,7 @@ class AppSettings:
     compute_device: str = "auto"
     weights: str = "full"  # LM weight storage: full | int8 | int4 (core.weights); device support checked at load
     vocoder_backend: str = "torch"
+    vocoder_schedule: str = "fast"  # fast: 8-unit first chunk; smooth: 16 units, full overlaps (docs/vocoder.md)
     push_to_talk: bool = False
     # listener checkpoints: a local dir or a hub id already in the local cache (never downloaded by the app);
     # None = the listener stays off ("disabled in config")
@@ -90,6 +92,8 @@ class AppSettings:
             raise ValueError(f"weights must be one of {WEIGHT_KINDS}, got {self.weights!r}")
         if self.vocoder_backend not in VOCODER_BACKENDS:
             raise ValueError(f"vocoder_backend must be one of {VOCODER_BACKENDS}, got {self.vocoder_backend!r}")
+        if self.vocoder_schedule not in VOCODER_SCHEDULES:
+            raise ValueError(f"vocoder_schedule must be one of {VOCODER_SCHEDULES}, got {self.vocoder_schedule!r}")
         self.engine_config()
         self.sampling_config()
         self.listeners_config()

@@ -27,14 +27,14 @@ import torch
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCHEDULE_NAMES = ("reference-24", "ours", "fast-start")
+SCHEDULE_NAMES = ("reference-24", "ours-smooth", "ours")
 WARMUP_UNITS = 30
 
 
 def _schedule(name: str):
     from core.token2wav import ChunkSchedule
 
-    presets = {"reference-24": ChunkSchedule.reference, "fast-start": ChunkSchedule.fast_start}
+    presets = {"reference-24": ChunkSchedule.reference, "ours-smooth": ChunkSchedule.smooth}
     return presets.get(name, ChunkSchedule)()
 
 

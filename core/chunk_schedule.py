@@ -10,17 +10,17 @@ from models.glm_constants import MEL_OVERLAP_FRAMES, REFERENCE_CHUNK_UNITS, UNIT
 
 log = logging.getLogger(__name__)
 
-# A 16-unit first chunk, then 12, 24, 48, 48...: with units arriving at 25/s (2x real time) the first audio
-# comes ~0.5 s earlier than with fixed 24-unit chunks and playback never waits (bench "stall" column).
-DEFAULT_CHUNK_UNITS = (16, 12, 24, 48)
-DEFAULT_FIRST_OVERLAP_FRAMES = MEL_OVERLAP_FRAMES
-# Opt-in `ChunkSchedule.fast_start()`: an 8-unit first chunk = 4 text + 8 unit decode steps at interleave 1:2, a
-# third of the reference's 12 + 24 (3:1: 24 + 8 of 72 + 24). Its flow call holds back 17 instead of 34 mel frames,
-# so it emits 55 - 17 - 14 = 24 frames (279 ms, more than the engine's 120 ms prebuffer); the next chunks grow
-# about as fast as the audio already emitted allows, so at 25 units/s playback does not wait. Not the default: the
-# first seam lies ~2x further from the whole-utterance decode (docs/vocoder.md, "First chunk").
-FAST_START_CHUNK_UNITS = (8, 5, 5, 10, 18, 32, 48)
-FAST_START_FIRST_OVERLAP_FRAMES = 17
+# Default ("fast"): an 8-unit first chunk = 4 text + 8 unit decode steps at interleave 1:2, a third of the
+# reference's 12 + 24 (3:1: 24 + 8 of 72 + 24). Its flow call holds back 17 instead of 34 mel frames, so it emits
+# 55 - 17 - 14 = 24 frames (279 ms, more than the engine's 120 ms prebuffer); the next chunks grow about as fast as
+# the audio already emitted allows, so at 25 units/s playback does not wait. The price: the first seam lies ~2x
+# further from the whole-utterance decode than with `smooth()` (still ~5x closer than another noise seed's decode;
+# docs/vocoder.md, "First chunk").
+DEFAULT_CHUNK_UNITS = (8, 5, 5, 10, 18, 32, 48)
+DEFAULT_FIRST_OVERLAP_FRAMES = 17
+# `smooth()`: a 16-unit first chunk, then 12, 24, 48, 48... with the full 34-frame overlap everywhere: first audio
+# ~0.5 s earlier than fixed 24-unit chunks at 25 units/s, 2 / 3 of the reference's decode steps.
+SMOOTH_CHUNK_UNITS = (16, 12, 24, 48)
 DEFAULT_MAX_PROMPT_UNITS = 250  # 20 s of history as flow prompt
 # HiFT's receptive field reaches ~13 mel frames to each side (measured), so audio within 14 frames of a call's
 # edge is re-synthesised by the next call, which sees 14 more frames of left context.
@@ -33,7 +33,7 @@ MIN_FIRST_CALL_FRAMES = 1  # a first chunk must emit some audio
 class ChunkSchedule:
     """Chunking of one utterance for `DecoderStream`.
 
-    chunk_units: units per flow call; the last entry repeats ((16, 12, 24, 48) -> 16, 12, 24, 48, 48, ...).
+    chunk_units: units per flow call; the last entry repeats ((8, 5, 5, 10, 18, 32, 48) -> ..., 32, 48, 48, ...).
     max_prompt_units / max_prompt_frames: bound on the flow prompt (earlier units / their mel frames);
         None = unbounded.
         The prompt is trimmed from the front in whole encoder blocks so the block grid stays aligned.
@@ -101,10 +101,18 @@ class ChunkSchedule:
         return self.chunk_units[min(index, len(self.chunk_units) - 1)]
 
     @classmethod
-    def fast_start(cls) -> ChunkSchedule:
-        """Our schedule with an 8-unit first chunk and a 17-frame first overlap (decode steps before the first
-        audio: a third of the reference's at 1:2); everything else as the default."""
-        return cls(chunk_units=FAST_START_CHUNK_UNITS, first_overlap_frames=FAST_START_FIRST_OVERLAP_FRAMES)
+    def smooth(cls) -> ChunkSchedule:
+        """A 16-unit first chunk and the full 34-frame overlap: seams closest to a whole decode, first audio later
+        (decode steps before it: 2 / 3 of the reference's at 1:2); everything else as the default."""
+        return cls(chunk_units=SMOOTH_CHUNK_UNITS, first_overlap_frames=MEL_OVERLAP_FRAMES)
+
+    @classmethod
+    def preset(cls, name: str) -> ChunkSchedule:
+        """`fast` (the default), `smooth` or `reference`; ValueError naming the choices otherwise."""
+        makers = {"fast": cls, "smooth": cls.smooth, "reference": cls.reference}
+        if name not in makers:
+            raise ValueError(f"unknown vocoder schedule {name!r}; use one of {', '.join(makers)}")
+        return makers[name]()
 
     @classmethod
     def reference(cls) -> ChunkSchedule:

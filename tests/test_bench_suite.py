@@ -39,7 +39,7 @@ def test_steps_before_first_audio_match_the_chunk_schedules(suite_result):
         assert row["first_chunk_units"] == first_chunk
         steps = (row["text_steps_before_audio"], row["unit_steps_before_audio"])
         assert steps == expected_steps_before_audio(first_chunk, ts, ss) == tuple(suite_result["expected_steps"][name])
-    assert suite_result["ratios"]["steps_before_audio"] == pytest.approx((8 + 16) / (12 + 24))
+    assert suite_result["ratios"]["steps_before_audio"] == pytest.approx((4 + 8) / (12 + 24))  # 1:2, 8 vs 24 units
 
 
 def test_ratios_are_positive_and_finite(suite_result):
@@ -66,7 +66,7 @@ def test_engine_path_and_report_structure(suite_result):
     assert set(suite_result["targets"]) == {
         "steps_before_audio <= 1/3 baseline", "first audio >= 3x faster (dispatch)",
         "prefill turn 10 <= 1.5x turn 1", "engine overhead < 10%"}
-    assert suite_result["targets"]["steps_before_audio <= 1/3 baseline"]["met"] is False  # 24 vs 36 steps
+    assert suite_result["targets"]["steps_before_audio <= 1/3 baseline"]["met"] is True  # 12 vs 36 steps
     table = format_table(suite_result)
     assert "decode steps before first audio" in table and "target" in table
     json.dumps(suite_result, default=str)

@@ -105,3 +105,16 @@ def test_no_subcommand_means_gui():
 
 def test_test_settings_are_valid():
     assert TEST_SETTINGS.sampling_config().max_text_tokens == 24
+
+
+def test_vocoder_schedule_setting_reaches_the_engine_seam(tiny_decoder):
+    from app.commands.converse import SeededVocoder
+    from core.chunk_schedule import ChunkSchedule
+    from core.token2wav import VoiceDecoder
+
+    with pytest.raises(ValueError, match="vocoder_schedule"):
+        AppSettings(vocoder_schedule="turbo")
+    dec = VoiceDecoder.load(tiny_decoder)
+    for name, expected in (("fast", ChunkSchedule()), ("smooth", ChunkSchedule.smooth())):
+        seam = SeededVocoder(dec, schedule=AppSettings(vocoder_schedule=name).vocoder_schedule)
+        assert seam.open_stream().schedule == expected

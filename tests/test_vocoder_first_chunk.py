@@ -1,5 +1,5 @@
 """Short first vocoder chunks: `first_overlap_frames`, a first HiFT call shorter than the HiFT context, validation,
-length accounting, and the `fast_start()` preset's first-audio claims (docs/vocoder.md, "First chunk")."""
+length accounting, and the default schedule's first-audio claims (docs/vocoder.md, "First chunk")."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 
 from core.chunk_schedule import (
     DEFAULT_CHUNK_UNITS,
-    FAST_START_CHUNK_UNITS,
-    FAST_START_FIRST_OVERLAP_FRAMES,
+    DEFAULT_FIRST_OVERLAP_FRAMES,
+    SMOOTH_CHUNK_UNITS,
     ChunkSchedule,
 )
 from models.flow import mel_frames_for_units
@@ -28,15 +28,17 @@ PREBUFFER_S = 0.120  # the engine's jitter-buffer fill (AudioConfig.prebuffer_ms
 SHORT_FIRST = ChunkSchedule(chunk_units=(6, 8, 16), first_overlap_frames=17)  # 41 - 17 = 24 < 28 context frames
 
 
-def test_fast_start_meets_the_steps_target_and_fills_the_prebuffer():
-    sched = ChunkSchedule.fast_start()
-    assert sched.chunk_units == FAST_START_CHUNK_UNITS
-    assert ChunkSchedule().chunk_units == DEFAULT_CHUNK_UNITS  # the default is unchanged (opt-in)
-    assert ChunkSchedule().first_overlap_frames == MEL_OVERLAP_FRAMES
+def test_default_meets_the_steps_target_and_fills_the_prebuffer():
+    sched = ChunkSchedule()
+    assert sched.chunk_units == DEFAULT_CHUNK_UNITS and ChunkSchedule.preset("fast") == sched
+    smooth = ChunkSchedule.smooth()
+    assert smooth.chunk_units == SMOOTH_CHUNK_UNITS and smooth.first_overlap_frames == MEL_OVERLAP_FRAMES
+    with pytest.raises(ValueError, match="fast, smooth, reference"):
+        ChunkSchedule.preset("turbo")
     # 1:2 interleave: ceil(N/2) text + N unit steps <= 1/3 of the reference's 12 + 24
     n = sched.chunk_units[0]
     assert 3 * (-(-n // 2) + n) <= -(-REFERENCE_CHUNK_UNITS // 2) + REFERENCE_CHUNK_UNITS
-    assert sched.first_overlap_frames == FAST_START_FIRST_OVERLAP_FRAMES
+    assert sched.first_overlap_frames == DEFAULT_FIRST_OVERLAP_FRAMES < MEL_OVERLAP_FRAMES
     assert sched.first_call_frames() * MEL_HOP_SAMPLES / SAMPLE_RATE_HZ >= PREBUFFER_S
 
 
@@ -56,7 +58,7 @@ def test_first_overlap_validation_messages():
 @pytest.mark.parametrize(
     "sched",
     [ChunkSchedule(chunk_units=(8, 8, 16), first_overlap_frames=34), SHORT_FIRST],
-    ids=["8@34", "6@17"],  # fast_start(): the next test
+    ids=["8@34", "6@17"],  # the default schedule: the next test
 )
 def test_short_first_chunk_machinery_matches_whole_utterance(sched):
     # chunk-independent stand-in flow: any difference would come from the overlap / HiFT bookkeeping
@@ -74,8 +76,8 @@ def test_short_first_chunk_machinery_matches_whole_utterance(sched):
 
 
 @pytest.mark.parametrize("n_units", [8, 9, 30])
-def test_real_flow_lengths_add_up_for_fast_start(n_units):
-    dec, unit_ids, sched = decoder(), units(n_units, seed=n_units), ChunkSchedule.fast_start()
+def test_real_flow_lengths_add_up_for_the_default(n_units):
+    dec, unit_ids, sched = decoder(), units(n_units, seed=n_units), ChunkSchedule()
     chunks, _ = stream_decode(dec, unit_ids, sched, step=1)
     whole = dec.decode(unit_ids, torch.Generator().manual_seed(1), schedule=sched)
     assert sum(len(c) for c in chunks) == len(whole)
@@ -108,8 +110,8 @@ def test_flush_right_after_a_short_first_call_plays_its_held_frames():
     assert sum(len(c) for c in chunks) == len(dec.decode(unit_ids, torch.Generator().manual_seed(1)))
 
 
-def test_fast_start_machinery_matches_whole_utterance():
-    dec, sched = with_local_flow(decoder()), ChunkSchedule.fast_start()
+def test_default_machinery_matches_whole_utterance():
+    dec, sched = with_local_flow(decoder()), ChunkSchedule()
     unit_ids = units(70)
     chunks, _ = stream_decode(dec, unit_ids, sched, step=1)
     streamed, whole = np.concatenate(chunks), dec.decode(unit_ids, torch.Generator().manual_seed(1), schedule=sched)

@@ -99,7 +99,7 @@ def test_chunk_schedule_validates_and_is_frozen():
     for bad in (
         {"chunk_units": ()},
         {"chunk_units": (0,)},
-        {"chunk_units": (5, 24)},
+        {"chunk_units": (4, 24)},  # 28 mel frames - 17 first overlap - 14 HiFT tail: no audio
         {"hift_tail_frames": 0},
         {"hift_tail_frames": 30, "hift_context_frames": 28},
         {"max_prompt_units": 5},

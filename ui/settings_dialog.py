@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import COMPUTE_DEVICES, VOCODER_BACKENDS, AppSettings
+from app.settings import COMPUTE_DEVICES, VOCODER_BACKENDS, VOCODER_SCHEDULES, AppSettings
 from core.weights import WEIGHT_KINDS
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,11 @@ class SettingsDialog(QDialog):
         self.backend = QComboBox()
         self.backend.addItems(VOCODER_BACKENDS)
         self.backend.setCurrentText(s.vocoder_backend)
+        self.schedule = QComboBox()
+        self.schedule.addItems(VOCODER_SCHEDULES)
+        self.schedule.setCurrentText(s.vocoder_schedule)
+        self.schedule.setToolTip("fast: audio starts after 8 speech units; smooth: after 16, seams closest to a "
+                                 "whole-utterance decode")
         self.asr = _optional_line(s.asr_checkpoint)
         self.ser = _optional_line(s.ser_checkpoint)
         self.text_emotion = _optional_line(s.text_emotion_checkpoint)
@@ -124,6 +129,7 @@ class SettingsDialog(QDialog):
             ("Compute device (next load)", self.compute),
             ("LM weights (next load)", self.weights),
             ("Vocoder backend (next load)", self.backend),
+            ("Vocoder start (next load)", self.schedule),
             ("Transcript listener", self.asr),
             ("User emotion listener", self.ser),
             ("Reply emotion listener", self.text_emotion),
@@ -153,6 +159,7 @@ class SettingsDialog(QDialog):
             "compute_device": self.compute.currentText(),
             "weights": self.weights.currentText(),
             "vocoder_backend": self.backend.currentText(),
+            "vocoder_schedule": self.schedule.currentText(),
             "asr_checkpoint": self.asr.text().strip() or None,
             "ser_checkpoint": self.ser.text().strip() or None,
             "text_emotion_checkpoint": self.text_emotion.text().strip() or None,

@@ -36,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, type=Path, help="OpenS2S checkpoint directory")
     p.add_argument("--decoder", required=True, type=Path, help="GLM-4-Voice decoder directory")
     p.add_argument("--decoder-backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--vocoder-schedule", choices=("fast", "smooth"), default="fast",
+                   help="fast: 8-unit first chunk, earliest audio (default); smooth: 16 units, full overlaps")
     p.add_argument("--input-device", help="input device name or index (see `devices`)")
     p.add_argument("--output-device", help="output device name or index (see `devices`)")
     p.add_argument("--input-rate", type=int, help="force a capture rate in Hz (default: the device's)")
@@ -109,14 +111,17 @@ class TranscriptPrinter:
 class SeededVocoder:
     """The engine's decoder seam: `sample_rate_hz` and `open_stream()`, seeded for reproducible audio."""
 
-    def __init__(self, decoder, seed: int = 0) -> None:
+    def __init__(self, decoder, seed: int = 0, schedule: str = "fast") -> None:
+        from core.chunk_schedule import ChunkSchedule
+
         self._dec, self._seed = decoder, seed
+        self.schedule = ChunkSchedule.preset(schedule)
         self.sample_rate_hz = decoder.sample_rate_hz
 
     def open_stream(self):
         import torch
 
-        return self._dec.open_stream(generator=torch.Generator().manual_seed(self._seed))
+        return self._dec.open_stream(self.schedule, torch.Generator().manual_seed(self._seed))
 
 
 def load_models(args: argparse.Namespace):
@@ -129,7 +134,7 @@ def load_models(args: argparse.Namespace):
     except ModuleNotFoundError as err:
         raise UserError("This build has no speech decoder (core.token2wav); update the app.") from err
     decoder = vocoder_mod.VoiceDecoder.load(args.decoder, backend=args.decoder_backend, device=args.device)
-    return runner, SeededVocoder(decoder, args.seed or 0)
+    return runner, SeededVocoder(decoder, args.seed or 0, args.vocoder_schedule)
 
 
 def build_sampling(args: argparse.Namespace):

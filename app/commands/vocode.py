@@ -30,10 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stream", action="store_true", help="decode chunk by chunk, as during a live reply")
     p.add_argument(
         "--schedule",
-        choices=("default", "fast-start", "reference"),
-        default="default",
-        help="chunk schedule for --stream: ours (16, 12, 24, 48...), ours with an 8-unit first chunk "
-        "(ChunkSchedule.fast_start()) or the reference's fixed 24 units",
+        choices=("fast", "smooth", "reference"),
+        default="fast",
+        help="chunk schedule for --stream: ours with an 8-unit first chunk (default), ours with a 16-unit first "
+        "chunk and full overlaps (ChunkSchedule.smooth()) or the reference's fixed 24 units",
     )
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     p.set_defaults(func=run)
@@ -69,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(err)) from err
     generator = torch.Generator().manual_seed(args.seed)
     if args.stream:
-        presets = {"reference": ChunkSchedule.reference, "fast-start": ChunkSchedule.fast_start}
-        schedule = presets.get(args.schedule, ChunkSchedule)()
+        schedule = ChunkSchedule.preset(args.schedule)
         stream = decoder.open_stream(schedule, generator)
         chunks = [c for u in units for c in stream.push([u])] + stream.flush()
         audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
