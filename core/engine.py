@@ -45,6 +45,7 @@ from core.playout import PlayoutBuffer
 from core.reply_job import ReplyJob
 from core.speculation import Speculation, SpeculationSlot
 from core.vad import SileroVad, Turn, frames_to_s
+from core.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class Engine:
         self._turn_id = 0
         self._job: ReplyJob | None = None
         self._spec = SpeculationSlot(self.config.join_timeout_s)  # a reply computed before its turn ended
+        self._reply_workers: tuple[Worker, Worker] | None = None  # (model, vocoder), long-lived while started
         self._events: queue.Queue = queue.Queue()
         self._dispatcher: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
@@ -118,6 +120,7 @@ class Engine:
                 self._emit(EngineError(self._opening, str(err), fatal=True))
                 raise
             self._running.set()
+            self._reply_workers = (Worker("reply-model"), Worker("reply-vocoder"))
             hooks = CaptureHooks(
                 self._emit, self._dispatch, self._barge_in, self._mic_live, self._speculate, self._drop_speculation
             )
@@ -299,10 +302,12 @@ class Engine:
     def _new_job(self, tid: int, conversation: Any, held: bool) -> ReplyJob:
         """A reply job; dropped speculative jobs are joined first (one job at a time uses the runner)."""
         self._spec.join_dropped()
+        if self._reply_workers is not None:  # a job that outlived its cancel keeps its workers; take new ones
+            self._reply_workers = tuple(w.replace_if_busy() for w in self._reply_workers)
         out_rate = self._speaker.rate_hz if self._speaker else 48000
         return ReplyJob(
             tid, self._runner, conversation, self._sampling, self._decoder, self._playout, out_rate, self._emit,
-            self.config.first_chunk_priority, held=held,
+            self.config.first_chunk_priority, held=held, workers=self._reply_workers,
         )
 
     def _start_reply(self, tid: int) -> None:
@@ -437,6 +442,9 @@ class Engine:
             self._finalize(job, wait=True)
         with self._lock:
             self._spec.join_dropped()
+            for worker in self._reply_workers or ():
+                worker.close()
+            self._reply_workers = None
             self._close_devices()
             self._capture = self._speaker = None
             self.capture_loop = None  # its resampler and VAD state belong to the closed devices

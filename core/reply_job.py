@@ -3,6 +3,9 @@
     runner.reply(conv) --TextDelta/SpeechUnits--> [model thread] --units--> queue --> [vocoder thread]
         --22050 Hz chunks--> Resampler --device rate--> PlayoutBuffer --> output callback
 
+The two loops run on the engine's long-lived workers (core.worker; a job without them starts its own). A held
+job (speculative turn start, core.speculation) keeps its events and audio back until `commit()`.
+
 `cancel()` is the per-reply stop token: it stops playback at once, cancels the runner stream (effective within
 one decode step) and makes the vocoder thread drop what is left. Nothing here touches the conversation.
 
@@ -29,6 +32,7 @@ from core.events import AudioChunk, SpeechUnits, StopReason, TextDelta, TurnEnd
 from core.heard_text import HeardTextTracker, units_heard
 from core.playout import PlayoutBuffer, PlayoutStats
 from core.speculation import OutputGate
+from core.worker import Task, Worker
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,7 @@ class ReplyJob:
         emit: Callable[[object], None],
         first_chunk_priority: bool = False,
         held: bool = False,
+        workers: tuple[Worker, Worker] | None = None,
     ) -> None:
         self.turn_id = turn_id
         self._priority = first_chunk_priority
@@ -84,16 +89,20 @@ class ReplyJob:
         self._flushed = False
         self._marks: dict[str, float] = {"dispatched_t": time.monotonic()}
         self._compute = {"model": 0.0, "vocoder": 0.0}
-        self._threads = [
-            threading.Thread(target=self._model_main, name=f"reply{turn_id}-model", daemon=True),
-            threading.Thread(target=self._vocoder_main, name=f"reply{turn_id}-vocoder", daemon=True),
-        ]
+        # (model, vocoder) workers: the engine's long-lived ones, else two of our own that end with this job
+        self._workers = workers
+        self._tasks: list[Task] = []
 
     # -- control -------------------------------------------------------------------------------------------
     def start(self) -> None:
         self._out.begin(self.turn_id)
-        for t in self._threads:
-            t.start()
+        own = self._workers is None
+        model_w, vocoder_w = self._workers or (Worker(f"reply{self.turn_id}-model"),
+                                               Worker(f"reply{self.turn_id}-vocoder"))
+        self._tasks = [model_w.submit(self._model_main), vocoder_w.submit(self._vocoder_main)]
+        if own:
+            model_w.close()
+            vocoder_w.close()
 
     def commit(self) -> None:
         """Adopt a speculative (held) reply: the turn has ended now. Its timing counts from here."""
@@ -122,12 +131,12 @@ class ReplyJob:
         return self._user_cancel.is_set()
 
     def finished(self) -> bool:
-        return not any(t.is_alive() for t in self._threads)
+        return all(t.done() for t in self._tasks)
 
     def join(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
-        for t in self._threads:
-            t.join(max(0.0, deadline - time.monotonic()))
+        for t in self._tasks:
+            t.wait(max(0.0, deadline - time.monotonic()))
         return self.finished()
 
     # -- results -------------------------------------------------------------------------------------------
