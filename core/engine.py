@@ -256,42 +256,23 @@ class Engine:
                 return -1
             self._turn_id += 1
             tid = self._turn_id
-            now = time.monotonic()
-            self._emit(
-                UserTurnCaptured(
-                    tid,
-                    turn.samples,
-                    VAD_RATE_HZ,
-                    frames_to_s(turn.start_frame),
-                    frames_to_s(turn.speech_end_frame),
-                    frames_to_s(turn.end_frame),
-                    turn.reason,
-                    speech_end_t,
-                    now,
-                )
-            )
-            self.transcript.append(
-                {
-                    "role": "user",
-                    "turn_id": tid,
-                    "audio_s": turn.samples.size / VAD_RATE_HZ,
-                    "reason": turn.reason,
-                }
-            )
-            if turn.reason == "max_length":
-                self._emit(
-                    EngineError(
-                        ErrorKind.INPUT_SIGNAL,
-                        f"The turn reached the "
-                        f"{self.config.vad.max_turn_ms / 1000:g} s maximum and was cut there; pause "
-                        f"sooner, or raise max_turn_ms.",
-                    )
-                )
+            self._report_turn(tid, turn, speech_end_t)
             if adopt:
                 self._adopt(spec, tid)
             else:
                 self._start_reply(tid)
             return tid
+
+    def _report_turn(self, tid: int, turn: Turn, speech_end_t: float | None) -> None:
+        frames = (frames_to_s(turn.start_frame), frames_to_s(turn.speech_end_frame), frames_to_s(turn.end_frame))
+        now = time.monotonic()
+        self._emit(UserTurnCaptured(tid, turn.samples, VAD_RATE_HZ, *frames, turn.reason, speech_end_t, now))
+        audio_s = turn.samples.size / VAD_RATE_HZ
+        self.transcript.append({"role": "user", "turn_id": tid, "audio_s": audio_s, "reason": turn.reason})
+        if turn.reason == "max_length":
+            limit_s = self.config.vad.max_turn_ms / 1000
+            msg = f"The turn reached the {limit_s:g} s maximum and was cut there; pause sooner, or raise max_turn_ms."
+            self._emit(EngineError(ErrorKind.INPUT_SIGNAL, msg))
 
     def _cancel_current_reply(self) -> None:
         self._drop_speculation()
@@ -368,16 +349,9 @@ class Engine:
             latency_s = self._speaker.latency_s if self._speaker else 0.0
             ended, out = job.summarize(st, out_rate, latency_s)
             self.conversation.add_assistant(ended.heard_text)
-            self.transcript.append(
-                {
-                    "role": "assistant",
-                    "turn_id": job.turn_id,
-                    "text": ended.text,
-                    "heard_text": ended.heard_text,
-                    "reason": ended.reason.value,
-                    "interrupted": ended.interrupted,
-                }
-            )
+            self.transcript.append({"role": "assistant", "turn_id": job.turn_id, "text": ended.text,
+                                    "heard_text": ended.heard_text, "reason": ended.reason.value,
+                                    "interrupted": ended.interrupted})
             self._emit(ended)
             if out.error:
                 kind = ErrorKind.MODEL if out.error_source == "model" else ErrorKind.VOCODER
