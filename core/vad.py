@@ -23,8 +23,11 @@ class SileroVad:
 
     def __init__(self) -> None:
         import torch  # local: keep importing this module cheap
-        from silero_vad import load_silero_vad
 
+        n_threads = torch.get_num_threads()
+        from silero_vad import load_silero_vad  # its first import calls torch.set_num_threads(1) ...
+
+        torch.set_num_threads(n_threads)  # ... which would slow the model down for the whole process: undo it
         self._torch = torch
         self._model = load_silero_vad(onnx=True)
 

@@ -26,3 +26,14 @@ def test_configure_sets_torch_threads():
             configure_cpu_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_loading_silero_vad_keeps_the_apps_thread_count():
+    """silero_vad's first import sets torch to 1 thread process-wide; SileroVad undoes that."""
+    import subprocess
+    import sys
+
+    code = ("import torch; torch.set_num_threads(2); from core.vad import SileroVad; SileroVad(); "
+            "print(torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "2"
