@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 
-# third-party loggers that warn at import time about optional pieces the app does not use (torchao, which
-# transformers imports when installed: CUDA extensions it cannot load, no triton; torch: an Enum registration)
-QUIET_AT_IMPORT = ("torchao", "torch.utils._pytree")
-
 
 def _quiet_import_warnings() -> None:
-    for name in QUIET_AT_IMPORT:
+    from core.weights import NOISY_IMPORT_LOGGERS  # torch-free
+
+    for name in NOISY_IMPORT_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 

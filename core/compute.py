@@ -40,8 +40,8 @@ def default_cpu_threads(env: dict[str, str] | None = None) -> int:
     """Torch intra-op threads for the app: OMP_NUM_THREADS when set, else all usable cores but one.
 
     The realtime path runs beside the decode loop (capture + VAD, vocoder, event and UI threads); with every core
-    given to torch, its spinning worker threads fight those for the CPU and the first audio comes later than
-    with one core fewer (bench/suite.py: engine overhead +50 % with 2 threads on 2 cores, +7 % with 1).
+    given to torch, its worker threads fight those for the CPU (bench/suite.py, small preset on 2 cores: engine
+    overhead +36 % with 2 threads, +5.9 % with 1; end to end 2 threads were only 20 ms faster).
     """
     env = os.environ if env is None else env
     value = env.get("OMP_NUM_THREADS", "").strip()

@@ -111,10 +111,6 @@ class ReplyJob:
         if self._out.release():
             self._mark("first_written_t", now)
 
-    @property
-    def held(self) -> bool:
-        return self._out.held
-
     def cancel(self) -> None:
         """Stop token: silence playback now, cancel generation and vocoding. Idempotent, thread-safe."""
         self._user_cancel.set()

@@ -127,11 +127,12 @@ class SpeculationSlot:
     def take(self, samples: np.ndarray) -> Speculation | None:
         """The pending speculation if it was computed on exactly `samples` (it is then no longer pending);
         otherwise it is dropped and None returned."""
-        spec, self._pending = self._pending, None
-        if spec is not None and not spec.matches(samples):
-            self._retire(spec.job)
-            spec = None
-        return spec
+        spec = self._pending
+        if spec is not None and spec.matches(samples):
+            self._pending = None
+            return spec
+        self.drop()
+        return None
 
     def drop(self) -> None:
         """Cancel the pending speculative reply (nothing of it was shown or played)."""

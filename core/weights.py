@@ -12,6 +12,9 @@ log = logging.getLogger(__name__)
 
 FULL, INT8, INT4 = "full", "int8", "int4"
 WEIGHT_KINDS = (FULL, INT8, INT4)
+# torchao (which transformers imports whenever it is installed) logs a warning per optional CUDA extension it cannot
+# load, and torch warns about an Enum torchao registers; neither matters for the weight-only configs used here
+NOISY_IMPORT_LOGGERS = ("torchao", "torch.utils._pytree")
 
 
 class WeightsOptionError(UserError, ValueError):

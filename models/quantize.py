@@ -21,16 +21,13 @@ import logging
 import torch
 from torch import nn
 
-from core.weights import INT4, INT8, WeightsOption, WeightsOptionError
+from core.weights import INT4, INT8, NOISY_IMPORT_LOGGERS, WeightsOption, WeightsOptionError
 
 log = logging.getLogger(__name__)
 
 INT4_GROUP_SIZE = 128  # torchao's default group; 4096 / 12288 (Qwen3-8B) are multiples of it
 INT4_DTYPE = torch.bfloat16  # the tile-packed (tinygemm) int4 layout takes bf16 weights only
 INT8_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-# torchao logs a warning per optional CUDA extension it cannot load and torch warns about an Enum it registers;
-# neither matters for the weight-only configs used here, so these loggers are quiet while torchao is imported
-NOISY_IMPORT_LOGGERS = ("torchao", "torch.utils._pytree")
 LM_PREFIXES = {"llm": "llm_model", "tts": "tts_lm_model"}
 
 
