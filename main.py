@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 
+# The window's command lives in ui/ (ui -> app, never back), so the entry point adds it to app's commands.
+GUI_COMMAND_MODULE = "ui.command"
+
 
 def _quiet_import_warnings() -> None:
-    from core.weights import NOISY_IMPORT_LOGGERS  # torch-free
+    from models.weights import NOISY_IMPORT_LOGGERS  # torch-free
 
     for name in NOISY_IMPORT_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -22,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_import_warnings()
     from app.cli import build_parser, run_cli, with_default_command
 
-    parser = build_parser()
+    parser = build_parser((GUI_COMMAND_MODULE,))
     argv = with_default_command(sys.argv[1:] if argv is None else list(argv), parser)
     known, _ = parser.parse_known_args(argv)
     _configure_logging(known.verbose)

@@ -10,7 +10,7 @@ import importlib
 import logging
 import sys
 
-from core.errors import UserError
+from models.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -24,20 +24,20 @@ COMMAND_MODULES = (
     "app.commands.make_tiny_listeners",
     "app.commands.converse",
     "app.commands.devices",
-    "app.commands.gui",
 )
 DEFAULT_COMMAND = "gui"
 TOP_LEVEL_FLAGS = ("-v", "-vv", "-vvv", "--verbose")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_modules: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """The parser for COMMAND_MODULES plus `extra_modules` (main.py adds the window's)."""
     parser = argparse.ArgumentParser(
         prog="opens2s-companion",
         description="OpenS2S Companion: a local voice companion. With no command, opens the window.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in (*COMMAND_MODULES, *extra_modules):
         importlib.import_module(name).register(sub)
     parser.set_defaults(command_names=frozenset(sub.choices))
     return parser

@@ -1,7 +1,7 @@
 """Load a model + decoder pair on a QThread: progress, one-line errors, cancel between steps.
 
 `load_fn(checkpoint, decoder, settings, report)` does the work; the default loads `OpenS2SRunner` and
-`VoiceDecoder` (both raise `core.errors.CheckpointError` with one line for a bad directory). The thread only
+`VoiceDecoder` (both raise `models.errors.CheckpointError` with one line for a bad directory). The thread only
 reports; the caller swaps models in on `loaded`, so a failed load leaves the previous model in use.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from app.settings import AppSettings
-from core.errors import CheckpointError, UserError
+from models.errors import CheckpointError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,9 @@ class ModelLoader(QThread):
 def load_models(request: LoadRequest, settings: AppSettings, report: Callable[[int, str], None]):
     """(runner, vocoder adapter) for the engine; raises CheckpointError naming the bad directory."""
     from app.commands.converse import SeededVocoder
-    from core.runner import OpenS2SRunner
-    from core.token2wav import VoiceDecoder
-    from core.warmup import warm_up
+    from core.lm.runner import OpenS2SRunner
+    from core.voice.token2wav import VoiceDecoder
+    from core.engine.warmup import warm_up
 
     for what, path in (("model", request.checkpoint), ("decoder", request.decoder)):
         if not path or not Path(path).is_dir():

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from core.engine_events import SpeechDiscarded, SpeechStarted, UserTurnCaptured
+from core.engine.events import SpeechDiscarded, SpeechStarted, UserTurnCaptured
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from PySide6.QtCore import QObject, Qt, Signal
 from app.partial_feed import PartialFeed
 from app.settings import AppSettings
 from app.talk_vad import TalkVad
-from core.engine_events import EngineError, EngineState, ErrorKind
-from core.errors import DeviceError, UserError
-from core.listener_bridge import ListenerBridge
+from core.engine.events import EngineError, EngineState, ErrorKind
+from models.errors import DeviceError, UserError
+from core.listeners.bridge import ListenerBridge
 from models.special_tokens import DEFAULT_SYSTEM_PROMPT
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Session(QObject):
     def __init__(self, settings: AppSettings, audio: Any = None, make_vad: Callable[[], Any] | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        from core.conversation import Conversation
+        from core.lm.conversation import Conversation
 
         self.settings = settings
         self.audio = audio
@@ -175,7 +175,7 @@ class Session(QObject):
         return action(self.engine)
 
     def _make_engine(self, runner: Any, decoder: Any) -> Any:
-        from core.engine import Engine
+        from core.engine.engine import Engine
 
         gen = self._live_generation = next(self._generation)
         return Engine(
@@ -211,7 +211,7 @@ class Session(QObject):
 
     def _probe_devices(self) -> None:
         """Raise DeviceError before the engine starts if there is no input or output device (or no PortAudio)."""
-        from core.audio_io import device_info
+        from core.audio.devices import device_info
 
         if self.audio is None:
             try:

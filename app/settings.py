@@ -20,7 +20,7 @@ from core.listeners.config import (
     DEFAULT_SER_CHECKPOINT,
     DEFAULT_TEXT_EMOTION_CHECKPOINT,
 )
-from core.weights import WEIGHT_KINDS
+from models.weights import WEIGHT_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ SETTINGS_FILE = "settings.json"
 MAX_RECENT = 8
 COMPUTE_DEVICES = ("auto", "cpu", "cuda")
 VOCODER_BACKENDS = ("torch", "onnx")
-VOCODER_SCHEDULES = ("fast", "smooth")  # core.chunk_schedule.ChunkSchedule.preset names offered to users
+VOCODER_SCHEDULES = ("fast", "smooth")  # core.voice.chunk_schedule.ChunkSchedule.preset names offered to users
 
 
 def config_dir() -> Path:
@@ -72,7 +72,7 @@ class AppSettings:
     max_text_tokens: int | None = None  # None = the checkpoint's default
     max_units: int | None = None
     compute_device: str = "auto"
-    weights: str = "full"  # LM weight storage: full | int8 | int4 (core.weights); device support checked at load
+    weights: str = "full"  # LM weight storage: full | int8 | int4 (models.weights); device support checked at load
     vocoder_backend: str = "torch"
     vocoder_schedule: str = "fast"  # fast: 8-unit first chunk; smooth: 16 units, full overlaps (docs/vocoder.md)
     push_to_talk: bool = False
@@ -100,7 +100,7 @@ class AppSettings:
 
     # -- the frozen configs the core builds from these ----------------------------------------------------
     def engine_config(self):
-        from core.engine_config import AudioConfig, EngineConfig, VadConfig
+        from core.engine.config import AudioConfig, EngineConfig, VadConfig
 
         return EngineConfig(
             vad=VadConfig(
@@ -115,7 +115,7 @@ class AppSettings:
         )
 
     def sampling_config(self, seed: int | None = None):
-        from core.sampling import SamplingConfig
+        from core.lm.sampling import SamplingConfig
 
         return SamplingConfig(
             temperature=self.temperature,

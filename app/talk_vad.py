@@ -75,6 +75,6 @@ class TalkVad:
 
 
 def _silero() -> Any:
-    from core.vad import SileroVad
+    from core.turns.vad import SileroVad
 
     return SileroVad()

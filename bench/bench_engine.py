@@ -26,12 +26,12 @@ import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.conversation import Conversation  # noqa: E402
-from core.engine import Engine  # noqa: E402
-from core.engine_config import AudioConfig, EngineConfig, VadConfig  # noqa: E402
-from core.engine_events import EngineState, ReplyEnded, UserTurnCaptured  # noqa: E402
-from core.events import SpeechUnits  # noqa: E402
-from core.sampling import SamplingConfig  # noqa: E402
+from core.lm.conversation import Conversation  # noqa: E402
+from core.engine.engine import Engine  # noqa: E402
+from core.engine.config import AudioConfig, EngineConfig, VadConfig  # noqa: E402
+from core.engine.events import EngineState, ReplyEnded, UserTurnCaptured  # noqa: E402
+from core.lm.events import SpeechUnits  # noqa: E402
+from core.lm.sampling import SamplingConfig  # noqa: E402
 from tests.audio_fixtures import PulseServer, espeak  # noqa: E402
 from tests.engine_fakes import Collector, FakeAudio, FakeDecoder  # noqa: E402
 
@@ -43,7 +43,7 @@ MAX_TEXT_TOKENS, MAX_UNITS = 24, 48
 
 def load_models(args: argparse.Namespace, tmp: Path):
     from app.commands.converse import SeededVocoder
-    from core.runner import OpenS2SRunner
+    from core.lm.runner import OpenS2SRunner
 
     ckpt = args.checkpoint
     if ckpt is None:
@@ -58,7 +58,7 @@ def load_models(args: argparse.Namespace, tmp: Path):
         from models.tiny_decoder import make_tiny_decoder
 
         decoder_dir = make_tiny_decoder(tmp / "tiny_decoder")
-    vocoder_mod = importlib.import_module("core.token2wav")
+    vocoder_mod = importlib.import_module("core.voice.token2wav")
     dec = vocoder_mod.VoiceDecoder.load(decoder_dir, backend=args.decoder_backend, device=args.device)
     label = "tiny " if args.decoder is None else ""
     return runner, SeededVocoder(dec), f"{label}{args.decoder_backend} decoder"

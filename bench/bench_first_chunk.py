@@ -39,7 +39,7 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
 from bench.bench_vocoder import WARMUP_UNITS, simulate_playout  # noqa: E402
-from core.chunk_schedule import ChunkSchedule  # noqa: E402
+from core.voice.chunk_schedule import ChunkSchedule  # noqa: E402
 from models.glm_constants import (  # noqa: E402
     MEL_HOP_SAMPLES,
     MEL_OVERLAP_FRAMES,
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from core.token2wav import VoiceDecoder
+    from core.voice.token2wav import VoiceDecoder
     from models.tiny_decoder import make_tiny_decoder
 
     if args.threads:

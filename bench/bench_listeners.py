@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.listener_events import TurnEmotion, UserTranscript  # noqa: E402
+from core.listeners.events import TurnEmotion, UserTranscript  # noqa: E402
 from core.listeners import Listeners, ListenersConfig  # noqa: E402
 from models.listeners.tiny import write_tiny_listeners  # noqa: E402
 

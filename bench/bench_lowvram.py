@@ -27,11 +27,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.lowvram_estimate import GIB, estimate_table, released_config  # noqa: E402
-from core.conversation import Conversation  # noqa: E402
-from core.events import SpeechUnits, TextDelta  # noqa: E402
-from core.runner import OpenS2SRunner  # noqa: E402
-from core.sampling import SamplingConfig  # noqa: E402
-from core.weights import WeightsOption  # noqa: E402
+from core.lm.conversation import Conversation  # noqa: E402
+from core.lm.events import SpeechUnits, TextDelta  # noqa: E402
+from core.lm.runner import OpenS2SRunner  # noqa: E402
+from core.lm.sampling import SamplingConfig  # noqa: E402
+from models.weights import WeightsOption  # noqa: E402
 from models.config import OpenS2SConfig  # noqa: E402
 from models.quantize import storage_bytes  # noqa: E402
 from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint  # noqa: E402

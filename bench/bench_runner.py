@@ -19,10 +19,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.reference_baseline import generate_per_span  # noqa: E402
-from core.conversation import Conversation  # noqa: E402
-from core.events import SpeechUnits, TextDelta  # noqa: E402
-from core.runner import OpenS2SRunner  # noqa: E402
-from core.sampling import SamplingConfig  # noqa: E402
+from core.lm.conversation import Conversation  # noqa: E402
+from core.lm.events import SpeechUnits, TextDelta  # noqa: E402
+from core.lm.runner import OpenS2SRunner  # noqa: E402
+from core.lm.sampling import SamplingConfig  # noqa: E402
 from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint  # noqa: E402
 from tests.helpers import synthetic_clip  # noqa: E402
 

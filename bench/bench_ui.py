@@ -105,7 +105,7 @@ def stats(lags: list[float]) -> dict:
 def run(n_replies: int, listeners: bool) -> dict:
     from PySide6.QtWidgets import QApplication
 
-    from app.gui import load_style
+    from ui.app_main import load_style
 
     app = QApplication.instance() or QApplication([])
     app.setStyleSheet(load_style())

@@ -32,7 +32,7 @@ WARMUP_UNITS = 30
 
 
 def _schedule(name: str):
-    from core.token2wav import ChunkSchedule
+    from core.voice.token2wav import ChunkSchedule
 
     presets = {"reference-24": ChunkSchedule.reference, "ours-smooth": ChunkSchedule.smooth}
     return presets.get(name, ChunkSchedule)()
@@ -116,7 +116,7 @@ def run_one(dec, unit_ids: list[int], schedule, seed: int, unit_rate: float) -> 
 def benchmark(
     decoder_dir: Path, n_units: int, seed: int, backends: list[str], unit_rate: float
 ) -> list[dict]:
-    from core.token2wav import VoiceDecoder
+    from core.voice.token2wav import VoiceDecoder
 
     unit_ids = torch.randint(0, 16384, (n_units,), generator=torch.Generator().manual_seed(seed)).tolist()
     rows = []

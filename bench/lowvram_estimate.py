@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.weights import INT4, INT8, WEIGHT_KINDS, WeightsOption
+from models.weights import INT4, INT8, WEIGHT_KINDS, WeightsOption
 from models.config import OpenS2SConfig
 from models.opens2s import OpenS2SModel
 from models.quantize import INT4_GROUP_SIZE, quantizable_linears

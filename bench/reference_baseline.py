@@ -1,6 +1,6 @@
 """The public reference worker's decode algorithm, re-implemented for benchmarking: one transformers `generate()`
 call per interleave span for each LM (KV caches passed between calls), greedy. It computes the same tokens as
-`core.runner`; only the mechanics differ. Used by bench/ to measure what the cached single-step loop saves.
+`core.lm.runner`; only the mechanics differ. Used by bench/ to measure what the cached single-step loop saves.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache
 
-from core.runner import OpenS2SRunner
+from core.lm.runner import OpenS2SRunner
 
 
 @dataclass

@@ -34,10 +34,10 @@ from bench.suite_measure import (  # noqa: E402
     ours_reply,
 )
 from core.compute import configure_cpu_threads  # noqa: E402
-from core.conversation import Conversation  # noqa: E402
-from core.engine_config import VadConfig  # noqa: E402
-from core.runner import OpenS2SRunner  # noqa: E402
-from core.warmup import warm_up  # noqa: E402
+from core.lm.conversation import Conversation  # noqa: E402
+from core.engine.config import VadConfig  # noqa: E402
+from core.lm.runner import OpenS2SRunner  # noqa: E402
+from core.engine.warmup import warm_up  # noqa: E402
 from tests.helpers import synthetic_clip  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -123,14 +123,14 @@ def measure(ckpt: Path, decoder_dir: Path, device: str = "cpu", repeats: int = 3
             max_units: int = 48, turns: int = 10, n_engine_turns: int = 3, clip_s: float = CLIP_S,
             warm: bool = False) -> dict:
     """Every figure of the suite as one dict (see docs/performance.md). n_engine_turns=0 skips the engine path."""
-    from core.token2wav import VoiceDecoder
+    from core.voice.token2wav import VoiceDecoder
 
     t0 = time.perf_counter()
     ours = OpenS2SRunner.load(ckpt, device=device)
     base = OpenS2SRunner(ours.ckpt, ours.device, ours.dtype, reuse_prefix=False)
     decoder = VoiceDecoder.load(decoder_dir, backend="torch", device=device)
     load_s = time.perf_counter() - t0
-    warm_up_s = warm_up(ours, decoder) if warm else 0.0  # core/warmup.py, opt-in (--warm-up)
+    warm_up_s = warm_up(ours, decoder) if warm else 0.0  # core/engine/warmup.py, opt-in (--warm-up)
     clip = synthetic_clip(clip_s)
     cold = _reply_pairs(ours, base, decoder, clip, 1, max_text, max_units)[0]  # one-time costs: reported apart
     vad = _vad_engine(ours, decoder, greedy(max_text, max_units), n_engine_turns)
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine-turns", type=int, default=3)
     ap.add_argument("--max-text", type=int, default=24)
     ap.add_argument("--max-units", type=int, default=48)
-    ap.add_argument("--warm-up", action="store_true", help="core.warmup.warm_up() after load (the cold row shows it)")
+    ap.add_argument("--warm-up", action="store_true", help="core.engine.warmup.warm_up() after load (the cold row shows it)")
     ap.add_argument("--json", type=Path, default=Path("suite.json"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

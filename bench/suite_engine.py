@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from core.engine import Engine
-from core.engine_config import VAD_RATE_HZ, EngineConfig, VadConfig
-from core.engine_events import EngineState, ReplyEnded, UserTurnCaptured
+from core.engine.engine import Engine
+from core.engine.config import VAD_RATE_HZ, EngineConfig, VadConfig
+from core.engine.events import EngineState, ReplyEnded, UserTurnCaptured
 from tests.engine_fakes import Collector, FakeAudio
 
 log = logging.getLogger(__name__)

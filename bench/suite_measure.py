@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import torch
 
 from bench.reference_baseline import BaselineResult, generate_per_span
-from core.conversation import Conversation
-from core.events import SpeechUnits, TextDelta
-from core.runner import OpenS2SRunner
-from core.sampling import SamplingConfig
-from core.token2wav import ChunkSchedule
+from core.lm.conversation import Conversation
+from core.lm.events import SpeechUnits, TextDelta
+from core.lm.runner import OpenS2SRunner
+from core.lm.sampling import SamplingConfig
+from core.voice.token2wav import ChunkSchedule
 from models.glm_constants import SAMPLE_RATE_HZ
 from models.special_tokens import N_SPEECH_UNITS
 

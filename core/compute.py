@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from core.errors import UserError
+from models.errors import UserError
 
 log = logging.getLogger(__name__)
 

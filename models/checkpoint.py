@@ -16,8 +16,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from transformers import AutoTokenizer, GenerationConfig, PreTrainedTokenizerBase, WhisperFeatureExtractor
 
-from core.errors import CheckpointError
-from core.weights import WeightsOption
+from models.errors import CheckpointError
+from models.weights import WeightsOption
 from models.config import OpenS2SConfig
 from models.opens2s import OpenS2SModel
 from models.quantize import StreamingQuantizer

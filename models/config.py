@@ -15,7 +15,7 @@ from typing import Any
 
 from transformers import PretrainedConfig, Qwen2AudioEncoderConfig, Qwen2Config, Qwen3Config
 
-from core.errors import CheckpointError
+from models.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.errors import CheckpointError
+from models.errors import CheckpointError
 from models.decoder_config import DecoderConfig, load_decoder_config
 from models.flow import FlowModel
 from models.glm_constants import CONFIG_FILE, FLOW_WEIGHTS_FILE, HIFT_WEIGHTS_FILE

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from core.errors import CheckpointError
+from models.errors import CheckpointError
 from models.glm_constants import MEL_BINS, MEL_HOP_SAMPLES, SAMPLE_RATE_HZ, UNIT_RATE_HZ
 
 log = logging.getLogger(__name__)

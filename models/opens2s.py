@@ -1,4 +1,4 @@
-"""The OpenS2S network: weights only. Per-turn state (caches, positions, RNG) lives in `core.runner`.
+"""The OpenS2S network: weights only. Per-turn state (caches, positions, RNG) lives in `core.lm.runner`.
 
 Module attribute names reproduce the released state-dict keys exactly (`audio_encoder_model.*`, `audio_adapter.*`,
 `llm_model.*`, `tts_lm_model.*`, `llm2tts.*`, `llm_ln.*`).

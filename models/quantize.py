@@ -1,7 +1,7 @@
 """Low-VRAM weights: int8 (or, on CUDA, int4) weight-only quantization of the LMs' transformer-block Linears.
 
 The quantization itself is torchao's (`quantize_` with `Int8WeightOnlyConfig` / `Int4WeightOnlyConfig`); nothing
-here computes a quantized matmul. The option itself is `core.weights.WeightsOption`. This module adds:
+here computes a quantized matmul. The option itself is `models.weights.WeightsOption`. This module adds:
 
 - `check_supported`: a one-line `UserError` before loading when torchao is missing or the device/dtype cannot run
   the kernel (torchao's int4 packing needs CUDA + bfloat16);
@@ -21,7 +21,7 @@ import logging
 import torch
 from torch import nn
 
-from core.weights import INT4, INT8, NOISY_IMPORT_LOGGERS, WeightsOption, WeightsOptionError
+from models.weights import INT4, INT8, NOISY_IMPORT_LOGGERS, WeightsOption, WeightsOptionError
 
 log = logging.getLogger(__name__)
 

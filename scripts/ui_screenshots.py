@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.demo import DEMO_LABEL, ensure_demo
-    from app.gui import load_style
+    from ui.app_main import load_style
     from app.model_loader import LoadRequest, load_models
     from app.replay import ReplayPlayer
     from app.session import Session

@@ -44,7 +44,7 @@ def tiny_decoder(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_runner(tiny_checkpoint):
-    from core.runner import OpenS2SRunner
+    from core.lm.runner import OpenS2SRunner
 
     return OpenS2SRunner.load(tiny_checkpoint, device="cpu")
 

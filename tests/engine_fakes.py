@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from core.events import SpeechUnits, StopReason, TextDelta, TurnEnd
+from core.lm.events import SpeechUnits, StopReason, TextDelta, TurnEnd
 
 DECODER_RATE_HZ = 22050
 SAMPLES_PER_UNIT = 1764  # 12.5 units/s at 22050 Hz, like GLM-4-Voice

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.audio_input import MODEL_RATE_HZ, clip_features, load_audio_file, validate_clip
-from core.errors import AudioInputError
+from core.audio.clips import MODEL_RATE_HZ, clip_features, load_audio_file, validate_clip
+from models.errors import AudioInputError
 from tests.helpers import synthetic_clip
 
 

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
 import sounddevice as sd
-from core.engine import Engine
-from core.errors import DeviceError
+from core.engine.engine import Engine
+from models.errors import DeviceError
 from tests.engine_fakes import Collector, FakeConversation, FakeDecoder, FakeRunner
 if any(d["max_output_channels"] > 0 or d["max_input_channels"] > 0 for d in sd.query_devices()):
     print("HAS-DEVICES")

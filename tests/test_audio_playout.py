@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.audio_io import FrameChunker, MicCapture, Resampler, SpeakerOutput
-from core.errors import DeviceError
-from core.playout import PlayoutBuffer
+from core.audio.devices import FrameChunker, MicCapture, Resampler, SpeakerOutput
+from models.errors import DeviceError
+from core.audio.playout import PlayoutBuffer
 from tests.engine_fakes import FakeAudio
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from bench.suite import format_table, measure
 from bench.suite_measure import expected_steps_before_audio
-from core.chunk_schedule import DEFAULT_CHUNK_UNITS
+from core.voice.chunk_schedule import DEFAULT_CHUNK_UNITS
 from models.glm_constants import REFERENCE_CHUNK_UNITS
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core.compute import configure_cpu_threads, default_cpu_threads
-from core.errors import UserError
+from models.errors import UserError
 
 
 def test_default_leaves_one_core_for_the_realtime_threads():
@@ -33,7 +33,7 @@ def test_loading_silero_vad_keeps_the_apps_thread_count():
     import subprocess
     import sys
 
-    code = ("import torch; torch.set_num_threads(2); from core.vad import SileroVad; SileroVad(); "
+    code = ("import torch; torch.set_num_threads(2); from core.turns.vad import SileroVad; SileroVad(); "
             "print(torch.get_num_threads())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "2"

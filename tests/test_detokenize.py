@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from transformers import AutoTokenizer
 
-from core.detokenize import REPLACEMENT_CHAR, IncrementalDetokenizer
+from core.lm.detokenize import REPLACEMENT_CHAR, IncrementalDetokenizer
 
 
 def test_incremental_equals_full_decode_and_is_utf8_safe(tiny_checkpoint):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.commands import converse, devices
-from core.engine_events import (
+from core.engine.events import (
     BargeIn,
     EngineError,
     EngineState,
@@ -20,8 +20,8 @@ from core.engine_events import (
     StateChanged,
     UserTurnCaptured,
 )
-from core.errors import UserError
-from core.events import StopReason, TextDelta
+from models.errors import UserError
+from core.lm.events import StopReason, TextDelta
 
 
 def parse(*argv: str) -> argparse.Namespace:

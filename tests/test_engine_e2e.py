@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.engine_config import AudioConfig, EngineConfig, VadConfig
-from core.engine_events import ReplyAudio, ReplyEnded, ReplyText, ReplyUnits, UserTurnCaptured
+from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, ReplyUnits, UserTurnCaptured
 from tests.audio_fixtures import pulse_server, speech_factory  # noqa: F401 (fixtures)
 from tests.engine_fakes import Collector, FakeDecoder
 
@@ -28,13 +28,13 @@ def _fixture(request, name: str):
 
 @pytest.fixture(scope="module")
 def real_runner(request):
-    runner_mod = pytest.importorskip("core.runner")
+    runner_mod = pytest.importorskip("core.lm.runner")
     return runner_mod.OpenS2SRunner.load(_fixture(request, "tiny_checkpoint"), device="cpu")
 
 
 @pytest.fixture(scope="module")
 def real_models(request, real_runner, tmp_path_factory):
-    vocoder_mod = pytest.importorskip("core.token2wav")
+    vocoder_mod = pytest.importorskip("core.voice.token2wav")
     from app.commands.converse import SeededVocoder
 
     try:
@@ -49,7 +49,7 @@ def real_models(request, real_runner, tmp_path_factory):
 
 def converse_once(runner, decoder, pulse, speech_factory, tmp_path, sampling=None):  # noqa: F811
     """Speak one espeak-ng utterance into the virtual mic; return (events, monitor recording [N] at 16 kHz)."""
-    from core.engine import Engine
+    from core.engine.engine import Engine
 
     x, rate = speech_factory("Hello there, how are you doing today?")
     wav = tmp_path / "say.wav"
@@ -73,7 +73,7 @@ def converse_once(runner, decoder, pulse, speech_factory, tmp_path, sampling=Non
 
 
 def test_spoken_turn_gets_a_real_reply_at_the_speaker(real_models, pulse_server, speech_factory, tmp_path):  # noqa: F811
-    from core.sampling import SamplingConfig
+    from core.lm.sampling import SamplingConfig
 
     runner, decoder = real_models
     sampling = SamplingConfig(seed=0, max_text_tokens=24, max_units=48)
@@ -91,7 +91,7 @@ def test_spoken_turn_gets_a_real_reply_at_the_speaker(real_models, pulse_server,
 
 def test_real_runner_reply_reaches_the_speaker(real_runner, pulse_server, speech_factory, tmp_path):  # noqa: F811
     """The real runner with a sine vocoder: runs before the real vocoder has landed."""
-    from core.sampling import SamplingConfig
+    from core.lm.sampling import SamplingConfig
 
     sampling = SamplingConfig(seed=0, max_text_tokens=24, max_units=48)
     events, y = converse_once(real_runner, FakeDecoder(), pulse_server, speech_factory, tmp_path, sampling)

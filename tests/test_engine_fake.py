@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soxr
 
-from core.engine import Engine
-from core.engine_config import AudioConfig, EngineConfig, VadConfig
-from core.engine_events import (
+from core.engine.engine import Engine
+from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.events import (
     BargeIn,
     EngineError,
     EngineState,
@@ -21,8 +21,8 @@ from core.engine_events import (
     StateChanged,
     UserTurnCaptured,
 )
-from core.errors import DeviceError
-from core.events import StopReason
+from models.errors import DeviceError
+from core.lm.events import StopReason
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
 
@@ -267,7 +267,7 @@ class _BrokenVad:
     """A VAD that fails on every 50th frame."""
 
     def __init__(self) -> None:
-        from core.vad import SileroVad
+        from core.turns.vad import SileroVad
 
         self._vad, self.n = SileroVad(), 0
 
@@ -313,7 +313,7 @@ def test_recorder_as_engine_sink_keeps_turn_reply_and_log(tmp_path):
 
     import soundfile as sf
 
-    from core.recorder import SessionRecorder
+    from core.engine.recorder import SessionRecorder
 
     audio, events, conv = FakeAudio(), Collector(), FakeConversation()
     rec = SessionRecorder(tmp_path / "rec", events)

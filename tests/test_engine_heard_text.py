@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.heard_text import UNIT_RATE_HZ, HeardTextTracker, units_heard
+from core.lm.heard_text import UNIT_RATE_HZ, HeardTextTracker, units_heard
 
 
 def tracker() -> HeardTextTracker:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import soxr
 
-from core.engine import Engine
-from core.engine_config import AudioConfig, EngineConfig, VadConfig
-from core.engine_events import ReplyAudio, ReplyEnded, UserTurnCaptured
-from core.listener_bridge import ListenerBridge
-from core.listener_events import TurnEmotion, UserTranscript
+from core.engine.engine import Engine
+from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.events import ReplyAudio, ReplyEnded, UserTurnCaptured
+from core.listeners.bridge import ListenerBridge
+from core.listeners.events import TurnEmotion, UserTranscript
 from core.listeners import Listeners
 from models.listeners.tiny import write_tiny_listeners
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)

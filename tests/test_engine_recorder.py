@@ -7,7 +7,7 @@ import json
 import numpy as np
 import soundfile as sf
 
-from core.engine_events import (
+from core.engine.events import (
     EngineError,
     ErrorKind,
     MicLevel,
@@ -16,8 +16,8 @@ from core.engine_events import (
     ReplyText,
     UserTurnCaptured,
 )
-from core.events import AudioChunk, StopReason, TextDelta
-from core.recorder import SessionRecorder
+from core.lm.events import AudioChunk, StopReason, TextDelta
+from core.engine.recorder import SessionRecorder
 
 
 def lines(path) -> list[dict]:

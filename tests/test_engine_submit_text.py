@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.conversation import Conversation
-from core.engine import Engine
-from core.engine_config import EngineConfig
-from core.engine_events import EngineError, ReplyEnded, UserTextSubmitted
+from core.lm.conversation import Conversation
+from core.engine.engine import Engine
+from core.engine.config import EngineConfig
+from core.engine.events import EngineError, ReplyEnded, UserTextSubmitted
 from tests.engine_fakes import Collector, FakeAudio, FakeDecoder, FakeRunner
 
 

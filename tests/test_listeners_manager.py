@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from core.events import EmotionLabel
-from core.listener_events import ListenerStatus, TurnEmotion, UserTranscript
+from core.lm.events import EmotionLabel
+from core.listeners.events import ListenerStatus, TurnEmotion, UserTranscript
 from core.listeners import Listeners
 from core.listeners.asr import AsrListener
 from models.listeners.tiny import EMOTION_LABELS, write_tiny_listeners

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from core.conversation import Conversation
-from core.events import SpeechUnits, TextDelta, TurnEnd
-from core.prompt_cache import common_prefix_len
-from core.runner import OpenS2SRunner
-from core.sampling import SamplingConfig
+from core.lm.conversation import Conversation
+from core.lm.events import SpeechUnits, TextDelta, TurnEnd
+from core.lm.prompt_cache import common_prefix_len
+from core.lm.runner import OpenS2SRunner
+from core.lm.sampling import SamplingConfig
 from tests.helpers import synthetic_clip
 
 CFG = SamplingConfig(greedy=True, max_text_tokens=10, max_units=20)

@@ -15,12 +15,12 @@ from torch.multiprocessing.reductions import StorageWeakRef
 
 import models.checkpoint as checkpoint_mod
 from app.settings import AppSettings
-from core.conversation import Conversation
-from core.errors import CheckpointError, UserError
-from core.events import SpeechUnits, TextDelta, TurnEnd
-from core.runner import OpenS2SRunner
-from core.sampling import SamplingConfig
-from core.weights import WEIGHT_KINDS, WeightsOption, WeightsOptionError
+from core.lm.conversation import Conversation
+from models.errors import CheckpointError, UserError
+from core.lm.events import SpeechUnits, TextDelta, TurnEnd
+from core.lm.runner import OpenS2SRunner
+from core.lm.sampling import SamplingConfig
+from models.weights import WEIGHT_KINDS, WeightsOption, WeightsOptionError
 from models import quantize
 from models.quantize import quantizable_linears, storage_bytes
 from tests.helpers import synthetic_clip
@@ -187,8 +187,9 @@ def test_settings_and_cli_validate_weights():
         AppSettings(weights="int3")
     assert AppSettings.from_json({"weights": "bogus"}).weights == "full"  # an invalid stored value falls back
     from app.cli import build_parser
+    from main import GUI_COMMAND_MODULE
 
-    parser = build_parser()
+    parser = build_parser((GUI_COMMAND_MODULE,))
     assert parser.parse_args(["reply", "--checkpoint", "x", "--text", "hi", "--weights", "int8"]).weights == "int8"
     assert parser.parse_args(["converse", "--checkpoint", "x", "--decoder", "y"]).weights == "full"
     with pytest.raises(SystemExit):

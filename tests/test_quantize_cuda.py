@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.conversation import Conversation
-from core.events import SpeechUnits, TurnEnd
-from core.runner import OpenS2SRunner
-from core.sampling import SamplingConfig
-from core.weights import WeightsOption
+from core.lm.conversation import Conversation
+from core.lm.events import SpeechUnits, TurnEnd
+from core.lm.runner import OpenS2SRunner
+from core.lm.sampling import SamplingConfig
+from models.weights import WeightsOption
 from models.quantize import quantizable_linears, storage_bytes
 from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint
 

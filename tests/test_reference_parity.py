@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-from core.conversation import Conversation
-from core.events import SpeechUnits, TextDelta, TurnEnd
-from core.runner import OpenS2SRunner
-from core.sampling import SamplingConfig
+from core.lm.conversation import Conversation
+from core.lm.events import SpeechUnits, TextDelta, TurnEnd
+from core.lm.runner import OpenS2SRunner
+from core.lm.sampling import SamplingConfig
 from tests.helpers import synthetic_clip
 
 DATA = Path(__file__).parent / "data"

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.conversation import Conversation
-from core.errors import UserError
-from core.events import SpeechUnits, StopReason, TextDelta, TurnEnd
-from core.runner import OpenS2SRunner
-from core.sampling import SamplingConfig
+from core.lm.conversation import Conversation
+from models.errors import UserError
+from core.lm.events import SpeechUnits, StopReason, TextDelta, TurnEnd
+from core.lm.runner import OpenS2SRunner
+from core.lm.sampling import SamplingConfig
 from tests.helpers import synthetic_clip
 
 GREEDY = SamplingConfig(greedy=True, max_text_tokens=16, max_units=40)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.conversation import Conversation
-from core.events import SpeechUnits, TextDelta, TurnEnd
-from core.runner import OpenS2SRunner
-from core.sampling import SamplingConfig
+from core.lm.conversation import Conversation
+from core.lm.events import SpeechUnits, TextDelta, TurnEnd
+from core.lm.runner import OpenS2SRunner
+from core.lm.sampling import SamplingConfig
 from tests.helpers import synthetic_clip
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import GenerationConfig
 
-from core.sampling import LMSampling, SamplingConfig, apply_repetition_penalty, next_token, warp_logits
+from core.lm.sampling import LMSampling, SamplingConfig, apply_repetition_penalty, next_token, warp_logits
 
 
 def test_repetition_penalty_divides_positive_and_multiplies_negative():

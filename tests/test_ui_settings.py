@@ -92,9 +92,10 @@ def test_settings_dialog_from_the_menu_restarts_the_engine_config(qtbot, make_wi
 
 
 def test_no_subcommand_means_gui():
-    from app.cli import build_parser, with_default_command
+    from app.cli import build_parser
+    from main import GUI_COMMAND_MODULE, with_default_command
 
-    parser = build_parser()
+    parser = build_parser((GUI_COMMAND_MODULE,))
     assert with_default_command([], parser) == ["gui"]
     assert with_default_command(["--checkpoint", "m", "--decoder", "d"], parser)[0] == "gui"
     assert with_default_command(["-v", "--demo"], parser) == ["-v", "gui", "--demo"]
@@ -109,8 +110,8 @@ def test_test_settings_are_valid():
 
 def test_vocoder_schedule_setting_reaches_the_engine_seam(tiny_decoder):
     from app.commands.converse import SeededVocoder
-    from core.chunk_schedule import ChunkSchedule
-    from core.token2wav import VoiceDecoder
+    from core.voice.chunk_schedule import ChunkSchedule
+    from core.voice.token2wav import VoiceDecoder
 
     with pytest.raises(ValueError, match="vocoder_schedule"):
         AppSettings(vocoder_schedule="turbo")

@@ -6,8 +6,8 @@ import numpy as np
 
 from app.partial_feed import FLUSH_FRAMES, PartialFeed
 from app.talk_vad import TalkVad
-from core.engine_events import EngineState, SpeechDiscarded, SpeechStarted, StateChanged, UserTurnCaptured
-from core.listener_events import UserTranscript
+from core.engine.events import EngineState, SpeechDiscarded, SpeechStarted, StateChanged, UserTurnCaptured
+from core.listeners.events import UserTranscript
 from ui.controls import meter_value
 from ui.conversation_view import ZERO_WIDTH_SPACE, printable
 

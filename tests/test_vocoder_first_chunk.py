@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.chunk_schedule import (
+from core.voice.chunk_schedule import (
     DEFAULT_CHUNK_UNITS,
     DEFAULT_FIRST_OVERLAP_FRAMES,
     SMOOTH_CHUNK_UNITS,

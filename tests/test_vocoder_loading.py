@@ -11,7 +11,7 @@ import torch
 
 from app.cli import run_cli
 from app.commands import make_tiny_decoder, vocode
-from core.errors import CheckpointError
+from models.errors import CheckpointError
 from models.decoder_checkpoint import load_decoder
 from models.decoder_config import load_decoder_config
 from models.tiny_decoder import DIMS

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from core import vocoder_onnx
-from core.chunk_schedule import ChunkSchedule
-from core.token2wav import VoiceDecoder
+from core.voice.chunk_schedule import ChunkSchedule
+from core.voice.token2wav import VoiceDecoder
 from tests.vocoder_helpers import decoder, stream_decode, tiny_dir, units
 
 GRAPH_TOLERANCE = 1e-4

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.chunk_schedule import ChunkSchedule
+from core.voice.chunk_schedule import ChunkSchedule
 from tests.vocoder_helpers import decoder, stream_decode, units, with_local_flow
 
 SEAM_HALF_WINDOW = 441  # 20 ms at 22050 Hz

@@ -1,15 +1,15 @@
-"""core/warmup.py: the opt-in warm-up runs every network once and leaves no state behind."""
+"""core/engine/warmup.py: the opt-in warm-up runs every network once and leaves no state behind."""
 
 from __future__ import annotations
 
 import torch
 
-from core.conversation import Conversation
-from core.events import SpeechUnits, TextDelta
-from core.runner import OpenS2SRunner
-from core.sampling import SamplingConfig
-from core.token2wav import VoiceDecoder
-from core.warmup import warm_up, warmup_clip
+from core.lm.conversation import Conversation
+from core.lm.events import SpeechUnits, TextDelta
+from core.lm.runner import OpenS2SRunner
+from core.lm.sampling import SamplingConfig
+from core.voice.token2wav import VoiceDecoder
+from core.engine.warmup import warm_up, warmup_clip
 from tests.helpers import synthetic_clip
 
 

@@ -1,10 +1,10 @@
-"""core.worker: long-lived daemon worker threads for reply jobs."""
+"""core.engine.worker: long-lived daemon worker threads for reply jobs."""
 
 from __future__ import annotations
 
 import threading
 
-from core.worker import Worker
+from core.engine.worker import Worker
 
 
 def test_tasks_run_in_order_on_one_thread_and_errors_do_not_kill_it():

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.token2wav import ChunkSchedule, VoiceDecoder
+from core.voice.token2wav import ChunkSchedule, VoiceDecoder
 from models.tiny_decoder import make_tiny_decoder
 
 TINY_SEED = 0

@@ -20,7 +20,7 @@ from app.model_loader import LoadRequest, ModelLoader
 from app.session import AudioFallback, Session
 from app.settings import AppSettings, SettingsStore
 from app.turns import ConversationLog, export_conversation
-from core.engine_events import EngineError
+from core.engine.events import EngineError
 from ui.controls import ControlBar, StatusStrip
 from ui.conversation_view import ConversationView
 from ui.dialogs import OpenCheckpointDialog, WelcomePanel, show_error

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 
 from app.turns import ASSISTANT, USER, ConversationLog
-from core.engine_events import (
+from core.engine.events import (
     BargeIn,
     EngineError,
     EngineState,
@@ -21,7 +21,7 @@ from core.engine_events import (
     UserTextSubmitted,
     UserTurnCaptured,
 )
-from core.listener_events import LISTENER_NAMES, ListenerStatus, TurnEmotion, UserTranscript
+from core.listeners.events import LISTENER_NAMES, ListenerStatus, TurnEmotion, UserTranscript
 from ui.controls import StatusStrip
 from ui.conversation_view import ConversationView
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import COMPUTE_DEVICES, VOCODER_BACKENDS, VOCODER_SCHEDULES, AppSettings
-from core.weights import WEIGHT_KINDS
+from models.weights import WEIGHT_KINDS
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from core.engine_config import AudioConfig, EngineConfig, VadConfig
-from core.engine_events import (
+from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.events import (
     BargeIn,
     EngineError,
     EngineState,
@@ -19,8 +19,8 @@ from core.engine_events import (
     StateChanged,
     UserTurnCaptured,
 )
-from core.errors import DeviceError, UserError
-from core.weights import WEIGHT_KINDS
+from models.errors import DeviceError, UserError
+from models.weights import WEIGHT_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class SeededVocoder:
     """The engine's decoder seam: `sample_rate_hz` and `open_stream()`, seeded for reproducible audio."""
 
     def __init__(self, decoder, seed: int = 0, schedule: str = "fast") -> None:
-        from core.chunk_schedule import ChunkSchedule
+        from core.voice.chunk_schedule import ChunkSchedule
 
         self._dec, self._seed = decoder, seed
         self.schedule = ChunkSchedule.preset(schedule)
@@ -126,19 +126,19 @@ class SeededVocoder:
 
 def load_models(args: argparse.Namespace):
     """(runner, vocoder) from the command line; both raise CheckpointError for a bad directory."""
-    from core.runner import OpenS2SRunner
+    from core.lm.runner import OpenS2SRunner
 
     runner = OpenS2SRunner.load(args.checkpoint, device=args.device, weights=getattr(args, "weights", None))
     try:
-        vocoder_mod = importlib.import_module("core.token2wav")  # the vocoder (docs/contracts.md)
+        vocoder_mod = importlib.import_module("core.voice.token2wav")  # the vocoder (docs/contracts.md)
     except ModuleNotFoundError as err:
-        raise UserError("This build has no speech decoder (core.token2wav); update the app.") from err
+        raise UserError("This build has no speech decoder (core.voice.token2wav); update the app.") from err
     decoder = vocoder_mod.VoiceDecoder.load(args.decoder, backend=args.decoder_backend, device=args.device)
     return runner, SeededVocoder(decoder, args.seed or 0, args.vocoder_schedule)
 
 
 def build_sampling(args: argparse.Namespace):
-    from core.sampling import SamplingConfig
+    from core.lm.sampling import SamplingConfig
 
     try:
         return SamplingConfig(seed=args.seed, max_text_tokens=args.max_text_tokens, max_units=args.max_units)
@@ -147,14 +147,14 @@ def build_sampling(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.engine import Engine
-    from core.recorder import SessionRecorder
+    from core.engine.engine import Engine
+    from core.engine.recorder import SessionRecorder
 
     config = build_config(args)
     sampling = build_sampling(args)
     runner, decoder = load_models(args)
     if getattr(args, "warm_up", False):
-        from core.warmup import warm_up
+        from core.engine.warmup import warm_up
 
         warm_up(runner, decoder)
     printer = TranscriptPrinter()

@@ -8,8 +8,8 @@ import threading
 
 import numpy as np
 
-from core.errors import AudioInputError
-from core.listener_events import ListenerStatus, TurnEmotion, UserTranscript
+from models.errors import AudioInputError
+from core.listeners.events import ListenerStatus, TurnEmotion, UserTranscript
 from core.listeners import Listeners, ListenersConfig
 
 log = logging.getLogger(__name__)

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from core.audio_input import load_audio_file
-from core.conversation import Conversation
-from core.errors import UserError
-from core.events import SpeechUnits, TextDelta, TurnEnd
-from core.runner import OpenS2SRunner
-from core.sampling import SamplingConfig
-from core.weights import WEIGHT_KINDS
+from core.audio.clips import load_audio_file
+from core.lm.conversation import Conversation
+from models.errors import UserError
+from core.lm.events import SpeechUnits, TextDelta, TurnEnd
+from core.lm.runner import OpenS2SRunner
+from core.lm.sampling import SamplingConfig
+from models.weights import WEIGHT_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class _WavSink:
         import soundfile as sf
         import torch
 
-        from core.token2wav import VoiceDecoder
+        from core.voice.token2wav import VoiceDecoder
 
         self._dec = VoiceDecoder.load(decoder_dir, backend=backend, device=device)
         gen = torch.Generator()

@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from core.errors import UserError
+from models.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     import soundfile as sf
     import torch
 
-    from core.token2wav import ChunkSchedule, VocoderConfig, VoiceDecoder
+    from core.voice.token2wav import ChunkSchedule, VocoderConfig, VoiceDecoder
 
     units = read_units(args.units)
     config = VocoderConfig.from_env(backend=args.backend)

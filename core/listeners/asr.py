@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from core.listener_events import ASR, UserTranscript
+from core.listeners.events import ASR, UserTranscript
 from core.listeners import loading
 from core.listeners.base import Emit, Listener
 from core.listeners.config import ListenersConfig

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from core.listener_events import LOADING, READY, ListenerStatus
+from core.listeners.events import LOADING, READY, ListenerStatus
 from core.listeners.config import ListenersConfig
 from core.listeners.loading import ListenerLoadError, resolve_checkpoint, short_error
 from core.listeners.worker import Job, ListenerWorker

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from core.events import EmotionLabel
-from core.listener_events import ASSISTANT_EMOTION, USER_EMOTION, TurnEmotion
+from core.lm.events import EmotionLabel
+from core.listeners.events import ASSISTANT_EMOTION, USER_EMOTION, TurnEmotion
 from core.listeners import loading
 from core.listeners.base import Emit, Listener
 from core.listeners.config import ListenersConfig

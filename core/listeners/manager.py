@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from core.listener_events import ASR, ASSISTANT_EMOTION, LISTENER_NAMES, USER_EMOTION, ListenerStatus
+from core.listeners.events import ASR, ASSISTANT_EMOTION, LISTENER_NAMES, USER_EMOTION, ListenerStatus
 from core.listeners.asr import AsrListener
 from core.listeners.base import DISABLED_REASON, Listener, as_samples, off_status
 from core.listeners.config import ListenersConfig

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import soxr
 
-from core.errors import DeviceError
-from core.playout import PlayoutBuffer
+from models.errors import DeviceError
+from core.audio.playout import PlayoutBuffer
 
 log = logging.getLogger(__name__)
 

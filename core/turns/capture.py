@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from core.audio_io import FrameChunker, MicCapture, Resampler
-from core.engine_config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, EngineConfig
-from core.engine_events import EngineError, ErrorKind, SpeechDiscarded, SpeechStarted
-from core.level_watch import LevelWatch
-from core.vad import Discarded, SpeechStart, Turn, TurnCandidate, TurnDetector, TurnResumed, frames_to_s
+from core.audio.devices import FrameChunker, MicCapture, Resampler
+from core.engine.config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, EngineConfig
+from core.engine.events import EngineError, ErrorKind, SpeechDiscarded, SpeechStarted
+from core.audio.levels import LevelWatch
+from core.turns.vad import Discarded, SpeechStart, Turn, TurnCandidate, TurnDetector, TurnResumed, frames_to_s
 
 log = logging.getLogger(__name__)
 

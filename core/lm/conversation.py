@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.audio_input import load_audio_file, validate_clip
-from core.errors import UserError
+from core.audio.clips import load_audio_file, validate_clip
+from models.errors import UserError
 from models.special_tokens import DEFAULT_SYSTEM_PROMPT
 
 log = logging.getLogger(__name__)

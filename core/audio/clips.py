@@ -11,7 +11,7 @@ import soundfile as sf
 import soxr
 from transformers import WhisperFeatureExtractor
 
-from core.errors import AudioInputError
+from models.errors import AudioInputError
 
 log = logging.getLogger(__name__)
 

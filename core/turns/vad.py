@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.engine_config import TURN_TAIL_MS, VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, VadConfig
+from core.engine.config import TURN_TAIL_MS, VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, VadConfig
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from core.playout import PlayoutBuffer
+from core.audio.playout import PlayoutBuffer
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,8 @@ class Speculation:
     """A speculative reply and the user turn it answers (not yet in the conversation)."""
 
     samples: np.ndarray = field(repr=False)  # [N] float32 16 kHz: the turn audio the reply was computed on
-    user_turn: Any  # core.conversation.Turn to append to the history when adopted
-    job: Any  # core.reply_job.ReplyJob started with a held OutputGate
+    user_turn: Any  # core.lm.conversation.Turn to append to the history when adopted
+    job: Any  # core.engine.reply_job.ReplyJob started with a held OutputGate
     started_t: float  # time.monotonic() at the start
 
     def matches(self, samples: np.ndarray) -> bool:

@@ -1,14 +1,14 @@
 """Typed events emitted by the listeners (user transcript, per-turn emotion, listener status).
 
 The listeners run beside the reply on their own worker threads and call the engine's `emit(event)` sink with
-these. `core.events.EmotionLabel` carries the label itself; `TurnEmotion` ties it to a turn.
+these. `core.lm.events.EmotionLabel` carries the label itself; `TurnEmotion` ties it to a turn.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.events import EmotionLabel
+from core.lm.events import EmotionLabel
 
 # Listener names, as used in `ListenerStatus.name` and `Listeners.status()` keys.
 ASR = "asr"

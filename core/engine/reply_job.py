@@ -3,8 +3,8 @@
     runner.reply(conv) --TextDelta/SpeechUnits--> [model thread] --units--> queue --> [vocoder thread]
         --22050 Hz chunks--> Resampler --device rate--> PlayoutBuffer --> output callback
 
-The two loops run on the engine's long-lived workers (core.worker; a job without them starts its own). A held
-job (speculative turn start, core.speculation) keeps its events and audio back until `commit()`.
+The two loops run on the engine's long-lived workers (core.engine.worker; a job without them starts its own). A held
+job (speculative turn start, core.engine.speculation) keeps its events and audio back until `commit()`.
 
 `cancel()` is the per-reply stop token: it stops playback at once, cancels the runner stream (effective within
 one decode step) and makes the vocoder thread drop what is left. Nothing here touches the conversation.
@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from core.audio_io import Resampler
-from core.engine_events import ReplyAudio, ReplyEnded, ReplyText, ReplyTiming, ReplyUnits
-from core.events import AudioChunk, SpeechUnits, StopReason, TextDelta, TurnEnd
-from core.heard_text import HeardTextTracker, units_heard
-from core.playout import PlayoutBuffer, PlayoutStats
-from core.speculation import OutputGate
-from core.worker import Task, Worker
+from core.audio.devices import Resampler
+from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, ReplyTiming, ReplyUnits
+from core.lm.events import AudioChunk, SpeechUnits, StopReason, TextDelta, TurnEnd
+from core.lm.heard_text import HeardTextTracker, units_heard
+from core.audio.playout import PlayoutBuffer, PlayoutStats
+from core.engine.speculation import OutputGate
+from core.engine.worker import Task, Worker
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class ReplyJob:
         self._inflight_cv = threading.Condition()
         self._runner, self._conv, self._sampling, self._decoder = runner, conversation, sampling, decoder
         self._out_rate_hz = out_rate_hz
-        self._out = OutputGate(playout, emit, held)  # held: a speculative reply (core.speculation)
+        self._out = OutputGate(playout, emit, held)  # held: a speculative reply (core.engine.speculation)
         self.decoder_rate_hz = int(decoder.sample_rate_hz)
         self.tracker = HeardTextTracker()
         self._lock = threading.Lock()  # guards tracker and _stream

@@ -1,4 +1,4 @@
-"""When the streaming vocoder runs the flow and how much history it keeps (see `core.token2wav`)."""
+"""When the streaming vocoder runs the flow and how much history it keeps (see `core.voice.token2wav`)."""
 
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
-from core.audio_input import MODEL_RATE_HZ
-from core.conversation import Conversation
-from core.sampling import SamplingConfig
+from core.audio.clips import MODEL_RATE_HZ
+from core.lm.conversation import Conversation
+from core.lm.sampling import SamplingConfig
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
-from core.audio_input import WINDOW_SAMPLES
-from core.conversation import USER, Conversation, Turn
-from core.errors import UserError
+from core.audio.clips import WINDOW_SAMPLES
+from core.lm.conversation import USER, Conversation, Turn
+from models.errors import UserError
 from models.opens2s import ENCODER_WINDOW_FRAMES, encoder_out_len
 from models.special_tokens import AUDIO_END, AUDIO_PLACEHOLDER, AUDIO_START, AUDIO_TOKEN_INDEX, TTS_START
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from core.engine_events import MicLevel, ReplyAudio, ReplyEnded, UserTurnCaptured
-from core.errors import UserError
+from core.engine.events import MicLevel, ReplyAudio, ReplyEnded, UserTurnCaptured
+from models.errors import UserError
 
 log = logging.getLogger(__name__)
 

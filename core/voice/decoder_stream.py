@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from core.chunk_schedule import ChunkSchedule
-from core.noise_tape import NoiseTape, derive_seed
+from core.voice.chunk_schedule import ChunkSchedule
+from core.voice.noise_tape import NoiseTape, derive_seed
 from models.glm_constants import MEL_BINS, MEL_HOP_SAMPLES, MEL_OVERLAP_FRAMES
 from models.hift import SourceNoise
 
 if TYPE_CHECKING:
-    from core.token2wav import VoiceDecoder
+    from core.voice.token2wav import VoiceDecoder
 
 log = logging.getLogger(__name__)
 

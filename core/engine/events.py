@@ -1,4 +1,4 @@
-"""Typed events emitted by the realtime engine (`core.engine.Engine`) to any front end.
+"""Typed events emitted by the realtime engine (`core.engine.engine.Engine`) to any front end.
 
 All events are frozen dataclasses. They are delivered on engine worker threads through the sink callback given
 to the engine; a GUI must marshal them to its own thread (e.g. a Qt signal). `EngineEvent` is their union.
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.events import AudioChunk, SpeechUnits, StopReason, TextDelta
+from core.lm.events import AudioChunk, SpeechUnits, StopReason, TextDelta
 
 
 class EngineState(enum.Enum):

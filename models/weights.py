@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from core.errors import UserError
+from models.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.gui import GuiOptions, run_gui
+    from ui.app_main import GuiOptions, run_gui
 
     opts = GuiOptions(args.checkpoint, args.decoder, args.demo, args.quit_after_s, args.send)
     return run_gui(opts)

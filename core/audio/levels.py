@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from core.engine_config import VAD_FRAME_MS, EngineConfig
-from core.engine_events import EngineError, ErrorKind, MicLevel
+from core.engine.config import VAD_FRAME_MS, EngineConfig
+from core.engine.events import EngineError, ErrorKind, MicLevel
 
 SILENCE_DBFS = -90.0  # below this the mic delivers (near) digital zero: muted or dead
 DB_FLOOR = -120.0

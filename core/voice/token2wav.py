@@ -5,7 +5,7 @@
     chunks = s.push(units)            # list[np.ndarray float32], possibly empty
     chunks += s.flush()               # the tail; the stream is done afterwards
 
-All randomness comes from the caller's generator (see `core.noise_tape`); `decode()` runs the same code path
+All randomness comes from the caller's generator (see `core.voice.noise_tape`); `decode()` runs the same code path
 with the whole utterance as one chunk, so it reads the same noise at the same positions as a stream.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.chunk_schedule import ChunkSchedule
-from core.decoder_stream import ChunkRecord, DecoderStream
-from core.errors import UserError
+from core.voice.chunk_schedule import ChunkSchedule
+from core.voice.decoder_stream import ChunkRecord, DecoderStream
+from models.errors import UserError
 from models.decoder_checkpoint import LoadedDecoder, load_decoder
 from models.flow import EstimatorFn
 from models.glm_constants import SAMPLE_RATE_HZ
@@ -76,7 +76,7 @@ class VoiceDecoder:
         self.estimator: EstimatorFn | None = None  # None: the torch U-Net
         self.hift_parts: HiftParts | None = None  # None: the torch F0 predictor and conv body
         if config.backend == "onnx":
-            from core.vocoder_onnx import build_onnx_backend
+            from core.voice.onnx_backend import build_onnx_backend
 
             self.estimator, self.hift_parts = build_onnx_backend(loaded, self.device, config.onnx_cache_dir)
         log.info("vocoder ready: backend %s on %s", config.backend, self.device)

@@ -3,7 +3,7 @@
 Threads (all stoppable, joined with timeouts by `stop()`):
   PortAudio input callback  -> copies blocks into a bounded queue (drops counted)
   engine-capture            -> resample to 16 kHz, 512-sample frames, VAD, TurnDetector, levels, barge-in
-  reply<N>-model / -vocoder -> one ReplyJob per turn (core.reply_job)
+  reply<N>-model / -vocoder -> one ReplyJob per turn (core.engine.reply_job)
   PortAudio output callback <- PlayoutBuffer (jitter buffer)
   engine-supervisor         -> THINKING->SPEAKING on the first played sample, reply completion, device loss
   engine-events             -> delivers events to the sink, in order, on one thread
@@ -12,7 +12,7 @@ States: IDLE -(start)-> LISTENING -(turn)-> THINKING -(first sample played)-> SP
 LISTENING;
 barge-in: THINKING/SPEAKING -> LISTENING; device loss or stop(): any -> IDLE.
 
-Speculative turn start (`VadConfig.speculate_after_ms`, core.speculation): on a short pause while LISTENING with
+Speculative turn start (`VadConfig.speculate_after_ms`, core.engine.speculation): on a short pause while LISTENING with
 no reply running, a held ReplyJob starts on the turn so far; the turn's dispatch adopts it when its audio is the
 same, otherwise (the user went on, a typed turn, stop) it is cancelled and dropped unseen.
 """
@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from core.audio_io import MicCapture, SpeakerOutput
-from core.capture_loop import CaptureHooks, CaptureLoop
-from core.engine_config import VAD_RATE_HZ, EngineConfig
-from core.engine_events import (
+from core.audio.devices import MicCapture, SpeakerOutput
+from core.turns.capture import CaptureHooks, CaptureLoop
+from core.engine.config import VAD_RATE_HZ, EngineConfig
+from core.engine.events import (
     BargeIn,
     EngineError,
     EngineState,
@@ -40,12 +40,12 @@ from core.engine_events import (
     UserTextSubmitted,
     UserTurnCaptured,
 )
-from core.errors import DeviceError, UserError
-from core.playout import PlayoutBuffer
-from core.reply_job import ReplyJob
-from core.speculation import Speculation, SpeculationSlot
-from core.vad import SileroVad, Turn, frames_to_s
-from core.worker import Worker
+from models.errors import DeviceError, UserError
+from core.audio.playout import PlayoutBuffer
+from core.engine.reply_job import ReplyJob
+from core.engine.speculation import Speculation, SpeculationSlot
+from core.turns.vad import SileroVad, Turn, frames_to_s
+from core.engine.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ class Engine:
         self._job = self._new_job(tid, self.conversation, held=False)
         self._job.start()
 
-    # -- speculative turn start (core.speculation) ---------------------------------------------------------
+    # -- speculative turn start (core.engine.speculation) ---------------------------------------------------------
     def _speculate(self, turn: Turn, speech_end_t: float | None) -> None:
         """Capture thread, on a short pause: compute the reply to the turn so far, held back."""
         with self._lock:
@@ -435,6 +435,6 @@ def _failure_message(source: str, error: str, played_s: float) -> str:
 
 
 def _new_conversation() -> Any:
-    from core.conversation import Conversation  # the runner's history type (docs/contracts.md)
+    from core.lm.conversation import Conversation  # the runner's history type (docs/contracts.md)
 
     return Conversation()

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from core.engine_events import ReplyAudio, ReplyEnded, ReplyText, UserTurnCaptured
+from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, UserTurnCaptured
 
 
 class ListenerBridge:
