@@ -37,7 +37,7 @@ class AudioFallback:
 
     reason: str  # the device error, one line
 VAD_RATE_HZ = 16000
-SHUTDOWN_TIMEOUT_S = 15.0
+SHUTDOWN_TIMEOUT_S = 60.0  # engine stop waits for a cancelled reply (one step) and its threads
 
 
 class Session(QObject):
@@ -178,6 +178,7 @@ class Session(QObject):
         from core.engine.engine import Engine
 
         gen = self._live_generation = next(self._generation)
+        first_turn_id = self.engine.last_turn_id + 1 if self.engine is not None else 1  # ids never restart
         return Engine(
             runner,
             decoder,
@@ -187,6 +188,7 @@ class Session(QObject):
             conversation=self.conversation,
             sampling=self.settings.sampling_config(),
             vad=self.talk_vad,
+            first_turn_id=first_turn_id,
         )
 
     def _make_listeners(self, settings: AppSettings) -> Any:

@@ -102,6 +102,7 @@ class _FakeStream:
         self.channels, self._cb, self._finished = channels, callback, finished_callback
         self.latency = 0.0
         self.active = False
+        self.stalled = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"fake-{kind}", daemon=True)
         backend.streams.append(self)
@@ -115,6 +116,9 @@ class _FakeStream:
         period = self.blocksize / self.samplerate / self._backend.speed
         next_t = time.monotonic()
         while not self._stop.is_set():
+            if self.stalled:  # a stuck sound server: the stream stays active but calls back no more
+                time.sleep(period)
+                continue
             if self.kind == "input":
                 data = self._backend.mic.read(self.blocksize).reshape(-1, 1)
                 self._cb(data, self.blocksize, None, 0)

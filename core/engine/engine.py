@@ -68,6 +68,7 @@ class Engine:
         conversation: Any = None,
         sampling: Any = None,
         vad: Any = None,
+        first_turn_id: int = 1,
     ) -> None:
         self.config = config or EngineConfig()
         self._runner, self._decoder, self._sampling = runner, decoder, sampling
@@ -78,7 +79,7 @@ class Engine:
         self.transcript: list[dict] = []  # {"role", "turn_id", "text" | "audio_s", ...}: the conversation log
         self._lock = threading.RLock()
         self._state = EngineState.IDLE
-        self._turn_id = 0
+        self._turn_id = first_turn_id - 1  # a session that replaces its engine continues the numbering
         self._job: ReplyJob | None = None
         self._spec = SpeculationSlot(self.config.join_timeout_s)  # a reply computed before its turn ended
         self._reply_workers: tuple[Worker, Worker] | None = None  # (model, vocoder), long-lived while started
@@ -92,11 +93,19 @@ class Engine:
         self._mic_open_t = 0.0
         self._opening = ErrorKind.OUTPUT_DEVICE
         self.capture_loop: CaptureLoop | None = None
+        self._drain_job: ReplyJob | None = None
+        self._retired_workers: list[Worker] = []
+        self._drain_since = 0.0
 
     # -- public API ----------------------------------------------------------------------------------------
     @property
     def state(self) -> EngineState:
         return self._state
+
+    @property
+    def last_turn_id(self) -> int:
+        """The last turn id handed out (0 before the first turn of a fresh numbering)."""
+        return self._turn_id
 
     @property
     def dropped_input_blocks(self) -> int:
@@ -284,7 +293,8 @@ class Engine:
         """A reply job; dropped speculative jobs are joined first (one job at a time uses the runner)."""
         self._spec.join_dropped()
         if self._reply_workers is not None:  # a job that outlived its cancel keeps its workers; take new ones
-            self._reply_workers = tuple(w.replace_if_busy() for w in self._reply_workers)
+            old, self._reply_workers = self._reply_workers, tuple(w.replace_if_busy() for w in self._reply_workers)
+            self._retired_workers += [w for w in old if w not in self._reply_workers]  # joined by stop()
         out_rate = self._speaker.rate_hz if self._speaker else 48000
         return ReplyJob(
             tid, self._runner, conversation, self._sampling, self._decoder, self._playout, out_rate, self._emit,
@@ -336,9 +346,9 @@ class Engine:
             self._emit(BargeIn(job.turn_id, speech_ms, speech_start_t, time.monotonic()))
             self._set_state(EngineState.LISTENING, "barge_in" if speech_ms > 0 else "interrupted")
 
-    def _finalize(self, job: ReplyJob, wait: bool = False) -> None:
+    def _finalize(self, job: ReplyJob, wait: bool = False, wait_s: float | None = None) -> None:
         """Reply over (played out, cancelled or failed): clip history to what was heard, report, listen."""
-        if wait and not job.join(self.config.join_timeout_s):
+        if wait and not job.join(self.config.join_timeout_s if wait_s is None else wait_s):
             log.warning("reply %d threads still running after cancel; abandoning them", job.turn_id)
         with self._lock:
             if self._job is not job:
@@ -372,9 +382,25 @@ class Engine:
                     and not job.cancelled
                 ):
                     self._set_state(EngineState.SPEAKING, "first_audio")
-                if job.finished() and self._playout.wait_done(0):
+                if job.finished() and (self._playout.wait_done(0) or self._drain_overdue(job)):
                     self._finalize(job)
             time.sleep(TICK_S)
+
+    def _drain_overdue(self, job: ReplyJob) -> bool:
+        """The reply is computed but playback has not drained `drain_timeout_s` past what is buffered."""
+        now = time.monotonic()
+        if self._drain_job is not job:
+            self._drain_job, self._drain_since = job, now
+            return False
+        st = self._playout.stats()
+        rate = self._speaker.rate_hz if self._speaker else 1
+        buffered_s = max(0, st.written - st.played) / max(1, rate) if st.reply_id == job.turn_id else 0.0
+        if now - self._drain_since <= buffered_s + self.config.drain_timeout_s:
+            return False
+        log.warning("reply %d: playback did not drain within %.1f s; ending the reply", job.turn_id,
+                    self.config.drain_timeout_s)
+        self._playout.stop()
+        return True
 
     def _check_devices(self) -> bool:
         """True (and the engine torn down to IDLE) if a device vanished."""
@@ -382,12 +408,14 @@ class Engine:
             (self._capture, ErrorKind.INPUT_DEVICE, "input"),
             (self._speaker, ErrorKind.OUTPUT_DEVICE, "output"),
         ):
-            if dev is not None and (dev.lost.is_set() or not dev.active):
-                log.warning("%s device %r lost", label, dev.name)
+            stalled_s = dev.stalled_s(self.config.audio.stall_timeout_s) if dev is not None else 0.0
+            if dev is not None and (dev.lost.is_set() or not dev.active or stalled_s):
+                what = f"stopped delivering audio {stalled_s:.1f} s ago" if stalled_s else "stopped"
+                log.warning("%s device %r lost (%s)", label, dev.name, what)
                 self._emit(
                     EngineError(
                         kind,
-                        f"The {label} device {dev.name!r} stopped (unplugged, or the sound "
+                        f"The {label} device {dev.name!r} {what} (unplugged, or the sound "
                         f"server went away); reconnect it, then start again.",
                         fatal=True,
                     )
@@ -412,13 +440,18 @@ class Engine:
         self._drop_speculation()
         job = self._job
         if job is not None:
-            job.cancel()
-            self._finalize(job, wait=True)
+            job.cancel()  # effective within one decode step / vocoder push: wait for it (threads must not
+            self._finalize(job, wait=True, wait_s=self.config.stop_timeout_s)  # outlive the engine)
         with self._lock:
             self._spec.join_dropped()
-            for worker in self._reply_workers or ():
-                worker.close()
-            self._reply_workers = None
+            workers, self._reply_workers = [*(self._reply_workers or ()), *self._retired_workers], None
+            self._retired_workers = []
+        for worker in workers:
+            worker.close()
+        for worker in workers:
+            if not worker.join(self.config.stop_timeout_s):
+                log.warning("worker %s did not end within %.0f s", worker.name, self.config.stop_timeout_s)
+        with self._lock:
             self._close_devices()
             self._capture = self._speaker = None
             self.capture_loop = None  # its resampler and VAD state belong to the closed devices

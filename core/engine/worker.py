@@ -4,6 +4,9 @@ Reply jobs run their model and vocoder loops on two of these, owned by the engin
 threads per reply: a fresh thread starts with a cold malloc arena and caches, which cost ~3 % of the time to
 first audio on the small preset (bench/suite.py). A worker that is still busy when the next task must start
 can be abandoned (`Worker.replace_if_busy`): it is a daemon, so it never blocks interpreter exit.
+
+Each worker sets its own torch intra-op thread count when it starts (`torch_threads`, default the app's count,
+core.compute.app_cpu_threads): a thread inherits 1 once a listener thread has set 1 for itself.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ class Task:
 class Worker:
     """One daemon thread, tasks in submission order. `close()` lets it finish the current task and exit."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, torch_threads: int | None = None) -> None:
         self.name = name
+        self.torch_threads = torch_threads
         self._queue: queue.Queue = queue.Queue()
         self._current: Task | None = None
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
@@ -68,9 +72,21 @@ class Worker:
             return self
         log.warning("worker %s still busy; abandoning it for a new one", self.name)
         self.close()
-        return Worker(self.name)
+        return Worker(self.name, self.torch_threads)
+
+    def join(self, timeout_s: float) -> bool:
+        """After close(): wait for the thread to end. True once it has."""
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     def _main(self) -> None:
+        from core.compute import apply_cpu_threads
+
+        try:
+            apply_cpu_threads(self.torch_threads)
+        except Exception:  # never let a thread-count call keep the worker from running its tasks
+            log.warning("worker %s: could not set torch threads", self.name, exc_info=True)
         while True:
             item = self._queue.get()
             if item is _STOP:
