@@ -58,9 +58,13 @@ class ModelLoader(QThread):
             self.failed.emit("Loading was cancelled.")
         except UserError as err:
             self.failed.emit(_one_line(str(err)))
-        except (OSError, RuntimeError, ValueError) as err:  # torch/safetensors failures not wrapped by the loader
+        except MemoryError:
             log.warning("model load failed", exc_info=True)
-            self.failed.emit(_one_line(f"Could not load the model: {err}"))
+            self.failed.emit("Not enough memory to load this model; close other programs, or pick a smaller model "
+                             "or --weights int8.")
+        except Exception as err:  # anything else (a bad config number, onnxruntime's own errors): report, never hang
+            log.warning("model load failed", exc_info=True)
+            self.failed.emit(_one_line(f"Could not load the model: {type(err).__name__}: {err}"))
         else:
             self.progress.emit(STEP_DONE, "ready")
             self.loaded.emit(runner, decoder, self.request)

@@ -66,6 +66,8 @@ class MainWindow(QMainWindow):
         self._apply_show_emotion(self.settings.show_emotion)
         self.controls.set_push_to_talk(self.settings.push_to_talk)
         self.controls.set_ready(False)
+        if store.load_warning:
+            self.statusBar().showMessage(store.load_warning, TEXT_ONLY_MESSAGE_MS)
 
     # -- layout ------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -123,9 +125,17 @@ class MainWindow(QMainWindow):
         self.controls.set_push_to_talk(on)
         self.controls.set_ready(self.session.has_model)
 
-    def export_to(self, out_dir: str | Path) -> Path:
+    def export_to(self, out_dir: str | Path) -> Path | None:
+        """Export (atomically); a failure is shown in one line and returns None."""
         meta = {"model": self.session.model_label, "system_prompt": self.session.conversation.system_prompt}
-        path = export_conversation(self.conversation_log, out_dir, meta)
+        try:
+            path = export_conversation(self.conversation_log, out_dir, meta)
+        except (OSError, RuntimeError) as err:  # soundfile raises RuntimeError (LibsndfileError) on a full disk
+            log.warning("export failed", exc_info=True)
+            message = f"Export to {Path(out_dir)} failed ({' '.join(str(err).split())}); nothing was changed there."
+            self.statusBar().showMessage(message, STATUS_MESSAGE_MS)
+            self.last_error_box = show_error(self, "Export failed", message)
+            return None
         self.statusBar().showMessage(f"Exported to {Path(out_dir)}", STATUS_MESSAGE_MS)
         return path
 
@@ -147,7 +157,11 @@ class MainWindow(QMainWindow):
 
     def update_settings(self, settings: AppSettings, restart_engine: bool = False) -> None:
         self.settings = settings
-        self.store.save(settings)
+        try:
+            self.store.save(settings)
+        except OSError as err:  # disk full, read-only config dir: the change still applies for this session
+            log.warning("settings not saved: %s", err)
+            self.statusBar().showMessage(f"Settings apply now but could not be saved ({err}).", STATUS_MESSAGE_MS)
         if self.replay is not None:
             self.replay.set_device(self.session.audio, settings.engine_config().audio.output_device)
         if restart_engine:
@@ -193,11 +207,11 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         label = request.label or Path(request.checkpoint).name
         self.session.set_models(runner, decoder, label)
-        self.update_settings(self.settings.with_recent(request.checkpoint, request.decoder, label))
-        self.actions_.refresh_recent()
         self.strip.set_model(f"Model: {label}")
         self.pages.setCurrentWidget(self.view)
         self.controls.set_ready(True)
+        self.update_settings(self.settings.with_recent(request.checkpoint, request.decoder, label))
+        self.actions_.refresh_recent()
         self.presenter.set_listener_statuses(self.session.listener_statuses())
         self.statusBar().showMessage(f"Loaded {label}", STATUS_MESSAGE_MS)
         log.info("model loaded: %s", label)
