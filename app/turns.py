@@ -62,6 +62,13 @@ class ConversationLog:
             self._by_key[rec.key] = rec
         return rec
 
+    def insert(self, index: int, rec: TurnRecord) -> None:
+        """Put `rec` at `index` (a restored turn goes before the ones of this run)."""
+        if rec.key in self._by_key:
+            raise ValueError(f"turn {rec.key} is already in the log")
+        self.turns.insert(index, rec)
+        self._by_key[rec.key] = rec
+
     def find(self, role: str, turn_id: int) -> TurnRecord | None:
         return self._by_key.get((role, turn_id))
 

@@ -121,3 +121,17 @@ def test_the_cli_prints_one_line_for_a_cyclic_ref(tiny_decoder, tmp_path, capsys
                  build_parser())
     err = capsys.readouterr().err
     assert rc == 2 and "cycle a -> a" in err and "Traceback" not in err
+
+
+# -- finding 14: a system prompt longer than the context names itself -----------------------------------------------
+def test_a_system_prompt_longer_than_the_context_says_so(tiny_runner):
+    from core.lm.conversation import Conversation
+    from models.errors import UserError
+
+    context = tiny_runner.ckpt.config.llm.max_position_embeddings
+    conv = Conversation("please " * context)
+    conv.add_user_text("Hi")
+    with pytest.raises(UserError, match="system prompt alone needs .* shorten the system prompt"):
+        tiny_runner.reply(conv)
+    conv.system_prompt = "Be brief."
+    assert tiny_runner.reply(conv).plan.n_positions < context  # a normal prompt still plans

@@ -107,6 +107,11 @@ class Engine:
         """The last turn id handed out (0 before the first turn of a fresh numbering)."""
         return self._turn_id
 
+    def skip_turn_ids(self, last_used: int) -> None:
+        """Turn ids up to `last_used` are taken (a restored conversation): the next turn gets a higher one."""
+        with self._lock:
+            self._turn_id = max(self._turn_id, last_used)
+
     @property
     def dropped_input_blocks(self) -> int:
         return self._capture.dropped_blocks if self._capture else 0
