@@ -131,3 +131,37 @@ print("listener", seen[0], "reply", inner[0])
                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-4:] == ["listener", "1", "reply", "2"], out.stdout
+
+
+class _SlowPerUnitDecoder(FakeDecoder):
+    """Vocoder cost proportional to the units pushed; its stream opens late, so the model queues everything first."""
+
+    def open_stream(self, **kw):
+        time.sleep(0.3)
+        stream = super().open_stream(**kw)
+        push = stream.push
+
+        def slow_push(units):
+            self.in_push = True
+            time.sleep(0.05 * len(units))
+            return push(units)
+
+        stream.push = slow_push
+        return stream
+
+
+def test_a_cancel_waits_for_one_vocoder_chunk_not_the_whole_queue():
+    from core.audio.playout import PlayoutBuffer
+    from core.engine.reply_job import ReplyJob
+
+    decoder = _SlowPerUnitDecoder()
+    job = ReplyJob(1, FakeRunner(default_script(words=8), step_s=0.0), FakeConversation(), None, decoder,
+                   PlayoutBuffer(0), 22050, lambda ev: None)
+    job.start()
+    deadline = time.monotonic() + 10
+    while not decoder.in_push and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t0 = time.monotonic()
+    job.cancel()
+    assert job.join(10.0)
+    assert time.monotonic() - t0 < 1.0  # 40 queued units would take 2 s in one push
