@@ -40,6 +40,7 @@ class ConversationJournal:
         self._log: Any = None
         self._audio_started: set[tuple[str, int]] = set()
         self.failed: str | None = None  # the first write error (the journal stops; the app goes on)
+        self.on_failure: Any = None  # called once with that line (the window shows it)
 
     # -- start-up ---------------------------------------------------------------------------------------------
     def take_previous(self) -> Path | None:
@@ -84,6 +85,8 @@ class ConversationJournal:
         except OSError as err:  # a full disk must not take the conversation down
             self.failed = f"The conversation journal stopped ({err}); export the conversation to keep it."
             log.warning("%s", self.failed)
+            if self.on_failure is not None:
+                self.on_failure(self.failed)
 
     def _handle(self, ev: object) -> None:
         if isinstance(ev, UserTurnCaptured):

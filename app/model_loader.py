@@ -58,13 +58,12 @@ class ModelLoader(QThread):
             self.failed.emit("Loading was cancelled.")
         except UserError as err:
             self.failed.emit(_one_line(str(err)))
-        except MemoryError:
+        except Exception as err:  # anything (a bad config number, onnxruntime's own errors, memory): report it
             log.warning("model load failed", exc_info=True)
-            self.failed.emit("Not enough memory to load this model; close other programs, or pick a smaller model "
-                             "or --weights int8.")
-        except Exception as err:  # anything else (a bad config number, onnxruntime's own errors): report, never hang
-            log.warning("model load failed", exc_info=True)
-            self.failed.emit(_one_line(f"Could not load the model: {type(err).__name__}: {err}"))
+            if _out_of_memory(err):
+                self.failed.emit(OUT_OF_MEMORY)
+            else:
+                self.failed.emit(_one_line(f"Could not load the model: {type(err).__name__}: {err}"))
         else:
             self.progress.emit(STEP_DONE, "ready")
             self.loaded.emit(runner, decoder, self.request)
@@ -92,6 +91,18 @@ def load_models(request: LoadRequest, settings: AppSettings, report: Callable[[i
     report(STEP_WARMUP, "warming up")  # the first turn then does not pay one-time set-up costs
     warm_up(runner, decoder)
     return runner, SeededVocoder(decoder, schedule=settings.vocoder_schedule)
+
+
+OUT_OF_MEMORY = ("Not enough memory to load this model; close other programs, or pick a smaller model or "
+                 "--weights int8.")
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """MemoryError, or torch's / the OS's own way of saying it (an allocator RuntimeError, ENOMEM)."""
+    if isinstance(err, MemoryError) or getattr(err, "errno", None) == 12:
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and ("can't allocate memory" in text or "not enough memory" in text)
 
 
 def _one_line(message: str) -> str:

@@ -58,14 +58,6 @@ def test_odd_settings_values_fall_back_instead_of_crashing(tmp_path, doc):
         assert [r.checkpoint for r in settings.recent][:1] == ["/m"]
 
 
-def test_a_corrupt_settings_file_is_kept_aside_with_one_line(tmp_path):
-    store = SettingsStore(tmp_path)
-    store.path.write_bytes(b'{"show_emotion": fal\x00')
-    assert store.load() == AppSettings()
-    assert store.load_warning and "\n" not in store.load_warning and ".bad" in store.load_warning
-    assert (tmp_path / "settings.json.bad").exists() and not store.path.exists()
-
-
 # -- finding 8 ------------------------------------------------------------------------------------------------------
 def _log(turns: int) -> ConversationLog:
     log = ConversationLog()

@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         session.event.connect(self._session_event)
         self.journal = ConversationJournal(data_root)  # crash-safe copy of every turn (app/journal.py)
         session.event.connect(self.journal.handle)
+        self.journal.on_failure = lambda msg: self.statusBar().showMessage(msg, TEXT_ONLY_MESSAGE_MS)
         self.pending_journal = self._take_previous_journal()
         if replay is not None:
             replay.failed.connect(lambda msg: self.statusBar().showMessage(msg, STATUS_MESSAGE_MS))

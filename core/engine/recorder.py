@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from core.engine.events import MicLevel, ReplyAudio, ReplyEnded, UserTurnCaptured
+from core.engine.events import EngineError, ErrorKind, MicLevel, ReplyAudio, ReplyEnded, UserTurnCaptured
 from models.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -77,14 +77,22 @@ class SessionRecorder:
         self._forward = forward
         self._lock = threading.Lock()
         self._replies: dict[int, sf.SoundFile] = {}
+        self.failed: str | None = None  # set at the first write error; recording stops there
 
     def __call__(self, event: object) -> None:
-        try:
-            self._record(event)
-        except OSError:  # a full disk must not take the conversation down
-            log.exception("recording %s failed", type(event).__name__)
+        notice = None
+        if self.failed is None:
+            try:
+                self._record(event)
+            except (OSError, RuntimeError) as err:  # a full disk (soundfile raises RuntimeError) must not take
+                log.warning("recording %s failed", type(event).__name__, exc_info=True)  # the conversation down
+                self.failed = (f"Recording to {self.dir} stopped ({' '.join(str(err).split())}); what was recorded "
+                               "so far is kept and the conversation goes on.")
+                notice = EngineError(ErrorKind.INTERNAL, self.failed)
         if self._forward is not None:
             self._forward(event)
+            if notice is not None:
+                self._forward(notice)
 
     def _record(self, event: object) -> None:
         if isinstance(event, MicLevel):
@@ -134,6 +142,12 @@ class SessionRecorder:
     def close(self) -> None:
         with self._lock:
             for f in self._replies.values():
-                f.close()
+                try:
+                    f.close()
+                except (OSError, RuntimeError) as err:  # finishing a header on a full disk
+                    log.warning("closing %s: %s", f.name, err)
             self._replies.clear()
-            self._log.close()
+            try:
+                self._log.close()
+            except OSError as err:
+                log.warning("closing the session log: %s", err)
