@@ -168,6 +168,17 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def trimmed_rss_mb() -> float:
+    """RSS after glibc returns its free heap pages to the OS (malloc_trim): what is still in use, not cached."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+    return rss_mb()
+
+
 def conversation_mb(conv) -> float:
     audio = sum(t.audio.nbytes for t in conv.turns if t.audio is not None)
     text = sum(len(t.text) for t in conv.turns)
@@ -227,11 +238,13 @@ def main() -> int:
             gc.collect()
             heap = tracemalloc.get_traced_memory()[0] / 2**20
             conv_mb = conversation_mb(conv)
-            rows.append({"turn": i, "rss_mb": rss_mb(), "heap_mb": heap, "conversation_mb": conv_mb,
-                         "rss_net_mb": rss_mb() - conv_mb, "heap_net_mb": heap - conv_mb,
+            rss = rss_mb()
+            rows.append({"turn": i, "rss_mb": rss, "rss_trimmed_mb": trimmed_rss_mb(), "heap_mb": heap,
+                         "conversation_mb": conv_mb,
+                         "rss_net_mb": rss - conv_mb, "heap_net_mb": heap - conv_mb,
                          "turns_in_history": len(conv.turns)})
             r = rows[-1]
-            print(f"turn {i:3d}: RSS {r['rss_mb']:7.1f} MB  heap {r['heap_mb']:6.2f} MB  conversation "
+            print(f"turn {i:3d}: RSS {r['rss_mb']:7.1f} MB (trimmed {r['rss_trimmed_mb']:7.1f})  heap {r['heap_mb']:6.2f} MB  conversation "
                   f"{conv_mb:5.2f} MB  net: RSS {r['rss_net_mb']:7.1f}  heap {r['heap_net_mb']:6.2f}", flush=True)
         eng.stop()
         elapsed = time.monotonic() - t0
@@ -244,6 +257,7 @@ def main() -> int:
             "rss_first_mb": round(rows[0]["rss_mb"], 1), "rss_last_mb": round(rows[-1]["rss_mb"], 1),
             "rss_growth_kb_per_turn": round(1024 * slope([r["rss_mb"] for r in rows], skip), 1),
             "rss_net_growth_kb_per_turn": round(1024 * slope([r["rss_net_mb"] for r in rows], skip), 1),
+            "rss_trimmed_growth_kb_per_turn": round(1024 * slope([r["rss_trimmed_mb"] for r in rows], skip), 1),
             "heap_growth_kb_per_turn": round(1024 * slope([r["heap_mb"] for r in rows], skip), 1),
             "heap_net_growth_kb_per_turn": round(1024 * slope([r["heap_net_mb"] for r in rows], skip), 1),
             "conversation_growth_kb_per_turn": round(1024 * slope([r["conversation_mb"] for r in rows], skip), 1),
