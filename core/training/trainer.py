@@ -74,7 +74,9 @@ class Trainer:
         self.acc = Accelerator(cpu=cpu, mixed_precision="no" if cpu else "bf16")
         set_seed(cfg.seed)
         self.frozen_dtype = torch.float32 if cpu else torch.bfloat16
-        self.ckpt = load_checkpoint(cfg.checkpoint, self.acc.device, self.frozen_dtype)
+        # accelerate names the CPU "cpu:0" under torchrun, which safetensors refuses
+        self.device = torch.device("cpu") if self.acc.device.type == "cpu" else self.acc.device
+        self.ckpt = load_checkpoint(cfg.checkpoint, self.device, self.frozen_dtype)
         self.train_set = load_training_set(self.ckpt, cfg.data)
         self.eval_set = load_training_set(self.ckpt, cfg.eval_data) if cfg.eval_data else None
         self.collator: Collator = make_collator(self.ckpt)
@@ -123,7 +125,7 @@ class Trainer:
 
     # ---- one step ---------------------------------------------------------------------------------------------
     def train_step(self, step: int) -> StepResult:
-        dev = self.acc.device
+        dev = self.device
         batches = [self.collator(exs).to(dev, self.frozen_dtype) for exs in self.step_examples(step)]
         counts = torch.tensor([sum(b.n_llm_targets for b in batches), sum(b.n_tts_targets for b in batches)],
                               device=dev, dtype=torch.float64)
@@ -153,13 +155,12 @@ class Trainer:
         model = self.acc.unwrap_model(self.module).model
         model.eval()
         mine = self.eval_set.examples[self.acc.process_index::self.acc.num_processes]
-        sums = torch.zeros(4, device=self.acc.device, dtype=torch.float64)
+        sums = torch.zeros(4, device=self.device, dtype=torch.float64)
         for i in range(0, len(mine), self.cfg.batch_size):
             with self.acc.autocast():
-                s = batch_losses(model, self.collator(mine[i:i + self.cfg.batch_size]).to(self.acc.device,
-                                                                                          self.frozen_dtype))
+                s = batch_losses(model, self.collator(mine[i:i + self.cfg.batch_size]).to(self.device, self.frozen_dtype))
             sums += torch.tensor([float(s.llm_sum), s.llm_count, float(s.tts_sum), s.tts_count],
-                                 device=self.acc.device, dtype=torch.float64)
+                                 device=self.device, dtype=torch.float64)
         model.train()
         llm_sum, llm_n, tts_sum, tts_n = self.acc.reduce(sums, "sum").tolist()
         llm, tts = llm_sum / max(llm_n, 1), (tts_sum / tts_n if tts_n else 0.0)
@@ -170,8 +171,10 @@ class Trainer:
         cfg, acc = self.cfg, self.acc
         out = Path(cfg.out)
         metrics = _MetricsLog(out / METRICS_FILE, acc.is_main_process, keep_until=self.start_step)
-        if self.train_set.n_skipped:
-            metrics.write({"step": self.start_step, "skipped_examples": self.train_set.n_skipped})
+        metrics.write({"step": self.start_step, "event": "start", "stage": cfg.stage,
+                       "num_processes": acc.num_processes, "global_batch": self.global_batch,
+                       "total_steps": self.total_steps, "examples": len(self.train_set.examples),
+                       "skipped_examples": self.train_set.n_skipped})
         bar = tqdm(total=self.total_steps, initial=self.start_step, disable=not (acc.is_main_process and
                                                                                   cfg.progress), unit="step")
         t0 = time.perf_counter()
