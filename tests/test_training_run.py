@@ -20,7 +20,8 @@ from core.lm.runner import OpenS2SRunner
 from core.lm.sampling import SamplingConfig
 from core.training.config import TrainConfig
 from core.training.setup import eval_losses, load_training_set
-from core.training.stages import LoraSpec, apply_adapter
+from core.training.stages import LoraSpec
+from models.adapter import apply_adapter
 from core.training.tiny_dataset import write_dataset
 from core.training.trainer import Trainer
 from models.checkpoint import load_checkpoint
@@ -141,3 +142,7 @@ def test_trained_checkpoint_loads_and_replies(tiny_checkpoint, data, tmp_path):
     apply_adapter(base.model, out / "adapter")  # base + adapter folder == the merged checkpoint
     merged = base.model.state_dict()
     assert max(float((merged[k] - trained[k]).abs().max()) for k in trained) < 1e-5
+    # opening the adapter folder where a checkpoint is expected (reply, converse, the app) loads base + adapter
+    runner = OpenS2SRunner.load(out / "adapter", device="cpu")
+    assert max(float((runner.model.state_dict()[k] - trained[k]).abs().max()) for k in trained) < 1e-5
+    assert _reply(runner).n_text_tokens > 0

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dict
-from safetensors.torch import load_file, save_file
+import json
 
-from models.errors import CheckpointError, UserError
+from peft import LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dict
+from safetensors.torch import save_file
+
+from models.adapter import ADAPTER_CONFIG_FILE, BRIDGE_WEIGHTS_FILE
+from models.errors import UserError
 from models.opens2s import OpenS2SModel
 
 log = logging.getLogger(__name__)
@@ -26,7 +29,6 @@ STAGES = ("bridge", "full", "lora")
 BRIDGE_PREFIXES = ("audio_adapter.", "llm2tts.", "llm_ln.", "tts_lm_model.spk2tts.", "tts_lm_model.spk_ln.")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 ADAPTER_DIR = "adapter"  # peft adapter of the LLM + the other trained weights, written beside the merged model
-BRIDGE_WEIGHTS_FILE = "bridge.safetensors"
 
 
 @dataclass(frozen=True)
@@ -77,33 +79,19 @@ def merge_lora(model: OpenS2SModel) -> None:
         model.llm_model = model.llm_model.merge_and_unload()
 
 
-def save_adapter(model: OpenS2SModel, out_dir: Path) -> Path:
-    """The LLM's LoRA as a standard peft adapter folder, plus the other trained (bridge) weights."""
+def save_adapter(model: OpenS2SModel, out_dir: Path, base: Path) -> Path:
+    """The LLM's LoRA as a standard peft adapter folder, plus the other trained (bridge) weights; `base` (the
+    checkpoint trained from) is recorded as the adapter's base model."""
     folder = out_dir / ADAPTER_DIR
     model.llm_model.save_pretrained(str(folder), safe_serialization=True)
+    config_path = folder / ADAPTER_CONFIG_FILE
+    config = json.loads(config_path.read_text())
+    config["base_model_name_or_path"] = str(Path(base).resolve())
+    config_path.write_text(json.dumps(config, indent=2))
     bridge = {n: p.detach().float().cpu().contiguous() for n, p in model.named_parameters()
               if n.startswith(BRIDGE_PREFIXES)}
     save_file(bridge, str(folder / BRIDGE_WEIGHTS_FILE), metadata={"format": "pt"})
     return folder
-
-
-def apply_adapter(model: OpenS2SModel, adapter_dir: str | Path) -> None:
-    """Load an adapter folder written by `save_adapter` onto a base model and merge it (in place)."""
-    folder = Path(adapter_dir).expanduser()
-    if not (folder / "adapter_config.json").is_file() or not (folder / BRIDGE_WEIGHTS_FILE).is_file():
-        raise CheckpointError(f"{folder}: not an adapter folder (needs adapter_config.json and "
-                              f"{BRIDGE_WEIGHTS_FILE}, as `train --save-adapter` writes)")
-    dtype, device = model.llm2tts.weight.dtype, model.llm2tts.weight.device
-    model.llm_model = PeftModel.from_pretrained(model.llm_model, str(folder)).merge_and_unload()
-    model.llm_model.to(dtype)
-    bridge = load_file(str(folder / BRIDGE_WEIGHTS_FILE), device=str(device))
-    params = dict(model.named_parameters())
-    bad = [k for k, v in bridge.items() if k not in params or params[k].shape != v.shape]
-    if bad:
-        raise CheckpointError(f"{folder / BRIDGE_WEIGHTS_FILE}: weights do not fit this base model: {bad[:4]}")
-    with torch.no_grad():
-        for k, v in bridge.items():
-            params[k].copy_(v.to(dtype))
 
 
 def lora_state(model: OpenS2SModel) -> dict[str, torch.Tensor]:

@@ -202,7 +202,7 @@ class Trainer:
         else:
             model = acc.unwrap_model(self.module).model
             if acc.is_main_process and cfg.save_adapter and is_lora(model):
-                save_adapter(model, out)
+                save_adapter(model, out, self.ckpt.path)
             merge_lora(model)
             state = model.state_dict() if acc.is_main_process else {}
         if acc.is_main_process:
