@@ -1,11 +1,12 @@
 """`train` on tiny checkpoints (CPU): the loss falls, resume is exact, gradient accumulation and 2 processes (gloo,
-torchrun) match one process with the same global batch, and the output loads and replies (merged and as an
+`accelerate launch` with assets/accelerate/cpu_2proc.yaml) match one process with the same global batch, and the output loads and replies (merged and as an
 adapter)."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -95,12 +96,19 @@ def test_grad_accumulation_matches_one_batch(tiny_checkpoint, data, tmp_path):
         assert y["loss"] == pytest.approx(x["loss"], abs=1e-5)
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_two_processes_match_one(tiny_checkpoint, data, tmp_path):
     common = ["main.py", "train", "--checkpoint", str(tiny_checkpoint), "--data", str(data), "--stage", "full",
               "--lr", "1e-3", "--max-steps", "3", "--device", "cpu", "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_port", "29517", *common, "--out", str(tmp_path / "two"), "--batch-size", "1"],
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+              str(ROOT / "assets" / "accelerate" / "cpu_2proc.yaml"), "--main_process_port", str(_free_port())]
+    two = subprocess.run([*launch, *common, "--out", str(tmp_path / "two"), "--batch-size", "1"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
     one = subprocess.run([sys.executable, *common, "--out", str(tmp_path / "one"), "--batch-size", "2"],

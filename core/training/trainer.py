@@ -73,7 +73,15 @@ class Trainer:
         cpu = cfg.device == "cpu" or not torch.cuda.is_available()
         self.acc = Accelerator(cpu=cpu, mixed_precision="no" if cpu else "bf16")
         set_seed(cfg.seed)
-        self.frozen_dtype = torch.float32 if cpu else torch.bfloat16
+        kind = self.acc.distributed_type
+        # FSDP flattens frozen and trainable weights together, so they must share a dtype: fp32 + its bf16 policy
+        self.frozen_dtype = torch.float32 if cpu or kind == DistributedType.FSDP else torch.bfloat16
+        if kind == DistributedType.DEEPSPEED:  # not run here (see docs/training.md): DeepSpeed owns accumulation
+            ds = self.acc.state.deepspeed_plugin.deepspeed_config
+            ds["train_micro_batch_size_per_gpu"] = cfg.batch_size
+            ds["gradient_accumulation_steps"] = cfg.grad_accum
+            ds["gradient_clipping"] = cfg.max_grad_norm
+            ds.pop("train_batch_size", None)
         # accelerate names the CPU "cpu:0" under torchrun, which safetensors refuses
         self.device = torch.device("cpu") if self.acc.device.type == "cpu" else self.acc.device
         self.ckpt = load_checkpoint(cfg.checkpoint, self.device, self.frozen_dtype)
@@ -105,6 +113,7 @@ class Trainer:
         self.scheduler = get_linear_schedule_with_warmup(optimizer, cfg.warmup_steps, self.total_steps)
         self.module, self.optimizer = self.acc.prepare(LossModule(model), optimizer)
         self.params = params
+        self._deepspeed = kind == DistributedType.DEEPSPEED
         self.start_step = 0
         if cfg.resume:
             folder = self._resume_folder(cfg.resume)
@@ -134,20 +143,21 @@ class Trainer:
         parts = torch.zeros(2, device=dev, dtype=torch.float64)
         for i, batch in enumerate(batches):
             last = i == len(batches) - 1
-            with self.acc.no_sync(self.module) if not last else _nullcontext():
+            with self.acc.no_sync(self.module) if not (last or self._deepspeed) else _nullcontext():
                 llm_sum, tts_sum = self.module(batch)
                 llm = llm_sum / max(n_llm, 1.0)
                 tts = tts_sum / n_tts if n_tts else tts_sum * 0.0
-                self.acc.backward((llm + tts) * world)  # DDP averages over processes; we want the global sum
+                scale = world * (self.cfg.grad_accum if self._deepspeed else 1)  # DeepSpeed divides by its GAS
+                self.acc.backward((llm + tts) * scale)  # DDP averages over processes; we want the global sum
             parts += torch.stack([llm.detach().double(), tts.detach().double()])
-        grad_norm = self.acc.clip_grad_norm_(self.params, self.cfg.max_grad_norm)
+        grad_norm = None if self._deepspeed else self.acc.clip_grad_norm_(self.params, self.cfg.max_grad_norm)
         lr = self.scheduler.get_last_lr()[0]
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         llm_loss, tts_loss = self.acc.reduce(parts, "sum").tolist()
         return StepResult(step=step + 1, loss=llm_loss + tts_loss, llm_loss=llm_loss, tts_loss=tts_loss,
-                          grad_norm=float(grad_norm), lr=lr, tokens=int(n_llm + n_tts))
+                          grad_norm=float(grad_norm) if grad_norm is not None else float("nan"), lr=lr, tokens=int(n_llm + n_tts))
 
     @torch.no_grad()
     def evaluate(self) -> dict:
