@@ -20,6 +20,7 @@ from core.lm.events import TurnEnd
 from core.lm.runner import OpenS2SRunner
 from core.lm.sampling import SamplingConfig
 from core.training.config import TrainConfig
+from core.training.loss import base_causal_lm
 from core.training.setup import eval_losses, load_training_set
 from core.training.stages import LoraSpec
 from models.adapter import apply_adapter
@@ -87,13 +88,17 @@ def test_resume_after_step_k_equals_uninterrupted(tiny_checkpoint, data, tmp_pat
     assert max(float((wa[k] - wb[k]).abs().max()) for k in wa) < 1e-6
 
 
-def test_grad_accumulation_matches_one_batch(tiny_checkpoint, data, tmp_path):
+def test_grad_accumulation_and_checkpointing_match_one_batch(tiny_checkpoint, data, tmp_path):
     one = _train(tiny_checkpoint, data, tmp_path / "one", stage="bridge", lr=1e-3, max_steps=3, batch_size=2)
     acc = _train(tiny_checkpoint, data, tmp_path / "acc", stage="bridge", lr=1e-3, max_steps=3, batch_size=1,
                  grad_accum=2)
+    ckpt = _train(tiny_checkpoint, data, tmp_path / "ckpt", stage="bridge", lr=1e-3, max_steps=3, batch_size=2,
+                  grad_checkpointing=True)
     assert one.global_batch == acc.global_batch == 2
-    for x, y in zip(_steps(tmp_path / "one"), _steps(tmp_path / "acc")):
+    assert any(getattr(m, "gradient_checkpointing", False) for m in base_causal_lm(ckpt.ckpt.model.llm_model).modules())
+    for x, y, z in zip(_steps(tmp_path / "one"), _steps(tmp_path / "acc"), _steps(tmp_path / "ckpt")):
         assert y["loss"] == pytest.approx(x["loss"], abs=1e-5)
+        assert z["loss"] == pytest.approx(x["loss"], abs=1e-5) and z["grad_norm"] == pytest.approx(x["grad_norm"])
 
 
 def _free_port() -> int:
