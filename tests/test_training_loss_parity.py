@@ -15,8 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from core.training.setup import eval_losses, load_training_set
 from core.training.tiny_dataset import write_parity_dataset
+from models.checkpoint import load_checkpoint
 from tests.test_reference_parity import _fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,11 +35,18 @@ def _loss_cli(ckpt: Path, data: Path, batch_size: int) -> list[dict]:
     return [json.loads(line) for line in res.stdout.splitlines()]
 
 
-@pytest.mark.parametrize("batch_size", [1, 2])
+def _loss_in_process(ckpt: Path, data: Path, batch_size: int) -> list[dict]:
+    ck = load_checkpoint(ckpt, torch.device("cpu"), torch.float32)
+    rows = eval_losses(ck, load_training_set(ck, data).examples, batch_size, torch.device("cpu"), torch.float32)
+    return [{"batch": i, **r} for i, r in enumerate(rows)]
+
+
+@pytest.mark.parametrize("batch_size", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_loss_matches_reference(batch_size, tiny_checkpoint, tmp_path):
+    """Batches of one in process; batches of two through the real command (a subprocess, as a user runs it)."""
     assert _fingerprint(tiny_checkpoint) == pytest.approx(REF["weights_fingerprint"], rel=1e-12)
     data = write_parity_dataset(tmp_path / "data")
-    rows = _loss_cli(tiny_checkpoint, data, batch_size)
+    rows = (_loss_cli if batch_size == 2 else _loss_in_process)(tiny_checkpoint, data, batch_size)
     expected = [c for c in REF["cases"] if len(c["lines"]) == batch_size]
     assert [r["lines"] for r in rows] == [c["lines"] for c in expected]  # file order
     assert [r["batch"] for r in rows] == list(range(len(rows)))

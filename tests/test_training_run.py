@@ -107,6 +107,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_match_one(tiny_checkpoint, data, tmp_path):
     common = ["main.py", "train", "--checkpoint", str(tiny_checkpoint), "--data", str(data), "--stage", "full",
               "--lr", "1e-3", "--max-steps", "3", "--device", "cpu", "--no-progress"]
