@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from accelerate.state import AcceleratorState
 from safetensors.torch import load_file
 
 from core.lm.conversation import Conversation
@@ -42,6 +43,8 @@ def _steps(out: Path) -> list[dict]:
 
 
 def _train(ckpt, data, out, **kw) -> Trainer:
+    # accelerate keeps one process-wide state (device, precision); each in-process run here is its own "launch"
+    AcceleratorState._reset_state(reset_partial_state=True)
     cfg = TrainConfig(checkpoint=ckpt, data=data, out=out, device="cpu", progress=False, **kw)
     trainer = Trainer(cfg)
     trainer.run()
@@ -160,3 +163,27 @@ def test_trained_checkpoint_loads_and_replies(tiny_checkpoint, data, tmp_path):
     runner = OpenS2SRunner.load(out / "adapter", device="cpu")
     assert max(float((runner.model.state_dict()[k] - trained[k]).abs().max()) for k in trained) < 1e-5
     assert _reply(runner).n_text_tokens > 0
+
+
+def test_bf16_path_runs_and_tracks_fp32(tiny_checkpoint, data, tmp_path):
+    """The CUDA recipe (bf16 frozen weights, fp32 trainable weights, bf16 autocast), run on the CPU."""
+    kw = dict(stage="lora", lr=1e-3, max_steps=2, batch_size=2, lora=LoraSpec(dropout=0.0))
+    _train(tiny_checkpoint, data, tmp_path / "fp32", **kw)
+    bf = _train(tiny_checkpoint, data, tmp_path / "bf16", precision="bf16", **kw)
+    assert bf.frozen_dtype == torch.bfloat16
+    assert all(p.dtype == torch.float32 for p in bf.params)
+    for x, y in zip(_steps(tmp_path / "fp32"), _steps(tmp_path / "bf16")):
+        assert y["loss"] == pytest.approx(x["loss"], rel=2e-2)  # bf16 has 8 mantissa bits
+    weights = load_file(str(tmp_path / "bf16" / "model.safetensors"))
+    assert {v.dtype for v in weights.values()} == {torch.bfloat16}  # saved like the release
+    assert _reply(OpenS2SRunner.load(tmp_path / "bf16", device="cpu")).n_text_tokens > 0
+
+
+def test_bad_settings_are_one_line_errors(tiny_checkpoint, data, tmp_path):
+    from models.errors import UserError
+
+    with pytest.raises(UserError, match="--save-adapter needs --stage lora"):
+        TrainConfig(checkpoint=tiny_checkpoint, data=data, out=tmp_path, stage="full", save_adapter=True)
+    with pytest.raises(UserError, match="usable example"):
+        AcceleratorState._reset_state(reset_partial_state=True)
+        Trainer(TrainConfig(checkpoint=tiny_checkpoint, data=data, out=tmp_path, batch_size=16, device="cpu"))

@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="weights dtype of the output (default: bfloat16 on CUDA, float32 on CPU)")
     p.add_argument("--max-shard-size", default="5GB")
     p.add_argument("--device", choices=("cpu", "auto"), default="auto", help="cpu forces the CPU (gloo)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="auto: bf16 (frozen weights + autocast; trainable weights fp32) on CUDA, fp32 on CPU")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (the metrics log is still written)")
     p.set_defaults(func=run)
 
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         save_every=args.save_every, seed=args.seed, grad_checkpointing=args.grad_checkpointing,
         lora=LoraSpec(r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout),
         save_adapter=args.save_adapter, resume=args.resume, device=None if args.device == "auto" else "cpu",
-        save_dtype=args.save_dtype, max_shard_size=args.max_shard_size, progress=not args.no_progress,
+        save_dtype=args.save_dtype, precision=args.precision, max_shard_size=args.max_shard_size, progress=not args.no_progress,
     )
     trainer = Trainer(cfg)
     out = trainer.run()

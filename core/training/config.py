@@ -34,6 +34,7 @@ class TrainConfig:
     save_adapter: bool = False
     resume: str | None = None  # a step-N folder, or "auto" = the latest under <out>/checkpoints
     device: str | None = None  # "cpu" forces the CPU; otherwise accelerate's choice
+    precision: str = "auto"  # auto: bf16 autocast + bf16 frozen weights on CUDA, fp32 on CPU; or "fp32" / "bf16"
     save_dtype: str | None = None  # None: bfloat16 when training on CUDA, else float32
     max_shard_size: str = "5GB"
     progress: bool = True
@@ -53,6 +54,8 @@ class TrainConfig:
             raise UserError("--lr and --max-grad-norm must be positive, --weight-decay not negative")
         if self.save_adapter and self.stage != "lora":
             raise UserError("--save-adapter needs --stage lora")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise UserError("--precision: auto, fp32 or bf16")
         if self.save_dtype not in (None, "float32", "bfloat16", "float16"):
             raise UserError("--save-dtype: float32, bfloat16 or float16")
 

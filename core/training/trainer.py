@@ -71,11 +71,12 @@ class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
         cpu = cfg.device == "cpu" or not torch.cuda.is_available()
-        self.acc = Accelerator(cpu=cpu, mixed_precision="no" if cpu else "bf16")
+        bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and not cpu)
+        self.acc = Accelerator(cpu=cpu, mixed_precision="bf16" if bf16 else "no")
         set_seed(cfg.seed)
         kind = self.acc.distributed_type
         # FSDP flattens frozen and trainable weights together, so they must share a dtype: fp32 + its bf16 policy
-        self.frozen_dtype = torch.float32 if cpu or kind == DistributedType.FSDP else torch.bfloat16
+        self.frozen_dtype = torch.bfloat16 if bf16 and kind != DistributedType.FSDP else torch.float32
         if kind == DistributedType.DEEPSPEED:  # not run here (see docs/training.md): DeepSpeed owns accumulation
             ds = self.acc.state.deepspeed_plugin.deepspeed_config
             ds["train_micro_batch_size_per_gpu"] = cfg.batch_size
@@ -144,7 +145,8 @@ class Trainer:
         for i, batch in enumerate(batches):
             last = i == len(batches) - 1
             with self.acc.no_sync(self.module) if not (last or self._deepspeed) else _nullcontext():
-                llm_sum, tts_sum = self.module(batch)
+                with self.acc.autocast():  # the forward only: feature extraction must stay float32
+                    llm_sum, tts_sum = self.module(batch)
                 llm = llm_sum / max(n_llm, 1.0)
                 tts = tts_sum / n_tts if n_tts else tts_sum * 0.0
                 scale = world * (self.cfg.grad_accum if self._deepspeed else 1)  # DeepSpeed divides by its GAS
@@ -167,8 +169,9 @@ class Trainer:
         mine = self.eval_set.examples[self.acc.process_index::self.acc.num_processes]
         sums = torch.zeros(4, device=self.device, dtype=torch.float64)
         for i in range(0, len(mine), self.cfg.batch_size):
+            batch = self.collator(mine[i:i + self.cfg.batch_size]).to(self.device, self.frozen_dtype)
             with self.acc.autocast():
-                s = batch_losses(model, self.collator(mine[i:i + self.cfg.batch_size]).to(self.device, self.frozen_dtype))
+                s = batch_losses(model, batch)
             sums += torch.tensor([float(s.llm_sum), s.llm_count, float(s.tts_sum), s.tts_count],
                                  device=self.device, dtype=torch.float64)
         model.train()
@@ -188,17 +191,16 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=self.start_step, disable=not (acc.is_main_process and
                                                                                   cfg.progress), unit="step")
         t0 = time.perf_counter()
-        with acc.autocast():
-            for step in range(self.start_step, self.total_steps):
-                res = self.train_step(step)
-                metrics.write({**res.__dict__, "elapsed_s": round(time.perf_counter() - t0, 3)})
-                bar.update(1)
-                bar.set_postfix(loss=f"{res.loss:.4f}", lr=f"{res.lr:.2e}")
-                if self.eval_set and cfg.eval_every and res.step % cfg.eval_every == 0:
-                    metrics.write({"step": res.step, **self.evaluate()})
-                if cfg.save_every and res.step % cfg.save_every == 0 and res.step < self.total_steps:
-                    save_state(out / CHECKPOINTS_DIR / f"step-{res.step}", acc, self.module, self.optimizer,
-                               self.scheduler, res.step, cfg.resume_meta())
+        for step in range(self.start_step, self.total_steps):
+            res = self.train_step(step)
+            metrics.write({**res.__dict__, "elapsed_s": round(time.perf_counter() - t0, 3)})
+            bar.update(1)
+            bar.set_postfix(loss=f"{res.loss:.4f}", lr=f"{res.lr:.2e}")
+            if self.eval_set and cfg.eval_every and res.step % cfg.eval_every == 0:
+                metrics.write({"step": res.step, **self.evaluate()})
+            if cfg.save_every and res.step % cfg.save_every == 0 and res.step < self.total_steps:
+                save_state(out / CHECKPOINTS_DIR / f"step-{res.step}", acc, self.module, self.optimizer,
+                           self.scheduler, res.step, cfg.resume_meta())
         bar.close()
         if self.eval_set and (not cfg.eval_every or self.total_steps % cfg.eval_every):
             metrics.write({"step": self.total_steps, **self.evaluate()})
