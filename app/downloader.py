@@ -4,7 +4,9 @@ Phases: `planned(total_bytes, free_bytes)` after listing the files (the window a
 the destination), then `confirm()` or `cancel()`; `progress(done, total, filename)`; then `finished_ok([dirs])`,
 `failed(message)` or `cancelled()`. Progress comes from huggingface_hub's own `tqdm_class` hook (bytes); cancel
 is a flag checked between files and in every progress update, and the window stops listening at once (it does
-not wait for a blocked network call). Resume is huggingface_hub's (the `.incomplete` part is continued).
+not wait for a blocked network call). Resume: a dropped connection is continued with a Range request inside
+huggingface_hub; after a restart, files already complete are kept and the interrupted one starts over
+(huggingface_hub >= 2 never reuses a partial file; its leftovers are deleted here).
 A `RepoTarget` with no `local_dir` goes into the hub cache (the listeners load hub ids from there).
 `list_files` / `download_file` are injectable; the real ones honour `HF_ENDPOINT`, so tests run them against
 a local server.
@@ -113,19 +115,34 @@ def check_online(endpoint: str | None = None, timeout_s: float = DNS_TIMEOUT_S) 
         raise OfflineError(f"cannot resolve {host}: {result[0]}") from result[0]
 
 
+def hub_endpoint() -> str | None:
+    """HF_ENDPOINT as it is now (huggingface_hub reads it once, at import)."""
+    return os.environ.get("HF_ENDPOINT") or None
+
+
 def hub_list_files(repo_id: str) -> list[tuple[str, int]]:
     from huggingface_hub import HfApi
 
-    check_online()
-    return [(f.path, int(f.size or 0)) for f in HfApi().list_repo_tree(repo_id, recursive=True) if hasattr(f, "size")]
+    check_online(hub_endpoint())
+    api = HfApi(endpoint=hub_endpoint())
+    return [(f.path, int(f.size or 0)) for f in api.list_repo_tree(repo_id, recursive=True) if hasattr(f, "size")]
 
 
 def hub_download_file(repo_id: str, filename: str, local_dir: Path | None, tqdm_class: type) -> str:
+    """One file; an existing complete file is not fetched again (that is what a restarted download resumes)."""
     from huggingface_hub import hf_hub_download
 
-    if local_dir is None:
-        return hf_hub_download(repo_id, filename, tqdm_class=tqdm_class)
-    return hf_hub_download(repo_id, filename, local_dir=local_dir, tqdm_class=tqdm_class)
+    where = {"local_dir": local_dir} if local_dir is not None else {"cache_dir": os.environ.get("HF_HUB_CACHE")}
+    return hf_hub_download(repo_id, filename, endpoint=hub_endpoint(), tqdm_class=tqdm_class, **where)
+
+
+def remove_stale_parts(local_dir: Path) -> int:
+    """Delete `*.incomplete` leftovers of a killed run (huggingface_hub names each attempt uniquely and never
+    reuses them). Returns how many."""
+    parts = list((local_dir / ".cache" / "huggingface" / "download").rglob("*.incomplete"))
+    for p in parts:
+        p.unlink(missing_ok=True)
+    return len(parts)
 
 
 def free_bytes(path: Path) -> int:
@@ -193,6 +210,8 @@ class HubDownloader(QThread):
     def _fetch_repo(self, target: RepoTarget, files: list[tuple[str, int]]) -> None:
         if target.local_dir is not None:
             target.local_dir.mkdir(parents=True, exist_ok=True)
+            if remove_stale_parts(target.local_dir):
+                log.info("removed the partial files of an interrupted download in %s", target.local_dir)
         for name, size in files:
             self._check_cancel()
             self._current = name
@@ -238,7 +257,7 @@ def download_error(err: BaseException) -> str:
         e = e.__cause__ or e.__context__
     for e in chain:
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-            return "The disk is full: free some space and try again (the download resumes where it stopped)."
+            return "The disk is full: free some space and try again (files already downloaded are kept)."
     if any(isinstance(e, OfflineError) for e in chain):
         return "No internet connection."
     text = " ".join(" ".join(str(e) for e in chain).split()).lower()
@@ -249,5 +268,5 @@ def download_error(err: BaseException) -> str:
     if (any(k in text for k in ("connection refused", "remote end closed", "connection reset",
                                 "server disconnected", "incomplete", "peer closed"))
             or any(k in names for k in ("connecterror", "remoteprotocolerror", "readerror", "timeout"))):
-        return "The download server stopped answering: try again later (the download resumes where it stopped)."
+        return "The download server stopped answering: try again later (files already downloaded are kept)."
     return f"Download failed: {' '.join(str(err).split())[:200]}"

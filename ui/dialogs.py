@@ -136,7 +136,7 @@ class DownloadDialog(QDialog):
         self.bar.setValue(0)
         self.message.setText(
             f"Download {self._what}: <b>{human_size(total)}</b><br>into <code>{dest}</code>"
-            f"<br>({human_size(free)} free there). An interrupted download resumes where it stopped."
+            f"<br>({human_size(free)} free there). Finished files are kept if it stops."
         )
         self.message.setTextFormat(Qt.TextFormat.RichText)
         self.start_button.setEnabled(True)
