@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         self.conversation_log.clear()
         self.view.clear()
         self.statusBar().showMessage("New conversation: the model's history is cleared.", STATUS_MESSAGE_MS)
+        log.info("new conversation")
 
     def replay_turn(self, role: str, turn_id: int) -> None:
         """Replay a turn; its button turns into Stop while it plays (clicking it again stops)."""
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
             return None
         n = len(self.conversation_log.turns)
         self.statusBar().showMessage(f"Exported {n} turns to {Path(out_dir)}", STATUS_MESSAGE_MS)
+        log.info("exported %d turns to %s", n, out_dir)
         return path
 
     def export_location(self) -> Path:
@@ -187,6 +189,7 @@ class MainWindow(QMainWindow):
     def export_dialog(self) -> None:
         """Name a new folder (it need not exist) for conversation.json and the turns' WAV files."""
         suggested = self.export_location() / time.strftime("conversation %Y-%m-%d %H-%M")
+        log.info("export: asking for a folder (suggested %s)", suggested)
         out, _ = QFileDialog.getSaveFileName(
             self, "Export the conversation as a new folder", str(suggested), "Folder (*)",
             options=QFileDialog.Option.DontConfirmOverwrite,
@@ -197,6 +200,7 @@ class MainWindow(QMainWindow):
 
     # -- settings ----------------------------------------------------------------------------------------------
     def set_show_emotion(self, show: bool) -> None:
+        log.info("emotion labels shown: %s", show)
         self.update_settings(dataclasses.replace(self.settings, show_emotion=show))
         self._apply_show_emotion(show)
 
@@ -279,6 +283,7 @@ class MainWindow(QMainWindow):
         self.strip.set_model(f"Model: {label}")
         self.pages.setCurrentWidget(self.view)
         self.controls.set_ready(True)
+        self.controls.entry.setFocus()  # typing goes to the text box; shortcuts still reach the window
         self.presenter.set_listener_statuses(self.session.listener_statuses())
         self.statusBar().showMessage(f"Loaded {label}", STATUS_MESSAGE_MS)
         log.info("model loaded: %s", label)
@@ -300,7 +305,7 @@ class MainWindow(QMainWindow):
         if isinstance(ev, AudioFallback):
             self.strip.set_model(f"Model: {self.session.model_label} · text-only (no sound device)")
             self.statusBar().showMessage(
-                f"{ev.reason} Text-only mode: type your messages; replies are shown, not played. "
+                f"{gui_text(ev.reason)} Text-only mode: type your messages; replies are shown, not played. "
                 "Pick devices in Settings to try again.",
                 TEXT_ONLY_MESSAGE_MS,
             )
@@ -352,6 +357,7 @@ class MainWindow(QMainWindow):
         super().keyReleaseEvent(event)
 
     def _talk_key_up(self) -> None:
+        log.info("talk key released")
         self._talk_held = False
         self.controls.talk.setDown(False)
         self.session.talk_released()

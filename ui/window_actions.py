@@ -53,7 +53,7 @@ class WindowActions:
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._action(file_menu, "&Download OpenS2S and the listeners…", None, self.start_download)
         self._action(file_menu, "Download the &listeners only…", None, lambda: self.download_listeners(None))
-        self._action(file_menu, "Use the &demo (random weights, gibberish)", None, win.load_demo)
+        self._action(file_menu, "&Try the demo (random weights, gibberish)", None, win.load_demo)
         file_menu.addSeparator()
         self._action(file_menu, "&Export conversation…", "export", win.export_dialog)
         file_menu.addSeparator()
@@ -94,6 +94,7 @@ class WindowActions:
         return rows + list(EXTRA_KEYS)
 
     def show_shortcuts(self) -> ShortcutsDialog:
+        log.info("showing the keyboard shortcuts")
         dlg = ShortcutsDialog(self.shortcut_rows(), self.win)
         dlg.open()
         self.win.shortcuts_dialog = dlg
