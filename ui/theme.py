@@ -1,12 +1,14 @@
 """Light or dark, following the system: the style sheet (assets/style.qss + assets/style_dark.qss) and icons.
 
 `apply_theme(app)` installs the sheet for the system's current colour scheme and re-applies it when the
-system switches (QStyleHints.colorSchemeChanged). Icons are SVG files in assets/icons, named `<name>-<tone>.svg`.
+system switches (QStyleHints.colorSchemeChanged). Platforms that report no scheme (offscreen, bare X11) are
+judged by their palette; OPENS2S_COMPANION_THEME=dark|light overrides. Icons are SVG files in assets/icons, named `<name>-<tone>.svg`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -19,11 +21,22 @@ LIGHT_SHEET = ASSETS / "style.qss"
 DARK_SHEET = ASSETS / "style_dark.qss"
 ICON_DIR = ASSETS / "icons"
 TONES = ("gray", "white", "red", "light")
+THEME_ENV = "OPENS2S_COMPANION_THEME"  # dark | light: override the system (screenshots, odd desktops)
+DARK_LIGHTNESS = 128
 
 
 def is_dark() -> bool:
+    """The system's scheme (QStyleHints), else the platform palette's window colour; THEME_ENV=dark|light wins."""
+    forced = os.environ.get(THEME_ENV, "").strip().lower()
+    if forced in ("dark", "light"):
+        return forced == "dark"
     app = QGuiApplication.instance()
-    return app is not None and app.styleHints().colorScheme() == Qt.ColorScheme.Dark
+    if app is None:
+        return False
+    scheme = app.styleHints().colorScheme()
+    if scheme != Qt.ColorScheme.Unknown:
+        return scheme == Qt.ColorScheme.Dark
+    return QGuiApplication.palette().window().color().lightness() < DARK_LIGHTNESS
 
 
 def _read(path: Path) -> str:
