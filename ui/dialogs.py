@@ -180,6 +180,8 @@ class WelcomePanel(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("welcome")
+        # the panel itself holds the focus at start, so activating the window focuses no button
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(40, 24, 40, 24)
         lay.setSpacing(10)

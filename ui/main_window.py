@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self._apply_show_emotion(self.settings.show_emotion)
         self.controls.set_push_to_talk(self.settings.push_to_talk)
         self.controls.set_ready(False)
+        self.welcome.setFocus()  # not the Download button: a stray Space must not start anything
 
     # -- layout ------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -321,8 +322,8 @@ class MainWindow(QMainWindow):
     def _worth_showing(self, message: str) -> bool:
         """Microphone warnings: not while the app is talking (half-duplex ignores the mic then anyway), and the
         same one at most once a minute."""
-        if self.strip.state_name in BUSY_STATES:
-            return False
+        if self.strip.state_name in BUSY_STATES or self.session.text_only:
+            return False  # text-only: the silent stand-in microphone is not worth a warning
         now = time.monotonic()
         last = self._warned_at.get(message)
         if last is not None and now - last < REPEAT_WARNING_S:

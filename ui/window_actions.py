@@ -96,7 +96,8 @@ class WindowActions:
     def show_shortcuts(self) -> ShortcutsDialog:
         log.info("showing the keyboard shortcuts")
         dlg = ShortcutsDialog(self.shortcut_rows(), self.win)
-        dlg.open()
+        dlg.setModal(False)  # a reference card: the window keeps working beside it
+        dlg.show()
         self.win.shortcuts_dialog = dlg
         return dlg
 
@@ -142,6 +143,7 @@ class WindowActions:
         if self.downloader is not None and self.downloader.isRunning() and not self.downloader.is_cancelled:
             self.win.statusBar().showMessage("A download is already running.", 6000)
             return self.downloader
+        log.info("download: asking about %s", ", ".join(t.repo_id for t in targets))
         dl = HubDownloader(targets, parent=self.win, **self.download_fns)
         self.downloader = dl
         dl.finished_ok.connect(lambda dirs: self._downloaded(dl, dirs, load_model))
