@@ -259,12 +259,12 @@ def download_error(err: BaseException) -> str:
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
             return "The disk is full: free some space and try again (files already downloaded are kept)."
     if any(isinstance(e, OfflineError) for e in chain):
-        return "No internet connection."
+        return "No internet connection: connect, then try again."
     text = " ".join(" ".join(str(e) for e in chain).split()).lower()
     names = " ".join(type(e).__name__ for e in chain).lower()
     if any(k in text for k in ("name or service not known", "temporary failure in name resolution",
                                "nodename nor servname", "network is unreachable")):
-        return "No internet connection."
+        return "No internet connection: connect, then try again."
     if (any(k in text for k in ("connection refused", "remote end closed", "connection reset",
                                 "server disconnected", "incomplete", "peer closed"))
             or any(k in names for k in ("connecterror", "remoteprotocolerror", "readerror", "timeout"))):

@@ -33,6 +33,7 @@ MIN_TEXT_WIDTH_PX = 120
 QWIDGETSIZE_MAX = (1 << 24) - 1
 LONG_RUN_CHARS = 24  # break runs without spaces (random-weight gibberish) so they can wrap
 ZERO_WIDTH_SPACE = "\u200b"
+REPLACEMENT_CHAR = "\ufffd"  # undecodable bytes from random-weight tokenizers: shown as boxes otherwise
 ROLE_TITLES = {"user": "You", "assistant": "Companion"}
 ICON_PX = 14
 EMPTY_HINT = ("Say something — I am listening. Or type below and press Enter.\n"
@@ -44,7 +45,7 @@ def printable(text: str) -> str:
     long runs without a space get zero-width break points so they wrap instead of being clipped."""
     out, run = [], 0
     for ch in text:
-        if ch not in "\n\t" and unicodedata.category(ch)[0] == "C":
+        if (ch not in "\n\t" and unicodedata.category(ch)[0] == "C") or ch == REPLACEMENT_CHAR:
             continue
         run = 0 if ch.isspace() else run + 1
         out.append(ch)
@@ -120,6 +121,8 @@ class TurnBubble(QFrame):
     def set_text(self, text: str) -> None:
         self._raw_text = text
         shown = printable(text)
+        if text.strip() and not shown.strip():
+            shown = "(nothing readable)"  # e.g. a random-weight demo listener's transcript
         self.text.setText(shown)
         self._fit_width(shown)
 

@@ -30,8 +30,14 @@ _FLAG = re.compile(r"--[a-z][a-z0-9-]+")
 _SEE_DEVICES = re.compile(r"\s*\(see `main\.py devices`\)")
 
 
+_SILENCE = re.compile(r"The microphone has delivered pure silence for ([\d.]+) s")
+
+
 def gui_text(message: str) -> str:
     """An engine / loader message with command-line flags replaced by the window's own names."""
+    silent = _SILENCE.match(message)
+    if silent:  # the status bar is one line: keep it short
+        return f"The microphone has been silent for {silent.group(1)} s: is it muted? Check Settings → Audio."
     out = _SEE_DEVICES.sub("", message)
     for flag, name in FLAG_NAMES.items():
         out = out.replace(f"with {flag}", f"in the {name}").replace(f"right {flag}", f"right {name}")
@@ -57,7 +63,7 @@ def listener_line(status: ListenerStatus, downloadable: bool) -> tuple[str, str]
     title = LISTENER_TITLES.get(status.name, status.name)
     demo = bool(status.checkpoint) and f"/{DEMO_MARK}/" in str(status.checkpoint).replace("\\", "/")
     if status.enabled:
-        state = "on (demo: random weights)" if demo else "on"
+        state = "on (random demo)" if demo else "on"
     elif status.loading:
         state = "loading…"
     else:
