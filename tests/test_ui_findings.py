@@ -19,8 +19,8 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QPushButton
 
 from app.settings import AppSettings
 from core.engine.events import EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged, UserTurnCaptured
-from core.lm.events import EmotionLabel
 from core.listeners.events import ListenerStatus, TurnEmotion
+from core.lm.events import EmotionLabel
 from tests.ui_helpers import (  # noqa: F401 (fixtures)
     WAIT_MS,
     load_into,

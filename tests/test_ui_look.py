@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtWidgets import QApplication
 
 from tests.ui_helpers import WAIT_MS, load_into, make_window, tiny_decoder_dir, tiny_models  # noqa: F401
 

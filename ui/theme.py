@@ -1,8 +1,9 @@
-"""Light or dark, following the system: the style sheet (assets/style.qss + assets/style_dark.qss) and icons.
+"""Light or dark, following the system: the style sheet (assets/style.qss + style_dark.qss) and the icons.
 
 `apply_theme(app)` installs the sheet for the system's current colour scheme and re-applies it when the
 system switches (QStyleHints.colorSchemeChanged). Platforms that report no scheme (offscreen, bare X11) are
-judged by their palette; OPENS2S_COMPANION_THEME=dark|light overrides. Icons are SVG files in assets/icons, named `<name>-<tone>.svg`.
+judged by their palette; OPENS2S_COMPANION_THEME=dark|light overrides. Icons are SVG files in assets/icons,
+named `<name>-<tone>.svg`.
 """
 
 from __future__ import annotations
