@@ -80,6 +80,7 @@ def test_first_session_start_to_finish(pulse_server, tmp_path):  # noqa: F811
     log = app.log()
     assert rc == 0 and "window closed (clean shutdown: True)" in log, log[-3000:]
     assert "text-only" not in log  # real devices: the PulseAudio server
+    assert "ALSA lib" not in log and "FutureWarning" not in log  # finding 11, in the real app
     doc = json.loads((out / "conversation.json").read_text())
     turns = doc["turns"]
     assert [(t["role"], t["typed"]) for t in turns] == [("user", False), ("assistant", False), ("user", True),
