@@ -169,14 +169,19 @@ def test_f6_export_picker_status_after_failed_load_no_flags_and_quiet_mic_warnin
     win = make_window()
     asked = {}
 
-    def fake_save(_parent, _caption, directory, *_a, **_k):
-        asked["dir"] = directory
-        return str(tmp_path / "new" / "nested" / "export"), ""
+    def fake_exec(dlg):
+        asked["dir"], asked["name"] = dlg.directory().absolutePath(), dlg.selectedFiles()[0]
+        asked["accept"] = dlg.labelText(QFileDialog.DialogLabel.Accept)
+        (tmp_path / "exports").mkdir(exist_ok=True)
+        dlg.setDirectory(str(tmp_path / "exports"))
+        dlg.selectFile("my export")  # a new folder's name, as a user types it
+        return 1
 
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", fake_save)
+    monkeypatch.setattr(QFileDialog, "exec", fake_exec)
     win.export_dialog()
     assert not asked["dir"].startswith(str(REPO)) and asked["dir"].startswith(str(Path.home()))
-    assert (tmp_path / "new" / "nested" / "export" / "conversation.json").is_file()  # made, need not exist
+    assert Path(asked["name"]).name.startswith("conversation ") and asked["accept"] == "Export"
+    assert (tmp_path / "exports" / "my export" / "conversation.json").is_file()  # made, need not exist
     with qtbot.waitSignal(win.load_failed, timeout=WAIT_MS):
         win.load(LoadRequest(str(tmp_path / "missing"), str(tmp_path / "missing"), "x"))
     assert "loading" not in win.statusBar().currentMessage().lower()

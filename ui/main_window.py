@@ -187,14 +187,22 @@ class MainWindow(QMainWindow):
         docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
         return Path(docs) if docs and Path(docs).is_dir() else Path.home()
 
+    def _ask_export_folder(self, suggested: Path) -> str:
+        dlg = QFileDialog(self, "Export the conversation as a new folder", str(suggested.parent))
+        dlg.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dlg.setFileMode(QFileDialog.FileMode.AnyFile)
+        dlg.setOption(QFileDialog.Option.DontConfirmOverwrite)
+        dlg.setLabelText(QFileDialog.DialogLabel.Accept, "Export")
+        dlg.setLabelText(QFileDialog.DialogLabel.FileName, "New folder")
+        dlg.selectFile(suggested.name)
+        self.export_picker = dlg
+        return dlg.selectedFiles()[0] if dlg.exec() and dlg.selectedFiles() else ""
+
     def export_dialog(self) -> None:
         """Name a new folder (it need not exist) for conversation.json and the turns' WAV files."""
         suggested = self.export_location() / time.strftime("conversation %Y-%m-%d %H-%M")
         log.info("export: asking for a folder (suggested %s)", suggested)
-        out, _ = QFileDialog.getSaveFileName(
-            self, "Export the conversation as a new folder", str(suggested), "Folder (*)",
-            options=QFileDialog.Option.DontConfirmOverwrite,
-        )
+        out = self._ask_export_folder(suggested)
         if out:
             self._export_parent = Path(out).parent
             self.export_to(out)
