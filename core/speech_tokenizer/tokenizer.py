@@ -46,7 +46,7 @@ class ExtractionConfig:
 @dataclass(frozen=True)
 class EncodedUtterance:
     codes: np.ndarray  # [U] int64
-    states: np.ndarray  # [U, C] float32: pooled encoder states the codes were looked up for
+    states: np.ndarray  # [U, C] float32 (float64 for a float64 run): pooled encoder states the codes were looked up for
 
 
 def load_feature_extractor(directory: Path, num_mel_bins: int) -> WhisperFeatureExtractor:
@@ -146,4 +146,5 @@ class SpeechTokenizer:
         mel = features["input_features"].to(self.device, self.dtype)  # [B, n_mels, T]
         frame_mask = features["attention_mask"].to(self.device)  # [B, T]
         out = self.network(mel, frame_mask)
-        return out.codes.cpu().numpy(), out.mask.cpu().numpy(), out.states.float().cpu().numpy()
+        states_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
+        return out.codes.cpu().numpy(), out.mask.cpu().numpy(), out.states.to(states_dtype).cpu().numpy()
