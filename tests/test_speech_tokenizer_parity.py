@@ -45,7 +45,7 @@ def ref():
 @pytest.fixture(scope="module")
 def clips(ref):
     out = [parity_clip(*CLIPS[name]) for name in CLIPS]
-    for name, clip in zip(CLIPS, out):
+    for name, clip in zip(CLIPS, out, strict=True):
         assert clip.astype(np.float64).sum() == pytest.approx(float(ref[f"{name}/clip_sum"]), rel=1e-12)
     return out
 
@@ -60,7 +60,7 @@ def test_codes_equal_and_states_close_fp32(tiny_speech_tokenizer, ref, clips):
     tok = SpeechTokenizer.load(tiny_speech_tokenizer, device="cpu", dtype="float32",
                                config=ExtractionConfig(batch_size=128))  # one batch, as the reference ran it
     out = tok.encode_detailed([(c, RATE_HZ) for c in clips])
-    for name, enc in zip(CLIPS, out):
+    for name, enc in zip(CLIPS, out, strict=True):
         np.testing.assert_array_equal(enc.codes, ref[f"{name}/codes"], err_msg=name)
         tol = min(ISSUE_TOL, FP32_MARGIN * float(ref[f"{name}/fp32_error"]))
         err = np.abs(enc.states - ref[f"{name}/states_float64"]).max()
@@ -71,7 +71,7 @@ def test_codes_equal_and_states_close_fp32(tiny_speech_tokenizer, ref, clips):
 def test_codes_one_at_a_time(tiny_speech_tokenizer, ref, clips):
     tok = SpeechTokenizer.load(tiny_speech_tokenizer, device="cpu", dtype="float32",
                                config=ExtractionConfig(batch_size=1))
-    for name, clip in zip(CLIPS, clips):
+    for name, clip in zip(CLIPS, clips, strict=True):
         assert tok.encode(clip, RATE_HZ) == ref[f"{name}/codes_alone"].tolist(), name
 
 
@@ -79,7 +79,7 @@ def test_float64_same_graph(tiny_speech_tokenizer, ref, clips):
     tok = SpeechTokenizer.load(tiny_speech_tokenizer, device="cpu", dtype=torch.float64,
                                config=ExtractionConfig(batch_size=128))
     out = tok.encode_detailed([(c, RATE_HZ) for c in clips])
-    for name, enc in zip(CLIPS, out):
+    for name, enc in zip(CLIPS, out, strict=True):
         np.testing.assert_array_equal(enc.codes, ref[f"{name}/codes"], err_msg=name)
         assert enc.states.dtype == np.float64
         np.testing.assert_allclose(enc.states, ref[f"{name}/states_float64"], rtol=0, atol=FLOAT64_TOL,

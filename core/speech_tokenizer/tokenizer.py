@@ -134,7 +134,7 @@ class SpeechTokenizer:
                 keep = out_mask[row]
                 codes[index].append(out_codes[row][keep])
                 states[index].append(out_states[row][keep])
-        return [EncodedUtterance(np.concatenate(c), np.concatenate(s)) for c, s in zip(codes, states)]
+        return [EncodedUtterance(np.concatenate(c), np.concatenate(s)) for c, s in zip(codes, states, strict=True)]
 
     @torch.inference_mode()
     def _forward(self, audios: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -160,7 +160,8 @@ def main() -> int:
     prefixed = prefixed_copy(args.tokenizer, Path("/tmp/speech_tokenizer_prefixed"))
     via_prefixed, _ = run(load_quantize_encoder(str(prefixed)), extractor, clips, float64=False)
     assert via_prefixed == batched, "the two reference loaders disagree"
-    for name, clip, codes, codes64, one, st, st64 in zip(CLIPS, clips, batched, batched64, alone, states, states64):
+    rows = zip(CLIPS, clips, batched, batched64, alone, states, states64, strict=True)
+    for name, clip, codes, codes64, one, st, st64 in rows:
         assert codes == codes64, f"{name}: fp32 and fp64 codes differ; the clip sits on a near tie"
         data[f"{name}/clip_sum"] = np.float64(clip.astype(np.float64).sum())
         data[f"{name}/codes"] = np.asarray(codes, dtype=np.int64)  # all clips in one call (one batch)
