@@ -28,16 +28,18 @@ from models.speech_tokenizer_checkpoint import FEATURE_CONFIG_FILE, load_speech_
 log = logging.getLogger(__name__)
 
 SEGMENT_S = 30  # the reference's cut; also one 1500-position window of the encoder
-DEFAULT_BATCH_SIZE = 16  # segments per forward (the reference uses 128 on a GPU)
+CUDA_BATCH_SIZE = 16  # segments per forward on CUDA by default (the reference uses 128)
 
 
 @dataclass(frozen=True)
 class ExtractionConfig:
-    batch_size: int = DEFAULT_BATCH_SIZE
+    # Segments per forward. None: 1 on CPU, where batching only adds padding work (docs/speech-tokenizer.md),
+    # CUDA_BATCH_SIZE on CUDA.
+    batch_size: int | None = None
     max_duration_s: float = MAX_DURATION_S
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_duration_s <= 0:
             raise ValueError(f"max_duration_s must be > 0, got {self.max_duration_s}")
@@ -80,6 +82,12 @@ class SpeechTokenizer:
         self.device, self.dtype, self.config = device, dtype, config
         self.stride_samples = network.config.frames_per_code * extractor.hop_length  # 1280: one code
         self.segment_samples = SEGMENT_S * MODEL_RATE_HZ
+
+    @property
+    def batch_size(self) -> int:
+        if self.config.batch_size is not None:
+            return self.config.batch_size
+        return CUDA_BATCH_SIZE if self.device.type == "cuda" else 1
 
     @classmethod
     def load(
@@ -127,8 +135,8 @@ class SpeechTokenizer:
         ]
         codes: list[list[np.ndarray]] = [[] for _ in clips]
         states: list[list[np.ndarray]] = [[] for _ in clips]
-        for start in range(0, len(segments), self.config.batch_size):
-            batch = segments[start: start + self.config.batch_size]
+        for start in range(0, len(segments), self.batch_size):
+            batch = segments[start: start + self.batch_size]
             out_codes, out_mask, out_states = self._forward([audio for _, audio in batch])
             for row, (index, _) in enumerate(batch):
                 keep = out_mask[row]
