@@ -158,8 +158,9 @@ def test_resampling_and_first_channel(tok):
         (np.full(RATE_HZ, np.nan, np.float32), RATE_HZ, "NaN"),
         (np.full(601 * 8000, 0.1, np.float32), 8000, "601 s long; the limit is 600 s"),
         (np.ones((4, 4, 4), np.float32), RATE_HZ, "shape"),
+        (np.ones((1, RATE_HZ), np.float32), RATE_HZ, "more channels than samples"),
     ],
-    ids=["empty", "silent", "nan", "too-long", "3-d"],
+    ids=["empty", "silent", "nan", "too-long", "3-d", "channels-first"],
 )
 def test_bad_audio_is_one_line(tok, samples, rate, message):
     with pytest.raises(AudioInputError, match=message) as err:
@@ -231,3 +232,12 @@ def test_make_tiny_speech_tokenizer_command(tmp_path, capsys):
     assert code == 0 and "wrote tiny random speech tokenizer" in out
     net = load_speech_tokenizer_network(tmp_path / "t").network
     assert net.config.quantize_vocab_size == 16384 and len(net.layers) == 2
+
+
+def test_benchmark_rows():
+    from bench.bench_speech_tokenizer import format_table, run
+
+    rows = run(["tiny"], None, n_clips=3, clip_s=1.0, released_clip_s=1.0, repeats=1)
+    assert [r["batch_size"] for r in rows] == [3, 1] and all(r["same_codes_as_batched"] for r in rows)
+    assert rows[0]["units"] == rows[1]["units"] == sum(-(-int(s * 16000) // 1280) for s in (0.6, 0.8, 1.0))
+    assert rows[1]["batched_speedup"] > 0 and "units/s" in format_table(rows)

@@ -113,17 +113,18 @@ class SpeechTokenizer:
 
     def encode_file(self, path: str | Path) -> list[int]:
         data, rate_hz = read_audio_file(path)
-        return [int(c) for c in self._run([prepare_audio(data, rate_hz, self.config.max_duration_s, str(path))])[0]
-                .codes]
+        clip = prepare_audio(data, rate_hz, self.config.max_duration_s, str(path))
+        return self._run([clip])[0].codes.tolist()
 
     def encode_batch(self, items: Sequence[tuple[np.ndarray, int]]) -> list[list[int]]:
-        return [[int(c) for c in u.codes] for u in self.encode_detailed(items)]
+        return [u.codes.tolist() for u in self.encode_detailed(items)]
 
     def encode_detailed(self, items: Sequence[tuple[np.ndarray, int]]) -> list[EncodedUtterance]:
         """Codes and the pooled encoder states behind them, per utterance (for parity checks and analysis)."""
+        names = ["the audio"] if len(items) == 1 else [f"utterance {i}" for i in range(len(items))]
         clips = [
-            prepare_audio(samples, rate, self.config.max_duration_s, f"utterance {i}")
-            for i, (samples, rate) in enumerate(items)
+            prepare_audio(samples, rate, self.config.max_duration_s, name)
+            for name, (samples, rate) in zip(names, items, strict=True)
         ]
         return self._run(clips)
 
