@@ -241,3 +241,12 @@ def test_benchmark_rows():
     assert [r["batch_size"] for r in rows] == [3, 1] and all(r["same_codes_as_batched"] for r in rows)
     assert rows[0]["units"] == rows[1]["units"] == sum(-(-int(s * 16000) // 1280) for s in (0.6, 0.8, 1.0))
     assert rows[1]["batched_speedup"] > 0 and "units/s" in format_table(rows)
+
+
+def test_eager_and_sdpa_attention_agree(tiny_speech_tokenizer):
+    mel = torch.randn(1, 128, 880, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    mask = torch.cat([torch.ones(1, 800), torch.zeros(1, 80)], dim=1)
+    outs = [load_speech_tokenizer_network(tiny_speech_tokenizer, impl).network.double()(mel, mask)
+            for impl in ("sdpa", "eager")]
+    torch.testing.assert_close(outs[0].states, outs[1].states, rtol=0, atol=1e-12)
+    assert torch.equal(outs[0].codes, outs[1].codes)
