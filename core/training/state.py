@@ -26,19 +26,30 @@ STATE_FILE = "trainer_state.json"
 SHARDED = (DistributedType.FSDP, DistributedType.DEEPSPEED)
 
 
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+def _save_rng(path_stem: Path) -> None:
+    """torch (and CUDA) generator states as safetensors, numpy and python states as JSON: no pickle."""
+    tensors = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+        tensors.update({f"cuda_{i}": t for i, t in enumerate(torch.cuda.get_rng_state_all())})
+    save_file(tensors, str(path_stem.with_suffix(".safetensors")))
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    path_stem.with_suffix(".json").write_text(json.dumps({
+        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "python": [version, list(internal), gauss_next]}))
 
 
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def _load_rng(path_stem: Path) -> None:
+    tensors = load_file(str(path_stem.with_suffix(".safetensors")))
+    torch.set_rng_state(tensors["torch"])
+    cuda = [tensors[f"cuda_{i}"] for i in range(len(tensors) - 1)]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+    raw = json.loads(path_stem.with_suffix(".json").read_text())
+    kind, keys, pos, has_gauss, cached = raw["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    version, internal, gauss_next = raw["python"]
+    random.setstate((version, tuple(internal), gauss_next))
 
 
 def save_state(folder: Path, acc: Accelerator, model, optimizer, scheduler, step: int, meta: dict) -> None:
@@ -52,8 +63,7 @@ def save_state(folder: Path, acc: Accelerator, model, optimizer, scheduler, step
             save_file(weights, str(folder / "trainable.safetensors"))
             torch.save(optimizer.state_dict(), folder / "optimizer.pt")
             torch.save(scheduler.state_dict(), folder / "scheduler.pt")
-        # pickle: numpy/python RNG states are tuples; read back only by this code, from this run's folder
-        torch.save(_rng_state(), folder / f"rng_{acc.process_index}.pt")
+        _save_rng(folder / f"rng_{acc.process_index}")
     acc.wait_for_everyone()
     if acc.is_main_process:
         (folder / STATE_FILE).write_text(json.dumps({"step": step, "num_processes": acc.num_processes, **meta},
@@ -84,6 +94,6 @@ def load_state(folder: Path, acc: Accelerator, model, optimizer, scheduler, meta
                 params[name].copy_(value.to(params[name].device))
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True))
         scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
-        _set_rng_state(torch.load(folder / f"rng_{acc.process_index}.pt", weights_only=False))
+        _load_rng(folder / f"rng_{acc.process_index}")
     log.info("resumed from %s at step %d", folder, saved["step"])
     return int(saved["step"])
