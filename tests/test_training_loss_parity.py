@@ -50,7 +50,7 @@ def test_loss_matches_reference(batch_size, tiny_checkpoint, tmp_path):
     expected = [c for c in REF["cases"] if len(c["lines"]) == batch_size]
     assert [r["lines"] for r in rows] == [c["lines"] for c in expected]  # file order
     assert [r["batch"] for r in rows] == list(range(len(rows)))
-    for got, ref in zip(rows, expected):
+    for got, ref in zip(rows, expected, strict=True):
         for key in ("loss", "llm_loss", "tts_loss"):
             assert got[key] == pytest.approx(ref[key], abs=TOL), (ref["lines"], key)
     # both dummy paths are present: batches with no units report a zero TTS loss

@@ -1,6 +1,6 @@
 """`train` on tiny checkpoints (CPU): the loss falls, resume is exact, gradient accumulation and 2 processes (gloo,
-`accelerate launch` with assets/accelerate/cpu_2proc.yaml) match one process with the same global batch, and the output loads and replies (merged and as an
-adapter)."""
+`accelerate launch` with assets/accelerate/cpu_2proc.yaml) match one process with the same global batch, and the
+output loads and replies (merged and as an adapter)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from core.training.config import TrainConfig
 from core.training.loss import base_causal_lm
 from core.training.setup import eval_losses, load_training_set
 from core.training.stages import LoraSpec
-from models.adapter import apply_adapter
 from core.training.tiny_dataset import write_dataset
 from core.training.trainer import Trainer
+from models.adapter import apply_adapter
 from models.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def test_resume_after_step_k_equals_uninterrupted(tiny_checkpoint, data, tmp_pat
     _train(tiny_checkpoint, data, resumed, resume=str(full / "checkpoints" / "step-3"), **kw)
     a, b = _steps(full), _steps(resumed)
     assert [r["step"] for r in b] == [4, 5, 6]
-    for x, y in zip(a[3:], b):
+    for x, y in zip(a[3:], b, strict=True):
         assert y["loss"] == pytest.approx(x["loss"], abs=1e-6) and y["lr"] == x["lr"]
     wa, wb = load_file(str(full / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
     assert max(float((wa[k] - wb[k]).abs().max()) for k in wa) < 1e-6
@@ -99,7 +99,7 @@ def test_grad_accumulation_and_checkpointing_match_one_batch(tiny_checkpoint, da
                   grad_checkpointing=True)
     assert one.global_batch == acc.global_batch == 2
     assert any(getattr(m, "gradient_checkpointing", False) for m in base_causal_lm(ckpt.ckpt.model.llm_model).modules())
-    for x, y, z in zip(_steps(tmp_path / "one"), _steps(tmp_path / "acc"), _steps(tmp_path / "ckpt")):
+    for x, y, z in zip(_steps(tmp_path / "one"), _steps(tmp_path / "acc"), _steps(tmp_path / "ckpt"), strict=True):
         assert y["loss"] == pytest.approx(x["loss"], abs=1e-5)
         assert z["loss"] == pytest.approx(x["loss"], abs=1e-5) and z["grad_norm"] == pytest.approx(x["grad_norm"])
 
@@ -125,7 +125,7 @@ def test_two_processes_match_one(tiny_checkpoint, data, tmp_path):
     assert one.returncode == 0, one.stderr[-3000:]
     start = json.loads((tmp_path / "two" / "metrics.jsonl").read_text().splitlines()[0])
     assert start["num_processes"] == 2 and start["global_batch"] == 2  # really two processes
-    for x, y in zip(_steps(tmp_path / "one"), _steps(tmp_path / "two")):
+    for x, y in zip(_steps(tmp_path / "one"), _steps(tmp_path / "two"), strict=True):
         assert y["loss"] == pytest.approx(x["loss"], abs=1e-5)
         assert y["tokens"] == x["tokens"]
     wa, wb = load_file(str(tmp_path / "one" / "model.safetensors")), load_file(str(tmp_path / "two" /
@@ -172,7 +172,7 @@ def test_bf16_path_runs_and_tracks_fp32(tiny_checkpoint, data, tmp_path):
     bf = _train(tiny_checkpoint, data, tmp_path / "bf16", precision="bf16", **kw)
     assert bf.frozen_dtype == torch.bfloat16
     assert all(p.dtype == torch.float32 for p in bf.params)
-    for x, y in zip(_steps(tmp_path / "fp32"), _steps(tmp_path / "bf16")):
+    for x, y in zip(_steps(tmp_path / "fp32"), _steps(tmp_path / "bf16"), strict=True):
         assert y["loss"] == pytest.approx(x["loss"], rel=2e-2)  # bf16 has 8 mantissa bits
     weights = load_file(str(tmp_path / "bf16" / "model.safetensors"))
     assert {v.dtype for v in weights.values()} == {torch.bfloat16}  # saved like the release

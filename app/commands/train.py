@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         save_every=args.save_every, seed=args.seed, grad_checkpointing=args.grad_checkpointing,
         lora=LoraSpec(r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout),
         save_adapter=args.save_adapter, resume=args.resume, device=None if args.device == "auto" else "cpu",
-        save_dtype=args.save_dtype, precision=args.precision, max_shard_size=args.max_shard_size, progress=not args.no_progress,
+        save_dtype=args.save_dtype, precision=args.precision, max_shard_size=args.max_shard_size,
+        progress=not args.no_progress,
     )
     trainer = Trainer(cfg)
     out = trainer.run()

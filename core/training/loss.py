@@ -23,7 +23,11 @@ from torch.nn import functional as F
 from core.training.collate import Batch
 from core.training.encode import IGNORE_INDEX
 from models.opens2s import (
-    ENCODER_FRAMES_PER_WINDOW_OUT, ENCODER_WINDOW_FRAMES, OpenS2SModel, conv_out_len, encoder_out_len,
+    ENCODER_FRAMES_PER_WINDOW_OUT,
+    ENCODER_WINDOW_FRAMES,
+    OpenS2SModel,
+    conv_out_len,
+    encoder_out_len,
 )
 from models.special_tokens import AUDIO_TOKEN_INDEX
 
@@ -55,7 +59,7 @@ def encode_clips(model: OpenS2SModel, values: torch.Tensor, mask: torch.Tensor) 
     keep = torch.tensor([[w < s for w in range(windows.shape[1])] for s in segments], device=values.device)
     hidden = model.audio_encoder_model(windows[keep]).last_hidden_state  # [M, 750, C_enc]
     enc_lens, rows, start = [], [], 0
-    for f, s in zip(frames, segments):
+    for f, s in zip(frames, segments, strict=True):
         per_window = [min(ENCODER_WINDOW_FRAMES, f - w * ENCODER_WINDOW_FRAMES) for w in range(s)]
         enc_lens.append(sum(encoder_out_len(x) for x in per_window))
         rows.append(hidden[start:start + s].reshape(s * ENCODER_FRAMES_PER_WINDOW_OUT, -1))
@@ -122,7 +126,7 @@ def tts_inputs(model: OpenS2SModel, hidden: torch.Tensor, types: torch.Tensor, b
         inside = torch.cat([types.new_zeros(1), (types[b] == 1).long(), types.new_zeros(1)])
         edges = inside[1:] - inside[:-1]
         starts, ends = (edges == 1).nonzero().flatten().tolist(), (edges == -1).nonzero().flatten().tolist()
-        spans += [(b, s, e) for s, e in zip(starts, ends)]
+        spans += [(b, s, e) for s, e in zip(starts, ends, strict=True)]
     if len(spans) != batch.units.shape[0]:
         raise ValueError(f"internal: {len(spans)} speech spans but {batch.units.shape[0]} unit sequences")
     ts, ss = model.config.text_span, model.config.speech_span

@@ -1,21 +1,20 @@
 """What each training stage updates (the reference's recipes) and LoRA through peft.
 
-| stage  | trainable                                                             | frozen                      |
-|--------|-----------------------------------------------------------------------|-----------------------------|
-| bridge | adapter, llm2tts, llm_ln, spk2tts, spk_ln (reference stage 1)          | encoder, LLM, TTS LM        |
-| full   | adapter + projections + the whole LLM + the whole TTS LM (stage 2)    | encoder                     |
-| lora   | LoRA (r 16, alpha 16, dropout 0.05) on the LLM's q/k/v/o + adapter + projections | encoder, LLM base, TTS LM |
+| stage  | trainable                                                          | frozen                   |
+|--------|--------------------------------------------------------------------|--------------------------|
+| bridge | adapter, llm2tts, llm_ln, spk2tts, spk_ln (reference stage 1)      | encoder, LLM, TTS LM     |
+| full   | adapter + projections + the whole LLM + the whole TTS LM (stage 2) | encoder                  |
+| lora   | LoRA r16 a16 dropout 0.05 on LLM q/k/v/o + adapter + projections   | encoder, LLM base, TTS LM|
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import json
-
 from peft import LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dict
 from safetensors.torch import save_file
 

@@ -28,7 +28,7 @@ from transformers import get_linear_schedule_with_warmup
 from core.training.collate import Batch, Collator
 from core.training.config import TrainConfig
 from core.training.export import export_checkpoint
-from core.training.loss import batch_losses, base_causal_lm
+from core.training.loss import base_causal_lm, batch_losses
 from core.training.setup import load_training_set, make_collator
 from core.training.stages import apply_stage, is_lora, merge_lora, save_adapter
 from core.training.state import load_state, save_state
@@ -159,7 +159,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         llm_loss, tts_loss = self.acc.reduce(parts, "sum").tolist()
         return StepResult(step=step + 1, loss=llm_loss + tts_loss, llm_loss=llm_loss, tts_loss=tts_loss,
-                          grad_norm=float(grad_norm) if grad_norm is not None else float("nan"), lr=lr, tokens=int(n_llm + n_tts))
+                          grad_norm=float("nan") if grad_norm is None else float(grad_norm), lr=lr,
+                          tokens=int(n_llm + n_tts))
 
     @torch.no_grad()
     def evaluate(self) -> dict:

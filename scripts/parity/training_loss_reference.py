@@ -46,14 +46,13 @@ def _fingerprint(ckpt: Path) -> float:
 def reference(work: Path, out_json: Path) -> None:
     import numpy as np
     import soundfile as sf
+    import src.instruction_dataset as ds
     import torch
     from safetensors.torch import load_file
-    from transformers import AutoTokenizer, GenerationConfig
-
-    import src.instruction_dataset as ds
     from src.configuration_omnispeech import OmniSpeechConfig
     from src.feature_extraction_audio import WhisperFeatureExtractor
     from src.modeling_omnispeech import OmniSpeechModel
+    from transformers import AutoTokenizer, GenerationConfig
 
     def get_waveform(path, output_sample_rate=16000, **_):
         wav, rate = sf.read(path, dtype="float32", always_2d=True)
