@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "app.commands.make_tiny_listeners",
     "app.commands.converse",
     "app.commands.devices",
+    "app.commands.units",
+    "app.commands.make_tiny_speech_tokenizer",
 )
 DEFAULT_COMMAND = "gui"
 TOP_LEVEL_FLAGS = ("-v", "-vv", "-vvv", "--verbose")
