@@ -82,6 +82,7 @@ class FilterConfig:
     max_clipped_ratio: float = 0.001  # share of samples at |x| >= 0.999
     asr_checkpoint: str | None = None  # Whisper folder or hub id (the listener's); None = no WER check
     max_wer: float = 0.5
+    asr_max_new_tokens: int = 128  # per 30 s window
     emotion_checkpoint: str | None = None  # speech-emotion classifier; None = no emotion check
     emotion_map: tuple[str, ...] = ()  # "ourlabel=theirlabel" pairs; unmapped labels are not checked
     local_files_only: bool = True
@@ -92,6 +93,8 @@ class FilterConfig:
         for name in ("max_silence_ratio", "max_clipped_ratio"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"filters.{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.asr_max_new_tokens < 1:
+            raise ValueError(f"filters.asr_max_new_tokens must be >= 1, got {self.asr_max_new_tokens}")
         if self.max_wer < 0:
             raise ValueError(f"filters.max_wer must be >= 0, got {self.max_wer}")
         for pair in self.emotion_map:

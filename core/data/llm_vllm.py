@@ -12,6 +12,7 @@ from core.data.config import LLMConfig
 from core.data.llm import render_prompt
 from core.data.schema import FIELDS
 from core.data.seeds import Seed, SeedLists
+from models.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,10 @@ class VllmDialogueLM:
     name = "vllm"
 
     def __init__(self, config: LLMConfig, lists: SeedLists) -> None:
-        from vllm import LLM
+        try:
+            from vllm import LLM
+        except ImportError:
+            raise UserError("llm.backend vllm: vLLM is not installed (pip install vllm; needs a CUDA GPU)") from None
 
         self.config, self.lists = config, lists
         self.llm = LLM(model=config.path, dtype=config.dtype, trust_remote_code=False, seed=0)

@@ -20,6 +20,8 @@ from models.errors import UserError
 log = logging.getLogger(__name__)
 
 BASE_RATE_PERCENT = 100
+BASE_VOLUME = 0.8  # headroom: espeak-ng at its default amplitude already peaks near full scale on some voices
+MAX_VOLUME = 1.25  # loud + angry would otherwise clip
 TIMEOUT_S = 60
 
 
@@ -46,7 +48,7 @@ class EspeakSynth:
         p = prosody_for(request.emotion, request.style)
         ssml = (
             f'<speak><prosody rate="{round(BASE_RATE_PERCENT * p.rate)}%" pitch="{_percent(p.pitch)}" '
-            f'range="{_percent(p.pitch_range)}" volume="{_percent(p.volume)}">{escape(request.text)}</prosody></speak>'
+            f'range="{_percent(p.pitch_range)}" volume="{_percent(BASE_VOLUME * min(p.volume, MAX_VOLUME))}">{escape(request.text)}</prosody></speak>'
         )
         cmd = [self.binary, "-m", "-v", request.voice, "--stdout", "--stdin"]
         proc = subprocess.run(cmd, input=ssml.encode("utf-8"), capture_output=True, timeout=TIMEOUT_S, check=False)

@@ -62,7 +62,9 @@ class VitsSynth:
 
         p = prosody_for(request.emotion, request.style)
         inputs = self.tokenizer(request.text, return_tensors="pt").to(self.model.device)
-        seed = int.from_bytes(hashlib.sha256(repr(request).encode()).digest()[:8], "little") % (2**63)
+        # the same noise for the same text and voice: emotion and style change only the controlled settings
+        key = f"{request.voice}\n{request.text}".encode()
+        seed = int.from_bytes(hashlib.sha256(key).digest()[:8], "little") % (2**63)
         self.model.noise_scale = self.base_noise * min(p.pitch_range, MAX_NOISE_FACTOR)
         with torch.random.fork_rng(devices=[]), torch.inference_mode():
             torch.manual_seed(seed)  # VITS draws its noise from the global RNG: fixed per request, then restored
