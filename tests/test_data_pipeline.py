@@ -108,6 +108,12 @@ def test_filters_drop_and_count(kit, tmp_path):
     assert summary.kept == 0 and summary.dropped["filter:duration"] == 2, summary
     state = json.loads((tmp_path / "dur" / "records" / "000000.json").read_text())
     assert state["checks"]["user"]["duration_s"] > 1.0 and not list((tmp_path / "dur" / "audio").iterdir())
+    config = load_data_config(write_config(tmp_path / "e.yaml", kit, 7, filters={
+        "asr_checkpoint": None, "emotion_checkpoint": str(kit["listen_ser"]), "emotion_map": ["sad=no-such"]}))
+    summary = make_data(config, tmp_path / "emo", progress=False, inline=True, lm_factory=ScriptedLM)
+    assert summary.kept == 0 and summary.dropped["filter:emotion"] == 2, summary
+    state = json.loads((tmp_path / "emo" / "records" / "000006.json").read_text())
+    assert state["checks"]["user"]["heard_emotion"] in ("neutral", "happy", "sad", "angry")
 
 
 def test_killed_run_resumes_to_the_uninterrupted_dataset(e2e, kit, tmp_path):

@@ -46,9 +46,10 @@ class EspeakSynth:
 
     def synthesize(self, request: SpeechRequest) -> tuple[np.ndarray, int]:
         p = prosody_for(request.emotion, request.style)
+        volume = BASE_VOLUME * min(p.volume, MAX_VOLUME)
         ssml = (
             f'<speak><prosody rate="{round(BASE_RATE_PERCENT * p.rate)}%" pitch="{_percent(p.pitch)}" '
-            f'range="{_percent(p.pitch_range)}" volume="{_percent(BASE_VOLUME * min(p.volume, MAX_VOLUME))}">{escape(request.text)}</prosody></speak>'
+            f'range="{_percent(p.pitch_range)}" volume="{_percent(volume)}">{escape(request.text)}</prosody></speak>'
         )
         cmd = [self.binary, "-m", "-v", request.voice, "--stdout", "--stdin"]
         proc = subprocess.run(cmd, input=ssml.encode("utf-8"), capture_output=True, timeout=TIMEOUT_S, check=False)
