@@ -137,7 +137,6 @@ class DataConfig:
     n_dialogues: int = 100
     seed: int = 0
     seeds_file: str | None = None  # None = assets/data/seeds.yaml
-    language: str = "en"
     absolute_audio_paths: bool = False  # False: paths relative to the jsonl's folder
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)

@@ -4,11 +4,12 @@ dropped and counted under a reason key; nothing a record does can stop the run."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,51 +120,46 @@ class SpeechStage:
             return {**state, "status": "dropped", **result["reject"], "raw": raw}
         dialogue = Dialogue(**result["dialogue"])
         state["dialogue"] = dialogue.to_dict()
+        progress = {"stage": "tts"}  # the step under way, named in the drop reason if it raises
         try:
-            return self._speak(seed, dialogue, state)
+            return self._speak(seed, dialogue, state, progress)
         except Exception as err:  # noqa: BLE001 - one bad record is dropped, never the run
-            stage = state.pop("_stage", "speech")
-            log.warning("record %s: %s failed: %s", seed.record_id, stage, _short(err))
+            log.warning("record %s: %s failed: %s", seed.record_id, progress["stage"], _short(err))
             log.debug("%s", traceback.format_exc())
-            return {**state, "status": "dropped", "reason": f"{stage}:error", "detail": _short(err)}
+            return {**state, "status": "dropped", "reason": f"{progress['stage']}:error", "detail": _short(err)}
 
-    def _speak(self, seed: Seed, dialogue: Dialogue, state: dict[str, Any]) -> dict[str, Any]:
-        cfg, timings = self.config, state["timings_s"]
-        state["_stage"] = "tts"
-        t0 = time.perf_counter()
-        user = self._synth(SpeechRequest(dialogue.user_text, seed.user_voice, dialogue.user_emotion,
-                                         dialogue.user_style))
-        reply = self._synth(SpeechRequest(dialogue.assistant_text, cfg.speech.assistant_voice,
-                                          dialogue.assistant_emotion))
-        timings["tts"] = round(time.perf_counter() - t0, 4)
-        rate = cfg.speech.sample_rate_hz
-        state["_stage"] = "filter"
-        t0 = time.perf_counter()
-        checks = {}
-        for role, samples, text, emotion in (("user", user, dialogue.user_text, dialogue.user_emotion),
-                                             ("assistant", reply, dialogue.assistant_text,
-                                              dialogue.assistant_emotion)):
-            check = self.checks.check(samples, rate, text, emotion)
-            checks[role] = check.to_dict()
-            if check.reason:
-                timings["filter"] = round(time.perf_counter() - t0, 4)
-                state.pop("_stage")
-                return {**state, "status": "dropped", "reason": check.reason, "detail": role, "checks": checks}
-        timings["filter"] = round(time.perf_counter() - t0, 4)
-        state["_stage"] = "units"
-        t0 = time.perf_counter()
+    def _speak(self, seed: Seed, dialogue: Dialogue, state: dict[str, Any], progress: dict[str, str]
+               ) -> dict[str, Any]:
         from core.data.units import encode_one
 
-        units = encode_one(self.units, reply, rate)
-        timings["units"] = round(time.perf_counter() - t0, 4)
-        if not units:
-            raise RuntimeError("the speech tokenizer returned no units")
-        state["_stage"] = "write"
-        t0 = time.perf_counter()
-        user_path = self.store.write_audio(seed.record_id, "user", user, rate)
-        reply_path = self.store.write_audio(seed.record_id, "assistant", reply, rate)
-        timings["write"] = round(time.perf_counter() - t0, 4)
-        state.pop("_stage")
+        cfg, timings = self.config, state["timings_s"]
+        clock = _StageClock(timings, progress)
+        with clock("tts"):
+            user = self._synth(SpeechRequest(dialogue.user_text, seed.user_voice, dialogue.user_emotion,
+                                             dialogue.user_style))
+            reply = self._synth(SpeechRequest(dialogue.assistant_text, cfg.speech.assistant_voice,
+                                              dialogue.assistant_emotion))
+        rate = cfg.speech.sample_rate_hz
+        checks: dict[str, Any] = {}
+        turns = (("user", user, dialogue.user_text, dialogue.user_emotion),
+                 ("assistant", reply, dialogue.assistant_text, dialogue.assistant_emotion))
+        with clock("filter"):
+            failed = None
+            for role, samples, text, emotion in turns:
+                check = self.checks.check(samples, rate, text, emotion)
+                checks[role] = check.to_dict()
+                if check.reason:
+                    failed = (check.reason, role)
+                    break
+        if failed:
+            return {**state, "status": "dropped", "reason": failed[0], "detail": failed[1], "checks": checks}
+        with clock("units"):
+            units = encode_one(self.units, reply, rate)
+            if not units:
+                raise RuntimeError("the speech tokenizer returned no units")
+        with clock("write"):
+            user_path = self.store.write_audio(seed.record_id, "user", user, rate)
+            reply_path = self.store.write_audio(seed.record_id, "assistant", reply, rate)
         return {
             **state, "status": "ok", "checks": checks, "units": units,
             "user_audio": str(user_path.relative_to(self.store.out)),
@@ -181,6 +177,22 @@ class SpeechStage:
 
             samples = soxr.resample(samples, rate, target)
         return np.asarray(samples, dtype=np.float32)
+
+
+class _StageClock:
+    """`with clock("tts"):` adds the block's seconds to timings["tts"] and names the stage under way."""
+
+    def __init__(self, timings: dict[str, float], progress: dict[str, str]) -> None:
+        self.timings, self.progress = timings, progress
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        self.progress["stage"] = stage
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = round(time.perf_counter() - t0, 4)
 
 
 def jsonl_row(state: dict[str, Any], out: Path, absolute: bool) -> dict[str, Any]:

@@ -45,8 +45,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+def atomic_write_json(path: Path, obj: Any, indent: int | None = 1) -> None:
+    text = json.dumps(obj, ensure_ascii=False, indent=indent, sort_keys=True)
+    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
 
 
 def wav_bytes(samples: np.ndarray, rate_hz: int) -> bytes:
@@ -99,7 +100,7 @@ class Store:
         return path
 
     def write_record(self, record_id: str, state: dict[str, Any]) -> None:
-        atomic_write_json(self.records / f"{record_id}.json", state)
+        atomic_write_json(self.records / f"{record_id}.json", state, indent=None)  # compact: one per record
 
     def read_records(self, limit: int | None = None) -> list[dict[str, Any]]:
         """State files in record order; with `limit`, only records with index < limit."""
