@@ -96,7 +96,11 @@ def _ray_init(address: str | None) -> None:
     pythonpath = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     if address:  # a cluster: ship this project's packages to its workers
         runtime_env = {"py_modules": [str(REPO_ROOT / name) for name in ("core", "models")]}
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+        try:
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise UserError(f"--ray {address}: cannot join the cluster ({first[:200]})") from None
     else:
         ray.init(include_dashboard=False, log_to_driver=True, runtime_env={"env_vars": {"PYTHONPATH": pythonpath}},
                  configure_logging=False)
