@@ -12,6 +12,7 @@ unexpected and mis-shaped keys. Safetensors only.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -54,9 +55,7 @@ def read_config(directory: Path, attn_implementation: str = "sdpa") -> SpeechTok
     if not isinstance(data, dict):
         raise CheckpointError(f"{path} must hold a JSON object")
     config = SpeechTokenizerConfig.from_dict(data, str(path))
-    if attn_implementation != config.attn_implementation:
-        config = SpeechTokenizerConfig(**{**config.__dict__, "attn_implementation": attn_implementation})
-    return config
+    return dataclasses.replace(config, attn_implementation=attn_implementation)
 
 
 def weight_files(directory: Path) -> list[Path]:

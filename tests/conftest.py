@@ -43,6 +43,14 @@ def tiny_decoder(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_speech_tokenizer(tmp_path_factory):
+    """Path to a tiny random GLM-4-Voice speech tokenizer in the released layout (seed 0: the parity vectors')."""
+    from models.tiny_speech_tokenizer import write_tiny_speech_tokenizer
+
+    return write_tiny_speech_tokenizer(tmp_path_factory.mktemp("tiny_speech_tokenizer"), seed=0)
+
+
+@pytest.fixture(scope="session")
 def tiny_runner(tiny_checkpoint):
     from core.lm.runner import OpenS2SRunner
 

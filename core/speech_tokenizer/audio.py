@@ -23,6 +23,8 @@ def first_channel(samples: np.ndarray) -> np.ndarray:
         x = x.astype(np.float32) / float(np.iinfo(x.dtype).max)
     x = x.astype(np.float32, copy=False)
     if x.ndim == 2:
+        if x.shape[1] > x.shape[0]:
+            raise AudioInputError(f"audio has shape {x.shape}, more channels than samples; pass [samples, channels]")
         x = x[:, 0]
     if x.ndim != 1:
         raise AudioInputError(f"audio has shape {x.shape}; expected [samples] or [samples, channels]")

@@ -28,16 +28,18 @@ from models.speech_tokenizer_checkpoint import FEATURE_CONFIG_FILE, load_speech_
 log = logging.getLogger(__name__)
 
 SEGMENT_S = 30  # the reference's cut; also one 1500-position window of the encoder
-DEFAULT_BATCH_SIZE = 16  # segments per forward (the reference uses 128 on a GPU)
+CUDA_BATCH_SIZE = 16  # segments per forward on CUDA by default (the reference uses 128)
 
 
 @dataclass(frozen=True)
 class ExtractionConfig:
-    batch_size: int = DEFAULT_BATCH_SIZE
+    # Segments per forward. None: 1 on CPU, where batching only adds padding work (docs/speech-tokenizer.md),
+    # CUDA_BATCH_SIZE on CUDA.
+    batch_size: int | None = None
     max_duration_s: float = MAX_DURATION_S
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_duration_s <= 0:
             raise ValueError(f"max_duration_s must be > 0, got {self.max_duration_s}")
@@ -46,7 +48,7 @@ class ExtractionConfig:
 @dataclass(frozen=True)
 class EncodedUtterance:
     codes: np.ndarray  # [U] int64
-    states: np.ndarray  # [U, C] float32: pooled encoder states the codes were looked up for
+    states: np.ndarray  # [U, C] float32 (float64 for a float64 run): pooled encoder states the codes were looked up for
 
 
 def load_feature_extractor(directory: Path, num_mel_bins: int) -> WhisperFeatureExtractor:
@@ -81,6 +83,12 @@ class SpeechTokenizer:
         self.stride_samples = network.config.frames_per_code * extractor.hop_length  # 1280: one code
         self.segment_samples = SEGMENT_S * MODEL_RATE_HZ
 
+    @property
+    def batch_size(self) -> int:
+        if self.config.batch_size is not None:
+            return self.config.batch_size
+        return CUDA_BATCH_SIZE if self.device.type == "cuda" else 1
+
     @classmethod
     def load(
         cls,
@@ -105,17 +113,18 @@ class SpeechTokenizer:
 
     def encode_file(self, path: str | Path) -> list[int]:
         data, rate_hz = read_audio_file(path)
-        return [int(c) for c in self._run([prepare_audio(data, rate_hz, self.config.max_duration_s, str(path))])[0]
-                .codes]
+        clip = prepare_audio(data, rate_hz, self.config.max_duration_s, str(path))
+        return self._run([clip])[0].codes.tolist()
 
     def encode_batch(self, items: Sequence[tuple[np.ndarray, int]]) -> list[list[int]]:
-        return [[int(c) for c in u.codes] for u in self.encode_detailed(items)]
+        return [u.codes.tolist() for u in self.encode_detailed(items)]
 
     def encode_detailed(self, items: Sequence[tuple[np.ndarray, int]]) -> list[EncodedUtterance]:
         """Codes and the pooled encoder states behind them, per utterance (for parity checks and analysis)."""
+        names = ["the audio"] if len(items) == 1 else [f"utterance {i}" for i in range(len(items))]
         clips = [
-            prepare_audio(samples, rate, self.config.max_duration_s, f"utterance {i}")
-            for i, (samples, rate) in enumerate(items)
+            prepare_audio(samples, rate, self.config.max_duration_s, name)
+            for name, (samples, rate) in zip(names, items, strict=True)
         ]
         return self._run(clips)
 
@@ -127,14 +136,14 @@ class SpeechTokenizer:
         ]
         codes: list[list[np.ndarray]] = [[] for _ in clips]
         states: list[list[np.ndarray]] = [[] for _ in clips]
-        for start in range(0, len(segments), self.config.batch_size):
-            batch = segments[start: start + self.config.batch_size]
+        for start in range(0, len(segments), self.batch_size):
+            batch = segments[start: start + self.batch_size]
             out_codes, out_mask, out_states = self._forward([audio for _, audio in batch])
             for row, (index, _) in enumerate(batch):
                 keep = out_mask[row]
                 codes[index].append(out_codes[row][keep])
                 states[index].append(out_states[row][keep])
-        return [EncodedUtterance(np.concatenate(c), np.concatenate(s)) for c, s in zip(codes, states)]
+        return [EncodedUtterance(np.concatenate(c), np.concatenate(s)) for c, s in zip(codes, states, strict=True)]
 
     @torch.inference_mode()
     def _forward(self, audios: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,4 +155,5 @@ class SpeechTokenizer:
         mel = features["input_features"].to(self.device, self.dtype)  # [B, n_mels, T]
         frame_mask = features["attention_mask"].to(self.device)  # [B, T]
         out = self.network(mel, frame_mask)
-        return out.codes.cpu().numpy(), out.mask.cpu().numpy(), out.states.float().cpu().numpy()
+        states_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
+        return out.codes.cpu().numpy(), out.mask.cpu().numpy(), out.states.to(states_dtype).cpu().numpy()
