@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "app.commands.devices",
     "app.commands.units",
     "app.commands.make_tiny_speech_tokenizer",
+    "app.commands.make_data",
     "app.commands.loss",
     "app.commands.train",
 )
