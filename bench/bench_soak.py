@@ -244,7 +244,8 @@ def main() -> int:
                          "rss_net_mb": rss - conv_mb, "heap_net_mb": heap - conv_mb,
                          "turns_in_history": len(conv.turns)})
             r = rows[-1]
-            print(f"turn {i:3d}: RSS {r['rss_mb']:7.1f} MB (trimmed {r['rss_trimmed_mb']:7.1f})  heap {r['heap_mb']:6.2f} MB  conversation "
+            print(f"turn {i:3d}: RSS {r['rss_mb']:7.1f} MB (trimmed {r['rss_trimmed_mb']:7.1f})  "
+                  f"heap {r['heap_mb']:6.2f} MB  conversation "
                   f"{conv_mb:5.2f} MB  net: RSS {r['rss_net_mb']:7.1f}  heap {r['heap_net_mb']:6.2f}", flush=True)
         eng.stop()
         elapsed = time.monotonic() - t0

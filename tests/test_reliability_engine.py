@@ -15,7 +15,7 @@ import pytest
 
 from core.engine.config import AudioConfig, EngineConfig, VadConfig
 from core.engine.engine import Engine
-from core.engine.events import EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged
+from core.engine.events import EngineState, ReplyEnded, StateChanged
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
 
 REPO = Path(__file__).resolve().parent.parent
