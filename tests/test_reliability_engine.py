@@ -146,3 +146,15 @@ def test_a_cancel_waits_for_one_vocoder_chunk_not_the_whole_queue():
     job.cancel()
     assert job.join(10.0)
     assert time.monotonic() - t0 < 1.0  # 40 queued units would take 2 s in one push
+
+
+def test_a_job_is_not_finished_before_it_starts():
+    """Found by scripts/quit_during_reply.py: the supervisor saw a just-created job as finished (no tasks yet) and
+    finalized it, appending an empty reply before the model planned ("the conversation must end with a user turn")."""
+    from core.audio.playout import PlayoutBuffer
+    from core.engine.reply_job import ReplyJob
+
+    job = ReplyJob(1, FakeRunner(), FakeConversation(), None, FakeDecoder(), PlayoutBuffer(0), 22050, lambda ev: None)
+    assert not job.finished()
+    job.start()
+    assert job.join(10.0) and job.finished()

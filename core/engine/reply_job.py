@@ -128,7 +128,9 @@ class ReplyJob:
         return self._user_cancel.is_set()
 
     def finished(self) -> bool:
-        return all(t.done() for t in self._tasks)
+        """Both loops have returned. False before start(): the supervisor must not finalize a job in the moment
+        between the engine setting it and starting it (it would append an empty reply before the model plans)."""
+        return bool(self._tasks) and all(t.done() for t in self._tasks)
 
     def join(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
