@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "app.commands.make_tiny_listeners",
     "app.commands.converse",
     "app.commands.devices",
+    "app.commands.turns",
 )
 DEFAULT_COMMAND = "gui"
 TOP_LEVEL_FLAGS = ("-v", "-vv", "-vvv", "--verbose")
