@@ -43,6 +43,7 @@ from core.engine.events import (
 from models.errors import DeviceError, UserError
 from core.audio.playout import PlayoutBuffer
 from core.engine.reply_job import ReplyJob
+from core.engine import continuation
 from core.engine.speculation import Speculation, SpeculationSlot
 from core.turns.vad import SileroVad, Turn, frames_to_s
 from core.engine.worker import Worker
@@ -68,6 +69,7 @@ class Engine:
         conversation: Any = None,
         sampling: Any = None,
         vad: Any = None,
+        end_of_turn: Any = None,
     ) -> None:
         self.config = config or EngineConfig()
         self._runner, self._decoder, self._sampling = runner, decoder, sampling
@@ -75,6 +77,8 @@ class Engine:
         self._audio = audio
         self.conversation = conversation if conversation is not None else _new_conversation()
         self._vad = vad
+        self._end_of_turn = end_of_turn  # Smart Turn scorer (core.turns.smart_turn) or None: the VAD's silence
+        self._early: tuple[int, Any, np.ndarray] | None = None  # (turn id, history turn, samples) of an early commit
         self.transcript: list[dict] = []  # {"role", "turn_id", "text" | "audio_s", ...}: the conversation log
         self._lock = threading.RLock()
         self._state = EngineState.IDLE
@@ -122,9 +126,10 @@ class Engine:
             self._running.set()
             self._reply_workers = (Worker("reply-model"), Worker("reply-vocoder"))
             hooks = CaptureHooks(
-                self._emit, self._dispatch, self._barge_in, self._mic_live, self._speculate, self._drop_speculation
+                self._emit, self._dispatch, self._barge_in, self._mic_live, self._speculate, self._drop_speculation,
+                self._continued,
             )
-            self.capture_loop = CaptureLoop(self._capture, self._vad, self.config, hooks)
+            self.capture_loop = CaptureLoop(self._capture, self._vad, self.config, hooks, self._end_of_turn)
             self._workers = [
                 threading.Thread(
                     target=self.capture_loop.run, args=(self._running,), name="engine-capture", daemon=True
@@ -236,19 +241,23 @@ class Engine:
     def _mic_live(self) -> bool:
         if self.config.barge_in:
             return True
-        return self._state is EngineState.LISTENING and time.monotonic() >= self._mic_open_t
+        # half-duplex: also live while the reply is computed and nothing plays yet (no echo to hear), so speech
+        # that goes on after an early commit is heard
+        listening = self._state in (EngineState.LISTENING, EngineState.THINKING)
+        return listening and time.monotonic() >= self._mic_open_t
 
     # -- turns ---------------------------------------------------------------------------------------------
     def _dispatch(self, turn: Turn, speech_end_t: float | None) -> int:
         with self._lock:
-            spec = self._spec.take(turn.samples) if self._job is None else None
+            spec = self._spec.take(turn.samples) if self._job is None and not turn.continues else None
             adopt = spec is not None
             self._cancel_current_reply()
+            continues, turn = continuation.merge(self, turn)
             try:
                 if adopt:
-                    self.conversation.append(spec.user_turn)
+                    user = self.conversation.append(spec.user_turn)
                 else:
-                    self.conversation.add_user_audio(turn.samples)
+                    user = self.conversation.add_user_audio(turn.samples)
             except UserError as err:
                 self._emit(
                     EngineError(ErrorKind.INPUT_SIGNAL, f"That turn could not be used ({err}); please say it again.")
@@ -256,19 +265,22 @@ class Engine:
                 return -1
             self._turn_id += 1
             tid = self._turn_id
-            self._report_turn(tid, turn, speech_end_t)
+            self._early = (tid, user, turn.samples) if turn.reason == "semantic" else None
+            self._report_turn(tid, turn, speech_end_t, continues)
             if adopt:
                 self._adopt(spec, tid)
             else:
                 self._start_reply(tid)
             return tid
 
-    def _report_turn(self, tid: int, turn: Turn, speech_end_t: float | None) -> None:
+    def _report_turn(self, tid: int, turn: Turn, speech_end_t: float | None, continues: int | None = None) -> None:
         frames = (frames_to_s(turn.start_frame), frames_to_s(turn.speech_end_frame), frames_to_s(turn.end_frame))
         now = time.monotonic()
-        self._emit(UserTurnCaptured(tid, turn.samples, VAD_RATE_HZ, *frames, turn.reason, speech_end_t, now))
+        self._emit(UserTurnCaptured(tid, turn.samples, VAD_RATE_HZ, *frames, turn.reason, speech_end_t, now,
+                                    continues))
         audio_s = turn.samples.size / VAD_RATE_HZ
-        self.transcript.append({"role": "user", "turn_id": tid, "audio_s": audio_s, "reason": turn.reason})
+        self.transcript.append({"role": "user", "turn_id": tid, "audio_s": audio_s, "reason": turn.reason,
+                                "continues_turn": continues})
         if turn.reason == "max_length":
             limit_s = self.config.vad.max_turn_ms / 1000
             msg = f"The turn reached the {limit_s:g} s maximum and was cut there; pause sooner, or raise max_turn_ms."
@@ -326,6 +338,12 @@ class Engine:
         log.info("turn %d: speculative reply adopted (%.0f ms head start)", tid,
                  1000 * (time.monotonic() - spec.started_t))
 
+    def _continued(self) -> None:
+        """Capture thread: the user went on after an early commit: stop its reply at once (barge-in path)."""
+        with self._lock:
+            if self._early is not None and self._job is not None and self._job.turn_id == self._early[0]:
+                self._barge_in(self.config.vad.min_speech_ms, None)
+
     def _barge_in(self, speech_ms: float, speech_start_t: float | None) -> None:
         with self._lock:
             job = self._job
@@ -353,6 +371,8 @@ class Engine:
                                     "heard_text": ended.heard_text, "reason": ended.reason.value,
                                     "interrupted": ended.interrupted})
             self._emit(ended)
+            if self._early is not None and self._early[0] == job.turn_id and not ended.interrupted:
+                self._early = None  # its reply was heard whole: speech from now on is a new turn
             if out.error:
                 kind = ErrorKind.MODEL if out.error_source == "model" else ErrorKind.VOCODER
                 self._emit(EngineError(kind, _failure_message(out.error_source, out.error, ended.played_s)))

@@ -40,10 +40,6 @@ class SilencePolicy:
     def evidence(self) -> float | None:
         return self.checks[-1].evidence if self.checks else None
 
-    def next_check_ms(self) -> float:
-        """Silence at which the model should be asked next."""
-        return self.cfg.first_check_ms + len(self.checks) * self.cfg.check_every_ms
-
     def combine(self, audio_prob: float, text_prob: float | None) -> float:
         if text_prob is None:
             return audio_prob

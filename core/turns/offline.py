@@ -40,7 +40,7 @@ class TurnReport:
 
 
 def simulate_turns(samples_16k: np.ndarray, config: EngineConfig, vad, scorer=None,
-                   text_prob: Callable[[], float | None] | None = None, tail_s: float = 3.0) -> list[TurnReport]:
+                   text_prob: Callable[[float], float | None] | None = None, tail_s: float = 3.0) -> list[TurnReport]:
     """Turns in `samples_16k` ([N] float32 16 kHz); `tail_s` of silence is appended (the speaker stops)."""
     x = np.concatenate([np.asarray(samples_16k, np.float32).reshape(-1), np.zeros(int(tail_s * VAD_RATE_HZ),
                                                                                     np.float32)])

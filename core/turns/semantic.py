@@ -25,7 +25,16 @@ import numpy as np
 
 from core.engine.config import VAD_FRAME_MS, VadConfig
 from core.turns.end_of_turn import Check, EndOfTurnConfig, SilencePolicy
-from core.turns.vad import DetectorEvent, Discarded, SpeechStart, Turn, TurnCandidate, TurnDetector, TurnResumed
+from core.turns.vad import (
+    DetectorEvent,
+    Discarded,
+    SpeechStart,
+    Turn,
+    TurnCandidate,
+    TurnDetector,
+    TurnResumed,
+    frames_to_s,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +53,7 @@ class ContinuedAfterCommit:
 
 class SemanticTurnDetector:
     def __init__(self, vad: VadConfig, config: EndOfTurnConfig, scorer: TurnScorer,
-                 text_prob: Callable[[], float | None] | None = None) -> None:
+                 text_prob: Callable[[float], float | None] | None = None) -> None:
         self._cfg = config
         self._speculate = vad.speculate_after_ms is not None
         self._min_speech_ms = vad.min_speech_ms
@@ -59,6 +68,7 @@ class SemanticTurnDetector:
         self._committed_frame: int | None = None  # end frame of the last early commit
         self._continuing = False
         self._continued_out = False
+        self._next_check_ms = config.first_check_ms
         self.last_compute_s = 0.0
         self.checks: list[Check] = []  # every model call of the current silence (for reports)
 
@@ -122,12 +132,15 @@ class SemanticTurnDetector:
             if self._speculate:
                 self._candidate_out = True
                 out.append(TurnCandidate(self._candidate))
-        if silence_ms >= self._policy.next_check_ms():
+        if silence_ms >= self._next_check_ms:
             score = self._scorer.score(self._base.samples_so_far())
-            text = self._text_prob() if self._text_prob is not None else None
+            at_s = frames_to_s(self.frame_index)
+            text = self._text_prob(at_s) if self._text_prob is not None else None
             self.last_compute_s += score.compute_s
             check = self._policy.add(silence_ms, score.prob, text)
             self.checks.append(check)
+            # never more often than the model keeps up with (a slow machine must not build a backlog)
+            self._next_check_ms = silence_ms + max(self._cfg.check_every_ms, 1000 * score.compute_s)
             log.debug("end of turn: %.0f ms silence, p_audio %.2f, p_text %s, evidence %.2f%s", silence_ms,
                       check.audio_prob, text, check.evidence, " -> commit" if check.commit else "")
         if self._policy.ends(silence_ms):
@@ -150,10 +163,11 @@ class SemanticTurnDetector:
         self._policy.reset()
         self._candidate = None
         self._candidate_out = False
+        self._next_check_ms = self._cfg.first_check_ms
         self.checks = []
 
 
-def make_detector(config, scorer: TurnScorer | None, text_prob: Callable[[], float | None] | None = None):
+def make_detector(config, scorer: TurnScorer | None, text_prob: Callable[[float], float | None] | None = None):
     """The capture side's detector for an `EngineConfig`: semantic when it is on and a model is loaded, else the
     VAD's silence alone (`TurnDetector`)."""
     if scorer is not None and config.end_of_turn.semantic:

@@ -1,0 +1,96 @@
+"""End-of-turn figures on espeak-ng speech (bench/turn_sets.py) through the capture-side detector in simulated
+real time (core/turns/offline.py): decision delay on complete sentences, paused sentences kept as one turn, for
+the VAD alone, the audio model alone, and the audio model with a transcript (oracle words + the lexical text
+signal, core/turns/text_eou.py).
+
+    python bench/bench_turns.py [--json turns.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import turn_sets  # noqa: E402
+from core.engine.config import EngineConfig  # noqa: E402
+from core.turns.offline import simulate_turns  # noqa: E402
+from core.turns.text_eou import LexicalEndOfUtterance  # noqa: E402
+
+
+def _run(clip, cfg, vad, scorer, with_text: bool):
+    text = None
+    if with_text:
+        words, lexical = turn_sets.oracle_transcript(clip), LexicalEndOfUtterance()
+        text = lambda at_s: lexical.prob(words(at_s))  # noqa: E731
+    return simulate_turns(clip.samples, cfg, vad, scorer, text)
+
+
+def figures(vad, scorer, config: EngineConfig | None = None, with_text: bool = False,
+            complete=None, paused=None) -> dict:
+    """One mode's figures. scorer None = the VAD's silence alone."""
+    cfg = config or EngineConfig()
+    if scorer is None:
+        cfg = dataclasses.replace(cfg, end_of_turn=dataclasses.replace(cfg.end_of_turn, semantic=False))
+    complete = complete if complete is not None else [turn_sets.complete_clip(t) for t in turn_sets.COMPLETE]
+    paused = paused if paused is not None else [turn_sets.paused_clip(*p) for p in turn_sets.PAUSED]
+    delays, whole, cuts = [], 0, 0
+    for clip in complete:
+        turns = _run(clip, cfg, vad, scorer, with_text)
+        delays.append(1000 * (turns[-1].decided_s - turns[-1].end_s))
+        cuts += len(turns) - 1 + sum(len(t.early_commits_s) for t in turns)
+    kept = 0
+    per_paused = []
+    for clip in paused:
+        turns = _run(clip, cfg, vad, scorer, with_text)
+        one = len(turns) == 1 and not turns[0].early_commits_s
+        kept += one
+        per_paused.append({"turns": [t.as_dict() for t in turns], "one_turn": one})
+    return {"complete_decision_ms_median": statistics.median(delays), "complete_decision_ms": delays,
+            "complete_cuts": cuts, "paused_one_turn": kept, "paused_total": len(paused),
+            "paused_false_cut_rate": 1 - kept / len(paused), "paused": per_paused}
+
+
+def all_figures(vad, scorer) -> dict:
+    complete = [turn_sets.complete_clip(t) for t in turn_sets.COMPLETE]
+    paused = [turn_sets.paused_clip(*p) for p in turn_sets.PAUSED]
+    out = {"vad_700ms": figures(vad, None, complete=complete, paused=paused)}
+    if scorer is not None:
+        out["audio_model"] = figures(vad, scorer, complete=complete, paused=paused)
+        out["audio_model_and_text"] = figures(vad, scorer, with_text=True, complete=complete, paused=paused)
+    return out
+
+
+def format_rows(res: dict) -> list[str]:
+    lines = [f"{'end of turn (espeak-ng)':<28} {'complete: median decision ms':>30} {'paused kept one turn':>22}"]
+    for name, f in res.items():
+        lines.append(f"{name:<28} {f['complete_decision_ms_median']:>30.0f} "
+                     f"{f['paused_one_turn']:>17}/{f['paused_total']}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", type=Path, default=Path("turns.json"))
+    args = ap.parse_args(argv)
+    if not turn_sets.have_espeak():
+        print("espeak-ng is not installed", file=sys.stderr)
+        return 1
+    from core.turns.smart_turn import load_smart_turn
+    from core.turns.vad import SileroVad
+
+    scorer, status = load_smart_turn()
+    res = all_figures(SileroVad(), scorer)
+    print(f"end of turn: {status}")
+    print("\n".join(format_rows(res)))
+    args.json.write_text(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
