@@ -376,7 +376,8 @@ class Engine:
             if out.error:
                 kind = ErrorKind.MODEL if out.error_source == "model" else ErrorKind.VOCODER
                 self._emit(EngineError(kind, _failure_message(out.error_source, out.error, ended.played_s)))
-            self._mic_open_t = time.monotonic() + ECHO_TAIL_MS / 1000
+            if ended.played_s > 0:  # an echo tail only after sound (speech heard meanwhile stays one turn)
+                self._mic_open_t = time.monotonic() + ECHO_TAIL_MS / 1000
             if self._state in (EngineState.THINKING, EngineState.SPEAKING):
                 self._set_state(EngineState.LISTENING, "reply_done")
 
