@@ -64,6 +64,10 @@ class AppSettings:
     vad_stop_threshold: float = 0.35
     end_silence_ms: float = 700.0
     speculate_after_ms: float | None = 250.0  # speculative turn start after this pause; None = off
+    semantic_end_of_turn: bool = True  # Smart Turn decides when a pause ends the turn (EndOfTurnConfig)
+    eot_commit_prob: float = 0.8  # end-of-turn evidence that commits after the shortest pause
+    eot_hold_prob: float = 0.2  # evidence at or below this waits for the longest pause
+    eot_max_silence_ms: float = 1200.0  # longest pause inside a turn
     barge_in: bool = False
     barge_in_ms: float = 200.0
     system_prompt: str = ""  # "" = the model's default prompt
@@ -100,7 +104,7 @@ class AppSettings:
 
     # -- the frozen configs the core builds from these ----------------------------------------------------
     def engine_config(self):
-        from core.engine.config import AudioConfig, EngineConfig, VadConfig
+        from core.engine.config import AudioConfig, EndOfTurnConfig, EngineConfig, VadConfig
 
         return EngineConfig(
             vad=VadConfig(
@@ -109,6 +113,8 @@ class AppSettings:
                 end_silence_ms=self.end_silence_ms,
                 speculate_after_ms=self.speculate_after_ms,
             ),
+            end_of_turn=EndOfTurnConfig(semantic=self.semantic_end_of_turn, commit_prob=self.eot_commit_prob,
+                                        hold_prob=self.eot_hold_prob, max_silence_ms=self.eot_max_silence_ms),
             audio=AudioConfig(input_device=_device(self.input_device), output_device=_device(self.output_device)),
             barge_in=self.barge_in,
             barge_in_ms=self.barge_in_ms,

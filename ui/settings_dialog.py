@@ -72,6 +72,13 @@ class SettingsDialog(QDialog):
         self.speculate = _spin(0, 5000, s.speculate_after_ms or 0, 50, 0)
         self.speculate.setSpecialValueText("off")
         self.speculate.setToolTip("Start computing the reply after this pause; it plays only if the turn ends.")
+        self.semantic = QCheckBox("Smart Turn judges whether the sentence is finished")
+        self.semantic.setChecked(s.semantic_end_of_turn)
+        self.semantic.setToolTip("On: a finished sentence ends the turn after a short pause, an unfinished one waits "
+                                 "up to the longest pause. Off (or model missing): the end-of-turn silence above.")
+        self.eot_commit = _spin(0.05, 1.0, s.eot_commit_prob, 0.05)
+        self.eot_hold = _spin(0.0, 0.95, s.eot_hold_prob, 0.05)
+        self.eot_max = _spin(160, 10000, s.eot_max_silence_ms, 50, 0)
         self.barge_in = QCheckBox("speech interrupts replies (headphones)")
         self.barge_in.setChecked(s.barge_in)
         self.prompt = QPlainTextEdit(s.system_prompt)
@@ -121,6 +128,10 @@ class SettingsDialog(QDialog):
             ("Speech stop threshold", self.stop_threshold),
             ("End-of-turn silence (ms)", self.end_silence),
             ("Start reply early after (ms)", self.speculate),
+            ("Semantic end of turn", self.semantic),
+            ("  commit when P(finished) ≥", self.eot_commit),
+            ("  wait longest when P(finished) ≤", self.eot_hold),
+            ("  longest pause inside a turn (ms)", self.eot_max),
             ("Barge-in", self.barge_in),
             ("System prompt", self.prompt),
             ("Temperature", self.temperature),
@@ -151,6 +162,10 @@ class SettingsDialog(QDialog):
             "vad_stop_threshold": self.stop_threshold.value(),
             "end_silence_ms": self.end_silence.value(),
             "speculate_after_ms": self.speculate.value() or None,
+            "semantic_end_of_turn": self.semantic.isChecked(),
+            "eot_commit_prob": self.eot_commit.value(),
+            "eot_hold_prob": self.eot_hold.value(),
+            "eot_max_silence_ms": self.eot_max.value(),
             "barge_in": self.barge_in.isChecked(),
             "system_prompt": self.prompt.toPlainText().strip(),
             "temperature": self.temperature.value(),

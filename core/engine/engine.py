@@ -70,6 +70,7 @@ class Engine:
         sampling: Any = None,
         vad: Any = None,
         end_of_turn: Any = None,
+        end_of_turn_text: Callable[[float], float | None] | None = None,
     ) -> None:
         self.config = config or EngineConfig()
         self._runner, self._decoder, self._sampling = runner, decoder, sampling
@@ -78,6 +79,7 @@ class Engine:
         self.conversation = conversation if conversation is not None else _new_conversation()
         self._vad = vad
         self._end_of_turn = end_of_turn  # Smart Turn scorer (core.turns.smart_turn) or None: the VAD's silence
+        self._end_of_turn_text = end_of_turn_text  # P(utterance over | partial transcript), None when unknown
         self._early: tuple[int, Any, np.ndarray] | None = None  # (turn id, history turn, samples) of an early commit
         self.transcript: list[dict] = []  # {"role", "turn_id", "text" | "audio_s", ...}: the conversation log
         self._lock = threading.RLock()
@@ -129,7 +131,8 @@ class Engine:
                 self._emit, self._dispatch, self._barge_in, self._mic_live, self._speculate, self._drop_speculation,
                 self._continued,
             )
-            self.capture_loop = CaptureLoop(self._capture, self._vad, self.config, hooks, self._end_of_turn)
+            self.capture_loop = CaptureLoop(self._capture, self._vad, self.config, hooks, self._end_of_turn,
+                                            self._end_of_turn_text)
             self._workers = [
                 threading.Thread(
                     target=self.capture_loop.run, args=(self._running,), name="engine-capture", daemon=True

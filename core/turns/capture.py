@@ -40,12 +40,13 @@ class CaptureHooks:
 
 class CaptureLoop:
     def __init__(self, capture: MicCapture, vad: Any, config: EngineConfig, hooks: CaptureHooks,
-                 end_of_turn: Any = None) -> None:
-        """end_of_turn: a Smart Turn scorer (core.turns.smart_turn) or None (the VAD's silence ends turns)."""
+                 end_of_turn: Any = None, end_of_turn_text: Callable[[float], float | None] | None = None) -> None:
+        """end_of_turn: a Smart Turn scorer (core.turns.smart_turn) or None (the VAD's silence ends turns);
+        end_of_turn_text: the partial transcript's end-of-utterance probability (core.turns.text_eou)."""
         self._cap, self._vad, self._cfg, self._hooks = capture, vad, config, hooks
         self._resampler = Resampler(capture.rate_hz, VAD_RATE_HZ)
         self._chunker = FrameChunker(VAD_FRAME)
-        self._detector = make_detector(config, end_of_turn)
+        self._detector = make_detector(config, end_of_turn, end_of_turn_text)
         self._ignored_voiced = 0  # voiced frames heard while the microphone is muted (half-duplex)
         self._levels = LevelWatch(config)
         self._last_voiced_t: float | None = None
