@@ -66,8 +66,8 @@ class AppSettings:
     speculate_after_ms: float | None = 250.0  # speculative turn start after this pause; None = off
     semantic_end_of_turn: bool = True  # Smart Turn decides when a pause ends the turn (EndOfTurnConfig)
     eot_commit_prob: float = 0.8  # end-of-turn evidence that commits after the shortest pause
-    eot_hold_prob: float = 0.2  # evidence at or below this waits for the longest pause
-    eot_max_silence_ms: float = 1200.0  # longest pause inside a turn
+    eot_hold_prob: float = 0.3  # evidence at or below this waits for the longest pause
+    eot_max_silence_ms: float = 1500.0  # longest pause inside a turn
     barge_in: bool = False
     barge_in_ms: float = 200.0
     system_prompt: str = ""  # "" = the model's default prompt

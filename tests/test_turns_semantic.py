@@ -74,7 +74,7 @@ def test_high_probability_commits_at_the_first_check_with_the_candidates_samples
 
 
 def test_low_probability_waits_for_the_longest_silence_and_keeps_the_turn_whole():
-    det, scorer = _det([0.05])
+    det, scorer = _det([0.05], max_silence_ms=1200)
     events = feed(det, "v" * 20 + "." * 20 + "v" * 20 + "." * 40)  # a 640 ms pause inside
     turns = [e for _, e in events if isinstance(e, Turn)]
     assert len(turns) == 1 and turns[0].reason == "silence" and not turns[0].continues

@@ -68,8 +68,8 @@ class EndOfTurnConfig:
     first_check_ms: float = 160.0  # silence before the first model call (also the earliest commit)
     check_every_ms: float = 96.0  # then one call per this much more silence
     commit_prob: float = 0.8  # evidence at or above this commits at the next check
-    hold_prob: float = 0.2  # evidence at or below this waits for max_silence_ms
-    max_silence_ms: float = 1200.0  # the longest silence inside a turn (the model's "not finished" limit)
+    hold_prob: float = 0.3  # evidence at or below this waits for max_silence_ms
+    max_silence_ms: float = 1500.0  # the longest silence inside a turn (the model's "not finished" limit)
     text_weight: float = 0.5  # weight of the text end-of-utterance probability when a transcript exists
     rejoin_ms: float = 2000.0  # speech this soon after an early commit joins the same user turn
 
