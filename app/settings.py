@@ -31,7 +31,7 @@ SETTINGS_FILE = "settings.json"
 MAX_RECENT = 8
 COMPUTE_DEVICES = ("auto", "cpu", "cuda")
 VOCODER_BACKENDS = ("torch", "onnx")
-VOCODER_SCHEDULES = ("fast", "smooth")  # core.voice.chunk_schedule.ChunkSchedule.preset names offered to users
+VOCODER_SCHEDULES = ("auto", "fast", "smooth")  # auto: planned from this machine's measured speeds  # core.voice.chunk_schedule.ChunkSchedule.preset names offered to users
 
 
 def config_dir() -> Path:
@@ -78,7 +78,7 @@ class AppSettings:
     compute_device: str = "auto"
     weights: str = "full"  # LM weight storage: full | int8 | int4 (models.weights); device support checked at load
     vocoder_backend: str = "torch"
-    vocoder_schedule: str = "fast"  # fast: 8-unit first chunk; smooth: 16 units, full overlaps (docs/vocoder.md)
+    vocoder_schedule: str = "auto"  # auto: planned from measured speeds; fast: 8, 5, 5...; smooth: 16 units first
     push_to_talk: bool = False
     # listener checkpoints: a local dir or a hub id already in the local cache (never downloaded by the app);
     # None = the listener stays off ("disabled in config")

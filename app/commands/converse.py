@@ -37,8 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, type=Path, help="OpenS2S checkpoint directory")
     p.add_argument("--decoder", required=True, type=Path, help="GLM-4-Voice decoder directory")
     p.add_argument("--decoder-backend", choices=("torch", "onnx"), default="torch")
-    p.add_argument("--vocoder-schedule", choices=("fast", "smooth"), default="fast",
-                   help="fast: 8-unit first chunk, earliest audio (default); smooth: 16 units, full overlaps")
+    p.add_argument("--vocoder-schedule", choices=("auto", "fast", "smooth"), default="auto",
+                   help="auto (default): 8-unit first chunk, later chunks and jitter buffer planned from this "
+                   "machine's measured vocoder and LM speed; fast: fixed 8, 5, 5, 10... units; smooth: 16 units, "
+                   "full overlaps")
     p.add_argument("--input-device", help="input device name or index (see `devices`)")
     p.add_argument("--output-device", help="output device name or index (see `devices`)")
     p.add_argument("--input-rate", type=int, help="force a capture rate in Hz (default: the device's)")
@@ -139,11 +141,14 @@ class TranscriptPrinter:
 class SeededVocoder:
     """The engine's decoder seam: `sample_rate_hz` and `open_stream()`, seeded for reproducible audio."""
 
-    def __init__(self, decoder, seed: int = 0, schedule: str = "fast") -> None:
+    def __init__(self, decoder, seed: int = 0, schedule="fast", prebuffer_ms: float | None = None) -> None:
+        """schedule: a ChunkSchedule.preset name or a ChunkSchedule; prebuffer_ms: the jitter buffer the engine
+        should use with it (None: the engine's AudioConfig.prebuffer_ms)."""
         from core.voice.chunk_schedule import ChunkSchedule
 
         self._dec, self._seed = decoder, seed
-        self.schedule = ChunkSchedule.preset(schedule)
+        self.schedule = ChunkSchedule.preset(schedule) if isinstance(schedule, str) else schedule
+        self.prebuffer_ms = prebuffer_ms
         self.sample_rate_hz = decoder.sample_rate_hz
 
     def open_stream(self):
@@ -162,6 +167,13 @@ def load_models(args: argparse.Namespace):
     except ModuleNotFoundError as err:
         raise UserError("This build has no speech decoder (core.voice.token2wav); update the app.") from err
     decoder = vocoder_mod.VoiceDecoder.load(args.decoder, backend=args.decoder_backend, device=args.device)
+    if args.vocoder_schedule == "auto":
+        from app.playback_plan import auto_plan
+
+        plan = auto_plan(runner, decoder)
+        print(f"vocoder schedule (measured here): chunks {plan.schedule.chunk_units}, jitter buffer "
+              f"{plan.prebuffer_ms:.0f} ms")
+        return runner, SeededVocoder(decoder, args.seed or 0, plan.schedule, plan.prebuffer_ms)
     return runner, SeededVocoder(decoder, args.seed or 0, args.vocoder_schedule)
 
 

@@ -226,7 +226,9 @@ class Engine:
         self._opening = ErrorKind.OUTPUT_DEVICE  # which device a DeviceError is about
         self._speaker = SpeakerOutput(self._audio, a.output_device, a.output_rate_hz, a.output_block_ms, self._playout)
         self._speaker.open()
-        self._playout.set_prebuffer(int(self._speaker.rate_hz * a.prebuffer_ms / 1000))
+        # a decoder planned from this machine's speed says how deep the jitter buffer must be (app/playback_plan.py)
+        prebuffer_ms = getattr(self._decoder, "prebuffer_ms", None) or a.prebuffer_ms
+        self._playout.set_prebuffer(int(self._speaker.rate_hz * prebuffer_ms / 1000))
         self._opening = ErrorKind.INPUT_DEVICE
         self._capture = MicCapture(self._audio, a.input_device, a.input_rate_hz, a.input_block_ms, a.input_queue_blocks)
         self._capture.open()
