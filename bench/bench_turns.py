@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -39,20 +40,25 @@ def figures(vad, scorer, config: EngineConfig | None = None, with_text: bool = F
         cfg = dataclasses.replace(cfg, end_of_turn=dataclasses.replace(cfg.end_of_turn, semantic=False))
     complete = complete if complete is not None else [turn_sets.complete_clip(t) for t in turn_sets.COMPLETE]
     paused = paused if paused is not None else [turn_sets.paused_clip(*p) for p in turn_sets.PAUSED]
-    delays, whole, cuts = [], 0, 0
+    delays, cuts, per_call = [], 0, []
     for clip in complete:
         turns = _run(clip, cfg, vad, scorer, with_text)
         delays.append(1000 * (turns[-1].decided_s - turns[-1].end_s))
+        per_call += [1000 * t.model_s / t.model_calls for t in turns if t.model_calls]
         cuts += len(turns) - 1 + sum(len(t.early_commits_s) for t in turns)
-    kept = 0
+    kept, merged = 0, 0
     per_paused = []
     for clip in paused:
         turns = _run(clip, cfg, vad, scorer, with_text)
         one = len(turns) == 1 and not turns[0].early_commits_s
         kept += one
+        merged += len(turns) == 1  # one user turn after continuations were merged (early commits included)
         per_paused.append({"turns": [t.as_dict() for t in turns], "one_turn": one})
-    return {"complete_decision_ms_median": statistics.median(delays), "complete_decision_ms": delays,
+    return {"complete_decision_ms_median": statistics.median(delays) if delays else math.nan,
+            "complete_decision_ms": delays,
+            "model_ms_per_call_median": statistics.median(per_call) if per_call else math.nan,
             "complete_cuts": cuts, "paused_one_turn": kept, "paused_total": len(paused),
+            "paused_one_turn_after_merge": merged,
             "paused_false_cut_rate": 1 - kept / len(paused), "paused": per_paused}
 
 
@@ -67,10 +73,11 @@ def all_figures(vad, scorer) -> dict:
 
 
 def format_rows(res: dict) -> list[str]:
-    lines = [f"{'end of turn (espeak-ng)':<28} {'complete: median decision ms':>30} {'paused kept one turn':>22}"]
+    lines = [f"{'end of turn (espeak-ng)':<24} {'complete: median decision ms':>29} {'model ms/call':>14} "
+             f"{'paused kept one turn':>21}"]
     for name, f in res.items():
-        lines.append(f"{name:<28} {f['complete_decision_ms_median']:>30.0f} "
-                     f"{f['paused_one_turn']:>17}/{f['paused_total']}")
+        lines.append(f"{name:<24} {f['complete_decision_ms_median']:>29.0f} {f['model_ms_per_call_median']:>14.0f} "
+                     f"{f['paused_one_turn']:>16}/{f['paused_total']}")
     return lines
 
 

@@ -32,11 +32,14 @@ class TurnReport:
     decided_s: float  # the turn was committed (the reply may start), incl. compute
     reason: str  # "semantic" | "silence" | "max_length"
     early_commits_s: list[float] = field(default_factory=list)  # commits the speaker talked over (false cuts)
+    model_calls: int = 0  # end-of-turn model calls during this turn's silences
+    model_s: float = 0.0  # their compute
 
     def as_dict(self) -> dict:
         return {"start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3),
                 "decided_s": round(self.decided_s, 3), "decision_ms": round(1000 * (self.decided_s - self.end_s)),
-                "reason": self.reason, "early_commits_s": [round(t, 3) for t in self.early_commits_s]}
+                "reason": self.reason, "early_commits_s": [round(t, 3) for t in self.early_commits_s],
+                "model_calls": self.model_calls, "model_ms": round(1000 * self.model_s)}
 
 
 def simulate_turns(samples_16k: np.ndarray, config: EngineConfig, vad, scorer=None,
@@ -48,6 +51,7 @@ def simulate_turns(samples_16k: np.ndarray, config: EngineConfig, vad, scorer=No
     vad.reset()
     frame_s = VAD_FRAME / VAD_RATE_HZ
     busy_until, speech_start = 0.0, 0.0
+    calls, model_s = 0, 0.0
     reports: list[TurnReport] = []
     for k in range(x.size // VAD_FRAME):
         frame = x[k * VAD_FRAME:(k + 1) * VAD_FRAME]
@@ -56,7 +60,9 @@ def simulate_turns(samples_16k: np.ndarray, config: EngineConfig, vad, scorer=No
         prob = vad.prob(frame)
         vad_s = time.perf_counter() - t0
         events = det.feed(frame, prob)
-        busy_until = now + vad_s + getattr(det, "last_compute_s", 0.0)
+        compute_s = getattr(det, "last_compute_s", 0.0)
+        busy_until = now + vad_s + compute_s
+        calls, model_s = calls + (compute_s > 0), model_s + compute_s
         for ev in events:
             if isinstance(ev, SpeechStart):
                 speech_start = frames_to_s(ev.frame_index)
@@ -67,5 +73,8 @@ def simulate_turns(samples_16k: np.ndarray, config: EngineConfig, vad, scorer=No
                     last = reports[-1]
                     last.end_s, last.decided_s, last.reason = frames_to_s(ev.speech_end_frame), busy_until, ev.reason
                 else:
-                    reports.append(TurnReport(speech_start, frames_to_s(ev.speech_end_frame), busy_until, ev.reason))
+                    last = TurnReport(speech_start, frames_to_s(ev.speech_end_frame), busy_until, ev.reason)
+                    reports.append(last)
+                last.model_calls, last.model_s = last.model_calls + calls, last.model_s + model_s
+                calls, model_s = 0, 0.0
     return reports
