@@ -24,16 +24,16 @@ from core.turns.offline import simulate_turns  # noqa: E402
 from core.turns.text_eou import LexicalEndOfUtterance  # noqa: E402
 
 
-def _run(clip, cfg, vad, scorer, with_text: bool):
+def _run(clip, cfg, vad, scorer, with_text: bool, count_compute: bool = True):
     text = None
     if with_text:
         words, lexical = turn_sets.oracle_transcript(clip), LexicalEndOfUtterance()
         text = lambda at_s: lexical.prob(words(at_s))  # noqa: E731
-    return simulate_turns(clip.samples, cfg, vad, scorer, text)
+    return simulate_turns(clip.samples, cfg, vad, scorer, text, count_compute=count_compute)
 
 
 def figures(vad, scorer, config: EngineConfig | None = None, with_text: bool = False,
-            complete=None, paused=None) -> dict:
+            complete=None, paused=None, count_compute: bool = True) -> dict:
     """One mode's figures. scorer None = the VAD's silence alone."""
     cfg = config or EngineConfig()
     if scorer is None:
@@ -42,14 +42,14 @@ def figures(vad, scorer, config: EngineConfig | None = None, with_text: bool = F
     paused = paused if paused is not None else [turn_sets.paused_clip(*p) for p in turn_sets.PAUSED]
     delays, cuts, per_call = [], 0, []
     for clip in complete:
-        turns = _run(clip, cfg, vad, scorer, with_text)
+        turns = _run(clip, cfg, vad, scorer, with_text, count_compute)
         delays.append(1000 * (turns[-1].decided_s - turns[-1].end_s))
         per_call += [1000 * t.model_s / t.model_calls for t in turns if t.model_calls]
         cuts += len(turns) - 1 + sum(len(t.early_commits_s) for t in turns)
     kept, merged = 0, 0
     per_paused = []
     for clip in paused:
-        turns = _run(clip, cfg, vad, scorer, with_text)
+        turns = _run(clip, cfg, vad, scorer, with_text, count_compute)
         one = len(turns) == 1 and not turns[0].early_commits_s
         kept += one
         merged += len(turns) == 1  # one user turn after continuations were merged (early commits included)
@@ -69,6 +69,10 @@ def all_figures(vad, scorer) -> dict:
     if scorer is not None:
         out["audio_model"] = figures(vad, scorer, complete=complete, paused=paused)
         out["audio_model_and_text"] = figures(vad, scorer, with_text=True, complete=complete, paused=paused)
+        # the policy alone: decisions at the frame that triggered them (model compute not waited for)
+        out["audio_model_no_compute"] = figures(vad, scorer, complete=complete, paused=paused, count_compute=False)
+        out["audio_model_and_text_no_compute"] = figures(vad, scorer, with_text=True, complete=complete,
+                                                         paused=paused, count_compute=False)
     return out
 
 

@@ -43,8 +43,11 @@ class TurnReport:
 
 
 def simulate_turns(samples_16k: np.ndarray, config: EngineConfig, vad, scorer=None,
-                   text_prob: Callable[[float], float | None] | None = None, tail_s: float = 3.0) -> list[TurnReport]:
-    """Turns in `samples_16k` ([N] float32 16 kHz); `tail_s` of silence is appended (the speaker stops)."""
+                   text_prob: Callable[[float], float | None] | None = None, tail_s: float = 3.0,
+                   count_compute: bool = True) -> list[TurnReport]:
+    """Turns in `samples_16k` ([N] float32 16 kHz); `tail_s` of silence is appended (the speaker stops).
+    count_compute=False: decisions at their frame's arrival, as on an infinitely fast machine (the policy
+    alone)."""
     x = np.concatenate([np.asarray(samples_16k, np.float32).reshape(-1), np.zeros(int(tail_s * VAD_RATE_HZ),
                                                                                     np.float32)])
     det = make_detector(config, scorer, text_prob)
@@ -61,7 +64,7 @@ def simulate_turns(samples_16k: np.ndarray, config: EngineConfig, vad, scorer=No
         vad_s = time.perf_counter() - t0
         events = det.feed(frame, prob)
         compute_s = getattr(det, "last_compute_s", 0.0)
-        busy_until = now + vad_s + compute_s
+        busy_until = now + vad_s + compute_s if count_compute else (k + 1) * frame_s
         calls, model_s = calls + (compute_s > 0), model_s + compute_s
         for ev in events:
             if isinstance(ev, SpeechStart):
