@@ -128,3 +128,35 @@ def test_smart_turn_model_runs_on_our_onnxruntime():
     rng = np.random.default_rng(0)
     p = model.score(rng.standard_normal(32000).astype(np.float32) * 0.1).prob
     assert 0.0 <= p <= 1.0
+
+
+def test_lexical_text_signal():
+    from core.turns.text_eou import FINISHED_P, UNDECIDED_P, UNFINISHED_P, LexicalEndOfUtterance
+
+    lex = LexicalEndOfUtterance()
+    assert lex.prob("") is None
+    assert lex.prob("What time is it?") == FINISHED_P
+    assert lex.prob("My favourite colour is") == UNFINISHED_P
+    assert lex.prob("Tell me a story about") == UNFINISHED_P
+    assert lex.prob("I went to the store,") == UNFINISHED_P
+    assert lex.prob("The meeting is on Tuesday") == UNDECIDED_P
+
+
+def test_llm_text_signal_reads_the_end_of_message_token(tiny_checkpoint):
+    import torch
+
+    from core.lm.runner import OpenS2SRunner
+    from core.turns.text_eou import LlmEndOfUtterance
+
+    runner = OpenS2SRunner.load(tiny_checkpoint)
+    eou = LlmEndOfUtterance.from_runner(runner)
+    ids, close = eou.split("hello there")
+    tok = runner.ckpt.tokenizer
+    assert tok.decode(ids).endswith("hello there") and close not in ids[-1:]
+    rendered = tok.apply_chat_template([{"role": "user", "content": "hello there"}], tokenize=False)
+    assert rendered.startswith(tok.decode(ids)) and tok.decode([close]) in rendered[len(tok.decode(ids)):]
+    p = eou.prob("hello there")
+    with torch.inference_mode():  # the same number from a direct forward
+        logits = runner.model.llm_model(input_ids=torch.tensor([ids])).logits[0, -1]
+    assert p == pytest.approx(float(torch.softmax(logits.float(), -1)[close]), rel=1e-5)
+    assert 0.0 < p < 1.0 and eou.prob("  ") is None
