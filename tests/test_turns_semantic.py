@@ -79,7 +79,7 @@ def test_low_probability_waits_for_the_longest_silence_and_keeps_the_turn_whole(
     turns = [e for _, e in events if isinstance(e, Turn)]
     assert len(turns) == 1 and turns[0].reason == "silence" and not turns[0].continues
     assert any(isinstance(e, TurnResumed) for _, e in events)  # the first pause's candidate was voided
-    assert turns[0].samples.size == (20 + 20 + 20 + 5) * VAD_FRAME  # + 160 ms tail (the candidate's)
+    assert turns[0].samples.size == (20 + 20 + 20 + 3) * VAD_FRAME  # + 96 ms tail (the candidate's)
 
 
 def test_speech_soon_after_an_early_commit_continues_the_same_turn():

@@ -66,6 +66,9 @@ class EndOfTurnConfig:
     semantic: bool = True  # use the Smart Turn audio model (and the text signal when a transcript exists)
     model_path: str | None = None  # None: the file inside the installed pipecat-ai wheel
     first_check_ms: float = 160.0  # silence before the first model call (also the earliest commit)
+    # the turn's samples are fixed (and the speculative reply starts on them) after this much silence; at most
+    # first_check_ms. The reply then has a head start over every commit.
+    speculate_at_ms: float = 96.0
     check_every_ms: float = 96.0  # then one call per this much more silence
     commit_prob: float = 0.8  # evidence at or above this commits at the next check
     hold_prob: float = 0.3  # evidence at or below this waits for max_silence_ms
@@ -76,6 +79,8 @@ class EndOfTurnConfig:
     def __post_init__(self) -> None:
         _check(VAD_FRAME_MS <= self.first_check_ms <= 5000.0,
                f"first_check_ms must be in [{VAD_FRAME_MS}, 5000], got {self.first_check_ms}")
+        _check(VAD_FRAME_MS <= self.speculate_at_ms <= self.first_check_ms,
+               f"speculate_at_ms must be in [{VAD_FRAME_MS}, first_check_ms], got {self.speculate_at_ms}")
         _check(VAD_FRAME_MS <= self.check_every_ms <= 5000.0,
                f"check_every_ms must be in [{VAD_FRAME_MS}, 5000], got {self.check_every_ms}")
         _check(0.0 <= self.hold_prob < self.commit_prob <= 1.0,

@@ -5,7 +5,7 @@
 silence a turn needs comes from `core.turns.end_of_turn.SilencePolicy` (between `first_check_ms` and
 `max_silence_ms`), which the audio model (Smart Turn, `score(samples)`) and an optional text signal feed.
 
-- At `first_check_ms` of silence the turn's samples are fixed (speech + that silence): the `TurnCandidate` for
+- At `speculate_at_ms` of silence the turn's samples are fixed (speech + that silence): the `TurnCandidate` for
   the speculative reply and the samples of the turn however the silence ends, so a speculated reply is adopted.
 - A turn ended by the model has reason "semantic". Speech that starts within `rejoin_ms` of such an early
   commit is the same user turn going on: `ContinuedAfterCommit` is emitted once it has `min_speech_ms` of voice
@@ -124,7 +124,7 @@ class SemanticTurnDetector:
             resumed = self._candidate_out
             self._clear_silence()
             return [TurnResumed(self.frame_index - 1)] if resumed else []
-        if self._base.speech_ms < self._min_speech_ms or silence_ms < self._cfg.first_check_ms:
+        if self._base.speech_ms < self._min_speech_ms or silence_ms < self._cfg.speculate_at_ms:
             return []
         out: list[DetectorEvent] = []
         if self._candidate is None:
@@ -132,6 +132,8 @@ class SemanticTurnDetector:
             if self._speculate:
                 self._candidate_out = True
                 out.append(TurnCandidate(self._candidate))
+        if silence_ms < self._cfg.first_check_ms:
+            return out
         if silence_ms >= self._next_check_ms:
             score = self._scorer.score(self._base.samples_so_far())
             at_s = frames_to_s(self.frame_index)
