@@ -18,13 +18,13 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from app.end_of_turn import SessionEndOfTurn
 from app.partial_feed import PartialFeed
 from app.settings import AppSettings
-from app.end_of_turn import SessionEndOfTurn
 from app.talk_vad import TalkVad
 from core.engine.events import EngineError, EngineState, ErrorKind
-from models.errors import DeviceError, UserError
 from core.listeners.bridge import ListenerBridge
+from models.errors import DeviceError, UserError
 from models.special_tokens import DEFAULT_SYSTEM_PROMPT
 
 log = logging.getLogger(__name__)

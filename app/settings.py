@@ -31,7 +31,9 @@ SETTINGS_FILE = "settings.json"
 MAX_RECENT = 8
 COMPUTE_DEVICES = ("auto", "cpu", "cuda")
 VOCODER_BACKENDS = ("torch", "onnx")
-VOCODER_SCHEDULES = ("auto", "fast", "smooth")  # auto: planned from this machine's measured speeds  # core.voice.chunk_schedule.ChunkSchedule.preset names offered to users
+# offered to users: "auto" (app/playback_plan.py, planned from this machine's measured speeds) or a
+# core.voice.chunk_schedule.ChunkSchedule.preset name
+VOCODER_SCHEDULES = ("auto", "fast", "smooth")
 
 
 def config_dir() -> Path:

@@ -1,6 +1,7 @@
 """Performance suite: ours vs the reference worker's algorithm, same checkpoint, same machine, one run.
 
-    python bench/suite.py [--preset tiny|small|tiny-4:8|small-4:8] [--checkpoint DIR] [--decoder DIR] [--device cpu|cuda]
+    python bench/suite.py [--preset tiny|small|tiny-4:8|small-4:8] [--checkpoint DIR] [--decoder DIR]
+                          [--device cpu|cuda]
                           [--repeats 3] [--turns 10] [--json suite.json]
 
 Prints a table and writes JSON. Every ratio compares figures measured in this run (alternating repeats, medians).
@@ -35,10 +36,10 @@ from bench.suite_measure import (  # noqa: E402
     ours_reply,
 )
 from core.compute import configure_cpu_threads  # noqa: E402
-from core.lm.conversation import Conversation  # noqa: E402
 from core.engine.config import VadConfig  # noqa: E402
-from core.lm.runner import OpenS2SRunner  # noqa: E402
 from core.engine.warmup import warm_up  # noqa: E402
+from core.lm.conversation import Conversation  # noqa: E402
+from core.lm.runner import OpenS2SRunner  # noqa: E402
 from tests.helpers import synthetic_clip  # noqa: E402
 
 log = logging.getLogger(__name__)

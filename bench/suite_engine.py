@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from core.engine.engine import Engine
 from core.engine.config import VAD_RATE_HZ, EndOfTurnConfig, EngineConfig, VadConfig
+from core.engine.engine import Engine
 from core.engine.events import EngineState, ReplyEnded, UserTurnCaptured
 from tests.engine_fakes import Collector, FakeAudio
 

@@ -30,7 +30,7 @@ def _engine(barge_in: bool, runner: FakeRunner):
     return eng, events, audio, conv
 
 
-def _speech(speech_factory, audio, pause_s: float):
+def _speech(speech_factory, audio, pause_s: float):  # noqa: F811
     a, rate = speech_factory("I was thinking")
     b, _ = speech_factory("about going to the beach tomorrow.")
     x = np.concatenate([a, np.zeros(int(pause_s * rate), np.float32), b])

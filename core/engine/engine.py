@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from core.audio.devices import MicCapture, SpeakerOutput
-from core.turns.capture import CaptureHooks, CaptureLoop
+from core.audio.playout import PlayoutBuffer
+from core.engine import continuation
 from core.engine.config import VAD_RATE_HZ, EngineConfig
 from core.engine.events import (
     BargeIn,
@@ -40,13 +41,12 @@ from core.engine.events import (
     UserTextSubmitted,
     UserTurnCaptured,
 )
-from models.errors import DeviceError, UserError
-from core.audio.playout import PlayoutBuffer
 from core.engine.reply_job import ReplyJob
-from core.engine import continuation
 from core.engine.speculation import Speculation, SpeculationSlot
-from core.turns.vad import SileroVad, Turn, frames_to_s
 from core.engine.worker import Worker
+from core.turns.capture import CaptureHooks, CaptureLoop
+from core.turns.vad import SileroVad, Turn, frames_to_s
+from models.errors import DeviceError, UserError
 
 log = logging.getLogger(__name__)
 

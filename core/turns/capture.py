@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 
 from core.audio.devices import FrameChunker, MicCapture, Resampler
-from core.engine.config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, EngineConfig
-from core.engine.events import EngineError, ErrorKind, SpeechDiscarded, SpeechStarted
 from core.audio.levels import LevelWatch
-from core.engine.events import SpeechIgnored
+from core.engine.config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, EngineConfig
+from core.engine.events import EngineError, ErrorKind, SpeechDiscarded, SpeechIgnored, SpeechStarted
 from core.turns.semantic import ContinuedAfterCommit, make_detector
 from core.turns.vad import Discarded, SpeechStart, Turn, TurnCandidate, TurnResumed, frames_to_s
 

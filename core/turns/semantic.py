@@ -9,7 +9,8 @@ silence a turn needs comes from `core.turns.end_of_turn.SilencePolicy` (between 
   the speculative reply and the samples of the turn however the silence ends, so a speculated reply is adopted.
 - A turn ended by the model has reason "semantic". Speech that starts within `rejoin_ms` of such an early
   commit is the same user turn going on: `ContinuedAfterCommit` is emitted once it has `min_speech_ms` of voice
-  (the engine stops the early reply at once) and its `Turn` has `continues=True` (the engine merges it into the previous user turn).
+  (the engine stops the early reply at once) and its `Turn` has `continues=True` (the engine merges it into
+  the previous user turn).
 - The model runs on the calling thread; `last_compute_s` is its time at the last fed frame.
 """
 

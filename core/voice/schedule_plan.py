@@ -15,9 +15,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from models.glm_constants import MEL_HOP_SAMPLES, SAMPLE_RATE_HZ, UNIT_RATE_HZ
-
 from core.voice.chunk_schedule import ChunkSchedule
+from models.glm_constants import MEL_HOP_SAMPLES, SAMPLE_RATE_HZ, UNIT_RATE_HZ
 
 log = logging.getLogger(__name__)
 
