@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "app.commands.units",
     "app.commands.make_tiny_speech_tokenizer",
     "app.commands.make_data",
+    "app.commands.loss",
+    "app.commands.train",
 )
 DEFAULT_COMMAND = "gui"
 TOP_LEVEL_FLAGS = ("-v", "-vv", "-vvv", "--verbose")

@@ -24,7 +24,14 @@ from core.audio.clips import MODEL_RATE_HZ, resample, to_mono
 from core.lm.runner import unit_offset
 from core.training.data import ASSISTANT, DatasetFile, RawExample
 from models.special_tokens import (
-    AUDIO_END, AUDIO_START, AUDIO_TOKEN_INDEX, DEFAULT_SYSTEM_PROMPT, IM_END, IM_START, TTS_END, TTS_START,
+    AUDIO_END,
+    AUDIO_START,
+    AUDIO_TOKEN_INDEX,
+    DEFAULT_SYSTEM_PROMPT,
+    IM_END,
+    IM_START,
+    TTS_END,
+    TTS_START,
 )
 
 log = logging.getLogger(__name__)
