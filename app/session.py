@@ -18,12 +18,13 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from app.end_of_turn import SessionEndOfTurn
 from app.partial_feed import PartialFeed
 from app.settings import AppSettings
 from app.talk_vad import TalkVad
 from core.engine.events import EngineError, EngineState, ErrorKind
-from models.errors import DeviceError, UserError
 from core.listeners.bridge import ListenerBridge
+from models.errors import DeviceError, UserError
 from models.special_tokens import DEFAULT_SYSTEM_PROMPT
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Session(QObject):
         self._turn_floor = 0  # turn ids a restored conversation already uses
         self._incoming.connect(self.event.emit, Qt.ConnectionType.QueuedConnection)
         self._partial = PartialFeed(lambda: self.listeners)
+        self._eot = SessionEndOfTurn(self._incoming.emit)
         self.talk_vad.set_tap(self._partial.on_frame)
 
     # -- models and settings --------------------------------------------------------------------------------
@@ -233,12 +235,14 @@ class Session(QObject):
             sampling=self.settings.sampling_config(),
             vad=self.talk_vad,
             first_turn_id=first_turn_id,
+            end_of_turn=self._eot.scorer(self.settings.engine_config().end_of_turn),
+            end_of_turn_text=self._eot.text_prob,
         )
 
     def _make_listeners(self, settings: AppSettings) -> Any:
         from core.listeners.manager import Listeners
 
-        return Listeners(settings.listeners_config(), self._incoming.emit)
+        return Listeners(settings.listeners_config(), self._eot.tap(self._incoming.emit))
 
     def _start_engine(self) -> bool:
         try:
@@ -303,6 +307,7 @@ class Session(QObject):
         if self.listeners is None:
             return
         self._partial.on_event(ev)
+        self._eot.on_event(ev)
         self._bridge.on_event(ev)
 
 

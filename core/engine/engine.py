@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from core.audio.devices import MicCapture, SpeakerOutput
-from core.turns.capture import CaptureHooks, CaptureLoop
+from core.audio.playout import PlayoutBuffer
+from core.engine import continuation
 from core.engine.config import VAD_RATE_HZ, EngineConfig
 from core.engine.events import (
     BargeIn,
@@ -40,12 +41,12 @@ from core.engine.events import (
     UserTextSubmitted,
     UserTurnCaptured,
 )
-from models.errors import DeviceError, UserError
-from core.audio.playout import PlayoutBuffer
 from core.engine.reply_job import ReplyJob
 from core.engine.speculation import Speculation, SpeculationSlot
-from core.turns.vad import SileroVad, Turn, frames_to_s
 from core.engine.worker import Worker
+from core.turns.capture import CaptureHooks, CaptureLoop
+from core.turns.vad import SileroVad, Turn, frames_to_s
+from models.errors import DeviceError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class Engine:
         sampling: Any = None,
         vad: Any = None,
         first_turn_id: int = 1,
+        end_of_turn: Any = None,
+        end_of_turn_text: Callable[[float], float | None] | None = None,
     ) -> None:
         self.config = config or EngineConfig()
         self._runner, self._decoder, self._sampling = runner, decoder, sampling
@@ -76,6 +79,9 @@ class Engine:
         self._audio = audio
         self.conversation = conversation if conversation is not None else _new_conversation()
         self._vad = vad
+        self._end_of_turn = end_of_turn  # Smart Turn scorer (core.turns.smart_turn) or None: the VAD's silence
+        self._end_of_turn_text = end_of_turn_text  # P(utterance over | partial transcript), None when unknown
+        self._early: tuple[int, Any, np.ndarray] | None = None  # (turn id, history turn, samples) of an early commit
         self.transcript: list[dict] = []  # {"role", "turn_id", "text" | "audio_s", ...}: the conversation log
         self._lock = threading.RLock()
         self._state = EngineState.IDLE
@@ -136,9 +142,11 @@ class Engine:
             self._running.set()
             self._reply_workers = (Worker("reply-model"), Worker("reply-vocoder"))
             hooks = CaptureHooks(
-                self._emit, self._dispatch, self._barge_in, self._mic_live, self._speculate, self._drop_speculation
+                self._emit, self._dispatch, self._barge_in, self._mic_live, self._speculate, self._drop_speculation,
+                self._continued,
             )
-            self.capture_loop = CaptureLoop(self._capture, self._vad, self.config, hooks)
+            self.capture_loop = CaptureLoop(self._capture, self._vad, self.config, hooks, self._end_of_turn,
+                                            self._end_of_turn_text)
             self._workers = [
                 threading.Thread(
                     target=self.capture_loop.run, args=(self._running,), name="engine-capture", daemon=True
@@ -232,7 +240,9 @@ class Engine:
         self._opening = ErrorKind.OUTPUT_DEVICE  # which device a DeviceError is about
         self._speaker = SpeakerOutput(self._audio, a.output_device, a.output_rate_hz, a.output_block_ms, self._playout)
         self._speaker.open()
-        self._playout.set_prebuffer(int(self._speaker.rate_hz * a.prebuffer_ms / 1000))
+        # a decoder planned from this machine's speed says how deep the jitter buffer must be (app/playback_plan.py)
+        prebuffer_ms = getattr(self._decoder, "prebuffer_ms", None) or a.prebuffer_ms
+        self._playout.set_prebuffer(int(self._speaker.rate_hz * prebuffer_ms / 1000))
         self._opening = ErrorKind.INPUT_DEVICE
         self._capture = MicCapture(self._audio, a.input_device, a.input_rate_hz, a.input_block_ms, a.input_queue_blocks)
         self._capture.open()
@@ -250,19 +260,23 @@ class Engine:
     def _mic_live(self) -> bool:
         if self.config.barge_in:
             return True
-        return self._state is EngineState.LISTENING and time.monotonic() >= self._mic_open_t
+        # half-duplex: also live while the reply is computed and nothing plays yet (no echo to hear), so speech
+        # that goes on after an early commit is heard
+        listening = self._state in (EngineState.LISTENING, EngineState.THINKING)
+        return listening and time.monotonic() >= self._mic_open_t
 
     # -- turns ---------------------------------------------------------------------------------------------
     def _dispatch(self, turn: Turn, speech_end_t: float | None) -> int:
         with self._lock:
-            spec = self._spec.take(turn.samples) if self._job is None else None
+            spec = self._spec.take(turn.samples) if self._job is None and not turn.continues else None
             adopt = spec is not None
             self._cancel_current_reply()
+            continues, turn = continuation.merge(self, turn)
             try:
                 if adopt:
-                    self.conversation.append(spec.user_turn)
+                    user = self.conversation.append(spec.user_turn)
                 else:
-                    self.conversation.add_user_audio(turn.samples)
+                    user = self.conversation.add_user_audio(turn.samples)
             except UserError as err:
                 self._emit(
                     EngineError(ErrorKind.INPUT_SIGNAL, f"That turn could not be used ({err}); please say it again.")
@@ -270,19 +284,22 @@ class Engine:
                 return -1
             self._turn_id += 1
             tid = self._turn_id
-            self._report_turn(tid, turn, speech_end_t)
+            self._early = (tid, user, turn.samples) if turn.reason == "semantic" else None
+            self._report_turn(tid, turn, speech_end_t, continues)
             if adopt:
                 self._adopt(spec, tid)
             else:
                 self._start_reply(tid)
             return tid
 
-    def _report_turn(self, tid: int, turn: Turn, speech_end_t: float | None) -> None:
+    def _report_turn(self, tid: int, turn: Turn, speech_end_t: float | None, continues: int | None = None) -> None:
         frames = (frames_to_s(turn.start_frame), frames_to_s(turn.speech_end_frame), frames_to_s(turn.end_frame))
         now = time.monotonic()
-        self._emit(UserTurnCaptured(tid, turn.samples, VAD_RATE_HZ, *frames, turn.reason, speech_end_t, now))
+        self._emit(UserTurnCaptured(tid, turn.samples, VAD_RATE_HZ, *frames, turn.reason, speech_end_t, now,
+                                    continues))
         audio_s = turn.samples.size / VAD_RATE_HZ
-        self.transcript.append({"role": "user", "turn_id": tid, "audio_s": audio_s, "reason": turn.reason})
+        self.transcript.append({"role": "user", "turn_id": tid, "audio_s": audio_s, "reason": turn.reason,
+                                "continues_turn": continues})
         if turn.reason == "max_length":
             limit_s = self.config.vad.max_turn_ms / 1000
             msg = f"The turn reached the {limit_s:g} s maximum and was cut there; pause sooner, or raise max_turn_ms."
@@ -341,6 +358,12 @@ class Engine:
         log.info("turn %d: speculative reply adopted (%.0f ms head start)", tid,
                  1000 * (time.monotonic() - spec.started_t))
 
+    def _continued(self) -> None:
+        """Capture thread: the user went on after an early commit: stop its reply at once (barge-in path)."""
+        with self._lock:
+            if self._early is not None and self._job is not None and self._job.turn_id == self._early[0]:
+                self._barge_in(self.config.vad.min_speech_ms, None)
+
     def _barge_in(self, speech_ms: float, speech_start_t: float | None) -> None:
         with self._lock:
             job = self._job
@@ -368,10 +391,13 @@ class Engine:
                                     "heard_text": ended.heard_text, "reason": ended.reason.value,
                                     "interrupted": ended.interrupted})
             self._emit(ended)
+            if self._early is not None and self._early[0] == job.turn_id and not ended.interrupted:
+                self._early = None  # its reply was heard whole: speech from now on is a new turn
             if out.error:
                 kind = ErrorKind.MODEL if out.error_source == "model" else ErrorKind.VOCODER
                 self._emit(EngineError(kind, _failure_message(out.error_source, out.error, ended.played_s)))
-            self._mic_open_t = time.monotonic() + ECHO_TAIL_MS / 1000
+            if ended.played_s > 0:  # an echo tail only after sound (speech heard meanwhile stays one turn)
+                self._mic_open_t = time.monotonic() + ECHO_TAIL_MS / 1000
             if self._state in (EngineState.THINKING, EngineState.SPEAKING):
                 self._set_state(EngineState.LISTENING, "reply_done")
 
