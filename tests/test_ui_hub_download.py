@@ -59,7 +59,7 @@ def test_download_from_the_window_then_the_app_loads_it_and_answers(qtbot, make_
     assert _same_tree(tiny_checkpoint, model_dir)
     cached = Path(os.environ["HF_HUB_CACHE"])
     assert list(cached.rglob("model.safetensors")), "the listeners go into the hub cache"
-    assert win.session.model_label == "OpenS2S"
+    qtbot.waitUntil(lambda: win.session.model_label == "OpenS2S", timeout=WAIT_MS)  # set on the control thread
     qtbot.waitUntil(lambda: win.session.engine is not None and win.session.engine.state.value == "listening",
                     timeout=WAIT_MS)
     with qtbot.waitSignal(win.presenter.reply_ended, timeout=WAIT_MS):

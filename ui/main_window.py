@@ -190,7 +190,7 @@ class MainWindow(QMainWindow):
 
     def _show_restored(self, rec) -> None:
         bubble = self.view.bubble(rec.role, rec.turn_id)
-        bubble.set_text(rec.text or (f"🎤 {rec.audio_s:.1f} s of speech" if rec.chunks else "(no words)"))
+        bubble.set_text(rec.text or (f"({rec.audio_s:.1f} s of speech)" if rec.chunks else "(no words)"))
         bubble.set_note("restored" + (" · interrupted" if rec.interrupted else ""))
         bubble.set_replayable(bool(rec.chunks))
         for label, confidence in rec.emotions[-1:]:
