@@ -160,7 +160,6 @@ class Session(QObject):
         was_running = self.engine is not None and self.engine.state is not EngineState.IDLE
         if self.engine is not None:
             self.engine.stop()
-            self.engine.transcript.clear()
         self.conversation.clear()
         self._bridge.clear()
         if was_running:

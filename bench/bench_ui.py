@@ -73,7 +73,7 @@ def _build(tmp: Path, listeners: bool):
     from app.replay import ReplayPlayer
     from app.session import Session
     from app.settings import AppSettings, SettingsStore
-    from tests.engine_fakes import FakeAudio
+    from app.fake_audio import FakeAudio
     from ui.main_window import MainWindow
 
     model, decoder = ensure_demo(tmp / "data")

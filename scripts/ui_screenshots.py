@@ -42,7 +42,7 @@ def _speech(tmp: Path, rate_hz: int):
     import numpy as np
     import soxr
 
-    from tests.audio_fixtures import espeak
+    from core.audio.espeak import espeak
 
     x, rate = espeak("Hi! I had a really great day today.", tmp)
     y = soxr.resample(x, rate, rate_hz).astype(np.float32)
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.session import Session
     from app.settings import AppSettings, SettingsStore
     from models.listeners.tiny import write_tiny_listeners
-    from tests.engine_fakes import FakeAudio
+    from app.fake_audio import FakeAudio
     from ui.main_window import MainWindow
     from ui.settings_dialog import SettingsDialog
 

@@ -1,5 +1,7 @@
 """The capture thread's work: device-rate blocks -> 16 kHz 512-sample frames -> silero-vad -> TurnDetector,
-mic levels and signal warnings, and barge-in detection. It decides nothing about replies: it calls back."""
+mic levels and signal warnings, and barge-in detection. It decides nothing about replies: it calls back, and the
+engine's hooks only post the decision to its control thread (core.engine.control), so this thread never waits on
+a reply being cancelled or started."""
 
 from __future__ import annotations
 
@@ -9,14 +11,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from core.audio.devices import FrameChunker, MicCapture, Resampler
+from core.audio.levels import LevelWatch
 from core.engine.config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, EngineConfig
 from core.engine.events import EngineError, ErrorKind, SpeechDiscarded, SpeechStarted
-from core.audio.levels import LevelWatch
+from core.seams import SpeechDetector
 from core.turns.vad import Discarded, SpeechStart, Turn, TurnCandidate, TurnDetector, TurnResumed, frames_to_s
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ OVERFLOW_REPORT_S = 5.0  # at most one "input fell behind" error per this period
 @dataclass(frozen=True)
 class CaptureHooks:
     emit: Callable[[object], None]
-    dispatch: Callable[[Turn, float | None], int]  # (turn, monotonic arrival of its last voiced frame)
+    dispatch: Callable[[Turn, float | None], None]  # (turn, monotonic arrival of its last voiced frame)
     barge_in: Callable[[float, float | None], None]  # (speech_ms, monotonic arrival of the speech onset)
     mic_live: Callable[[], bool]  # False: half-duplex is ignoring the microphone
     speculate: Callable[[Turn, float | None], None] | None = None  # a TurnCandidate (speculative turn start)
@@ -36,7 +38,7 @@ class CaptureHooks:
 
 
 class CaptureLoop:
-    def __init__(self, capture: MicCapture, vad: Any, config: EngineConfig, hooks: CaptureHooks) -> None:
+    def __init__(self, capture: MicCapture, vad: SpeechDetector, config: EngineConfig, hooks: CaptureHooks) -> None:
         self._cap, self._vad, self._cfg, self._hooks = capture, vad, config, hooks
         self._resampler = Resampler(capture.rate_hz, VAD_RATE_HZ)
         self._chunker = FrameChunker(VAD_FRAME)
