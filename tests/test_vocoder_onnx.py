@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import vocoder_onnx
+from core.voice import onnx_backend as vocoder_onnx
 from core.voice.chunk_schedule import ChunkSchedule
 from core.voice.token2wav import VoiceDecoder
 from tests.vocoder_helpers import decoder, stream_decode, tiny_dir, units

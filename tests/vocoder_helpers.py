@@ -62,7 +62,7 @@ class LocalFlow:
     def frames_for(self, n_units: int) -> int:
         return self.real.frames_for(n_units)
 
-    def inference(self, token, prompt_token, prompt_feat, noise=None, estimator=None):
+    def inference(self, token, prompt_token, prompt_feat, noise=None, estimator=None, should_stop=None):
         n_frames = self.frames_for(token.shape[1] + prompt_token.shape[1])
         frame = torch.arange(n_frames, dtype=torch.float32)
         channel = torch.arange(80, dtype=torch.float32)[:, None]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenuBar
 
 from app.downloader import HubDownloader, default_targets
 from app.model_loader import LoadRequest
-from ui.dialogs import DownloadDialog, show_error
+from app.session import Session
+from app.settings import AppSettings
+from ui.dialogs import DownloadDialog, WelcomePanel, show_error
 from ui.settings_dialog import SettingsDialog
-
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,39 @@ SHORTCUTS = {
 }
 
 
+class ActionHost(Protocol):
+    """What the actions need from their window (ui.main_window.MainWindow, a QMainWindow)."""
+
+    session: Session
+    settings: AppSettings
+    welcome: WelcomePanel
+    data_root: Path
+
+    def menuBar(self) -> QMenuBar: ...  # noqa: N802 (Qt's name)
+
+    def addAction(self, action: QAction) -> None: ...  # noqa: N802 (Qt's name)
+
+    def close(self) -> bool: ...
+
+    def open_checkpoint_dialog(self) -> None: ...
+
+    def load_demo(self) -> None: ...
+
+    def load(self, request: LoadRequest) -> None: ...
+
+    def export_dialog(self) -> None: ...
+
+    def new_conversation(self) -> None: ...
+
+    def stop_reply(self) -> None: ...
+
+    def set_show_emotion(self, show: bool) -> None: ...
+
+    def update_settings(self, settings: AppSettings, restart_engine: bool = False) -> None: ...
+
+
 class WindowActions:
-    def __init__(self, win: MainWindow) -> None:
+    def __init__(self, win: ActionHost) -> None:
         self.win = win
         self.downloader: HubDownloader | None = None
         self.download_fns: dict = {}  # tests inject list_files / download_file here
