@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from app.paced_audio import PacedStream
+from core.audio.devices import DEVICE_RATE_HZ
 
 log = logging.getLogger(__name__)
 
-FAKE_INPUT_RATE_HZ = 48000
+FAKE_INPUT_RATE_HZ = DEVICE_RATE_HZ
 FAKE_OUTPUT_RATE_HZ = 44100  # differs from the input on purpose: both resamplers are exercised
 
 

@@ -21,9 +21,10 @@ from PySide6.QtCore import QObject, Qt, Signal
 from app.partial_feed import PartialFeed
 from app.settings import AppSettings
 from app.talk_vad import TalkVad
+from core.engine.config import VAD_RATE_HZ
 from core.engine.events import EngineError, EngineState, ErrorKind
-from models.errors import DeviceError, UserError
 from core.listeners.bridge import ListenerBridge
+from models.errors import DeviceError, UserError
 from models.special_tokens import DEFAULT_SYSTEM_PROMPT
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ class AudioFallback:
     """The sound devices could not be opened: the session runs text-only on a silent backend."""
 
     reason: str  # the device error, one line
-VAD_RATE_HZ = 16000
 SHUTDOWN_TIMEOUT_S = 15.0
 
 

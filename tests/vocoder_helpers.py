@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from core.voice.token2wav import ChunkSchedule, VoiceDecoder
+from models.glm_constants import UNIT_VOCAB_SIZE
 from models.tiny_decoder import make_tiny_decoder
 
 TINY_SEED = 0
@@ -30,7 +31,7 @@ def decoder(backend: str = "torch") -> VoiceDecoder:
 
 
 def units(n: int, seed: int = 0) -> list[int]:
-    return torch.randint(0, 16384, (n,), generator=torch.Generator().manual_seed(seed)).tolist()
+    return torch.randint(0, UNIT_VOCAB_SIZE, (n,), generator=torch.Generator().manual_seed(seed)).tolist()
 
 
 def stream_decode(

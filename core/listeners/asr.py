@@ -10,15 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from core.listeners.events import ASR, UserTranscript
+from core.audio.clips import WINDOW_SAMPLES  # Whisper sees at most 30 s per window
 from core.listeners import loading
 from core.listeners.base import Emit, Listener
 from core.listeners.config import ListenersConfig
+from core.listeners.events import ASR, UserTranscript
+from models.rates import SPEECH_RATE_HZ as SAMPLE_RATE_HZ
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE_HZ = 16_000
-WINDOW_SAMPLES = 30 * SAMPLE_RATE_HZ  # Whisper sees at most 30 s per window
 _PARTIAL_KEY = "partial"
 
 

@@ -8,15 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from core.lm.events import EmotionLabel
-from core.listeners.events import ASSISTANT_EMOTION, USER_EMOTION, TurnEmotion
 from core.listeners import loading
 from core.listeners.base import Emit, Listener
 from core.listeners.config import ListenersConfig
+from core.listeners.events import ASSISTANT_EMOTION, USER_EMOTION, TurnEmotion
+from core.lm.events import EmotionLabel
+from models.rates import SPEECH_RATE_HZ as SAMPLE_RATE_HZ
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE_HZ = 16_000
 _TEXT_KEY = "text"
 _MIN_SER_SAMPLES = SAMPLE_RATE_HZ // 10  # wav2vec2-style encoders need some audio; shorter turns get padded
 
