@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 import numpy as np
 
@@ -93,7 +92,7 @@ class FakeStream(PacedStream):
     NAME = "fake"
     DEFAULT_BLOCKSIZE = 512
 
-    def __init__(self, backend: FakeAudio, kind: str, samplerate: float, blocksize: int, **kw: Any) -> None:
+    def __init__(self, backend: FakeAudio, kind: str, samplerate: float, blocksize: int, **kw: object) -> None:
         if samplerate in backend.refuse_rates:
             raise FakePortAudioError(f"Invalid sample rate [PaErrorCode -9997] ({samplerate})")
         super().__init__(kind, samplerate, blocksize, speed=backend.speed, **kw)
@@ -130,7 +129,7 @@ class FakeAudio:
         self.speaker = FakeSpeaker(out_rate_hz)
         self.streams: list[FakeStream] = []
 
-    def query_devices(self, device: Any = None, kind: str | None = None) -> dict:
+    def query_devices(self, device: int | str | None = None, kind: str | None = None) -> dict:
         if kind == "input" and not self.has_input or kind == "output" and not self.has_output:
             raise FakePortAudioError(f"Error querying device -1 (no default {kind} device)")
         if device not in (None, 0, "fake"):
@@ -144,10 +143,10 @@ class FakeAudio:
             "default_samplerate": float(rate),
         }
 
-    def InputStream(self, **kw: Any) -> FakeStream:  # noqa: N802 (sounddevice's name)
+    def InputStream(self, **kw: object) -> FakeStream:  # noqa: N802 (sounddevice's name)
         return FakeStream(self, "input", **kw)
 
-    def OutputStream(self, **kw: Any) -> FakeStream:  # noqa: N802 (sounddevice's name)
+    def OutputStream(self, **kw: object) -> FakeStream:  # noqa: N802 (sounddevice's name)
         return FakeStream(self, "output", **kw)
 
     def stream(self, kind: str) -> FakeStream:

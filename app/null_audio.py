@@ -8,7 +8,6 @@ The window switches to it only when the real devices cannot be opened, and says 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from app.paced_audio import PacedStream
 from core.audio.devices import DEVICE_RATE_HZ
@@ -32,7 +31,7 @@ class NullAudio:
 
     PortAudioError = NullPortAudioError
 
-    def query_devices(self, device: Any = None, kind: str | None = None) -> dict:
+    def query_devices(self, device: int | str | None = None, kind: str | None = None) -> dict:
         return {
             "name": NULL_DEVICE_NAME,
             "index": 0,
@@ -41,8 +40,8 @@ class NullAudio:
             "default_samplerate": float(NULL_RATE_HZ),
         }
 
-    def InputStream(self, **kw: Any) -> _NullStream:  # noqa: N802 (sounddevice's name)
+    def InputStream(self, **kw: object) -> _NullStream:  # noqa: N802 (sounddevice's name)
         return _NullStream("input", **kw)
 
-    def OutputStream(self, **kw: Any) -> _NullStream:  # noqa: N802 (sounddevice's name)
+    def OutputStream(self, **kw: object) -> _NullStream:  # noqa: N802 (sounddevice's name)
         return _NullStream("output", **kw)

@@ -9,7 +9,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -35,7 +34,7 @@ class PacedStream:
         callback: Callable[..., None] | None = None,
         finished_callback: Callable[[], None] | None = None,
         speed: float = 1.0,
-        **_: Any,
+        **_: object,
     ) -> None:
         self.kind, self.samplerate = kind, int(samplerate)
         self.blocksize = int(blocksize) or self.DEFAULT_BLOCKSIZE

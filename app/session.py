@@ -24,6 +24,7 @@ from app.talk_vad import TalkVad
 from core.engine.config import VAD_RATE_HZ
 from core.engine.events import EngineError, EngineState, ErrorKind
 from core.listeners.bridge import ListenerBridge
+from core.seams import AudioBackend
 from models.errors import DeviceError, UserError
 from models.special_tokens import DEFAULT_SYSTEM_PROMPT
 
@@ -46,8 +47,8 @@ class Session(QObject):
     event = Signal(object)
     _incoming = Signal(object)
 
-    def __init__(self, settings: AppSettings, audio: Any = None, make_vad: Callable[[], Any] | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, settings: AppSettings, audio: AudioBackend | None = None,
+                 make_vad: Callable[[], Any] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         from core.lm.conversation import Conversation
 
