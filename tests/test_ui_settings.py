@@ -92,8 +92,8 @@ def test_settings_dialog_from_the_menu_restarts_the_engine_config(qtbot, make_wi
 
 
 def test_no_subcommand_means_gui():
-    from app.cli import build_parser
-    from main import GUI_COMMAND_MODULE, with_default_command
+    from app.cli import build_parser, with_default_command
+    from main import GUI_COMMAND_MODULE
 
     parser = build_parser((GUI_COMMAND_MODULE,))
     assert with_default_command([], parser) == ["gui"]
