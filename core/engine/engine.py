@@ -135,7 +135,10 @@ class Engine:
     def interrupt(self) -> None:
         """Stop the current reply as a barge-in would (a stop button), without starting a new turn."""
         if self._control is not None and self.state is not EngineState.IDLE:
-            self._control.call(self._replies.on_barge_in, 0.0, None)
+            try:
+                self._control.call(self._replies.on_barge_in, 0.0, None)
+            except RuntimeError:  # the engine stopped meanwhile (device loss): nothing to interrupt
+                pass
 
     def submit_turn(self, samples_16k: np.ndarray) -> int:
         """Dispatch a user turn directly (push-to-talk, tests, benchmarks). Returns its turn id, or -1 if the

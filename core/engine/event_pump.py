@@ -32,7 +32,8 @@ class EventPump:
         """Deliver what was put so far, then end the thread."""
         if self._thread is not None:
             self._queue.put(_STOP)
-            self._thread.join(timeout_s)
+            if self._thread is not threading.current_thread():  # stop() from inside the sink: no self-join
+                self._thread.join(timeout_s)
             self._thread = None
 
     def _main(self) -> None:
