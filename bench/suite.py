@@ -293,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine-turns", type=int, default=3)
     ap.add_argument("--max-text", type=int, default=24)
     ap.add_argument("--max-units", type=int, default=48)
-    ap.add_argument("--warm-up", action="store_true", help="core.engine.warmup.warm_up() after load (the cold row shows it)")
+    ap.add_argument("--warm-up", action="store_true",
+                    help="core.engine.warmup.warm_up() after load (the cold row shows it)")
     ap.add_argument("--json", type=Path, default=Path("suite.json"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

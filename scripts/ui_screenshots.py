@@ -57,13 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.demo import DEMO_LABEL, ensure_demo
-    from ui.app_main import load_style
+    from app.fake_audio import FakeAudio
     from app.model_loader import LoadRequest, load_models
     from app.replay import ReplayPlayer
     from app.session import Session
     from app.settings import AppSettings, SettingsStore
     from models.listeners.tiny import write_tiny_listeners
-    from app.fake_audio import FakeAudio
+    from ui.app_main import load_style
     from ui.main_window import MainWindow
     from ui.settings_dialog import SettingsDialog
 

@@ -161,7 +161,9 @@ def test_the_checks_catch_what_they_are_for(tmp_path):
     files = {
         "models/net.py": "from core.voice import token2wav\n",
         "core/voice/token2wav.py": "from core.voice.stream import S\n",
-        "core/voice/stream.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from core.voice.token2wav import V\n",
+        "core/voice/stream.py": (
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from core.voice.token2wav import V\n"
+        ),
         "core/engine/late.py": "def f():\n    import app.cli\n",
         "app/cli.py": "import core.engine.late\n",
         "bench/b.py": "from tests.engine_fakes import FakeAudio\n",

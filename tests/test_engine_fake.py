@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soxr
 
-from core.engine.engine import Engine
 from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.engine import Engine
 from core.engine.events import (
     BargeIn,
     EngineError,
@@ -21,8 +21,8 @@ from core.engine.events import (
     StateChanged,
     UserTurnCaptured,
 )
-from models.errors import DeviceError
 from core.lm.events import StopReason
+from models.errors import DeviceError
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.lm.conversation import Conversation
-from core.engine.engine import Engine
 from core.engine.config import EngineConfig
+from core.engine.engine import Engine
 from core.engine.events import EngineError, ReplyEnded, UserTextSubmitted
+from core.lm.conversation import Conversation
 from tests.engine_fakes import Collector, FakeAudio, FakeDecoder, FakeRunner
 
 

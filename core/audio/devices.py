@@ -1,9 +1,9 @@
 """Audio devices through an injected `sounddevice`-like backend: capture into a bounded queue, playback from a
 jitter buffer, both at the device's native rate. Callbacks only copy; all DSP runs on engine threads.
 
-The backend must provide `query_devices(device, kind)`, `InputStream`, `OutputStream` (sounddevice signatures:
-samplerate, blocksize, device, channels, dtype, callback, finished_callback) and ideally `PortAudioError`.
-Tests pass a fake module that replays WAVs through the same callbacks.
+The backend is `core.seams.AudioBackend`: `query_devices(device, kind)`, `InputStream`, `OutputStream`
+(sounddevice signatures: samplerate, blocksize, device, channels, dtype, callback, finished_callback). The
+`sounddevice` module is one; `app.fake_audio` (tests, benchmarks) and `app.null_audio` (text-only) are others.
 """
 
 from __future__ import annotations
