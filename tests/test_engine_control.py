@@ -11,9 +11,12 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
+from core.audio.playout import PlayoutBuffer
 from core.engine.collector import EventCollector
 from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.control import ControlThread
 from core.engine.engine import Engine
 from core.engine.events import BargeIn, EngineError, EngineState, ErrorKind, MicLevel, ReplyEnded, StateChanged
 from core.lm.events import SpeechUnits, StopReason, TextDelta, TurnEnd
@@ -124,3 +127,36 @@ def test_a_reply_that_outlives_its_join_keeps_the_model_until_it_returns():
     assert waited_s < 0.2 + 0.5  # the control thread gave up waiting at the join timeout ...
     assert "did not stop" in err.message and not err.fatal  # ... and said so
     assert second.started_t >= first.ended_t  # ... but the new reply reached the model only after the old one
+
+
+def test_control_thread_runs_in_order_returns_results_and_refuses_after_finish():
+    ctl = ControlThread("t-control")
+    ctl.start()
+    seen: list = []
+    for i in range(5):
+        ctl.post(seen.append, i)
+    ctl.post(lambda: 1 / 0)  # logged; the thread goes on
+    assert ctl.call(lambda: list(seen)) == [0, 1, 2, 3, 4]
+    with pytest.raises(ZeroDivisionError):
+        ctl.call(lambda: 1 / 0)
+    ctl.call(ctl.finish)
+    assert ctl.join(5)
+    with pytest.raises(RuntimeError, match="not running"):
+        ctl.call(lambda: None)
+
+
+def test_playout_listener_hears_first_play_and_done():
+    heard: list[tuple[bool, bool]] = []
+    buf = PlayoutBuffer(0)
+    buf.set_listener(lambda: heard.append((buf.wait_first_play(0), buf.wait_done(0))))
+    buf.begin(1)
+    buf.write(1, np.ones(100, np.float32))
+    buf.end(1)
+    out = np.zeros(64, np.float32)
+    buf.fill(out)  # first sample played
+    buf.fill(out)  # the rest, then done
+    buf.fill(out)  # silence: nothing new to hear
+    assert heard == [(True, False), (True, True)]
+    buf.begin(2)
+    buf.stop()  # barge-in: done at once
+    assert heard[-1] == (False, True) and len(heard) == 3
