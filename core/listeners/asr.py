@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +28,9 @@ class AsrListener(Listener):
 
     name = ASR
 
-    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: Any = None) -> None:
+    def __init__(
+        self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: threading.Lock | None = None
+    ) -> None:
         super().__init__(checkpoint, config, emit, load_lock)
         self._model: Any = None
         self._features: Any = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -35,7 +36,9 @@ class SpeechEmotionListener(Listener):
 
     name = USER_EMOTION
 
-    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: Any = None) -> None:
+    def __init__(
+        self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: threading.Lock | None = None
+    ) -> None:
         super().__init__(checkpoint, config, emit, load_lock)
         self._model: Any = None
         self._features: Any = None
@@ -83,7 +86,9 @@ class TextEmotionListener(Listener):
 
     name = ASSISTANT_EMOTION
 
-    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: Any = None) -> None:
+    def __init__(
+        self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: threading.Lock | None = None
+    ) -> None:
         super().__init__(checkpoint, config, emit, load_lock)
         self._model: Any = None
         self._tokenizer: Any = None
