@@ -24,7 +24,7 @@ _STOP = object()
 class ControlThread:
     """A queue of calls run in order on one thread. `post` never blocks (safe in audio callbacks)."""
 
-    def __init__(self, name: str = "engine-control") -> None:
+    def __init__(self, name: str = "engine-replies") -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._finishing = False

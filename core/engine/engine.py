@@ -4,7 +4,7 @@ Threads (docs/architecture.md has the picture; all stoppable, joined with timeou
   PortAudio input callback  -> copies blocks into a bounded queue (drops counted)
   engine-capture            -> resample to 16 kHz, 512-sample frames, VAD, TurnDetector, levels; posts decisions
                                (turn ended, barge-in, speculation candidate / resumed) and never waits for them
-  engine-control            -> the only thread that cancels, joins, starts and finalizes reply jobs
+  engine-replies            -> the only thread that cancels, joins, starts and finalizes reply jobs
                                (core.engine.reply_control); sleeps on its queue between events
   reply-model / -vocoder    -> the two loops of each ReplyJob, one job at a time per model (core.engine.worker)
   PortAudio output callback <- PlayoutBuffer (jitter buffer); posts "first sample played" / "reply played out"
