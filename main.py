@@ -23,6 +23,10 @@ def _configure_logging(verbosity: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _quiet_import_warnings()
+    from app.quiet_audio import quiet_third_party_warnings, silence_alsa
+
+    silence_alsa()  # before PortAudio loads: no "ALSA lib … underrun occurred" lines on the terminal
+    quiet_third_party_warnings()
     from app.cli import build_parser, run_cli, with_default_command
 
     parser = build_parser((GUI_COMMAND_MODULE,))

@@ -24,6 +24,11 @@ COMMAND_MODULES = (
     "app.commands.make_tiny_listeners",
     "app.commands.converse",
     "app.commands.devices",
+    "app.commands.units",
+    "app.commands.make_tiny_speech_tokenizer",
+    "app.commands.make_data",
+    "app.commands.loss",
+    "app.commands.train",
 )
 DEFAULT_COMMAND = "gui"
 TOP_LEVEL_FLAGS = ("-v", "-vv", "-vvv", "--verbose")
@@ -43,11 +48,22 @@ def build_parser(extra_modules: tuple[str, ...] = ()) -> argparse.ArgumentParser
     return parser
 
 
+def hoist_verbosity(argv: list[str]) -> list[str]:
+    """`argv` with every -v/-vv/--verbose moved to the front, so `main.py --demo -v` works like `-v --demo`.
+
+    No command uses -v for anything else; arguments after a bare `--` are left alone."""
+    stop = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:stop] if a in TOP_LEVEL_FLAGS]
+    rest = [a for a in argv[:stop] if a not in TOP_LEVEL_FLAGS]
+    return [*flags, *rest, *argv[stop:]]
+
+
 def with_default_command(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     """`argv` with DEFAULT_COMMAND inserted when no sub-command is named (`main.py --checkpoint X` opens the GUI)."""
     names = parser.get_default("command_names")
     if names is None:  # a parser not made by build_parser (e.g. a test's, from a few command modules)
         return argv
+    argv = hoist_verbosity(argv)
     lead = 0
     while lead < len(argv) and argv[lead] in TOP_LEVEL_FLAGS:
         lead += 1

@@ -1,11 +1,13 @@
-"""The offline demo checkpoint: a tiny random OpenS2S model + tiny GLM-4-Voice decoder in the user data dir.
+"""The offline demo: a tiny random OpenS2S model, tiny GLM-4-Voice decoder and tiny listeners in the data dir.
 
 Generated on demand (a few seconds on a CPU) with the same factories the tests use. It runs the whole app
-offline, but its weights are random: it speaks gibberish, and the UI says so.
+offline — transcript and emotion labels included — but every weight is random: it speaks gibberish, the
+listeners guess at random, and the UI says so. Demo replies are capped at about three seconds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -19,10 +21,33 @@ DEMO_LABEL = "demo — random weights, speaks gibberish"
 DEMO_DIR = "demo"
 DONE_MARKER = ".complete"
 DEMO_SEED = 0
+LISTENERS_DIR = "listeners"
+DEMO_MAX_UNITS = 40  # ~3 s of speech (the tiny decoder makes ~75 ms per unit, as the real one's 12.5 Hz)
+DEMO_MAX_TEXT_TOKENS = 24
 
 
 def demo_paths(root: Path) -> tuple[Path, Path]:
     return root / DEMO_DIR / "model", root / DEMO_DIR / "decoder"
+
+
+def demo_listener_dirs(root: Path) -> dict[str, Path]:
+    from models.listeners.tiny import ASR_DIR, SER_DIR, TEXT_DIR
+
+    base = root / DEMO_DIR / LISTENERS_DIR
+    return {"asr": base / ASR_DIR, "ser": base / SER_DIR, "text_emotion": base / TEXT_DIR}
+
+
+def demo_settings(settings: AppSettings, root: Path) -> AppSettings:
+    """`settings` as the demo runs them: its random listeners and replies of about three seconds."""
+    dirs = demo_listener_dirs(root)
+    return dataclasses.replace(
+        settings,
+        asr_checkpoint=str(dirs["asr"]),
+        ser_checkpoint=str(dirs["ser"]),
+        text_emotion_checkpoint=str(dirs["text_emotion"]),
+        max_units=min(settings.max_units or DEMO_MAX_UNITS, DEMO_MAX_UNITS),
+        max_text_tokens=min(settings.max_text_tokens or DEMO_MAX_TEXT_TOKENS, DEMO_MAX_TEXT_TOKENS),
+    )
 
 
 def demo_request(root: Path) -> LoadRequest:
@@ -31,13 +56,13 @@ def demo_request(root: Path) -> LoadRequest:
 
 
 def ensure_demo(root: Path, report: Callable[[int, str], None] | None = None) -> tuple[Path, Path]:
-    """Write the demo checkpoint once (a marker file says it is complete); returns (model_dir, decoder_dir)."""
+    """Write the demo checkpoint and listeners once (a marker file says it is complete); (model_dir, decoder_dir)."""
     from models.tiny_checkpoint import make_tiny_checkpoint
     from models.tiny_decoder import make_tiny_decoder
 
     model, decoder = demo_paths(root)
     marker = root / DEMO_DIR / DONE_MARKER
-    if marker.exists():
+    if marker.exists() and (root / DEMO_DIR / LISTENERS_DIR).is_dir():
         return model, decoder
     if report:
         report(2, "writing the demo model (random weights)")
@@ -45,6 +70,11 @@ def ensure_demo(root: Path, report: Callable[[int, str], None] | None = None) ->
     if report:
         report(6, "writing the demo speech decoder (random weights)")
     make_tiny_decoder(decoder, seed=DEMO_SEED)
+    if report:
+        report(8, "writing the demo listeners (random weights)")
+    from models.listeners.tiny import write_tiny_listeners
+
+    write_tiny_listeners(root / DEMO_DIR / LISTENERS_DIR)
     marker.write_text("ok\n", encoding="utf-8")
     log.info("demo checkpoint written to %s", root / DEMO_DIR)
     return model, decoder

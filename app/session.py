@@ -82,6 +82,15 @@ class Session(QObject):
         self.talk_vad.set_push_to_talk(settings.push_to_talk)
         return self._submit(self._apply_settings, old, settings)
 
+    def reload_listeners(self) -> Future:
+        """Reopen the listeners with the current settings (after their models were downloaded)."""
+        return self._submit(self._reload_listeners)
+
+    def _reload_listeners(self) -> None:
+        if self.listeners is not None:
+            self.listeners.close()
+            self.listeners = self._make_listeners(self.settings)
+
     @property
     def has_model(self) -> bool:
         return self.engine is not None

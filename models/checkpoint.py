@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from transformers import AutoTokenizer, GenerationConfig, PreTrainedTokenizerBase, WhisperFeatureExtractor
 
+from models.adapter import adapter_base, apply_adapter, is_adapter_dir
 from models.errors import CheckpointError
 from models.weights import WeightsOption
 from models.config import OpenS2SConfig
@@ -182,11 +183,24 @@ def _load_feature_extractor(path: Path) -> WhisperFeatureExtractor:
     return fe
 
 
+def _load_with_adapter(folder: Path, device: torch.device, dtype: torch.dtype,
+                       weights: WeightsOption) -> OpenS2SCheckpoint:
+    """An adapter folder: its base checkpoint with the LoRA merged in (full-precision weights only)."""
+    if weights.quantized:
+        raise CheckpointError(f"{folder} is a LoRA adapter: load it with full weights (merge it into a checkpoint "
+                              "with `train` to quantize)")
+    ckpt = load_checkpoint(adapter_base(folder), device, dtype)
+    apply_adapter(ckpt.model, folder)
+    return replace(ckpt, path=folder)
+
+
 def load_checkpoint(checkpoint_dir: str | Path, device: torch.device, dtype: torch.dtype,
                     weights: WeightsOption | None = None) -> OpenS2SCheckpoint:
     """`weights`: full precision (default) or quantized LM blocks, quantized layer by layer while loading."""
     weights = weights or WeightsOption()
     root = Path(checkpoint_dir).expanduser()
+    if is_adapter_dir(root):
+        return _load_with_adapter(root, device, dtype, weights)
     if not root.is_dir():
         raise CheckpointError(f"{root} is not a directory: choose the folder that holds the OpenS2S config.json")
     config = OpenS2SConfig.from_dir(root)

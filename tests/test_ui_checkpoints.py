@@ -9,7 +9,7 @@ import threading
 
 from PySide6.QtWidgets import QMessageBox
 
-from app.downloader import DECODER_REPO, MODEL_REPO, HubDownloader, RepoTarget
+from app.downloader import DECODER_REPO, LISTENER_REPOS, MODEL_REPO, HubDownloader, RepoTarget
 from app.model_loader import LoadRequest
 from tests.ui_helpers import (  # noqa: F401 (fixtures)
     WAIT_MS,
@@ -70,9 +70,12 @@ def test_broken_checkpoint_shows_error_and_previous_model_keeps_working(
 class FakeHub:
     """list_files / download_file with hf_hub_download's shape; `block_on` stalls that file until cancelled."""
 
-    FILES = {MODEL_REPO: [("config.json", 100), ("model.safetensors", 4000)], DECODER_REPO: [("flow.pt", 900)]}
+    FILES = {MODEL_REPO: [("config.json", 100), ("model.safetensors", 4000)], DECODER_REPO: [("flow.pt", 900)],
+             **{repo: [("config.json", 50), ("model.safetensors", 300), ("pytorch_model.bin", 300)]
+                for repo in LISTENER_REPOS.values()}}
 
-    def __init__(self, block_on: str | None = None) -> None:
+    def __init__(self, block_on: str | None = None, cache_dir=None) -> None:
+        self.cache_dir = cache_dir
         self.block_on = block_on
         self.calls: list[tuple[str, str]] = []
         self.blocked = threading.Event()
@@ -90,14 +93,16 @@ class FakeHub:
                 threading.Event().wait(0.05)
             bar.update(size // 4)
         bar.close()
-        (local_dir / filename).write_bytes(b"x" * size)
-        return str(local_dir / filename)
+        out = local_dir if local_dir is not None else self.cache_dir / repo_id.replace("/", "--")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / filename).write_bytes(b"x" * size)
+        return str(out / filename)
 
 
 def test_download_reports_progress_and_completes(qtbot, tmp_path):
     hub = FakeHub()
     targets = (RepoTarget(MODEL_REPO, tmp_path / "m"), RepoTarget(DECODER_REPO, tmp_path / "d"))
-    dl = HubDownloader(targets, hub.list_files, hub.download_file)
+    dl = HubDownloader(targets, hub.list_files, hub.download_file, confirmed=True)
     seen: list[float] = []
     dl.progress.connect(lambda done, total, _name: seen.append(done / total))
     with qtbot.waitSignal(dl.finished_ok, timeout=WAIT_MS) as done:
@@ -110,7 +115,7 @@ def test_download_reports_progress_and_completes(qtbot, tmp_path):
 
 def test_download_cancel_stops_mid_file(qtbot, tmp_path):
     hub = FakeHub(block_on="model.safetensors")
-    dl = HubDownloader((RepoTarget(MODEL_REPO, tmp_path / "m"),), hub.list_files, hub.download_file)
+    dl = HubDownloader((RepoTarget(MODEL_REPO, tmp_path / "m"),), hub.list_files, hub.download_file, confirmed=True)
     with qtbot.waitSignal(dl.cancelled, timeout=WAIT_MS):
         dl.start()
         assert hub.blocked.wait(10)
@@ -120,13 +125,21 @@ def test_download_cancel_stops_mid_file(qtbot, tmp_path):
     dl.wait(5000)
 
 
-def test_download_from_the_window_then_loads(qtbot, make_window):  # noqa: F811
+def test_download_from_the_window_then_loads(qtbot, make_window, tmp_path):  # noqa: F811
     win = make_window()
-    hub = FakeHub()
+    hub = FakeHub(cache_dir=tmp_path / "hub")
     win.actions_.download_fns = {"list_files": hub.list_files, "download_file": hub.download_file}
     with qtbot.waitSignal(win.load_failed, timeout=WAIT_MS):  # the fake files are not a real checkpoint
         dl = win.actions_.start_download()
+        dialog = win.actions_.download_dialog
+        qtbot.waitUntil(dialog.start_button.isEnabled, timeout=WAIT_MS)  # asks first: size and destination
+        assert "GB" in dialog.message.text() or "kB" in dialog.message.text()
+        assert str(win.data_root / "models") in dialog.message.text() and not hub.calls
+        dialog.start_button.click()
     assert (win.data_root / "models" / "CASIA-LM--OpenS2S" / "config.json").exists()
+    # the listeners went along (safetensors only: other frameworks' copies are skipped)
+    assert (LISTENER_REPOS["asr"], "model.safetensors") in hub.calls
+    assert not any(name.endswith(".bin") for _repo, name in hub.calls)
     _dismiss_error(qtbot, win)
     dl.wait(5000)
 

@@ -58,7 +58,7 @@ def test_spoken_then_typed_turn_stream_into_bubbles(
     qtbot.waitUntil(lambda: bool(user.emotions) and "s of speech" not in win.view.find("user", 1).plain_text,
                     timeout=WAIT_MS)
     assert win.view.find("user", 1).emotion.isVisible()
-    assert "asr: on" in win.strip.listeners.text()
+    assert "Transcript: on" in win.strip.listeners.toolTip()
     assert win.view.find("user", 0) is None  # no live "hearing…" bubble left behind
     print(f"live partial transcripts shown: {win.presenter.partials_shown}")
 

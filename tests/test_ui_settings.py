@@ -7,7 +7,6 @@ import dataclasses
 import json
 
 import pytest
-from PySide6.QtCore import QTimer
 
 from app.settings import AppSettings, SettingsStore
 from tests.ui_helpers import TEST_SETTINGS, make_window  # noqa: F401 (fixture)
@@ -73,15 +72,12 @@ def test_settings_dialog_from_the_menu_restarts_the_engine_config(qtbot, make_wi
 
     win = make_window()
 
-    def accept_dialog():
-        dlg = next(w for w in win.findChildren(SettingsDialog) if w.isVisible())
-        dlg.end_silence.setValue(900)
-        dlg.speculate.setValue(0)  # "off"
-        dlg.prompt.setPlainText("You are a calm companion.")
-        dlg.accept()
-
-    QTimer.singleShot(200, accept_dialog)
-    win.actions_.open_settings()
+    dlg = win.actions_.open_settings()
+    assert isinstance(dlg, SettingsDialog) and dlg.isVisible()
+    dlg.end_silence.setValue(900)
+    dlg.speculate.setValue(0)  # "off"
+    dlg.prompt.setPlainText("You are a calm companion.")
+    dlg.accept()
     assert win.settings.end_silence_ms == 900
     assert SettingsStore(tmp_path / "config").load().end_silence_ms == 900
     assert win.session.settings.engine_config().vad.end_silence_ms == 900

@@ -33,11 +33,10 @@ class GuiOptions:
 
 
 def load_style() -> str:
-    try:
-        return STYLE_FILE.read_text(encoding="utf-8")
-    except OSError as err:
-        log.warning("no style sheet (%s); using the platform style", err)
-        return ""
+    """The style sheet for the system's current colour scheme (ui.theme)."""
+    from ui.theme import style_sheet
+
+    return style_sheet()
 
 
 def build_window(options: GuiOptions, store: Any = None, data_root: Path | None = None):
@@ -73,7 +72,9 @@ def run_gui(options: GuiOptions) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationDisplayName(APP_DISPLAY_NAME)
-    app.setStyleSheet(load_style())
+    from ui.theme import apply_theme
+
+    apply_theme(app)  # light or dark, following the system (and its later changes)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     win = build_window(options)
@@ -86,6 +87,7 @@ def run_gui(options: GuiOptions) -> int:
     if options.quit_after_s is not None:
         QTimer.singleShot(int(options.quit_after_s * 1000), win.close)
     win.show()
+    log.info("window shown")
     with loop:
         loop.run_until_complete(closed.wait())
     clean = win.shutdown()

@@ -1,12 +1,13 @@
-"""The top status strip (state, mic level, listeners) and the bottom control bar (talk, stop, type)."""
+"""The top status strip (state, mic level, listeners) and the bottom control bar (mode, talk, stop, type)."""
 
 from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
+    QButtonGroup,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -17,6 +18,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from ui.theme import icon
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +33,10 @@ STATE_TEXT = {
     "loading": "Loading model…",
     "no_model": "No model",
 }
-LISTENER_LINE_CHARS = 56  # per listener in the strip; the tooltip has the whole line
 MODES = ("Hands-free", "Push-to-talk")
+BUSY_STATES = ("thinking", "speaking")  # Stop has something to stop
+MIC_OFF_NOTE = "Mic off while I speak"
+ICON_PX = 16
 
 
 def meter_value(rms_dbfs: float) -> int:
@@ -41,7 +46,12 @@ def meter_value(rms_dbfs: float) -> int:
 
 
 class StatusStrip(QFrame):
-    """State pill, mic level meter, model label and listener statuses."""
+    """State pill, mic level meter (and "mic off" in half-duplex while speaking), model label, listener lines.
+
+    `set_listeners(lines)` takes (plain text, rich text) pairs; a rich line may hold a "download" link, which
+    `download_requested(name)` reports."""
+
+    download_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,27 +60,38 @@ class StatusStrip(QFrame):
         outer.setContentsMargins(16, 8, 16, 6)
         outer.setSpacing(4)
         lay = QHBoxLayout()
-        lay.setSpacing(12)
+        lay.setSpacing(10)
         outer.addLayout(lay)
         self.state = QLabel("", objectName="statePill")
         self.state.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.meter = QProgressBar(objectName="micMeter")
         self.meter.setRange(0, METER_STEPS)
         self.meter.setTextVisible(False)
-        self.meter.setFixedWidth(140)
+        self.meter.setMinimumWidth(60)
+        self.meter.setMaximumWidth(140)
         self.meter.setToolTip("Microphone level")
-        mic = QLabel("Mic", objectName="dimLabel")
+        self.mic_icon = QLabel(objectName="micIcon")
+        self.mic_note = QLabel("", objectName="micNote")
+        self.mic_note.setToolTip("Half-duplex: the microphone is ignored while the reply plays, so the speaker "
+                                 "does not answer itself. Turn on barge-in in Settings (headphones) to interrupt.")
         self.model = QLabel("", objectName="modelLabel")
-        self.listeners = QLabel("", objectName="listenerLabel")
-        self.listeners.setWordWrap(False)
-        # never let long "off — reason" lines widen the window: the label is clipped, the tooltip has it all
-        self.listeners.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.listeners.setMinimumWidth(0)
-        for w in (self.state, mic, self.meter, self.model):
+        self.model.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        for w in (self.state, self.mic_icon, self.meter, self.mic_note):
             lay.addWidget(w)
-        lay.addStretch(1)
+        lay.addWidget(self.model, 1)
+        self.listeners = QLabel("", objectName="listenerLabel")
+        self.listeners.setTextFormat(Qt.TextFormat.RichText)
+        self.listeners.setWordWrap(True)  # at 800 px the three lines wrap instead of running off the edge
+        self.listeners.linkActivated.connect(self._link)
+        self.listeners.setVisible(False)
         outer.addWidget(self.listeners)
+        self._mic_off = False
+        self.refresh_icons()
         self.set_state("no_model")
+
+    def refresh_icons(self) -> None:
+        name = "mic-off" if self._mic_off else "mic"
+        self.mic_icon.setPixmap(icon(name).pixmap(QSize(ICON_PX, ICON_PX)))
 
     def set_state(self, state: str) -> None:
         self.state.setText(STATE_TEXT.get(state, state))
@@ -85,13 +106,75 @@ class StatusStrip(QFrame):
     def set_level(self, rms_dbfs: float, ignored: bool) -> None:
         self.meter.setValue(0 if ignored else meter_value(rms_dbfs))
 
+    def set_mic_off(self, off: bool) -> None:
+        """Half-duplex while the reply plays: say that the microphone is not listening."""
+        self._mic_off = off
+        self.mic_note.setText(MIC_OFF_NOTE if off else "")
+        self.refresh_icons()
+
     def set_model(self, label: str) -> None:
         self.model.setText(label)
+        self.model.setToolTip(label)
 
-    def set_listeners(self, lines: list[str]) -> None:
-        short = [line if len(line) <= LISTENER_LINE_CHARS else line[: LISTENER_LINE_CHARS - 1] + "…" for line in lines]
-        self.listeners.setText("   ".join(short))
-        self.listeners.setToolTip("\n".join(lines))
+    def set_listeners(self, lines: list[tuple[str, str]]) -> None:
+        self.listeners.setText(" &nbsp;·&nbsp; ".join(rich for _plain, rich in lines))
+        self.listeners.setVisible(bool(lines))
+        self.listeners.setToolTip("\n".join(plain for plain, _rich in lines))
+
+    def _link(self, href: str) -> None:
+        if href.startswith("download:"):
+            self.download_requested.emit(href.split(":", 1)[1])
+
+
+class ModeToggle(QFrame):
+    """Two-segment toggle (Hands-free | Push-to-talk) with a combo-box-like API for callers and tests."""
+
+    currentIndexChanged = Signal(int)  # noqa: N815 (Qt naming)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("modeToggle")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        self._group = QButtonGroup(self)
+        self._group.setExclusive(True)
+        for i, text in enumerate(MODES):
+            b = QPushButton(text, objectName="modeLeft" if i == 0 else "modeRight")
+            b.setCheckable(True)
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            self._group.addButton(b, i)
+            lay.addWidget(b)
+        self._group.button(0).setChecked(True)
+        self._group.idToggled.connect(self._toggled)
+
+    def _toggled(self, index: int, checked: bool) -> None:
+        if checked and not self.signalsBlocked():
+            self.currentIndexChanged.emit(index)
+
+    def currentIndex(self) -> int:  # noqa: N802
+        return self._group.checkedId()
+
+    def setCurrentIndex(self, index: int) -> None:  # noqa: N802
+        self._group.button(index).setChecked(True)
+
+    def button(self, index: int) -> QPushButton:
+        return self._group.button(index)
+
+
+class ShortcutEntry(QLineEdit):
+    """A text box that lets the window's shortcuts through (QLineEdit claims Ctrl+E, Ctrl+N… for editing)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.app_shortcuts: set[str] = set()  # QKeySequence.toString() of the window's shortcuts
+
+    def event(self, ev: QEvent) -> bool:
+        if ev.type() == QEvent.Type.ShortcutOverride:
+            if QKeySequence(ev.keyCombination()).toString() in self.app_shortcuts:
+                ev.ignore()  # not ours: the window's QAction fires
+                return False
+        return super().event(ev)
 
 
 class ControlBar(QFrame):
@@ -107,39 +190,64 @@ class ControlBar(QFrame):
         super().__init__(parent)
         self.setObjectName("controlBar")
         lay = QHBoxLayout(self)
-        lay.setContentsMargins(16, 10, 16, 12)
+        lay.setContentsMargins(12, 8, 12, 10)
         lay.setSpacing(8)
-        self.mode = QComboBox(objectName="modeBox")
-        self.mode.addItems(MODES)
+        self.mode = ModeToggle()
         self.mode.currentIndexChanged.connect(lambda i: self.mode_changed.emit(i == 1))
         self.talk = QPushButton("Hold to talk", objectName="talkButton")
-        self.talk.setToolTip("Push-to-talk: hold (or hold Space) while you speak")
+        self.talk.setToolTip("Push-to-talk: hold this button (or F2) while you speak")
         self.talk.pressed.connect(self.talk_pressed)
         self.talk.released.connect(self.talk_released)
-        self.stop = QPushButton("■ Stop", objectName="stopButton")
+        self.stop = QPushButton("Stop", objectName="stopButton")
         self.stop.setToolTip("Stop the reply (Esc)")
         self.stop.clicked.connect(self.stop_clicked)
-        self.entry = QLineEdit(objectName="textEntry")
-        self.entry.setPlaceholderText("Type a message instead of speaking, then press Enter")
+        self.entry = ShortcutEntry(objectName="textEntry")
+        self.entry.setMinimumWidth(120)
         self.entry.returnPressed.connect(self._send)
         self.send = QPushButton("Send", objectName="sendButton")
         self.send.clicked.connect(self._send)
         for w in (self.mode, self.talk, self.stop):
+            w.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             lay.addWidget(w)
         lay.addWidget(self.entry, 1)
         lay.addWidget(self.send)
+        self._ready = False
+        self._busy = False
+        self.refresh_icons()
         self.set_push_to_talk(False)
+        self.set_ready(False)
+
+    def refresh_icons(self) -> None:
+        self.talk.setIcon(icon("mic", "white"))
+        self.stop.setIcon(icon("stop", "red" if self.stop.isEnabled() else "gray"))
+        self.send.setIcon(icon("send", "white"))
 
     def set_push_to_talk(self, on: bool) -> None:
         self.mode.blockSignals(True)
         self.mode.setCurrentIndex(1 if on else 0)
         self.mode.blockSignals(False)
-        self.talk.setEnabled(on)
+        self.talk.setEnabled(on and self._ready)
 
     def set_ready(self, ready: bool) -> None:
-        for w in (self.entry, self.send, self.stop):
-            w.setEnabled(ready)
+        """A model is loaded: typing and talking work. Without one the text box says why it is off."""
+        self._ready = ready
+        self.entry.setEnabled(ready)
+        self.send.setEnabled(ready)
+        self.entry.setPlaceholderText(
+            "Type a message instead of speaking, then press Enter" if ready
+            else "Load a model first (download, open a folder, or try the demo)"
+        )
         self.talk.setEnabled(ready and self.mode.currentIndex() == 1)
+        self._refresh_stop()
+
+    def set_busy(self, busy: bool) -> None:
+        """Something is playing or being computed: Stop becomes active (red)."""
+        self._busy = busy
+        self._refresh_stop()
+
+    def _refresh_stop(self) -> None:
+        self.stop.setEnabled(self._ready and self._busy)
+        self.stop.setIcon(icon("stop", "red" if self.stop.isEnabled() else "gray"))
 
     def _send(self) -> None:
         text = self.entry.text().strip()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.theme import icon
+
 log = logging.getLogger(__name__)
 
 BUBBLE_MAX_FRACTION = 0.78  # of the view's width
@@ -31,7 +33,11 @@ MIN_TEXT_WIDTH_PX = 120
 QWIDGETSIZE_MAX = (1 << 24) - 1
 LONG_RUN_CHARS = 24  # break runs without spaces (random-weight gibberish) so they can wrap
 ZERO_WIDTH_SPACE = "\u200b"
+REPLACEMENT_CHAR = "\ufffd"  # undecodable bytes from random-weight tokenizers: shown as boxes otherwise
 ROLE_TITLES = {"user": "You", "assistant": "Companion"}
+ICON_PX = 14
+EMPTY_HINT = ("Say something — I am listening. Or type below and press Enter.\n"
+              "Hold F2 to talk in any mode; Esc stops a reply; Help → Keyboard shortcuts lists the rest.")
 
 
 def printable(text: str) -> str:
@@ -39,7 +45,7 @@ def printable(text: str) -> str:
     long runs without a space get zero-width break points so they wrap instead of being clipped."""
     out, run = [], 0
     for ch in text:
-        if ch not in "\n\t" and unicodedata.category(ch)[0] == "C":
+        if (ch not in "\n\t" and unicodedata.category(ch)[0] == "C") or ch == REPLACEMENT_CHAR:
             continue
         run = 0 if ch.isspace() else run + 1
         out.append(ch)
@@ -59,6 +65,7 @@ class TurnBubble(QFrame):
         self.setProperty("role", role)
         self._raw_text = ""
         self._emotion_text = ""
+        self._emotion: tuple[str, float] | None = None
         self._show_emotion = show_emotion
         self._build()
 
@@ -67,25 +74,44 @@ class TurnBubble(QFrame):
         lay.setContentsMargins(14, 10, 14, 10)
         lay.setSpacing(4)
         head = QHBoxLayout()
+        head.setSpacing(6)
         self.title = QLabel(ROLE_TITLES.get(self.role, self.role), objectName="bubbleTitle")
-        self.note = QLabel("", objectName="bubbleNote")
-        self.replay = QToolButton(objectName="replayButton", text="▶ Replay")
+        self.kind_icon = QLabel(objectName="bubbleIcon")  # a microphone on spoken turns
+        self.kind_icon.setVisible(False)
+        self.replay = QToolButton(objectName="replayButton", text="Replay")
         self.replay.setToolTip("Play this turn again")
+        self.replay.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.replay.setVisible(False)
         self.replay.clicked.connect(lambda: self.replay_requested.emit(self.role, self.turn_id))
         head.addWidget(self.title)
-        head.addWidget(self.note)
+        head.addWidget(self.kind_icon)
         head.addStretch(1)
         head.addWidget(self.replay)
         lay.addLayout(head)
+        # its own line, wrapped: "interrupted — heard: …" never runs under the Replay button
+        self.note = QLabel("", objectName="bubbleNote")
+        self.note.setWordWrap(True)
+        self.note.setVisible(False)
+        lay.addWidget(self.note)
         self.text = QLabel("", objectName="bubbleText")
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         lay.addWidget(self.text)
+        chip_row = QHBoxLayout()  # the chip keeps its own width instead of stretching across the bubble
         self.emotion = QLabel("", objectName="emotionLabel")
         self.emotion.setVisible(False)
-        lay.addWidget(self.emotion)
+        self.emotion.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        chip_row.addWidget(self.emotion)
+        chip_row.addStretch(1)
+        lay.addLayout(chip_row)
+        self._replaying = False
+        self.refresh_icons()
+
+    def refresh_icons(self) -> None:
+        tone = "white" if self.role == "user" else "gray"
+        self.kind_icon.setPixmap(icon("mic", tone).pixmap(QSize(ICON_PX, ICON_PX)))
+        self.replay.setIcon(icon("stop" if self._replaying else "play", tone))
 
     # -- content ---------------------------------------------------------------------------------------------
     @property
@@ -95,6 +121,8 @@ class TurnBubble(QFrame):
     def set_text(self, text: str) -> None:
         self._raw_text = text
         shown = printable(text)
+        if text.strip() and not shown.strip():
+            shown = "(nothing readable)"  # e.g. a random-weight demo listener's transcript
         self.text.setText(shown)
         self._fit_width(shown)
 
@@ -121,11 +149,25 @@ class TurnBubble(QFrame):
 
     def set_note(self, note: str) -> None:
         self.note.setText(note)
+        self.note.setVisible(bool(note))
+
+    def set_spoken(self, spoken: bool) -> None:
+        self.kind_icon.setVisible(spoken)
+        self.kind_icon.setToolTip("spoken" if spoken else "")
 
     def set_emotion(self, label: str, confidence: float, final: bool) -> None:
+        self._emotion = (label, confidence)
         suffix = "" if final else " …"
         self._emotion_text = f"{label} · {confidence:.0%}{suffix}"
         self._refresh_emotion()
+
+    def settle_emotion(self) -> tuple[str, float] | None:
+        """The reply ended (or was interrupted): a provisional label becomes its last value, without "…".
+        Returns (label, confidence) when it settled one."""
+        if self._emotion is not None and self._emotion_text.endswith(" …"):
+            self.set_emotion(*self._emotion, final=True)
+            return self._emotion
+        return None
 
     def set_show_emotion(self, show: bool) -> None:
         self._show_emotion = show
@@ -137,6 +179,17 @@ class TurnBubble(QFrame):
 
     def set_replayable(self, on: bool) -> None:
         self.replay.setVisible(on)
+
+    def set_replaying(self, on: bool) -> None:
+        """While this turn replays its button is Stop."""
+        self._replaying = on
+        self.replay.setText("Stop" if on else "Replay")
+        self.replay.setToolTip("Stop the replay" if on else "Play this turn again")
+        self.refresh_icons()
+
+    @property
+    def replaying(self) -> bool:
+        return self._replaying
 
 
 class ConversationView(QScrollArea):
@@ -153,6 +206,10 @@ class ConversationView(QScrollArea):
         self._layout = QVBoxLayout(self._column)
         self._layout.setContentsMargins(16, 16, 16, 16)
         self._layout.setSpacing(10)
+        self.hint = QLabel(EMPTY_HINT, objectName="emptyHint")
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._layout.addWidget(self.hint)  # [hint, rows…, stretch]: rows stack from the top
         self._layout.addStretch(1)
         self.setWidget(self._column)
         self._bubbles: dict[tuple[str, int], TurnBubble] = {}
@@ -173,6 +230,7 @@ class ConversationView(QScrollArea):
                 row.addStretch(1)
             self._layout.insertLayout(self._layout.count() - 1, row)
             self._bubbles[key] = b
+            self.hint.setVisible(False)
         return self._bubbles[key]
 
     def rekey(self, role: str, old_id: int, new_id: int) -> TurnBubble | None:
@@ -196,14 +254,19 @@ class ConversationView(QScrollArea):
         return list(self._bubbles.values())
 
     def clear(self) -> None:
-        while self._layout.count() > 1:
-            item = self._layout.takeAt(0)
+        while self._layout.count() > 2:  # the hint and the final stretch stay
+            item = self._layout.takeAt(1)
             row = item.layout()
             while row is not None and row.count():
                 w = row.takeAt(0).widget()
                 if w is not None:
                     w.deleteLater()
         self._bubbles.clear()
+        self.hint.setVisible(True)
+
+    def refresh_icons(self) -> None:
+        for b in self._bubbles.values():
+            b.refresh_icons()
 
     def set_show_emotion(self, show: bool) -> None:
         self._show_emotion = show

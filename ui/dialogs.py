@@ -1,8 +1,9 @@
-"""Dialogs: open a checkpoint (model + decoder folders), download progress, and the first-run welcome panel."""
+"""Dialogs: open a checkpoint, download (confirm, progress), keyboard shortcuts, and the first-run welcome panel."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -21,10 +22,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.theme import icon
+
 log = logging.getLogger(__name__)
 
-MIB = 1024 * 1024
+MB = 1000 * 1000
+GB = 1000 * MB
 ERROR_CHARS = 300  # longer error lines are cut in the box; Details has all of it
+FIELD_MIN_PX = 420
+DIALOG_MIN_PX = 720
 
 
 class FolderField(QWidget):
@@ -33,88 +39,155 @@ class FolderField(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.edit = QLineEdit(text)
+        self.edit.setMinimumWidth(FIELD_MIN_PX)
+        self.edit.setToolTip(text)
+        self.edit.textChanged.connect(self.edit.setToolTip)  # the whole path, however narrow the field
+        self.edit.setCursorPosition(0)  # show the start of a long path
         browse = QPushButton("Browse…")
+        browse.setIcon(icon("folder"))
         browse.clicked.connect(lambda: self._browse(caption))
         lay.addWidget(self.edit, 1)
         lay.addWidget(browse)
 
     def _browse(self, caption: str) -> None:
-        path = QFileDialog.getExistingDirectory(self, caption, self.edit.text())
+        path = QFileDialog.getExistingDirectory(self, caption, self.edit.text() or str(Path.home()))
         if path:
             self.edit.setText(path)
+            self.edit.setCursorPosition(0)
 
 
 class OpenCheckpointDialog(QDialog):
-    """Pick the OpenS2S model folder and the GLM-4-Voice decoder folder."""
+    """Pick the OpenS2S model folder and the GLM-4-Voice decoder folder (labels above full-width fields)."""
 
     def __init__(self, checkpoint: str = "", decoder: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Open checkpoint")
-        self.setMinimumWidth(560)
-        form = QFormLayout(self)
+        self.setMinimumWidth(min(DIALOG_MIN_PX, _screen_width(parent)))
+        lay = QVBoxLayout(self)
         self.model = FolderField(checkpoint, "OpenS2S model folder")
         self.decoder = FolderField(decoder, "GLM-4-Voice decoder folder")
-        form.addRow("Model folder (config.json, *.safetensors)", self.model)
-        form.addRow("Decoder folder (config.yaml, flow.pt, hift.pt)", self.decoder)
+        for title, hint, field in (
+            ("Model folder", "OpenS2S: config.json and *.safetensors", self.model),
+            ("Speech decoder folder", "GLM-4-Voice decoder: config.yaml, flow.pt, hift.pt", self.decoder),
+        ):
+            lay.addWidget(QLabel(f"<b>{title}</b> — {hint}"))
+            lay.addWidget(field)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        lay.addWidget(buttons)
 
     def paths(self) -> tuple[str, str]:
         return self.model.edit.text().strip(), self.decoder.edit.text().strip()
 
 
-class DownloadDialog(QDialog):
-    """Progress of a `HubDownloader`; Cancel stops it between files or mid-file."""
+def human_size(n_bytes: float) -> str:
+    if n_bytes >= GB:
+        return f"{n_bytes / GB:.1f} GB"
+    if n_bytes >= MB:
+        return f"{n_bytes / MB:.0f} MB"
+    return f"{n_bytes / 1000:.0f} kB"
 
-    def __init__(self, downloader, parent: QWidget | None = None) -> None:
+
+class DownloadDialog(QDialog):
+    """A `HubDownloader`'s two steps: confirm (size, destination, free space), then progress.
+
+    Cancel (or Esc) closes the dialog at once and reports `user_cancelled`; the worker stops at its next check
+    and its late signals are ignored by the window."""
+
+    user_cancelled = Signal()
+
+    def __init__(self, downloader, what: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Download from the Hugging Face hub")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(min(520, _screen_width(parent)))
+        self.setObjectName("downloadDialog")
         self._dl = downloader
+        self._closed = False
         lay = QVBoxLayout(self)
-        targets = ", ".join(t.repo_id for t in downloader.targets)
-        lay.addWidget(QLabel(f"Downloading {targets}.\nAn interrupted download resumes where it stopped."))
+        self.message = QLabel(f"Download {what}?\nChecking the size…")
+        self.message.setWordWrap(True)
+        lay.addWidget(self.message)
         self.bar = QProgressBar()
-        self.bar.setRange(0, 1000)
-        self.status = QLabel("listing files…", objectName="dimLabel")
+        self.bar.setRange(0, 0)  # busy until the size is known
+        self.status = QLabel("", objectName="dimLabel")
         lay.addWidget(self.bar)
         lay.addWidget(self.status)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.start_button = QPushButton("Download", objectName="primaryButton")
+        self.start_button.setIcon(icon("download", "white"))
+        self.start_button.setEnabled(False)
+        self.start_button.clicked.connect(self._start)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self._cancel)
-        lay.addWidget(self.cancel_button, alignment=Qt.AlignmentFlag.AlignRight)
+        self.cancel_button.clicked.connect(self.reject)
+        row.addWidget(self.start_button)
+        row.addWidget(self.cancel_button)
+        lay.addLayout(row)
+        self._what = what
+        downloader.planned.connect(self._planned)
         downloader.progress.connect(self._progress)
         for sig in (downloader.finished_ok, downloader.failed, downloader.cancelled):
-            sig.connect(self.accept)
+            sig.connect(self._worker_done)
+
+    def _planned(self, total: float, free: float) -> None:
+        dest = self._dl.targets[0].destination
+        self.bar.setRange(0, 1000)
+        self.bar.setValue(0)
+        self.message.setText(
+            f"Download {self._what}: <b>{human_size(total)}</b><br>into <code>{dest}</code>"
+            f"<br>({human_size(free)} free there). Finished files are kept if it stops."
+        )
+        self.message.setTextFormat(Qt.TextFormat.RichText)
+        self.start_button.setEnabled(True)
+        self.start_button.setFocus()
+        if total > free:
+            self.status.setText("Not enough free space there for this download.")
+
+    def _start(self) -> None:
+        self.start_button.setEnabled(False)
+        self.status.setText("starting…")
+        self._dl.confirm()
 
     def _progress(self, done: float, total: float, name: str) -> None:
         self.bar.setValue(int(1000 * done / total) if total else 0)
-        self.status.setText(f"{name}   {done / MIB:,.0f} / {total / MIB:,.0f} MiB")
+        self.status.setText(f"{name}   {human_size(done)} of {human_size(total)}")
 
-    def _cancel(self) -> None:
-        self.status.setText("cancelling…")
+    def _worker_done(self, *_args) -> None:
+        if not self._closed:
+            self._closed = True
+            super().accept()
+
+    def reject(self) -> None:  # Cancel / Esc / close: immediate; the worker is told and not waited for
+        if self._closed:
+            return
+        self._closed = True
         self._dl.cancel()
-
-    def reject(self) -> None:  # Esc / close: cancel the download; the dialog closes when the worker stops
-        self._cancel()
+        self.user_cancelled.emit()
+        super().reject()
 
 
 class WelcomePanel(QFrame):
-    """Shown until a model is loaded: the three ways to get one."""
+    """Shown until a model is loaded: the three ways to get one, plus the listener models.
+
+    Its buttons take focus only by Tab (no button is focused at start, so a stray key press does nothing)."""
 
     download_clicked = Signal()
     open_clicked = Signal()
     demo_clicked = Signal()
+    listeners_clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("welcome")
+        # the panel itself holds the focus at start, so activating the window focuses no button
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(48, 40, 48, 40)
-        lay.setSpacing(14)
+        lay.setContentsMargins(40, 24, 40, 24)
+        lay.setSpacing(10)
         lay.addStretch(1)
         title = QLabel("Welcome to OpenS2S Companion", objectName="welcomeTitle")
+        title.setWordWrap(True)
         body = QLabel(
             "Talk with a speech language model that runs on this computer. It needs a model first:",
             objectName="welcomeBody",
@@ -122,20 +195,58 @@ class WelcomePanel(QFrame):
         body.setWordWrap(True)
         lay.addWidget(title)
         lay.addWidget(body)
-        for text, detail, signal, name in (
-            ("Download OpenS2S", "CASIA-LM/OpenS2S + THUDM/glm-4-voice-decoder from the Hugging Face hub "
-             "(about 20 GB; resumable)", self.download_clicked, "primaryButton"),
-            ("Open a folder…", "a model and a decoder you already have", self.open_clicked, "choiceButton"),
-            ("Try the demo — random weights, speaks gibberish", "a tiny model made on this machine; works "
-             "offline; for trying the app, not the model", self.demo_clicked, "choiceButton"),
+        self.buttons: dict[str, QPushButton] = {}
+        for key, text, detail, signal, name, icon_name in (
+            ("download", "Download OpenS2S", "CASIA-LM/OpenS2S + THUDM/glm-4-voice-decoder from the Hugging Face "
+             "hub (about 20 GB; asks first; resumable)", self.download_clicked, "primaryButton", "download"),
+            ("open", "Open a folder…", "a model and a decoder you already have", self.open_clicked,
+             "choiceButton", "folder"),
+            ("demo", "Try the demo — random weights, speaks gibberish", "a tiny model made on this machine; works "
+             "offline; shows the whole app (transcript and emotions too, from random listeners)",
+             self.demo_clicked, "choiceButton", "demo"),
+            ("listeners", "Download the listeners", "transcript and emotion models (about 1 GB) for a real model; "
+             "optional", self.listeners_clicked, "choiceButton", "download"),
         ):
             button = QPushButton(text, objectName=name)
+            button.setIcon(icon(icon_name, "white" if name == "primaryButton" else "gray"))
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            button.setAutoDefault(False)
             button.clicked.connect(signal)
             note = QLabel(detail, objectName="dimLabel")
             note.setWordWrap(True)
             lay.addWidget(button)
             lay.addWidget(note)
+            self.buttons[key] = button
         lay.addStretch(2)
+
+    def refresh_icons(self) -> None:
+        for key, name in (("open", "folder"), ("demo", "demo"), ("listeners", "download")):
+            self.buttons[key].setIcon(icon(name))
+
+
+class ShortcutsDialog(QDialog):
+    """Help → Keyboard shortcuts: every window shortcut, read from the actions themselves."""
+
+    def __init__(self, rows: list[tuple[str, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.setObjectName("shortcutsDialog")
+        lay = QVBoxLayout(self)
+        grid = QFormLayout()
+        for key, what in rows:
+            k = QLabel(key, objectName="shortcutKey")
+            grid.addRow(k, QLabel(what))
+        lay.addLayout(grid)
+        note = QLabel("They work wherever the focus is, the text box included.", objectName="dimLabel")
+        lay.addWidget(note)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+
+
+def _screen_width(parent: QWidget | None) -> int:
+    screen = parent.screen() if parent is not None else None
+    return screen.availableGeometry().width() - 40 if screen is not None else DIALOG_MIN_PX
 
 
 def show_error(parent: QWidget, title: str, message: str, suffix: str = "") -> QMessageBox:

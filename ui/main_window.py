@@ -9,31 +9,37 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
-from app.demo import demo_loader, demo_request
+from app.demo import DEMO_LABEL, demo_loader, demo_request, demo_settings
+from app.downloader import LISTENER_REPOS
 from app.model_loader import LoadRequest, ModelLoader
 from app.session import AudioFallback, Session
 from app.settings import AppSettings, SettingsStore
 from app.turns import ConversationLog, export_conversation
-from core.engine.events import EngineError
-from ui.controls import ControlBar, StatusStrip
+from core.engine.events import EngineError, ErrorKind
+from ui.controls import BUSY_STATES, ControlBar, StatusStrip
 from ui.conversation_view import ConversationView
 from ui.dialogs import OpenCheckpointDialog, WelcomePanel, show_error
+from ui.messages import gui_text
 from ui.presenter import Presenter
 from ui.window_actions import WindowActions
 
 log = logging.getLogger(__name__)
 
 WINDOW_SIZE = (980, 720)
+MIN_SIZE = (640, 480)  # works at 800x600 and at 1.5x scaling
 TALK_KEY = Qt.Key.Key_F2
+TALK_RELEASE_DEBOUNCE_MS = 120  # X11 key repeat sends release+press pairs Qt may not flag as repeats
 STATUS_MESSAGE_MS = 6000
 TEXT_ONLY_MESSAGE_MS = 30000
 LOAD_CANCEL_WAIT_MS = 30000
+REPEAT_WARNING_S = 60.0  # the same microphone warning at most once a minute
 
 
 class MainWindow(QMainWindow):
@@ -53,19 +59,33 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self._loading = False
         self._talk_key_hands_free = False
+        self._talk_held = False
+        self._talk_release = QTimer(self, singleShot=True, interval=TALK_RELEASE_DEBOUNCE_MS)
+        self._talk_release.timeout.connect(self._talk_key_up)
+        self._warned_at: dict[str, float] = {}
+        self._replaying: tuple[str, int] | None = None
+        self._export_parent: Path | None = None
+        self.demo = False
         self.setWindowTitle("OpenS2S Companion")
+        self.setMinimumSize(*MIN_SIZE)
         self.resize(*WINDOW_SIZE)
         self._build()
         self.presenter = Presenter(self.view, self.strip, self.conversation_log, self)
         self.presenter.engine_error.connect(self._engine_error)
+        self.presenter.state_changed.connect(self._state_changed)
+        self.presenter.half_duplex = lambda: not self.session.settings.barge_in
+        self.presenter.downloadable = self.listener_downloadable
         session.event.connect(self.presenter.handle)
         session.event.connect(self._session_event)
         if replay is not None:
             replay.failed.connect(lambda msg: self.statusBar().showMessage(msg, STATUS_MESSAGE_MS))
+            replay.finished.connect(self._replay_finished)
         self.actions_ = WindowActions(self)
+        self.strip.download_requested.connect(self.actions_.download_listeners)
         self._apply_show_emotion(self.settings.show_emotion)
         self.controls.set_push_to_talk(self.settings.push_to_talk)
         self.controls.set_ready(False)
+        self.welcome.setFocus()  # not the Download button: a stray Space must not start anything
 
     # -- layout ------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -111,31 +131,85 @@ class MainWindow(QMainWindow):
         self.conversation_log.clear()
         self.view.clear()
         self.statusBar().showMessage("New conversation: the model's history is cleared.", STATUS_MESSAGE_MS)
+        log.info("new conversation")
 
     def replay_turn(self, role: str, turn_id: int) -> None:
+        """Replay a turn; its button turns into Stop while it plays (clicking it again stops)."""
         rec = self.conversation_log.find(role, turn_id)
         if rec is None or not rec.chunks or self.replay is None:
             return
+        if self._replaying == (role, turn_id):
+            self.replay.stop()
+            return
         self.replay.play(rec.audio(), rec.sample_rate_hz)
+        if self.replay.playing:
+            self._replaying = (role, turn_id)
+            bubble = self.view.find(role, turn_id)
+            if bubble is not None:
+                bubble.set_replaying(True)
+        self._refresh_busy()
+
+    def _replay_finished(self) -> None:
+        if self._replaying is not None:
+            bubble = self.view.find(*self._replaying)
+            if bubble is not None:
+                bubble.set_replaying(False)
+        self._replaying = None
+        self._refresh_busy()
+
+    def _state_changed(self, _state: str) -> None:
+        self._refresh_busy()
+
+    def _refresh_busy(self) -> None:
+        self.controls.set_busy(self.strip.state_name in BUSY_STATES)
 
     def set_push_to_talk(self, on: bool) -> None:
         self.update_settings(dataclasses.replace(self.settings, push_to_talk=on))
         self.controls.set_push_to_talk(on)
         self.controls.set_ready(self.session.has_model)
 
-    def export_to(self, out_dir: str | Path) -> Path:
+    def export_to(self, out_dir: str | Path) -> Path | None:
         meta = {"model": self.session.model_label, "system_prompt": self.session.conversation.system_prompt}
-        path = export_conversation(self.conversation_log, out_dir, meta)
-        self.statusBar().showMessage(f"Exported to {Path(out_dir)}", STATUS_MESSAGE_MS)
+        try:
+            path = export_conversation(self.conversation_log, out_dir, meta)
+        except OSError as err:
+            self.last_error_box = show_error(self, "Export failed", f"Could not write {out_dir}: {err.strerror or err}")
+            return None
+        n = len(self.conversation_log.turns)
+        self.statusBar().showMessage(f"Exported {n} turns to {Path(out_dir)}", STATUS_MESSAGE_MS)
+        log.info("exported %d turns to %s", n, out_dir)
         return path
 
+    def export_location(self) -> Path:
+        """Where the export picker opens: the last export's folder, else Documents, else the home folder."""
+        if self._export_parent is not None and self._export_parent.is_dir():
+            return self._export_parent
+        docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        return Path(docs) if docs and Path(docs).is_dir() else Path.home()
+
+    def _ask_export_folder(self, suggested: Path) -> str:
+        dlg = QFileDialog(self, "Export the conversation as a new folder", str(suggested.parent))
+        dlg.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dlg.setFileMode(QFileDialog.FileMode.AnyFile)
+        dlg.setOption(QFileDialog.Option.DontConfirmOverwrite)
+        dlg.setLabelText(QFileDialog.DialogLabel.Accept, "Export")
+        dlg.setLabelText(QFileDialog.DialogLabel.FileName, "New folder")
+        dlg.selectFile(suggested.name)
+        self.export_picker = dlg
+        return dlg.selectedFiles()[0] if dlg.exec() and dlg.selectedFiles() else ""
+
     def export_dialog(self) -> None:
-        out = QFileDialog.getExistingDirectory(self, "Export the conversation into a folder")
+        """Name a new folder (it need not exist) for conversation.json and the turns' WAV files."""
+        suggested = self.export_location() / time.strftime("conversation %Y-%m-%d %H-%M")
+        log.info("export: asking for a folder (suggested %s)", suggested)
+        out = self._ask_export_folder(suggested)
         if out:
+            self._export_parent = Path(out).parent
             self.export_to(out)
 
     # -- settings ----------------------------------------------------------------------------------------------
     def set_show_emotion(self, show: bool) -> None:
+        log.info("emotion labels shown: %s", show)
         self.update_settings(dataclasses.replace(self.settings, show_emotion=show))
         self._apply_show_emotion(show)
 
@@ -150,11 +224,23 @@ class MainWindow(QMainWindow):
         self.store.save(settings)
         if self.replay is not None:
             self.replay.set_device(self.session.audio, settings.engine_config().audio.output_device)
+        effective = self.session_settings(settings)
         if restart_engine:
-            self.session.apply_settings(settings)
+            self.session.apply_settings(effective)
         else:
-            self.session.settings = settings
+            self.session.settings = effective
             self.session.talk_vad.set_push_to_talk(settings.push_to_talk)
+
+    def session_settings(self, settings: AppSettings) -> AppSettings:
+        """What the engine runs with: the user's settings, or for the demo its random listeners and short replies
+        (never saved)."""
+        return demo_settings(settings, self.data_root) if self.demo else settings
+
+    def listener_downloadable(self, name: str) -> bool:
+        """The listener is set to its usual hub model (so Download can fetch it)."""
+        configured = {"asr": self.settings.asr_checkpoint, "user_emotion": self.settings.ser_checkpoint,
+                      "assistant_emotion": self.settings.text_emotion_checkpoint}.get(name)
+        return not self.demo and configured is not None and configured == LISTENER_REPOS.get(name)
 
     # -- models ------------------------------------------------------------------------------------------------
     def open_checkpoint_dialog(self) -> None:
@@ -192,12 +278,21 @@ class MainWindow(QMainWindow):
         self._loading = False
         self.progress.setVisible(False)
         label = request.label or Path(request.checkpoint).name
-        self.session.set_models(runner, decoder, label)
+        self.demo = label == DEMO_LABEL
+        effective = self.session_settings(self.settings)
+        listeners_change = effective.listeners_config() != self.session.settings.listeners_config()
+        if self.session.listeners is not None and listeners_change:
+            self.session.set_models(runner, decoder, label)
+            self.session.apply_settings(effective)  # new listeners (demo <-> real), after the swap
+        else:
+            self.session.settings = effective
+            self.session.set_models(runner, decoder, label)
         self.update_settings(self.settings.with_recent(request.checkpoint, request.decoder, label))
         self.actions_.refresh_recent()
         self.strip.set_model(f"Model: {label}")
         self.pages.setCurrentWidget(self.view)
         self.controls.set_ready(True)
+        self.controls.entry.setFocus()  # typing goes to the text box; shortcuts still reach the window
         self.presenter.set_listener_statuses(self.session.listener_statuses())
         self.statusBar().showMessage(f"Loaded {label}", STATUS_MESSAGE_MS)
         log.info("model loaded: %s", label)
@@ -209,27 +304,52 @@ class MainWindow(QMainWindow):
         if not self.session.has_model:
             self.strip.set_state("no_model")
         keep = f"\n\nStill using: {self.session.model_label}" if self.session.has_model else ""
-        self.last_error_box = show_error(self, "Could not load the checkpoint", message, keep)
+        self.statusBar().showMessage(
+            f"Still using {self.session.model_label}" if self.session.has_model else "No model loaded",
+            STATUS_MESSAGE_MS)  # replaces "loading the model…"
+        self.last_error_box = show_error(self, "Could not load the checkpoint", gui_text(message), keep)
         self.load_failed.emit(message)
 
     def _session_event(self, ev: object) -> None:
         if isinstance(ev, AudioFallback):
             self.strip.set_model(f"Model: {self.session.model_label} · text-only (no sound device)")
             self.statusBar().showMessage(
-                f"{ev.reason} Text-only mode: type your messages; replies are shown, not played. "
+                f"{gui_text(ev.reason)} Text-only mode: type your messages; replies are shown, not played. "
                 "Pick devices in Settings to try again.",
                 TEXT_ONLY_MESSAGE_MS,
             )
 
     def _engine_error(self, ev: EngineError) -> None:
-        self.statusBar().showMessage(ev.message, STATUS_MESSAGE_MS)
+        message = gui_text(ev.message)
+        if ev.kind is ErrorKind.INPUT_SIGNAL and not ev.fatal and not self._worth_showing(message):
+            return
+        self.statusBar().showMessage(message, STATUS_MESSAGE_MS)
         if ev.fatal:
-            self.last_error_box = show_error(self, "Audio stopped", ev.message)
+            self.last_error_box = show_error(self, "Audio stopped", message)
+
+    def _worth_showing(self, message: str) -> bool:
+        """Microphone warnings: not while the app is talking (half-duplex ignores the mic then anyway), and the
+        same one at most once a minute."""
+        if self.strip.state_name in BUSY_STATES or self.session.text_only:
+            return False  # text-only: the silent stand-in microphone is not worth a warning
+        now = time.monotonic()
+        last = self._warned_at.get(message)
+        if last is not None and now - last < REPEAT_WARNING_S:
+            return False
+        self._warned_at[message] = now
+        return True
 
     # -- keys and closing --------------------------------------------------------------------------------------
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        """F2 held = talk. In hands-free mode it switches to push-to-talk for as long as it is held."""
-        if event.key() == TALK_KEY and not event.isAutoRepeat() and self.session.has_model:
+        """F2 held = talk. In hands-free mode it switches to push-to-talk for as long as it is held.
+
+        Key repeat: Qt flags most repeats, but X11 servers can deliver release+press pairs it does not; a release
+        only counts after TALK_RELEASE_DEBOUNCE_MS without a new press, so one hold is one turn."""
+        if event.key() == TALK_KEY and self.session.has_model:
+            if event.isAutoRepeat() or self._talk_held:
+                self._talk_release.stop()  # a repeat's release+press pair: still held
+                return
+            self._talk_held = True
             self._talk_key_hands_free = not self.session.talk_vad.push_to_talk
             if self._talk_key_hands_free:
                 self.session.talk_vad.set_push_to_talk(True)
@@ -239,13 +359,24 @@ class MainWindow(QMainWindow):
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        if event.key() == TALK_KEY and not event.isAutoRepeat() and self.session.has_model:
-            self.controls.talk.setDown(False)
-            self.session.talk_released()
-            if self._talk_key_hands_free:
-                self.session.talk_vad.set_push_to_talk(False)
+        if event.key() == TALK_KEY and self.session.has_model:
+            if not event.isAutoRepeat() and self._talk_held:
+                self._talk_release.start()
             return
         super().keyReleaseEvent(event)
+
+    def _talk_key_up(self) -> None:
+        log.info("talk key released")
+        self._talk_held = False
+        self.controls.talk.setDown(False)
+        self.session.talk_released()
+        if self._talk_key_hands_free:
+            self.session.talk_vad.set_push_to_talk(False)
+
+    def refresh_icons(self) -> None:
+        """After a light/dark switch (ui.theme)."""
+        for w in (self.strip, self.controls, self.view, self.welcome):
+            w.refresh_icons()
 
     def shutdown(self) -> bool:
         """Stop loading, replay, the engine and the listeners; bounded. Idempotent."""

@@ -24,6 +24,7 @@ from core.engine.events import (
 from core.listeners.events import LISTENER_NAMES, ListenerStatus, TurnEmotion, UserTranscript
 from ui.controls import StatusStrip
 from ui.conversation_view import ConversationView
+from ui.messages import listener_line
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +37,15 @@ class Presenter(QObject):
     reply_text_changed = Signal(int, str)
     reply_ended = Signal(int)
     engine_error = Signal(object)
+    state_changed = Signal(str)  # the engine state's value, after the strip shows it
 
     def __init__(self, view: ConversationView, strip: StatusStrip, log_: ConversationLog,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.view, self.strip, self.log = view, strip, log_
         self.listener_status: dict[str, ListenerStatus] = {}
+        self.half_duplex: Callable[[], bool] = lambda: True  # the window says whether barge-in is off
+        self.downloadable: Callable[[str], bool] = lambda _name: False  # a listener the app can download
         self._listening = False
         self.partials_shown = 0
         self._handlers: dict[type, Callable] = {
@@ -75,6 +79,8 @@ class Presenter(QObject):
         if not self._listening:
             self.view.remove(USER, LIVE_TURN_ID)  # a late partial must not outlive the turn
         self.strip.set_state(ev.new.value)
+        self.strip.set_mic_off(ev.new is EngineState.SPEAKING and self.half_duplex())
+        self.state_changed.emit(ev.new.value)
 
     def _level(self, ev: MicLevel) -> None:
         self.strip.set_level(ev.rms_dbfs, ev.ignored)
@@ -85,7 +91,8 @@ class Presenter(QObject):
         rec.chunks, rec.sample_rate_hz = [ev.samples], ev.sample_rate_hz
         bubble = self.view.bubble(USER, ev.turn_id)
         if not rec.text and not bubble.plain_text:  # keep a live partial until the final transcript
-            bubble.set_text(f"🎤 {rec.audio_s:.1f} s of speech")
+            bubble.set_text(f"{rec.audio_s:.1f} s of speech")
+        bubble.set_spoken(True)
         bubble.set_note("spoken" if ev.reason != "submitted" else "push-to-talk")
         bubble.set_replayable(True)
 
@@ -121,6 +128,9 @@ class Presenter(QObject):
             bubble.set_note("failed")
         if not rec.text and not ev.text:
             bubble.set_text("(no words)")
+        settled = bubble.settle_emotion()  # an interrupted reply's provisional label gets no final update
+        if settled is not None and not rec.emotions:
+            rec.emotions.append(settled)
         log.info("reply %d ended (%s, %.1f s played)", ev.turn_id, ev.reason.value, ev.played_s)
         self.reply_ended.emit(ev.turn_id)
 
@@ -163,4 +173,4 @@ class Presenter(QObject):
     def _show_listeners(self) -> None:
         order = {name: i for i, name in enumerate(LISTENER_NAMES)}
         statuses = sorted(self.listener_status.values(), key=lambda s: order.get(s.name, len(order)))
-        self.strip.set_listeners([s.describe() for s in statuses])
+        self.strip.set_listeners([listener_line(s, self.downloadable(s.name)) for s in statuses])

@@ -1,4 +1,4 @@
-"""Settings: devices, turn detection, barge-in, system prompt, sampling, compute device, weights, vocoder backend.
+"""Settings in groups: Audio, Turn-taking, Replies, Model, Listeners; one line of help each; Restore defaults.
 
 `result_settings()` builds a new frozen `AppSettings`; a value the engine would refuse is shown in the dialog
 (one line) and the dialog stays open.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,16 +17,22 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from app.downloader import LISTENER_REPOS, approx_size_text
 from app.settings import COMPUTE_DEVICES, VOCODER_BACKENDS, VOCODER_SCHEDULES, AppSettings
 from models.weights import WEIGHT_KINDS
+from ui.theme import icon
 
 log = logging.getLogger(__name__)
 
@@ -52,96 +59,180 @@ def _int_spin(value: int | None) -> QSpinBox:
 
 def _optional_line(value: str | None) -> QLineEdit:
     edit = QLineEdit(value or "")
-    edit.setPlaceholderText("off (a local folder, or a hub id already in the cache)")
+    edit.setPlaceholderText("off")
+    edit.setMinimumWidth(260)
+    edit.textChanged.connect(edit.setToolTip)
     return edit
 
 
+def _combo(items) -> QComboBox:
+    box = QComboBox()
+    box.addItems(items)
+    return box
+
+
+GROUPS = ("Audio", "Turn-taking", "Replies", "Model", "Listeners")
+# (group, field attribute, label, one-line explanation)
+ROWS = (
+    ("Audio", "input_device", "Microphone", "Which input to listen to; empty = the system default."),
+    ("Audio", "output_device", "Speaker", "Where replies play; empty = the system default."),
+    ("Turn-taking", "start_threshold", "Speech sensitivity",
+     "How sure the detector must be that you started speaking (lower = reacts to quieter speech)."),
+    ("Turn-taking", "stop_threshold", "Speech end sensitivity",
+     "Below this the detector counts silence; keep it under the sensitivity above."),
+    ("Turn-taking", "end_silence", "Pause that ends your turn (ms)",
+     "How long you must be quiet before the reply starts."),
+    ("Turn-taking", "speculate", "Start replying early after (ms)",
+     "Work on the reply during your pause; it plays only if you stay quiet. 0 = off."),
+    ("Turn-taking", "barge_in", "Interrupt by speaking",
+     "Your voice stops a reply. Use headphones, or the app hears itself."),
+    ("Replies", "prompt", "Personality (system prompt)", "Instructions the model reads before every turn."),
+    ("Replies", "temperature", "Creativity (temperature)", "Higher = more varied replies, lower = steadier."),
+    ("Replies", "top_p", "Word choice breadth (top-p)", "Only the most likely words adding up to this share."),
+    ("Replies", "max_tokens", "Longest reply (tokens)", "Cut replies after this many text tokens."),
+    ("Model", "compute", "Compute device", "Where the model runs; auto picks the GPU when there is one. "
+     "Applies at the next load."),
+    ("Model", "weights", "Memory saving (LM weights)", "int8 needs about half the GPU memory, a little slower; "
+     "int4 needs CUDA. Next load."),
+    ("Model", "backend", "Speech decoder engine", "torch, or onnx (onnxruntime). Next load."),
+    ("Model", "schedule", "Speech start", "fast: audio starts sooner; smooth: fewer seams. Next load."),
+    ("Listeners", "asr", "Transcript", "Writes down what you said (Whisper)."),
+    ("Listeners", "ser", "Your emotion", "Guesses your emotion from your voice."),
+    ("Listeners", "text_emotion", "Reply emotion", "Guesses the emotion of the reply's text."),
+)
+LISTENER_FIELDS = {"asr": "asr", "ser": "user_emotion", "text_emotion": "assistant_emotion"}
+
+
 class SettingsDialog(QDialog):
-    def __init__(self, settings: AppSettings, devices: list[str] | None = None, parent: QWidget | None = None):
+    """Settings in tabs (Audio, Turn-taking, Replies, Model, Listeners), one line of help per setting, and
+    Restore defaults. `download_listener(name)` asks the window to download a listener's model."""
+
+    download_listener = Signal(str)
+
+    def __init__(self, settings: AppSettings, devices: list[str] | None = None, parent: QWidget | None = None,
+                 listener_lines: dict[str, str] | None = None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.setMinimumWidth(560)
+        self.setObjectName("settingsDialog")
+        self.setMinimumWidth(520)
         self._base = settings
+        self._devices = devices or []
+        self._listener_lines = listener_lines or {}
         self.result: AppSettings | None = None
-        s = settings
-        self.input_device = self._device_box(devices or [], s.input_device)
-        self.output_device = self._device_box(devices or [], s.output_device)
-        self.start_threshold = _spin(0.05, 0.99, s.vad_start_threshold, 0.05)
-        self.stop_threshold = _spin(0.01, 0.99, s.vad_stop_threshold, 0.05)
-        self.end_silence = _spin(100, 5000, s.end_silence_ms, 50, 0)
-        self.speculate = _spin(0, 5000, s.speculate_after_ms or 0, 50, 0)
+        self.input_device = self._device_box()
+        self.output_device = self._device_box()
+        self.start_threshold = _spin(0.05, 0.99, 0.5, 0.05)
+        self.stop_threshold = _spin(0.01, 0.99, 0.35, 0.05)
+        self.end_silence = _spin(100, 5000, 700, 50, 0)
+        self.speculate = _spin(0, 5000, 0, 50, 0)
         self.speculate.setSpecialValueText("off")
-        self.speculate.setToolTip("Start computing the reply after this pause; it plays only if the turn ends.")
-        self.barge_in = QCheckBox("speech interrupts replies (headphones)")
-        self.barge_in.setChecked(s.barge_in)
-        self.prompt = QPlainTextEdit(s.system_prompt)
+        self.barge_in = QCheckBox("on (headphones)")
+        self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("empty: the model's default (\"You are a helpful assistant.\")")
-        self.prompt.setFixedHeight(64)
-        self.temperature = _spin(0.0, 2.0, s.temperature, 0.05)
-        self.top_p = _spin(0.05, 1.0, s.top_p, 0.05)
-        self.max_tokens = _int_spin(s.max_text_tokens)
-        self.compute = QComboBox()
-        self.compute.addItems(COMPUTE_DEVICES)
-        self.compute.setCurrentText(s.compute_device)
-        self.weights = QComboBox()
-        self.weights.addItems(WEIGHT_KINDS)
-        self.weights.setCurrentText(s.weights)
-        self.weights.setToolTip("int8 halves the LLM's memory on a GPU (slower per step); int4 needs CUDA")
-        self.backend = QComboBox()
-        self.backend.addItems(VOCODER_BACKENDS)
-        self.backend.setCurrentText(s.vocoder_backend)
-        self.schedule = QComboBox()
-        self.schedule.addItems(VOCODER_SCHEDULES)
-        self.schedule.setCurrentText(s.vocoder_schedule)
-        self.schedule.setToolTip("fast: audio starts after 8 speech units; smooth: after 16, seams closest to a "
-                                 "whole-utterance decode")
-        self.asr = _optional_line(s.asr_checkpoint)
-        self.ser = _optional_line(s.ser_checkpoint)
-        self.text_emotion = _optional_line(s.text_emotion_checkpoint)
+        self.prompt.setFixedHeight(72)
+        self.temperature = _spin(0.0, 2.0, 0.2, 0.05)
+        self.top_p = _spin(0.05, 1.0, 0.8, 0.05)
+        self.max_tokens = _int_spin(None)
+        self.compute = _combo(COMPUTE_DEVICES)
+        self.weights = _combo(WEIGHT_KINDS)
+        self.backend = _combo(VOCODER_BACKENDS)
+        self.schedule = _combo(VOCODER_SCHEDULES)
+        self.asr = _optional_line(None)
+        self.ser = _optional_line(None)
+        self.text_emotion = _optional_line(None)
         self.error = QLabel("", objectName="errorLabel")
         self.error.setWordWrap(True)
         self._layout()
+        self._show(settings)
 
-    def _device_box(self, devices: list[str], current: str | None) -> QComboBox:
+    def _device_box(self) -> QComboBox:
         box = QComboBox()
         box.setEditable(True)
         box.addItem("")
-        box.addItems(devices)
-        box.setCurrentText(current or "")
+        box.addItems(self._devices)
         box.lineEdit().setPlaceholderText("system default")
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        box.setMinimumContentsLength(24)
         return box
 
     def _layout(self) -> None:
         outer = QVBoxLayout(self)
-        form = QFormLayout()
-        rows = (
-            ("Input device", self.input_device),
-            ("Output device", self.output_device),
-            ("Speech start threshold", self.start_threshold),
-            ("Speech stop threshold", self.stop_threshold),
-            ("End-of-turn silence (ms)", self.end_silence),
-            ("Start reply early after (ms)", self.speculate),
-            ("Barge-in", self.barge_in),
-            ("System prompt", self.prompt),
-            ("Temperature", self.temperature),
-            ("Top-p", self.top_p),
-            ("Max reply tokens", self.max_tokens),
-            ("Compute device (next load)", self.compute),
-            ("LM weights (next load)", self.weights),
-            ("Vocoder backend (next load)", self.backend),
-            ("Vocoder start (next load)", self.schedule),
-            ("Transcript listener", self.asr),
-            ("User emotion listener", self.ser),
-            ("Reply emotion listener", self.text_emotion),
-        )
-        for label, widget in rows:
-            form.addRow(label, widget)
-        outer.addLayout(form)
+        self.tabs = QTabWidget(objectName="settingsTabs")
+        forms = {}
+        for group in GROUPS:
+            page = QWidget()
+            form = QFormLayout(page)
+            form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # label above: room at 800 px
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            forms[group] = form
+            self.tabs.addTab(page, group)
+        self.help_labels: dict[str, QLabel] = {}
+        for group, attr, label, help_text in ROWS:
+            widget = getattr(self, attr)
+            cell = QWidget()
+            cell.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            col = QVBoxLayout(cell)
+            col.setContentsMargins(0, 0, 0, 6)
+            col.setSpacing(2)
+            if attr in LISTENER_FIELDS:
+                row = QHBoxLayout()
+                row.addWidget(widget, 1)
+                repo = LISTENER_REPOS[LISTENER_FIELDS[attr]]
+                button = QPushButton(f"Download ({approx_size_text([repo]).removeprefix('about ')})")
+                button.setToolTip(f"Download {repo} from the Hugging Face hub ({approx_size_text([repo])})")
+                button.setIcon(icon("download"))
+                button.clicked.connect(lambda _=False, n=LISTENER_FIELDS[attr]: self.download_listener.emit(n))
+                row.addWidget(button)
+                col.addLayout(row)
+                status = self._listener_lines.get(LISTENER_FIELDS[attr])
+                if status:
+                    col.addWidget(QLabel(status, objectName="listenerStatus"))
+            else:
+                col.addWidget(widget)
+            note = QLabel(help_text, objectName="settingHelp")
+            note.setWordWrap(True)
+            col.addWidget(note)
+            self.help_labels[attr] = note
+            forms[group].addRow(label, cell)
+        forms["Listeners"].addRow(QLabel("A folder, or a hub id downloaded here (Download). Empty = off.",
+                                         objectName="settingHelp"))
+        outer.addWidget(self.tabs, 1)
         outer.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+                                   | QDialogButtonBox.StandardButton.RestoreDefaults)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.restore_button = buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
+        self.restore_button.clicked.connect(self.restore_defaults)
         outer.addWidget(buttons)
+
+    def _show(self, s: AppSettings) -> None:
+        """Put `s`'s values into the widgets."""
+        self.input_device.setCurrentText(s.input_device or "")
+        self.output_device.setCurrentText(s.output_device or "")
+        self.start_threshold.setValue(s.vad_start_threshold)
+        self.stop_threshold.setValue(s.vad_stop_threshold)
+        self.end_silence.setValue(s.end_silence_ms)
+        self.speculate.setValue(s.speculate_after_ms or 0)
+        self.barge_in.setChecked(s.barge_in)
+        self.prompt.setPlainText(s.system_prompt)
+        self.temperature.setValue(s.temperature)
+        self.top_p.setValue(s.top_p)
+        self.max_tokens.setValue(s.max_text_tokens or DEFAULT_SENTINEL)
+        self.compute.setCurrentText(s.compute_device)
+        self.weights.setCurrentText(s.weights)
+        self.backend.setCurrentText(s.vocoder_backend)
+        self.schedule.setCurrentText(s.vocoder_schedule)
+        for edit, value in ((self.asr, s.asr_checkpoint), (self.ser, s.ser_checkpoint),
+                            (self.text_emotion, s.text_emotion_checkpoint)):
+            edit.setText(value or "")
+            edit.setCursorPosition(0)
+            edit.setToolTip(value or "")
+
+    def restore_defaults(self) -> None:
+        """Every setting on this dialog back to its default (not saved until Save)."""
+        self._show(AppSettings())
+        self.error.setText("")
 
     def values(self) -> dict:
         return {

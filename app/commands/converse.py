@@ -33,8 +33,10 @@ def _device(value: str | None) -> int | str | None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("converse", help="talk to the model through the microphone and speaker")
-    p.add_argument("--checkpoint", required=True, type=Path, help="OpenS2S checkpoint directory")
-    p.add_argument("--decoder", required=True, type=Path, help="GLM-4-Voice decoder directory")
+    p.add_argument("--checkpoint", type=Path, help="OpenS2S checkpoint directory (or --demo)")
+    p.add_argument("--decoder", type=Path, help="GLM-4-Voice decoder directory (or --demo)")
+    p.add_argument("--demo", action="store_true",
+                   help="use the offline demo checkpoint (random weights: gibberish), made on first use")
     p.add_argument("--decoder-backend", choices=("torch", "onnx"), default="torch")
     p.add_argument("--vocoder-schedule", choices=("fast", "smooth"), default="fast",
                    help="fast: 8-unit first chunk, earliest audio (default); smooth: 16 units, full overlaps")
@@ -146,10 +148,28 @@ def build_sampling(args: argparse.Namespace):
         raise UserError(f"Invalid sampling option: {err}.") from None
 
 
+def resolve_demo(args: argparse.Namespace) -> argparse.Namespace:
+    """--demo fills --checkpoint/--decoder with the demo's folders (written on first use); without it both are
+    required."""
+    if args.demo:
+        from app.demo import DEMO_MAX_TEXT_TOKENS, DEMO_MAX_UNITS, ensure_demo
+        from app.settings import data_dir
+
+        model, decoder = ensure_demo(data_dir())
+        args.checkpoint, args.decoder = model, decoder
+        args.max_units = args.max_units or DEMO_MAX_UNITS
+        args.max_text_tokens = args.max_text_tokens or DEMO_MAX_TEXT_TOKENS
+        print("demo checkpoint: random weights, it speaks gibberish", file=sys.stderr, flush=True)
+    elif args.checkpoint is None or args.decoder is None:
+        raise UserError("converse needs --checkpoint DIR and --decoder DIR, or --demo")
+    return args
+
+
 def run(args: argparse.Namespace) -> int:
     from core.engine.engine import Engine
     from core.engine.recorder import SessionRecorder
 
+    args = resolve_demo(args)
     config = build_config(args)
     sampling = build_sampling(args)
     runner, decoder = load_models(args)

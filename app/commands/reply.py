@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--text", help="the user's turn as text")
     p.add_argument("--history", help="JSON list of earlier turns: {role, text} or {role: user, audio: path}")
     p.add_argument("--system-prompt", default=None, help="system prompt (default: the reference's)")
-    p.add_argument("--units-out", default="units.json", help="where to write the speech units (JSON)")
+    p.add_argument("--units-out", default=None, help="also write the speech units to this JSON file (default: none)")
     p.add_argument("--json-events", action="store_true", help="print every event as one JSON line")
     p.add_argument("--dump-logits", metavar="FILE.npz", help="save last-position logits of every LM step")
     p.add_argument("--greedy", action="store_true", help="greedy decoding for both LMs (deterministic)")
@@ -109,6 +109,7 @@ class _WavSink:
         self._stream = self._dec.open_stream(generator=gen)
         self._file = sf.SoundFile(out, "w", samplerate=self._dec.sample_rate_hz, channels=1, subtype="PCM_16")
         self.n_samples = 0
+        self.rate_hz = self._dec.sample_rate_hz
 
     def _write(self, chunks) -> None:
         for chunk in chunks:
@@ -123,6 +124,11 @@ class _WavSink:
     def close(self) -> None:
         self._write(self._stream.flush())
         self._file.close()
+
+
+def _note(message: str) -> None:
+    """What the command wrote, on stderr (stdout carries the reply text or the JSON events)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -149,13 +155,14 @@ def run(args: argparse.Namespace) -> int:
                 wav.push(ev.units)
         elif isinstance(ev, TurnEnd):
             end = ev
-    if wav:
-        wav.close()
-        log.info("wrote %d samples of reply audio to %s", wav.n_samples, args.out)
     if not args.json_events:
         print()
+    if wav:
+        wav.close()
+        _note(f"wrote {args.out} ({wav.n_samples / wav.rate_hz:.1f} s of speech, {wav.rate_hz} Hz)")
+    if args.units_out:
         Path(args.units_out).write_text(json.dumps({"units": units}))
-        log.info("wrote %d units to %s", len(units), args.units_out)
+        _note(f"wrote {args.units_out} ({len(units)} speech units)")
     if recorder:
         recorder.save(args.dump_logits)
     if end is not None:

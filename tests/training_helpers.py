@@ -1,0 +1,16 @@
+"""Test-side names for the tiny training datasets (the writers live in core/training/tiny_dataset.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.training.tiny_dataset import RowSpec, unit_string, write_dataset  # noqa: F401
+from core.training.tiny_dataset import example_row as _row
+
+
+def example_row(i: int, audio: str | None, folder: Path | None = None) -> dict:
+    """A row with a user text turn, or pointing at `audio` (which need not exist)."""
+    row = _row(i, RowSpec(), folder or Path("."))
+    if audio:
+        row["messages"][0]["content"] = [{"text": "", "audio": audio, "speech_units": "", "spk_emb": ""}]
+    return row
