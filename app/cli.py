@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "app.commands.make_tiny_listeners",
     "app.commands.converse",
     "app.commands.devices",
+    "app.commands.turns",
     "app.commands.units",
     "app.commands.make_tiny_speech_tokenizer",
     "app.commands.make_data",

@@ -87,6 +87,11 @@ def load_models(request: LoadRequest, settings: AppSettings, report: Callable[[i
     decoder = VoiceDecoder.load(request.decoder, backend=settings.vocoder_backend, device=settings.torch_device)
     report(STEP_WARMUP, "warming up")  # the first turn then does not pay one-time set-up costs
     warm_up(runner, decoder)
+    if settings.vocoder_schedule == "auto":
+        from app.playback_plan import auto_plan
+
+        plan = auto_plan(runner, decoder)
+        return runner, SeededVocoder(decoder, schedule=plan.schedule, prebuffer_ms=plan.prebuffer_ms)
     return runner, SeededVocoder(decoder, schedule=settings.vocoder_schedule)
 
 

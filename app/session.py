@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from app.end_of_turn import SessionEndOfTurn
 from app.partial_feed import PartialFeed
 from app.settings import AppSettings
 from app.talk_vad import TalkVad
@@ -70,6 +71,7 @@ class Session(QObject):
         self._closed = False
         self._incoming.connect(self.event.emit, Qt.ConnectionType.QueuedConnection)
         self._partial = PartialFeed(lambda: self.listeners)
+        self._eot = SessionEndOfTurn(self._incoming.emit)
         self.talk_vad.set_tap(self._partial.on_frame)
 
     # -- models and settings --------------------------------------------------------------------------------
@@ -196,12 +198,14 @@ class Session(QObject):
             conversation=self.conversation,
             sampling=self.settings.sampling_config(),
             vad=self.talk_vad,
+            end_of_turn=self._eot.scorer(self.settings.engine_config().end_of_turn),
+            end_of_turn_text=self._eot.text_prob,
         )
 
     def _make_listeners(self, settings: AppSettings) -> Any:
         from core.listeners.manager import Listeners
 
-        return Listeners(settings.listeners_config(), self._incoming.emit)
+        return Listeners(settings.listeners_config(), self._eot.tap(self._incoming.emit))
 
     def _start_engine(self) -> bool:
         try:
@@ -266,6 +270,7 @@ class Session(QObject):
         if self.listeners is None:
             return
         self._partial.on_event(ev)
+        self._eot.on_event(ev)
         self._bridge.on_event(ev)
 
 

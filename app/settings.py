@@ -31,7 +31,9 @@ SETTINGS_FILE = "settings.json"
 MAX_RECENT = 8
 COMPUTE_DEVICES = ("auto", "cpu", "cuda")
 VOCODER_BACKENDS = ("torch", "onnx")
-VOCODER_SCHEDULES = ("fast", "smooth")  # core.voice.chunk_schedule.ChunkSchedule.preset names offered to users
+# offered to users: "auto" (app/playback_plan.py, planned from this machine's measured speeds) or a
+# core.voice.chunk_schedule.ChunkSchedule.preset name
+VOCODER_SCHEDULES = ("auto", "fast", "smooth")
 
 
 def config_dir() -> Path:
@@ -64,6 +66,10 @@ class AppSettings:
     vad_stop_threshold: float = 0.35
     end_silence_ms: float = 700.0
     speculate_after_ms: float | None = 250.0  # speculative turn start after this pause; None = off
+    semantic_end_of_turn: bool = True  # Smart Turn decides when a pause ends the turn (EndOfTurnConfig)
+    eot_commit_prob: float = 0.8  # end-of-turn evidence that commits after the shortest pause
+    eot_hold_prob: float = 0.3  # evidence at or below this waits for the longest pause
+    eot_max_silence_ms: float = 1500.0  # longest pause inside a turn
     barge_in: bool = False
     barge_in_ms: float = 200.0
     system_prompt: str = ""  # "" = the model's default prompt
@@ -74,7 +80,7 @@ class AppSettings:
     compute_device: str = "auto"
     weights: str = "full"  # LM weight storage: full | int8 | int4 (models.weights); device support checked at load
     vocoder_backend: str = "torch"
-    vocoder_schedule: str = "fast"  # fast: 8-unit first chunk; smooth: 16 units, full overlaps (docs/vocoder.md)
+    vocoder_schedule: str = "auto"  # auto: planned from measured speeds; fast: 8, 5, 5...; smooth: 16 units first
     push_to_talk: bool = False
     # listener checkpoints: a local dir or a hub id already in the local cache (never downloaded by the app);
     # None = the listener stays off ("disabled in config")
@@ -100,7 +106,7 @@ class AppSettings:
 
     # -- the frozen configs the core builds from these ----------------------------------------------------
     def engine_config(self):
-        from core.engine.config import AudioConfig, EngineConfig, VadConfig
+        from core.engine.config import AudioConfig, EndOfTurnConfig, EngineConfig, VadConfig
 
         return EngineConfig(
             vad=VadConfig(
@@ -109,6 +115,8 @@ class AppSettings:
                 end_silence_ms=self.end_silence_ms,
                 speculate_after_ms=self.speculate_after_ms,
             ),
+            end_of_turn=EndOfTurnConfig(semantic=self.semantic_end_of_turn, commit_prob=self.eot_commit_prob,
+                                        hold_prob=self.eot_hold_prob, max_silence_ms=self.eot_max_silence_ms),
             audio=AudioConfig(input_device=_device(self.input_device), output_device=_device(self.output_device)),
             barge_in=self.barge_in,
             barge_in_ms=self.barge_in_ms,

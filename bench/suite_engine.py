@@ -18,7 +18,7 @@ import soxr
 from app.fake_audio import FakeAudio
 from core.audio.espeak import espeak, espeak_available
 from core.engine.collector import EventCollector
-from core.engine.config import VAD_RATE_HZ, EngineConfig, VadConfig
+from core.engine.config import VAD_RATE_HZ, EndOfTurnConfig, EngineConfig, VadConfig
 from core.engine.engine import Engine
 from core.engine.events import EngineState, ReplyEnded, UserTurnCaptured
 
@@ -85,21 +85,43 @@ def espeak_speech_16k(text: str = SPEECH_TEXT) -> np.ndarray | None:
     return soxr.resample(x, rate, VAD_RATE_HZ).astype(np.float32)
 
 
-def engine_vad_turns(runner, decoder, speech_16k, sampling, turns: int, speculate_ms: float | None) -> list[dict]:
-    """`turns` one-turn conversations spoken into the fake mic; per turn: the captured samples, end of speech ->
-    first sample, dispatched -> first sample, and the speculative head start (0 without speculation)."""
+class CountingRunner:
+    """The runner, counting `reply()` calls (replies started, speculative ones included)."""
+
+    def __init__(self, runner) -> None:
+        self._runner, self.replies = runner, 0
+
+    def reply(self, *args, **kwargs):
+        self.replies += 1
+        return self._runner.reply(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._runner, name)
+
+
+def engine_vad_turns(runner, decoder, speech_16k, sampling, turns: int, speculate_ms: float | None,
+                     end_of_turn=None) -> list[dict]:
+    """`turns` one-turn conversations spoken into the fake mic (`speech_16k`: one clip, or a list used in turn);
+    per turn: the captured samples, end of speech -> first sample, dispatched -> first sample, the speculative
+    head start (0 without speculation) and the replies started for it (> 1: speculative replies dropped).
+    end_of_turn: a Smart Turn scorer (the app's default semantic end of turn) or None (the VAD's silence)."""
     events, audio = EventCollector(), FakeAudio()
-    cfg = EngineConfig(vad=VadConfig(end_silence_ms=END_SILENCE_MS, speculate_after_ms=speculate_ms))
-    eng = Engine(runner, _SeededDecoder(decoder), config=cfg, sink=events, audio=audio, sampling=sampling)
-    mic_speech = soxr.resample(speech_16k, VAD_RATE_HZ, audio.in_rate_hz).astype(np.float32)
+    semantic = EndOfTurnConfig(semantic=end_of_turn is not None)
+    cfg = EngineConfig(vad=VadConfig(end_silence_ms=END_SILENCE_MS, speculate_after_ms=speculate_ms),
+                       end_of_turn=semantic)
+    counting = CountingRunner(runner)
+    eng = Engine(counting, _SeededDecoder(decoder), config=cfg, sink=events, audio=audio, sampling=sampling,
+                 end_of_turn=end_of_turn)
+    clips = speech_16k if isinstance(speech_16k, list) else [speech_16k]
+    mic_clips = [soxr.resample(c, VAD_RATE_HZ, audio.in_rate_hz).astype(np.float32) for c in clips]
     rows = []
     eng.start()
     try:
-        for _ in range(turns):
+        for i in range(turns):
             tid = len(events.of(UserTurnCaptured)) + 1
-            audio.mic.inject(mic_speech)
-            turn = events.wait_for(lambda e, i=tid: isinstance(e, UserTurnCaptured) and e.turn_id == i, 60)
-            end = events.wait_for(lambda e, i=tid: isinstance(e, ReplyEnded) and e.turn_id == i, REPLY_TIMEOUT_S)
+            started = counting.replies
+            audio.mic.inject(mic_clips[i % len(mic_clips)])
+            turn, end, cuts = _final_reply(events, tid)
             _settle(eng)
             t = end.timing
             if end.error or t is None or t.first_play_t is None:
@@ -109,10 +131,27 @@ def engine_vad_turns(runner, decoder, speech_16k, sampling, turns: int, speculat
                 "speech_end_to_first_sample_s": t.first_play_t - turn.speech_end_t,
                 "dispatch_to_first_sample_s": t.first_play_t - t.dispatched_t,
                 "head_start_s": t.dispatched_t - t.speculated_t if t.speculated_t is not None else 0.0,
+                "decision_s": turn.dispatched_t - turn.speech_end_t,
+                "replies_started": counting.replies - started,
+                "early_cuts": cuts,
             })
     finally:
         eng.stop()
     return rows
+
+
+def _final_reply(events: EventCollector, tid: int) -> tuple[UserTurnCaptured, ReplyEnded, int]:
+    """The user turn `tid` and its reply; when the speaker went on after an early commit, the merged turn and
+    its reply instead (and how many early commits they talked over)."""
+    cuts = 0
+    while True:
+        turn = events.wait_for(lambda e, i=tid: isinstance(e, UserTurnCaptured) and e.turn_id == i, 60)
+        end = events.wait_for(lambda e, i=tid: isinstance(e, ReplyEnded) and e.turn_id == i, REPLY_TIMEOUT_S)
+        nxt = [e for e in events.of(UserTurnCaptured) if e.continues_turn == tid]
+        if not end.interrupted and not nxt:
+            return turn, end, cuts
+        cuts += 1
+        tid = events.wait_for(lambda e, i=tid: isinstance(e, UserTurnCaptured) and e.continues_turn == i, 60).turn_id
 
 
 def _settle(eng: Engine) -> None:

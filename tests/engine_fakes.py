@@ -96,15 +96,18 @@ class FakeConversation:
     def __init__(self) -> None:
         self.turns: list[tuple[str, object]] = []
 
-    def add_user_audio(self, samples: np.ndarray) -> None:
-        self.turns.append(self.user_audio_turn(samples))
+    def add_user_audio(self, samples: np.ndarray) -> tuple[str, object]:
+        turn = self.user_audio_turn(samples)
+        self.turns.append(turn)
+        return turn
 
     @staticmethod
     def user_audio_turn(samples: np.ndarray) -> tuple[str, object]:
         return ("user", samples)
 
-    def append(self, turn: tuple[str, object]) -> None:
+    def append(self, turn: tuple[str, object]) -> tuple[str, object]:
         self.turns.append(turn)
+        return turn
 
     def extended(self, turn: tuple[str, object]) -> FakeConversation:
         conv = FakeConversation()

@@ -12,11 +12,13 @@ from core.engine.events import (
     BargeIn,
     EngineError,
     EngineState,
+    ErrorKind,
     MicLevel,
     ReplyAudio,
     ReplyEnded,
     ReplyText,
     SpeechDiscarded,
+    SpeechIgnored,
     StateChanged,
     UserTextSubmitted,
     UserTurnCaptured,
@@ -27,6 +29,8 @@ from ui.conversation_view import ConversationView
 from ui.messages import listener_line
 
 log = logging.getLogger(__name__)
+SPEECH_IGNORED_TEXT = ("Heard speech while the app was talking: the microphone is muted then (half-duplex). If that "
+                       "was you, say it again, or turn on barge-in with headphones.")
 
 LIVE_TURN_ID = 0  # engine turn ids start at 1; 0 is the bubble of the turn still being spoken
 
@@ -59,6 +63,7 @@ class Presenter(QObject):
             ReplyEnded: self._reply_end,
             EngineError: self._error,
             SpeechDiscarded: self._speech_discarded,
+            SpeechIgnored: self._speech_ignored,
             UserTranscript: self._transcript,
             TurnEmotion: self._emotion,
             ListenerStatus: self._listener,
@@ -137,6 +142,10 @@ class Presenter(QObject):
     def _error(self, ev: EngineError) -> None:
         log.info("engine error (%s): %s", ev.kind.value, ev.message)
         self.engine_error.emit(ev)
+
+    def _speech_ignored(self, _ev: SpeechIgnored) -> None:
+        """Half-duplex muting heard voice: say so (it was not taken as a turn)."""
+        self._error(EngineError(ErrorKind.INPUT_SIGNAL, SPEECH_IGNORED_TEXT))
 
     def _speech_discarded(self, _ev: SpeechDiscarded) -> None:
         self.view.remove(USER, LIVE_TURN_ID)

@@ -84,6 +84,14 @@ ROWS = (
      "How long you must be quiet before the reply starts."),
     ("Turn-taking", "speculate", "Start replying early after (ms)",
      "Work on the reply during your pause; it plays only if you stay quiet. 0 = off."),
+    ("Turn-taking", "semantic", "Judge whether you finished",
+     "Smart Turn listens to how your sentence ends: finished = a short pause ends the turn, unfinished = it waits "
+     "longer. Off (or model missing): the pause above."),
+    ("Turn-taking", "eot_commit", "Answer quickly when P(finished) ≥",
+     "Higher = fewer replies that start before you finished, but a slower answer."),
+    ("Turn-taking", "eot_hold", "Wait longest when P(finished) ≤", "Between the two, the wait is in proportion."),
+    ("Turn-taking", "eot_max", "Longest pause inside your turn (ms)",
+     "How long the app waits when you seem unfinished."),
     ("Turn-taking", "barge_in", "Interrupt by speaking",
      "Your voice stops a reply. Use headphones, or the app hears itself."),
     ("Replies", "prompt", "Personality (system prompt)", "Instructions the model reads before every turn."),
@@ -95,7 +103,8 @@ ROWS = (
     ("Model", "weights", "Memory saving (LM weights)", "int8 needs about half the GPU memory, a little slower; "
      "int4 needs CUDA. Next load."),
     ("Model", "backend", "Speech decoder engine", "torch, or onnx (onnxruntime). Next load."),
-    ("Model", "schedule", "Speech start", "fast: audio starts sooner; smooth: fewer seams. Next load."),
+    ("Model", "schedule", "Speech start", "auto: chunk sizes and buffer planned from this machine's measured "
+     "speed (no gaps); fast: fixed small chunks; smooth: fewer seams. Next load."),
     ("Listeners", "asr", "Transcript", "Writes down what you said (Whisper)."),
     ("Listeners", "ser", "Your emotion", "Guesses your emotion from your voice."),
     ("Listeners", "text_emotion", "Reply emotion", "Guesses the emotion of the reply's text."),
@@ -126,6 +135,10 @@ class SettingsDialog(QDialog):
         self.end_silence = _spin(100, 5000, 700, 50, 0)
         self.speculate = _spin(0, 5000, 0, 50, 0)
         self.speculate.setSpecialValueText("off")
+        self.semantic = QCheckBox("on (Smart Turn)")
+        self.eot_commit = _spin(0.05, 1.0, 0.8, 0.05)
+        self.eot_hold = _spin(0.0, 0.95, 0.3, 0.05)
+        self.eot_max = _spin(160, 10000, 1500, 50, 0)
         self.barge_in = QCheckBox("on (headphones)")
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("empty: the model's default (\"You are a helpful assistant.\")")
@@ -214,6 +227,10 @@ class SettingsDialog(QDialog):
         self.stop_threshold.setValue(s.vad_stop_threshold)
         self.end_silence.setValue(s.end_silence_ms)
         self.speculate.setValue(s.speculate_after_ms or 0)
+        self.semantic.setChecked(s.semantic_end_of_turn)
+        self.eot_commit.setValue(s.eot_commit_prob)
+        self.eot_hold.setValue(s.eot_hold_prob)
+        self.eot_max.setValue(s.eot_max_silence_ms)
         self.barge_in.setChecked(s.barge_in)
         self.prompt.setPlainText(s.system_prompt)
         self.temperature.setValue(s.temperature)
@@ -242,6 +259,10 @@ class SettingsDialog(QDialog):
             "vad_stop_threshold": self.stop_threshold.value(),
             "end_silence_ms": self.end_silence.value(),
             "speculate_after_ms": self.speculate.value() or None,
+            "semantic_end_of_turn": self.semantic.isChecked(),
+            "eot_commit_prob": self.eot_commit.value(),
+            "eot_hold_prob": self.eot_hold.value(),
+            "eot_max_silence_ms": self.eot_max.value(),
             "barge_in": self.barge_in.isChecked(),
             "system_prompt": self.prompt.toPlainText().strip(),
             "temperature": self.temperature.value(),

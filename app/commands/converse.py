@@ -9,13 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.config import AudioConfig, EndOfTurnConfig, EngineConfig, VadConfig
 from core.engine.events import (
     BargeIn,
     EngineError,
     EngineState,
     ReplyEnded,
     ReplyText,
+    SpeechIgnored,
     StateChanged,
     UserTurnCaptured,
 )
@@ -38,8 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--demo", action="store_true",
                    help="use the offline demo checkpoint (random weights: gibberish), made on first use")
     p.add_argument("--decoder-backend", choices=("torch", "onnx"), default="torch")
-    p.add_argument("--vocoder-schedule", choices=("fast", "smooth"), default="fast",
-                   help="fast: 8-unit first chunk, earliest audio (default); smooth: 16 units, full overlaps")
+    p.add_argument("--vocoder-schedule", choices=("auto", "fast", "smooth"), default="auto",
+                   help="auto (default): 8-unit first chunk, later chunks and jitter buffer planned from this "
+                   "machine's measured vocoder and LM speed; fast: fixed 8, 5, 5, 10... units; smooth: 16 units, "
+                   "full overlaps")
     p.add_argument("--input-device", help="input device name or index (see `devices`)")
     p.add_argument("--output-device", help="output device name or index (see `devices`)")
     p.add_argument("--input-rate", type=int, help="force a capture rate in Hz (default: the device's)")
@@ -50,6 +53,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--speculate-after-ms", type=float, default=250.0,
                    help="start computing the reply after this pause, play it if the turn ends (0 = off; default 250)")
     p.add_argument("--max-turn-s", type=float, default=30.0, help="longest user turn (default 30)")
+    eot = EndOfTurnConfig()
+    p.add_argument("--no-semantic", action="store_true",
+                   help="end turns by --end-silence-ms alone (default: Smart Turn judges the pause)")
+    p.add_argument("--smart-turn-model", metavar="ONNX", help="Smart Turn v3 file (default: the pipecat-ai one)")
+    p.add_argument("--eot-commit-prob", type=float, default=eot.commit_prob,
+                   help=f"P(finished) that ends the turn after the shortest pause (default {eot.commit_prob})")
+    p.add_argument("--eot-hold-prob", type=float, default=eot.hold_prob,
+                   help=f"P(finished) at or below which the longest pause is waited for (default {eot.hold_prob})")
+    p.add_argument("--eot-first-check-ms", type=float, default=eot.first_check_ms,
+                   help=f"shortest pause, first model call (default {eot.first_check_ms:g})")
+    p.add_argument("--eot-max-silence-ms", type=float, default=eot.max_silence_ms,
+                   help=f"longest pause inside a turn (default {eot.max_silence_ms:g})")
+    p.add_argument("--eot-rejoin-ms", type=float, default=eot.rejoin_ms,
+                   help=f"speech this soon after an early commit continues that turn (default {eot.rejoin_ms:g})")
     p.add_argument("--record", type=Path, help="keep every turn's audio and a JSONL log in this directory")
     p.add_argument("--device", help="compute device: cpu, cuda, cuda:N (default: cuda if available)")
     p.add_argument("--weights", choices=WEIGHT_KINDS, default="full",
@@ -69,6 +86,15 @@ def build_config(args: argparse.Namespace) -> EngineConfig:
                 end_silence_ms=args.end_silence_ms,
                 max_turn_ms=1000.0 * args.max_turn_s,
                 speculate_after_ms=args.speculate_after_ms or None,
+            ),
+            end_of_turn=EndOfTurnConfig(
+                semantic=not args.no_semantic,
+                model_path=args.smart_turn_model,
+                commit_prob=args.eot_commit_prob,
+                hold_prob=args.eot_hold_prob,
+                first_check_ms=args.eot_first_check_ms,
+                max_silence_ms=args.eot_max_silence_ms,
+                rejoin_ms=args.eot_rejoin_ms,
             ),
             audio=AudioConfig(
                 input_device=_device(args.input_device),
@@ -97,7 +123,11 @@ class TranscriptPrinter:
             elif ev.new is not EngineState.SPEAKING:
                 w(f"\n[{ev.new.value}]")
         elif isinstance(ev, UserTurnCaptured):
-            w(f"\nyou: ({ev.samples.size / ev.sample_rate_hz:.1f} s of speech)")
+            more = f", going on from turn {ev.continues_turn}" if ev.continues_turn is not None else ""
+            w(f"\nyou: ({ev.samples.size / ev.sample_rate_hz:.1f} s of speech{more})")
+        elif isinstance(ev, SpeechIgnored):
+            w("\n! (heard speech while talking; the microphone is muted while the app speaks: if that was you, "
+              "say it again — or use headphones with --barge-in)")
         elif isinstance(ev, ReplyText):
             w(ev.delta.text)
         elif isinstance(ev, BargeIn):
@@ -113,11 +143,14 @@ class TranscriptPrinter:
 class SeededVocoder:
     """The engine's decoder seam: `sample_rate_hz` and `open_stream()`, seeded for reproducible audio."""
 
-    def __init__(self, decoder, seed: int = 0, schedule: str = "fast") -> None:
+    def __init__(self, decoder, seed: int = 0, schedule="fast", prebuffer_ms: float | None = None) -> None:
+        """schedule: a ChunkSchedule.preset name or a ChunkSchedule; prebuffer_ms: the jitter buffer the engine
+        should use with it (None: the engine's AudioConfig.prebuffer_ms)."""
         from core.voice.chunk_schedule import ChunkSchedule
 
         self._dec, self._seed = decoder, seed
-        self.schedule = ChunkSchedule.preset(schedule)
+        self.schedule = ChunkSchedule.preset(schedule) if isinstance(schedule, str) else schedule
+        self.prebuffer_ms = prebuffer_ms
         self.sample_rate_hz = decoder.sample_rate_hz
 
     def open_stream(self):
@@ -136,6 +169,13 @@ def load_models(args: argparse.Namespace):
     except ModuleNotFoundError as err:
         raise UserError("This build has no speech decoder (core.voice.token2wav); update the app.") from err
     decoder = vocoder_mod.VoiceDecoder.load(args.decoder, backend=args.decoder_backend, device=args.device)
+    if args.vocoder_schedule == "auto":
+        from app.playback_plan import auto_plan
+
+        plan = auto_plan(runner, decoder)
+        print(f"vocoder schedule (measured here): chunks {plan.schedule.chunk_units}, jitter buffer "
+              f"{plan.prebuffer_ms:.0f} ms")
+        return runner, SeededVocoder(decoder, args.seed or 0, plan.schedule, plan.prebuffer_ms)
     return runner, SeededVocoder(decoder, args.seed or 0, args.vocoder_schedule)
 
 
@@ -180,7 +220,15 @@ def run(args: argparse.Namespace) -> int:
     printer = TranscriptPrinter()
     recorder = SessionRecorder(args.record, printer) if args.record else None
     sink = recorder or printer
-    engine = Engine(runner, decoder, config=config, sink=sink, sampling=sampling)
+    scorer = None
+    if config.end_of_turn.semantic:
+        from core.turns.smart_turn import load_smart_turn
+
+        scorer, status = load_smart_turn(config.end_of_turn.model_path)
+        print(f"end of turn: {status}")
+    else:
+        print(f"end of turn: off — --no-semantic; {config.vad.end_silence_ms:g} ms of silence ends a turn")
+    engine = Engine(runner, decoder, config=config, sink=sink, sampling=sampling, end_of_turn=scorer)
     try:
         engine.start()
         _supervise(engine, args.duration_s)

@@ -17,8 +17,10 @@ log = logging.getLogger(__name__)
 
 
 class EngineAudio:
-    def __init__(self, backend: AudioBackend | None, config: AudioConfig, playout: PlayoutBuffer) -> None:
+    def __init__(self, backend: AudioBackend | None, config: AudioConfig, playout: PlayoutBuffer,
+                 prebuffer_ms: float | None = None) -> None:
         self._backend, self._cfg, self._playout = backend, config, playout
+        self._prebuffer_ms = config.prebuffer_ms if prebuffer_ms is None else prebuffer_ms
         self.capture: MicCapture | None = None
         self.speaker: SpeakerOutput | None = None
         self.opening = ErrorKind.OUTPUT_DEVICE  # which device a DeviceError from open() is about
@@ -48,7 +50,7 @@ class EngineAudio:
         self.speaker = SpeakerOutput(self._backend, a.output_device, a.output_rate_hz, a.output_block_ms, self._playout)
         self.speaker.on_lost = lambda: on_lost(ErrorKind.OUTPUT_DEVICE)
         self.speaker.open()
-        self._playout.set_prebuffer(int(self.speaker.rate_hz * a.prebuffer_ms / 1000))
+        self._playout.set_prebuffer(int(self.speaker.rate_hz * self._prebuffer_ms / 1000))
         self.opening = ErrorKind.INPUT_DEVICE
         self.capture = MicCapture(self._backend, a.input_device, a.input_rate_hz, a.input_block_ms,
                                   a.input_queue_blocks)

@@ -61,6 +61,47 @@ class VadConfig:
 
 
 @dataclass(frozen=True)
+class EndOfTurnConfig:
+    """Semantic end of turn. Off (or the model missing): the VAD's `end_silence_ms` ends the turn."""
+
+    semantic: bool = True  # use the Smart Turn audio model (and the text signal when a transcript exists)
+    model_path: str | None = None  # None: the file inside the installed pipecat-ai wheel
+    first_check_ms: float = 160.0  # silence before the first model call (also the earliest commit)
+    # the turn's samples are fixed (and the speculative reply starts on them) after this much silence; at most
+    # first_check_ms. The reply then has a head start over every commit.
+    speculate_at_ms: float = 96.0
+    check_every_ms: float = 96.0  # then one call per this much more silence
+    commit_prob: float = 0.8  # evidence at or above this commits at the next check
+    hold_prob: float = 0.3  # evidence at or below this waits for max_silence_ms
+    max_silence_ms: float = 1500.0  # the longest silence inside a turn (the model's "not finished" limit)
+    text_weight: float = 0.5  # weight of the text end-of-utterance probability when a transcript exists
+    rejoin_ms: float = 2000.0  # speech this soon after an early commit joins the same user turn
+
+    def __post_init__(self) -> None:
+        _check(VAD_FRAME_MS <= self.first_check_ms <= 5000.0,
+               f"first_check_ms must be in [{VAD_FRAME_MS}, 5000], got {self.first_check_ms}")
+        _check(VAD_FRAME_MS <= self.speculate_at_ms <= self.first_check_ms,
+               f"speculate_at_ms must be in [{VAD_FRAME_MS}, first_check_ms], got {self.speculate_at_ms}")
+        _check(VAD_FRAME_MS <= self.check_every_ms <= 5000.0,
+               f"check_every_ms must be in [{VAD_FRAME_MS}, 5000], got {self.check_every_ms}")
+        _check(0.0 <= self.hold_prob < self.commit_prob <= 1.0,
+               f"need 0 <= hold_prob < commit_prob <= 1, got {self.hold_prob}, {self.commit_prob}")
+        _check(self.first_check_ms <= self.max_silence_ms <= 10000.0,
+               f"max_silence_ms must be in [first_check_ms, 10000], got {self.max_silence_ms}")
+        _check(0.0 <= self.text_weight <= 1.0, f"text_weight must be in [0, 1], got {self.text_weight}")
+        _check(0.0 <= self.rejoin_ms <= 10000.0, f"rejoin_ms must be in [0, 10000], got {self.rejoin_ms}")
+
+    def required_silence_ms(self, evidence: float) -> float:
+        """The silence a turn with this evidence needs before it ends."""
+        if evidence >= self.commit_prob:
+            return self.first_check_ms
+        if evidence <= self.hold_prob:
+            return self.max_silence_ms
+        frac = (evidence - self.hold_prob) / (self.commit_prob - self.hold_prob)
+        return self.max_silence_ms + frac * (self.first_check_ms - self.max_silence_ms)
+
+
+@dataclass(frozen=True)
 class AudioConfig:
     """Audio devices. `None` device = the system default; rates `None` = the device's native rate."""
 
@@ -96,6 +137,7 @@ class EngineConfig:
     """Turn-taking and supervision."""
 
     vad: VadConfig = field(default_factory=VadConfig)
+    end_of_turn: EndOfTurnConfig = field(default_factory=EndOfTurnConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     barge_in: bool = False  # False: half-duplex (loudspeakers), the mic is ignored while the app replies
     barge_in_ms: float = 200.0  # user speech this long interrupts the reply (barge-in mode only)
@@ -109,6 +151,7 @@ class EngineConfig:
     def __post_init__(self) -> None:
         _check(isinstance(self.vad, VadConfig), "vad must be a VadConfig")
         _check(isinstance(self.audio, AudioConfig), "audio must be an AudioConfig")
+        _check(isinstance(self.end_of_turn, EndOfTurnConfig), "end_of_turn must be an EndOfTurnConfig")
         _check(
             VAD_FRAME_MS <= self.barge_in_ms <= 5000.0,
             f"barge_in_ms must be in [{VAD_FRAME_MS}, 5000], got {self.barge_in_ms}",

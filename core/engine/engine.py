@@ -38,6 +38,7 @@ from core.engine.worker import Worker
 from core.lm.sampling import SamplingConfig
 from core.seams import AudioBackend, History, ModelRunner, SpeechDetector, Vocoder
 from core.turns.capture import CaptureHooks, CaptureLoop
+from core.turns.semantic import TurnScorer
 from core.turns.vad import SileroVad, Turn
 from models.errors import DeviceError
 
@@ -58,13 +59,19 @@ class Engine:
         conversation: History | None = None,
         sampling: SamplingConfig | None = None,
         vad: SpeechDetector | None = None,
+        end_of_turn: TurnScorer | None = None,
+        end_of_turn_text: Callable[[float], float | None] | None = None,
     ) -> None:
         self.config = config or EngineConfig()
         self._vad = vad
+        self._end_of_turn = end_of_turn  # Smart Turn scorer (core.turns.smart_turn) or None: the VAD's silence
+        self._end_of_turn_text = end_of_turn_text  # P(utterance over | partial transcript), None when unknown
         self._lifecycle = threading.Lock()  # start() / stop() from front-end threads; never taken by capture
         self._events = EventPump(sink)
         self._playout = PlayoutBuffer(0)
-        self._audio = EngineAudio(audio, self.config.audio, self._playout)
+        # a decoder planned from this machine's speed says how deep the jitter buffer must be (app/playback_plan.py)
+        prebuffer_ms = getattr(decoder, "prebuffer_ms", None) or self.config.audio.prebuffer_ms
+        self._audio = EngineAudio(audio, self.config.audio, self._playout, prebuffer_ms)
         self._control: ControlThread | None = None
         self._replies = ReplyControl(
             ReplyModels(runner, decoder, sampling),
@@ -113,7 +120,8 @@ class Engine:
             self._control.start()
             self._replies.workers = (Worker("reply-model"), Worker("reply-vocoder"))
             self._running.set()
-            self.capture_loop = CaptureLoop(self._audio.capture, self._vad, self.config, self._capture_hooks())
+            self.capture_loop = CaptureLoop(self._audio.capture, self._vad, self.config, self._capture_hooks(),
+                                            self._end_of_turn, self._end_of_turn_text)
             self._capture_thread = threading.Thread(
                 target=self.capture_loop.run, args=(self._running,), name="engine-capture", daemon=True
             )
@@ -176,6 +184,7 @@ class Engine:
             mic_live=r.mic_live,
             speculate=lambda turn, t: self._post(r.on_candidate, turn, t),
             resume=lambda: self._post(r.on_resumed),
+            continued=lambda: self._post(r.on_continued),
         )
 
     def _barge_in_heard(self, speech_ms: float, speech_start_t: float | None) -> None:

@@ -76,9 +76,11 @@ class UserTurnCaptured:
     start_s: float  # capture time of the first sample (pre-roll included) since engine start
     speech_end_s: float  # capture time at which speech ended (before the end-of-turn silence)
     dispatched_s: float  # capture time at which the turn was dispatched
-    reason: str  # "silence" (end-of-turn silence) | "max_length" | "submitted" (engine.submit_turn)
+    reason: str  # "silence" (end-of-turn silence) | "semantic" (end-of-turn model) | "max_length" | "submitted"
     speech_end_t: float | None = None  # time.monotonic() when the last voiced frame arrived from the device
     dispatched_t: float = 0.0  # time.monotonic() of the dispatch
+    continues_turn: int | None = None  # the user went on after turn N was committed early: `samples` is turn N's
+    # audio and this speech, one user turn (turn N's reply was stopped; the history holds this turn instead)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,15 @@ class ReplyAudio:
 
     turn_id: int
     chunk: AudioChunk
+
+
+@dataclass(frozen=True)
+class SpeechIgnored:
+    """Half-duplex: voiced sound was heard while the app was talking and the microphone was muted. It may be the
+    app's own voice; if it was the user, what they said was not heard (front ends say so)."""
+
+    at_s: float  # capture time
+    speech_ms: float
 
 
 @dataclass(frozen=True)

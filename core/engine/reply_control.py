@@ -4,6 +4,8 @@
     turn ended     -> cancel + join the running reply, clip its history to what was heard, add the user turn,
                       start the reply (or adopt the speculative one computed on exactly this audio)
     barge-in       -> cancel the running reply (playback silent at once), LISTENING
+    continued      -> the user went on after an early (semantic) commit: stop its reply; the next turn merges
+                      with it (core.engine.continuation)
     candidate      -> start a held speculative reply on the turn so far (core.engine.speculation)
     resumed        -> drop it, unseen and unheard
     job / playout  -> THINKING -> SPEAKING on the first played sample; reply over -> finalize, LISTENING
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.audio.playout import PlayoutBuffer
+from core.engine import continuation
 from core.engine.audio_io import EngineAudio
 from core.engine.config import VAD_RATE_HZ, EngineConfig
 from core.engine.events import (
@@ -68,12 +71,16 @@ class ReplyControl:
         self._spec = SpeculationSlot()  # a reply computed before its turn ended
         self.workers: tuple[Worker, Worker] | None = None  # (model, vocoder) while started
         self._mic_open_t = 0.0
+        self._early: continuation.EarlyTurn | None = None  # the last turn, when the end-of-turn model committed it
 
     # -- read from any thread --------------------------------------------------------------------------------
     def mic_live(self) -> bool:
         if self._cfg.barge_in:
             return True
-        return self.state is EngineState.LISTENING and time.monotonic() >= self._mic_open_t
+        # half-duplex: also live while the reply is computed and nothing plays yet (no echo to hear), so speech
+        # that goes on after an early commit is heard
+        listening = self.state in (EngineState.LISTENING, EngineState.THINKING)
+        return listening and time.monotonic() >= self._mic_open_t
 
     def set_state(self, new: EngineState, reason: str) -> None:
         old, self.state = self.state, new
@@ -84,19 +91,22 @@ class ReplyControl:
     # -- decisions (control thread) ----------------------------------------------------------------------------
     def on_turn(self, turn: Turn, speech_end_t: float | None) -> int:
         """A user turn ended (VAD, push-to-talk, submit_turn). Returns its id, -1 if the audio was unusable."""
-        spec = self._spec.take(turn.samples) if self._job is None else None
+        spec = self._spec.take(turn.samples) if self._job is None and not turn.continues else None
         self._cancel_current()
+        early, self._early = self._early, None
+        continues, turn = continuation.merge(early, getattr(self.conversation, "turns", []), turn)
         try:
             if spec is not None:
-                self.conversation.append(spec.user_turn)
+                user = self.conversation.append(spec.user_turn)
             else:
-                self.conversation.add_user_audio(turn.samples)
+                user = self.conversation.add_user_audio(turn.samples)
         except UserError as err:
             msg = f"That turn could not be used ({err}); please say it again."
             self._emit(EngineError(ErrorKind.INPUT_SIGNAL, msg))
             return -1
         self._turn_id += 1
-        self._report_turn(self._turn_id, turn, speech_end_t)
+        self._early = (self._turn_id, user, turn.samples) if turn.reason == "semantic" else None
+        self._report_turn(self._turn_id, turn, speech_end_t, continues)
         if spec is not None:
             self._adopt(spec, self._turn_id)
         else:
@@ -139,6 +149,12 @@ class ReplyControl:
         self._spec.set(Speculation(turn.samples, user, job, time.monotonic()))
         log.debug("speculative reply %d started on %.2f s of audio", job.turn_id, turn.samples.size / VAD_RATE_HZ)
         job.start()
+
+    def on_continued(self) -> None:
+        """The user went on after an early commit: stop that turn's reply at once (the barge-in path)."""
+        early, job = self._early, self._job
+        if early is not None and job is not None and job.turn_id == early[0]:
+            self.on_barge_in(self._cfg.vad.min_speech_ms, None)
 
     def on_resumed(self) -> None:
         """The user went on after a candidate pause: drop the speculative reply."""
@@ -195,10 +211,10 @@ class ReplyControl:
                  1000 * (time.monotonic() - spec.started_t))
         self.on_progress()  # it may have finished while held
 
-    def _report_turn(self, tid: int, turn: Turn, speech_end_t: float | None) -> None:
+    def _report_turn(self, tid: int, turn: Turn, speech_end_t: float | None, continues: int | None) -> None:
         frames = (frames_to_s(turn.start_frame), frames_to_s(turn.speech_end_frame), frames_to_s(turn.end_frame))
         self._emit(UserTurnCaptured(tid, turn.samples, VAD_RATE_HZ, *frames, turn.reason, speech_end_t,
-                                    time.monotonic()))
+                                    time.monotonic(), continues))
         if turn.reason == "max_length":
             limit_s = self._cfg.vad.max_turn_ms / 1000
             msg = f"The turn reached the {limit_s:g} s maximum and was cut there; pause sooner, or raise max_turn_ms."
@@ -216,10 +232,13 @@ class ReplyControl:
         ended, out = job.summarize(self._playout.stats(), self._audio.output_rate_hz, self._audio.output_latency_s)
         self.conversation.add_assistant(ended.heard_text)
         self._emit(ended)
+        if self._early is not None and self._early[0] == job.turn_id and not ended.interrupted:
+            self._early = None  # its reply was heard whole: speech from now on is a new turn
         if out.error:
             kind = ErrorKind.MODEL if out.error_source == "model" else ErrorKind.VOCODER
             self._emit(EngineError(kind, _failure_message(out.error_source, out.error, ended.played_s)))
-        self._mic_open_t = time.monotonic() + ECHO_TAIL_MS / 1000
+        if ended.played_s > 0:  # an echo tail only after sound (speech heard meanwhile stays one turn)
+            self._mic_open_t = time.monotonic() + ECHO_TAIL_MS / 1000
         if self.state in REPLYING:
             self.set_state(EngineState.LISTENING, "reply_done")
 

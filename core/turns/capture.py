@@ -17,9 +17,10 @@ import numpy as np
 from core.audio.devices import FrameChunker, MicCapture, Resampler
 from core.audio.levels import LevelWatch
 from core.engine.config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, EngineConfig
-from core.engine.events import EngineError, ErrorKind, SpeechDiscarded, SpeechStarted
+from core.engine.events import EngineError, ErrorKind, SpeechDiscarded, SpeechIgnored, SpeechStarted
 from core.seams import SpeechDetector
-from core.turns.vad import Discarded, SpeechStart, Turn, TurnCandidate, TurnDetector, TurnResumed, frames_to_s
+from core.turns.semantic import ContinuedAfterCommit, TurnScorer, make_detector
+from core.turns.vad import Discarded, SpeechStart, Turn, TurnCandidate, TurnResumed, frames_to_s
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +36,20 @@ class CaptureHooks:
     mic_live: Callable[[], bool]  # False: half-duplex is ignoring the microphone
     speculate: Callable[[Turn, float | None], None] | None = None  # a TurnCandidate (speculative turn start)
     resume: Callable[[], None] | None = None  # the candidate's speaker went on
+    continued: Callable[[], None] | None = None  # the user went on after an early (semantic) commit
 
 
 class CaptureLoop:
-    def __init__(self, capture: MicCapture, vad: SpeechDetector, config: EngineConfig, hooks: CaptureHooks) -> None:
+    def __init__(self, capture: MicCapture, vad: SpeechDetector, config: EngineConfig, hooks: CaptureHooks,
+                 end_of_turn: TurnScorer | None = None,
+                 end_of_turn_text: Callable[[float], float | None] | None = None) -> None:
+        """end_of_turn: a Smart Turn scorer (core.turns.smart_turn) or None (the VAD's silence ends turns);
+        end_of_turn_text: the partial transcript's end-of-utterance probability (core.turns.text_eou)."""
         self._cap, self._vad, self._cfg, self._hooks = capture, vad, config, hooks
         self._resampler = Resampler(capture.rate_hz, VAD_RATE_HZ)
         self._chunker = FrameChunker(VAD_FRAME)
-        self._detector = TurnDetector(config.vad)
+        self._detector = make_detector(config, end_of_turn, end_of_turn_text)
+        self._ignored_voiced = 0  # voiced frames heard while the microphone is muted (half-duplex)
         self._levels = LevelWatch(config)
         self._last_voiced_t: float | None = None
         self._speech_start_t: float | None = None
@@ -102,7 +109,9 @@ class CaptureLoop:
             hooks.emit(ev)
         if ignored:
             det.skip(prob)  # forget speech and pre-roll, keep the frame clock running
+            self._note_ignored(prob)
             return
+        self._ignored_voiced = 0
         if prob >= self._cfg.vad.stop_threshold:
             self._last_voiced_t = arrival_t
         for ev in det.feed(frame, prob):
@@ -117,5 +126,17 @@ class CaptureLoop:
                 hooks.speculate(ev.turn, self._last_voiced_t)
             elif isinstance(ev, TurnResumed) and hooks.resume is not None:
                 hooks.resume()
+            elif isinstance(ev, ContinuedAfterCommit) and hooks.continued is not None:
+                hooks.continued()
         if self._cfg.barge_in and det.speech_ms >= self._cfg.barge_in_ms:
             hooks.barge_in(det.speech_ms, self._speech_start_t)
+
+    def _note_ignored(self, prob: float) -> None:
+        """Half-duplex muting: say once per muted stretch that voiced sound was heard (never drop it silently)."""
+        if prob < self._cfg.vad.start_threshold or self._ignored_voiced < 0:
+            return
+        self._ignored_voiced += 1
+        speech_ms = self._ignored_voiced * VAD_FRAME_MS
+        if speech_ms >= self._cfg.barge_in_ms:
+            self._ignored_voiced = -1  # reported; again only after the microphone was live
+            self._hooks.emit(SpeechIgnored(frames_to_s(self._detector.frame_index), speech_ms))

@@ -64,7 +64,9 @@ class Turn:
     start_frame: int  # first frame in `samples`
     speech_end_frame: int  # one past the last voiced frame
     end_frame: int  # one past the frame that completed the turn (dispatch point)
-    reason: str  # "silence" | "max_length"
+    reason: str  # "silence" | "max_length" | "semantic" (core.turns.semantic: the end-of-turn model decided)
+    continues: bool = False  # this speech went on after an early (semantic) commit: same user turn
+    decide_s: float = 0.0  # model compute spent on the frame that ended the turn (its decision came this late)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,26 @@ class TurnDetector:
     def speech_ms(self) -> float:
         """Voiced time of the speech in progress (0 when silent)."""
         return self._voiced * VAD_FRAME_MS if self.in_speech else 0.0
+
+    @property
+    def silence_frames(self) -> int:
+        """Frames of the silence now running inside a turn (0 outside speech)."""
+        return self._silence_run if self.in_speech else 0
+
+    def turn_so_far(self, reason: str = "silence") -> Turn:
+        """The turn as it would be dispatched at the last fed frame (speech + at most the kept tail)."""
+        return self._turn(self._index - 1, reason)
+
+    def samples_so_far(self) -> np.ndarray:
+        """[N] float32: the turn in progress with all of the silence now running (what an end-of-turn model
+        hears)."""
+        return np.concatenate(self._frames).astype(np.float32, copy=False) if self._frames else np.zeros(0, np.float32)
+
+    def commit(self, reason: str) -> DetectorEvent:
+        """End the turn in progress now, at the last fed frame (an end-of-turn model decided)."""
+        if not self.in_speech:
+            raise RuntimeError("commit() needs speech in progress")
+        return self._close(self._index - 1, reason)
 
     @property
     def frame_index(self) -> int:

@@ -1,0 +1,59 @@
+"""The window's end-of-turn pieces: the Smart Turn model (loaded once, its "on/off — reason" shown with the
+listeners) and the text signal from the transcript listener's partial transcript."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from core.engine.events import SpeechStarted, UserTurnCaptured
+from core.listeners.events import ListenerStatus, UserTranscript
+from core.turns.text_eou import LexicalEndOfUtterance
+
+log = logging.getLogger(__name__)
+
+NAME = "end of turn"
+
+
+class SessionEndOfTurn:
+    def __init__(self, emit: Callable[[object], None]) -> None:
+        self._emit = emit
+        self._lock = threading.Lock()
+        self._loaded: dict[str | None, Any] = {}  # model path -> scorer or None
+        self._partial = ""
+        self._text = LexicalEndOfUtterance()
+
+    def scorer(self, config) -> Any:
+        """The Smart Turn scorer for an EndOfTurnConfig (None: off; the status says why)."""
+        if not config.semantic:
+            self._emit(ListenerStatus(NAME, False, "off in Settings; the end-of-turn silence ends a turn"))
+            return None
+        if config.model_path not in self._loaded:
+            from core.turns.smart_turn import load_smart_turn
+
+            self._loaded[config.model_path] = load_smart_turn(config.model_path)
+        model, status = self._loaded[config.model_path]
+        self._emit(ListenerStatus(NAME, model is not None, status.split(" — ", 1)[-1]))
+        return model
+
+    def tap(self, emit: Callable[[object], None]) -> Callable[[object], None]:
+        """Wraps the listeners' emit: partial transcripts of the open turn are kept for `text_prob`."""
+        def tapped(ev: object) -> None:
+            if isinstance(ev, UserTranscript) and not ev.is_final:
+                with self._lock:
+                    self._partial = ev.text
+            emit(ev)
+        return tapped
+
+    def on_event(self, ev: object) -> None:
+        if isinstance(ev, SpeechStarted | UserTurnCaptured):
+            with self._lock:
+                self._partial = ""
+
+    def text_prob(self, _at_s: float) -> float | None:
+        """Capture thread: P(utterance over) from the latest partial transcript (None without one)."""
+        with self._lock:
+            text = self._partial
+        return self._text.prob(text) if text else None
