@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from app.settings import AppSettings
-from models.errors import CheckpointError, UserError
+from models.errors import CheckpointError, ResourceError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,12 @@ class ModelLoader(QThread):
             self.failed.emit("Loading was cancelled.")
         except UserError as err:
             self.failed.emit(_one_line(str(err)))
-        except (OSError, RuntimeError, ValueError) as err:  # torch/safetensors failures not wrapped by the loader
+        except Exception as err:  # anything (a bad config number, onnxruntime's own errors, memory): report it
             log.warning("model load failed", exc_info=True)
-            self.failed.emit(_one_line(f"Could not load the model: {err}"))
+            if _out_of_memory(err):  # past the up-front check (check_memory_for): a large activation, another process
+                self.failed.emit(OUT_OF_MEMORY)
+            else:
+                self.failed.emit(_one_line(f"Could not load the model: {type(err).__name__}: {err}"))
         else:
             self.progress.emit(STEP_DONE, "ready")
             self.loaded.emit(runner, decoder, self.request)
@@ -81,6 +84,8 @@ def load_models(request: LoadRequest, settings: AppSettings, report: Callable[[i
     for what, path in (("model", request.checkpoint), ("decoder", request.decoder)):
         if not path or not Path(path).is_dir():
             raise CheckpointError(f"The {what} folder {path!r} does not exist; pick the folder that holds it.")
+    if settings.torch_device in (None, "cpu") and settings.weights == "full":
+        check_memory_for([Path(request.checkpoint), Path(request.decoder)])
     report(STEP_RUNNER, "loading the model")
     runner = OpenS2SRunner.load(request.checkpoint, device=settings.torch_device, weights=settings.weights)
     report(STEP_DECODER, "loading the speech decoder")
@@ -93,6 +98,53 @@ def load_models(request: LoadRequest, settings: AppSettings, report: Callable[[i
         plan = auto_plan(runner, decoder)
         return runner, SeededVocoder(decoder, schedule=plan.schedule, prebuffer_ms=plan.prebuffer_ms)
     return runner, SeededVocoder(decoder, schedule=settings.vocoder_schedule)
+
+
+OUT_OF_MEMORY = ("Not enough memory to load this model; close other programs, or pick a smaller model or "
+                 "--weights int8.")
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx")
+
+
+def check_memory_for(folders: list[Path]) -> None:
+    """ResourceError before loading when the weight files alone exceed the memory this process can still get
+    (MemAvailable, or what RLIMIT_AS leaves). Some allocators (tokenizers' Rust code) abort the process on
+    allocation failure instead of raising, so the check comes first."""
+    need = sum(p.stat().st_size for folder in folders for p in folder.rglob("*")
+               if p.suffix in WEIGHT_SUFFIXES and p.is_file())
+    avail = _available_bytes()
+    if avail is not None and need > avail:
+        raise ResourceError(f"{OUT_OF_MEMORY} (the weights need {need / 2**20:.0f} MB, {avail / 2**20:.0f} MB "
+                            f"is available)")
+
+
+def _available_bytes() -> int | None:
+    import re
+    import resource
+
+    found = []
+    try:
+        meminfo = Path("/proc/meminfo").read_text()
+        found.append(int(re.search(r"MemAvailable:\s+(\d+)", meminfo).group(1)) * 1024)
+    except (OSError, AttributeError):
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        try:
+            used = int(re.search(r"VmSize:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) * 1024
+            found.append(max(0, soft - used))
+        except (OSError, AttributeError):
+            pass
+    return min(found) if found else None
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """MemoryError, or torch's / the OS's own way of saying it (an allocator RuntimeError, ENOMEM)."""
+    if isinstance(err, MemoryError) or getattr(err, "errno", None) == 12:
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and ("can't allocate memory" in text or "not enough memory" in text)
 
 
 def _one_line(message: str) -> str:

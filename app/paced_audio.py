@@ -42,6 +42,7 @@ class PacedStream:
         self.speed = speed
         self.latency = 0.0
         self.active = False
+        self.stalled = False  # tests: a stuck sound server (the stream stays active but calls back no more)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"{self.NAME}-{kind}", daemon=True)
 
@@ -62,6 +63,9 @@ class PacedStream:
         period_s = self.blocksize / self.samplerate / self.speed
         next_t = time.monotonic()
         while not self._stop.is_set():
+            if self.stalled:
+                self._stop.wait(period_s)
+                continue
             if self.kind == "input":
                 data = self.input_block(self.blocksize).reshape(-1, 1)
                 if self._cb is not None:

@@ -39,7 +39,7 @@ class AudioFallback:
     """The sound devices could not be opened: the session runs text-only on a silent backend."""
 
     reason: str  # the device error, one line
-SHUTDOWN_TIMEOUT_S = 15.0
+SHUTDOWN_TIMEOUT_S = 60.0  # engine stop waits for a cancelled reply (one step) and its threads
 
 
 class Session(QObject):
@@ -59,8 +59,9 @@ class Session(QObject):
         self.text_only = False
         self._generation = itertools.count(1)
         self._live_generation = 0
-        self.talk_vad = TalkVad(make_vad)
+        self.talk_vad = TalkVad(make_vad, settings.engine_config().vad.max_turn_ms / 1000)
         self.talk_vad.set_push_to_talk(settings.push_to_talk)
+        self.talk_vad.on_limit = self._talk_limit
         self.conversation = Conversation(settings.system_prompt or None)
         self.engine: Any = None
         self._models: tuple[Any, Any] | None = None
@@ -69,6 +70,7 @@ class Session(QObject):
         self._bridge = ListenerBridge(lambda: self.listeners)
         self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-control")
         self._closed = False
+        self._turn_floor = 0  # turn ids a restored conversation already uses
         self._incoming.connect(self.event.emit, Qt.ConnectionType.QueuedConnection)
         self._partial = PartialFeed(lambda: self.listeners)
         self._eot = SessionEndOfTurn(self._incoming.emit)
@@ -110,6 +112,25 @@ class Session(QObject):
     def interrupt(self) -> Future:
         return self._submit(self._with_engine, lambda eng: eng.interrupt())
 
+    def restore_history(self, turns: list[tuple[str, str, Any]], last_turn_id: int) -> Future:
+        """Put a restored conversation back into the model's history: (role, text, 16 kHz audio or None) each."""
+        return self._submit(self._restore_history, turns, last_turn_id)
+
+    def _restore_history(self, turns: list[tuple[str, str, Any]], last_turn_id: int) -> None:
+        for role, text, audio in turns:
+            try:
+                if role == "assistant":
+                    self.conversation.add_assistant(text)
+                elif audio is not None:
+                    self.conversation.add_user_audio(audio)
+                else:
+                    self.conversation.add_user_text(text)
+            except (UserError, ValueError) as err:
+                log.info("restore: skipped a %s turn (%s)", role, err)
+        self._turn_floor = max(self._turn_floor, last_turn_id)
+        if self.engine is not None:
+            self.engine.skip_turn_ids(last_turn_id)
+
     def new_conversation(self) -> Future:
         return self._submit(self._new_conversation)
 
@@ -117,11 +138,24 @@ class Session(QObject):
         self.talk_vad.begin()
 
     def talk_released(self) -> Future | None:
+        if self.talk_vad.limit_hit:  # the clip went at the cap already
+            self.talk_vad.limit_hit = False
+            return None
         clip = self.talk_vad.finish()
         if clip.size < MIN_PTT_S * VAD_RATE_HZ:
             self._incoming.emit(EngineError(ErrorKind.INPUT_SIGNAL, "Hold the talk button while you speak."))
             return None
         return self.submit_audio(clip)
+
+    def _talk_limit(self) -> None:
+        """Capture thread: a push-to-talk turn reached the turn cap; submit it as a hands-free turn would be."""
+        clip = self.talk_vad.finish()
+        limit_s = self.talk_vad.max_turn_s
+        self._incoming.emit(EngineError(
+            ErrorKind.INPUT_SIGNAL,
+            f"The turn reached the {limit_s:g} s maximum and was cut there; release the talk key and press it again "
+            "to go on."))
+        self.submit_audio(clip)
 
     def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
         """Stop input -> processing -> output (engine.stop()), then the listeners. Bounded; True if clean."""
@@ -189,6 +223,8 @@ class Session(QObject):
         from core.engine.engine import Engine
 
         gen = self._live_generation = next(self._generation)
+        last = self.engine.last_turn_id if self.engine is not None else 0
+        first_turn_id = max(last, self._turn_floor) + 1  # ids never restart: the GUI log is keyed by them
         return Engine(
             runner,
             decoder,
@@ -198,6 +234,7 @@ class Session(QObject):
             conversation=self.conversation,
             sampling=self.settings.sampling_config(),
             vad=self.talk_vad,
+            first_turn_id=first_turn_id,
             end_of_turn=self._eot.scorer(self.settings.engine_config().end_of_turn),
             end_of_turn_text=self._eot.text_prob,
         )

@@ -11,6 +11,8 @@ import dataclasses
 import json
 import logging
 import os
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,7 @@ class AppSettings:
     recent: tuple[RecentCheckpoint, ...] = field(default=())
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.compute_device.split(":", 1)[0] not in COMPUTE_DEVICES:
             raise ValueError(f"compute_device must be one of {COMPUTE_DEVICES} or cuda:N, got {self.compute_device!r}")
         if self.weights not in WEIGHT_KINDS:
@@ -166,9 +169,12 @@ class AppSettings:
         """Known keys only; a value that fails validation falls back to its default (logged)."""
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
+        recent = values.get("recent")
         values["recent"] = tuple(
-            RecentCheckpoint(**r) for r in values.get("recent", ()) if isinstance(r, dict) and _recent_ok(r)
-        )
+            RecentCheckpoint(r["checkpoint"], r["decoder"], r.get("label") if isinstance(r.get("label"), str) else "")
+            for r in (recent if isinstance(recent, list) else ())
+            if isinstance(r, dict) and _recent_ok(r)
+        )[:MAX_RECENT]
         try:
             return cls(**values)
         except (TypeError, ValueError) as err:
@@ -180,6 +186,26 @@ class AppSettings:
             except (TypeError, ValueError) as err:
                 log.warning("settings: ignoring %s=%r (%s)", key, value, err)
         return settings
+
+
+def _check_types(settings: AppSettings) -> None:
+    """ValueError naming the key when a value has the wrong JSON type (null for a text, a string for a number)."""
+    hints = typing.get_type_hints(type(settings))
+    for f in dataclasses.fields(settings):
+        if f.name == "recent":
+            continue
+        value, hint = getattr(settings, f.name), hints[f.name]
+        allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        ok = any(
+            value is None if t is type(None)
+            else isinstance(value, bool) if t is bool
+            else isinstance(value, int | float) and not isinstance(value, bool) if t is float
+            else isinstance(value, t) and not isinstance(value, bool) if t is int
+            else isinstance(value, t)
+            for t in allowed
+        )
+        if not ok:
+            raise ValueError(f"{f.name} must be {getattr(hint, '__name__', hint)}, got {value!r}")
 
 
 def _recent_ok(r: dict) -> bool:
@@ -197,20 +223,41 @@ class SettingsStore:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.path = (directory or config_dir()) / SETTINGS_FILE
+        self.load_warning: str | None = None  # one line for the window when the file could not be used
 
     def load(self) -> AppSettings:
+        self.load_warning = None
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return AppSettings()
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            log.warning("settings file %s unreadable (%s); using defaults", self.path, err)
-            return AppSettings()
-        return AppSettings.from_json(data) if isinstance(data, dict) else AppSettings()
+            return self._unusable(f"unreadable ({_one_line(err)})")
+        if not isinstance(data, dict):
+            return self._unusable(f"not a JSON object (a {type(data).__name__})")
+        return AppSettings.from_json(data)
+
+    def _unusable(self, why: str) -> AppSettings:
+        kept = self.path.with_name(self.path.name + ".bad")
+        try:
+            os.replace(self.path, kept)
+        except OSError:
+            kept = self.path
+        self.load_warning = f"The settings file was {why}; using defaults (the old file is kept as {kept})."
+        log.warning("%s", self.load_warning)
+        return AppSettings()
 
     def save(self, settings: AppSettings) -> None:
+        """Atomic (temporary file, fsync, rename). Raises OSError (disk full, read-only) for the caller to show."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(settings.to_json(), indent=2), encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(settings.to_json(), indent=2))
+            f.flush()
+            os.fsync(f.fileno())
         tmp.replace(self.path)
         log.debug("settings saved to %s", self.path)
+
+
+def _one_line(err: object) -> str:
+    return " ".join(str(err).split())

@@ -4,6 +4,9 @@ In hands-free mode the wrapper passes silero-vad's probability through. In push-
 (no automatic turns) and, while `recording`, keeps every frame the capture thread hands it; `finish()` returns
 the recorded clip for `Engine.submit_turn`. Called on the engine-capture thread; the switches are thread-safe.
 An optional tap sees every hands-free frame (the session feeds live partial transcripts from it).
+
+A push-to-talk turn obeys the same cap as a hands-free one (`max_turn_s`, VadConfig.max_turn_ms): at the cap the
+recording stops and `on_limit()` is called (capture thread) so the session submits what was said.
 """
 
 from __future__ import annotations
@@ -18,9 +21,17 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
+VAD_RATE_HZ = 16000
+DEFAULT_MAX_TURN_S = 30.0
+
+
 class TalkVad:
-    def __init__(self, make_vad: Callable[[], Any] | None = None) -> None:
+    def __init__(self, make_vad: Callable[[], Any] | None = None, max_turn_s: float = DEFAULT_MAX_TURN_S) -> None:
         self._make_vad = make_vad or _silero
+        self.max_turn_s = max_turn_s
+        self.on_limit: Callable[[], None] | None = None  # called once when a recording reaches max_turn_s
+        self._n_samples = 0
+        self.limit_hit = False  # the current press reached the cap (its clip was handed over already)
         self._vad: Any = None
         self._lock = threading.Lock()
         self._push_to_talk = False
@@ -46,7 +57,13 @@ class TalkVad:
         """Start recording (the talk key went down)."""
         with self._lock:
             self._frames = []
+            self._n_samples = 0
             self._recording = True
+            self.limit_hit = False
+
+    @property
+    def recording(self) -> bool:
+        return self._recording
 
     def finish(self) -> np.ndarray:
         """Stop recording; the clip so far ([N] float32, 16 kHz)."""
@@ -57,11 +74,21 @@ class TalkVad:
 
     # -- the engine's VAD interface --------------------------------------------------------------------------
     def prob(self, frame: np.ndarray) -> float:
+        capped = False
         with self._lock:
             if self._push_to_talk:
                 if self._recording:
                     self._frames.append(np.array(frame, np.float32, copy=True))
+                    self._n_samples += len(frame)
+                    if self._n_samples >= self.max_turn_s * VAD_RATE_HZ:
+                        self._recording, self.limit_hit, capped = False, True, True
+            if self._push_to_talk and not capped:
                 return 0.0
+        if capped:
+            log.info("push-to-talk turn reached %.0f s; cut there", self.max_turn_s)
+            if self.on_limit is not None:
+                self.on_limit()
+            return 0.0
         if self._vad is None:
             self._vad = self._make_vad()
         tap = self._tap

@@ -2,13 +2,14 @@
 
 Export layout (`export_conversation(dir)`): `conversation.json` plus `turn_NNN_user.wav` (16 kHz) and
 `turn_NNN_assistant.wav` (the vocoder's 22050 Hz) for each turn that has audio. `load_export` reads it back.
-Owned by the GUI thread only.
+Export is atomic (temporary names, then renames). Owned by the GUI thread only.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,13 @@ class ConversationLog:
             self._by_key[rec.key] = rec
         return rec
 
+    def insert(self, index: int, rec: TurnRecord) -> None:
+        """Put `rec` at `index` (a restored turn goes before the ones of this run)."""
+        if rec.key in self._by_key:
+            raise ValueError(f"turn {rec.key} is already in the log")
+        self.turns.insert(index, rec)
+        self._by_key[rec.key] = rec
+
     def find(self, role: str, turn_id: int) -> TurnRecord | None:
         return self._by_key.get((role, turn_id))
 
@@ -70,26 +78,75 @@ class ConversationLog:
 
 
 def export_conversation(log_: ConversationLog, out_dir: str | Path, meta: dict | None = None) -> Path:
-    """Write conversation.json and one WAV per turn with audio; returns the JSON path."""
+    """Write conversation.json and one WAV per turn with audio; returns the JSON path.
+
+    Atomic: every file is written under a temporary name (fsynced) and renamed into place only once all were
+    written, conversation.json last; WAVs of an earlier export in the folder that this one does not list are
+    removed after. A failure (disk full) removes the temporary files and leaves the folder as it was."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    items = []
-    for rec in log_.turns:
-        item = {"turn_id": rec.turn_id, "role": rec.role, "text": rec.text, "typed": rec.typed}
-        if rec.emotions:
-            item["emotions"] = [{"label": lab, "confidence": round(conf, 4)} for lab, conf in rec.emotions]
-        if rec.role == ASSISTANT:
-            item.update(interrupted=rec.interrupted, heard_text=rec.heard_text)
-        if rec.chunks:
-            name = f"turn_{rec.turn_id:03d}_{rec.role}.wav"
-            sf.write(str(out / name), rec.audio(), rec.sample_rate_hz, subtype="FLOAT")
-            item.update(audio=name, sample_rate_hz=rec.sample_rate_hz, audio_s=round(rec.audio_s, 3))
-        items.append(item)
-    path = out / EXPORT_JSON
-    doc = {"version": EXPORT_VERSION, "meta": meta or {}, "turns": items}
-    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+    tag = f".tmp{os.getpid()}"
+    staged: list[tuple[Path, Path]] = []  # (temporary, final)
+    try:
+        items = []
+        for rec in log_.turns:
+            item = {"turn_id": rec.turn_id, "role": rec.role, "text": rec.text, "typed": rec.typed}
+            if rec.emotions:
+                item["emotions"] = [{"label": lab, "confidence": round(conf, 4)} for lab, conf in rec.emotions]
+            if rec.role == ASSISTANT:
+                item.update(interrupted=rec.interrupted, heard_text=rec.heard_text)
+            if rec.chunks:
+                name = f"turn_{rec.turn_id:03d}_{rec.role}.wav"
+                tmp = out / (name + tag)
+                staged.append((tmp, out / name))
+                with sf.SoundFile(str(tmp), "w", rec.sample_rate_hz, 1, subtype="FLOAT", format="WAV") as f:
+                    f.write(rec.audio())
+                _fsync(tmp)
+                item.update(audio=name, sample_rate_hz=rec.sample_rate_hz, audio_s=round(rec.audio_s, 3))
+            items.append(item)
+        doc = {"version": EXPORT_VERSION, "meta": meta or {}, "turns": items}
+        tmp = out / (EXPORT_JSON + tag)
+        staged.append((tmp, out / EXPORT_JSON))
+        write_text_durably(tmp, json.dumps(doc, indent=2, ensure_ascii=False))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    previous = _listed_audio(out)
+    for tmp, final in staged:
+        os.replace(tmp, final)
+    _fsync(out)
+    kept = {final.name for _, final in staged}
+    for name in previous - kept:  # an earlier export's turns this one does not have
+        (out / name).unlink(missing_ok=True)
     log.info("exported %d turns to %s", len(items), out)
-    return path
+    return out / EXPORT_JSON
+
+
+def _listed_audio(out: Path) -> set[str]:
+    """The WAVs an export already in `out` lists (plus any turn_NNN_role.wav left by an older version)."""
+    names = {p.name for p in out.glob("turn_[0-9][0-9][0-9]*_*.wav")}
+    try:
+        doc = json.loads((out / EXPORT_JSON).read_text(encoding="utf-8"))
+        names |= {Path(t["audio"]).name for t in doc.get("turns", []) if isinstance(t, dict) and t.get("audio")}
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    return names
+
+
+def write_text_durably(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_export(out_dir: str | Path) -> ConversationLog:

@@ -56,11 +56,33 @@ def default_cpu_threads(env: dict[str, str] | None = None) -> int:
     return max(1, cores - 1)
 
 
+_app_threads: int | None = None  # what configure_cpu_threads() chose for this process
+
+
 def configure_cpu_threads(n_threads: int | None = None) -> int:
-    """Set torch's intra-op threads (default: `default_cpu_threads()`); returns the number set."""
+    """Set torch's intra-op threads (default: `default_cpu_threads()`); returns the number set.
+
+    The count is also remembered for `apply_cpu_threads()`: torch's count is per thread in effect (a thread started
+    after another thread called `set_num_threads(1)`, as the listener workers do, reports 1), so each compute thread
+    sets its own count when it starts."""
+    global _app_threads
     n = default_cpu_threads() if n_threads is None else n_threads
     if n < 1:
         raise UserError(f"need at least 1 CPU thread, got {n}")
     torch.set_num_threads(n)
+    _app_threads = n
     log.debug("torch intra-op threads: %d", n)
+    return n
+
+
+def app_cpu_threads() -> int:
+    """The process's chosen torch thread count: configure_cpu_threads()'s, else `default_cpu_threads()`."""
+    return _app_threads if _app_threads is not None else default_cpu_threads()
+
+
+def apply_cpu_threads(n_threads: int | None = None) -> int:
+    """Set torch's intra-op threads for the calling thread (default: `app_cpu_threads()`); returns the count."""
+    n = app_cpu_threads() if n_threads is None else n_threads
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
     return n

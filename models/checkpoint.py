@@ -167,9 +167,13 @@ def _load_generation_config(path: Path) -> GenerationConfig:
         log.info("%s has no generation_config.json; using transformers defaults", path)
         return GenerationConfig()
     try:
-        return GenerationConfig.from_pretrained(str(path))
+        gen = GenerationConfig.from_pretrained(str(path))
     except (OSError, ValueError, TypeError) as err:
         raise CheckpointError(f"{path / 'generation_config.json'} is invalid ({err})") from None
+    from models.config_checks import check_generation
+
+    check_generation(str(path / "generation_config.json"), gen)
+    return gen
 
 
 def _load_feature_extractor(path: Path) -> WhisperFeatureExtractor:

@@ -15,6 +15,7 @@ from typing import Any
 
 from transformers import PretrainedConfig, Qwen2AudioEncoderConfig, Qwen2Config, Qwen3Config
 
+from models.config_checks import MAX_WIDTH, check_audio_encoder, check_int, check_transformer
 from models.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ def parse_interleave(strategy: str) -> tuple[int, int]:
     """'1:2' -> (1, 2). Both spans must be positive integers."""
     try:
         text_span, speech_span = (int(x) for x in str(strategy).split(":"))
+        if max(text_span, speech_span) > 4096:
+            raise ValueError(strategy)
     except ValueError:
         raise CheckpointError(
             f"config.json: interleave_strategy {strategy!r} is not of the form 'TEXT:SPEECH' (e.g. '1:2')"
@@ -48,7 +51,7 @@ def parse_kernel_sizes(sizes: str) -> tuple[int, ...]:
         kernels = tuple(int(k) for k in str(sizes).split(","))
     except ValueError:
         raise CheckpointError(f"config.json: conv_kernel_sizes {sizes!r} is not a comma-separated list") from None
-    if not kernels or any(k < 1 or k % 2 == 0 for k in kernels):
+    if not kernels or len(kernels) > 8 or any(k < 1 or k > 1023 or k % 2 == 0 for k in kernels):
         raise CheckpointError(f"config.json: conv_kernel_sizes {sizes!r} must be odd positive integers")
     return kernels
 
@@ -104,12 +107,19 @@ class OpenS2SConfig:
                 "checkpoints are not supported)"
             )
         text_span, speech_span = parse_interleave(raw.get("interleave_strategy", DEFAULT_INTERLEAVE_STRATEGY))
+        audio = _sub_config(raw, "audio_encoder_config", AUDIO_ENCODER_TYPES, "qwen2_audio_encoder")
+        llm = _sub_config(raw, "llm_config", CAUSAL_LM_TYPES, "qwen3")
+        tts_lm = _sub_config(raw, "tts_lm_config", CAUSAL_LM_TYPES, "qwen3")
+        check_audio_encoder("config.json: audio_encoder_config", audio)
+        check_transformer("config.json: llm_config", llm)
+        check_transformer("config.json: tts_lm_config", tts_lm)
         return cls(
-            audio_encoder=_sub_config(raw, "audio_encoder_config", AUDIO_ENCODER_TYPES, "qwen2_audio_encoder"),
-            llm=_sub_config(raw, "llm_config", CAUSAL_LM_TYPES, "qwen3"),
-            tts_lm=_sub_config(raw, "tts_lm_config", CAUSAL_LM_TYPES, "qwen3"),
+            audio_encoder=audio,
+            llm=llm,
+            tts_lm=tts_lm,
             conv_kernel_sizes=parse_kernel_sizes(raw.get("conv_kernel_sizes", DEFAULT_CONV_KERNEL_SIZES)),
-            adapter_inner_dim=int(raw.get("adapter_inner_dim", DEFAULT_ADAPTER_INNER_DIM)),
+            adapter_inner_dim=check_int("config.json: adapter_inner_dim",
+                                        raw.get("adapter_inner_dim", DEFAULT_ADAPTER_INNER_DIM), 1, MAX_WIDTH),
             text_span=text_span,
             speech_span=speech_span,
         )

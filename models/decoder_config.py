@@ -10,16 +10,22 @@ raises `CheckpointError`.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from models.config_checks import MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_float, check_int
 from models.errors import CheckpointError
 from models.glm_constants import MEL_BINS, MEL_HOP_SAMPLES, SAMPLE_RATE_HZ, UNIT_RATE_HZ
 
 log = logging.getLogger(__name__)
+
+MAX_CONFIG_BYTES = 1_000_000  # the released config.yaml is ~4 KB
+MAX_NODES = 200_000  # nodes materialised while resolving aliases and !ref (stops "billion laughs" files)
+MAX_DEPTH = 64  # nesting, which also stops self-referencing aliases
 
 FLOW_CLASS = "cosyvoice.flow.flow.MaskedDiffWithXvec"
 ENCODER_CLASS = "cosyvoice.transformer.encoder.BlockConformerEncoder"
@@ -67,11 +73,15 @@ class EncoderConfig:
     key_bias: bool = True
 
     def __post_init__(self) -> None:
+        w = "config.yaml: flow.encoder"
+        check_int(f"{w}.input_size", self.input_size, 1, MAX_WIDTH)
+        check_int(f"{w}.output_size", self.d_model, 1, MAX_WIDTH)
+        check_int(f"{w}.attention_heads", self.heads, 1, MAX_HEADS)
+        check_int(f"{w}.linear_units", self.ffn_units, 1, 8 * MAX_WIDTH)
+        check_int(f"{w}.num_blocks", self.n_layers, 1, MAX_LAYERS)
+        check_int(f"{w}.block_size", self.block_size, 1, 100_000)
         _require(
             self.d_model % self.heads == 0, "flow.encoder: output_size must be divisible by attention_heads"
-        )
-        _require(
-            min(self.d_model, self.ffn_units, self.n_layers, self.block_size) > 0, "flow.encoder sizes > 0"
         )
 
 
@@ -86,7 +96,16 @@ class EstimatorConfig:
     n_mid_blocks: int
 
     def __post_init__(self) -> None:
-        _require(len(self.channels) >= 1, "flow estimator: channels must not be empty")
+        w = "config.yaml: flow.decoder.estimator"
+        check_int(f"{w}.in_channels", self.in_channels, 1, MAX_WIDTH)
+        check_int(f"{w}.out_channels", self.out_channels, 1, MAX_WIDTH)
+        _require(1 <= len(self.channels) <= 16, "flow estimator: channels must hold 1 to 16 sizes")
+        for c in self.channels:
+            check_int(f"{w}.channels", c, 8, MAX_WIDTH)
+        check_int(f"{w}.attention_head_dim", self.head_dim, 1, MAX_WIDTH)
+        check_int(f"{w}.num_heads", self.heads, 1, MAX_HEADS)
+        check_int(f"{w}.n_blocks", self.n_blocks, 1, MAX_LAYERS)
+        check_int(f"{w}.num_mid_blocks", self.n_mid_blocks, 0, MAX_LAYERS)
         _require(all(c % 8 == 0 for c in self.channels), "flow estimator: channels must be multiples of 8")
 
 
@@ -105,6 +124,12 @@ class FlowConfig:
     t_scheduler: str
 
     def __post_init__(self) -> None:
+        w = "config.yaml: flow"
+        check_int(f"{w}.spk_embed_dim", self.spk_embed_dim, 1, MAX_WIDTH)
+        check_int(f"{w}.vocab_size", self.vocab_size, 1, MAX_VOCAB)
+        check_int("config.yaml: flow.length_regulator.sampling_ratios (count)", self.regulator_stages, 0, 16)
+        check_int("config.yaml: flow.length_regulator.groups", self.regulator_groups, 1, MAX_WIDTH)
+        check_float("config.yaml: flow.decoder.cfm_params.inference_cfg_rate", self.inference_cfg_rate, 0.0, 100.0)
         _require(
             self.estimator.in_channels == 4 * self.output_size, "flow estimator in_channels must be 4*80"
         )
@@ -133,6 +158,28 @@ class HiftConfig:
     f0_cond_channels: int
 
     def __post_init__(self) -> None:
+        w = "config.yaml: hift"
+        check_int(f"{w}.base_channels", self.base_channels, 1, MAX_WIDTH)
+        check_int(f"{w}.nb_harmonics", self.nb_harmonics, 0, 256)
+        check_int(f"{w}.istft_params.n_fft", self.n_fft, 2, 65536)
+        check_int(f"{w}.istft_params.hop_len", self.hop_len, 1, 65536)
+        check_int(f"{w}.f0_predictor.cond_channels", self.f0_cond_channels, 1, MAX_WIDTH)
+        for name, value in (("nsf_alpha", self.nsf_alpha), ("nsf_sigma", self.nsf_sigma),
+                            ("nsf_voiced_threshold", self.nsf_voiced_threshold), ("lrelu_slope", self.lrelu_slope),
+                            ("audio_limit", self.audio_limit)):
+            check_float(f"{w}.{name}", value, 0.0, 1e6)
+        lists = (("upsample_rates", self.upsample_rates, 1, 64), ("upsample_kernel_sizes", self.upsample_kernel_sizes,
+                 1, 1023), ("resblock_kernel_sizes", self.resblock_kernel_sizes, 1, 1023),
+                 ("source_resblock_kernel_sizes", self.source_resblock_kernel_sizes, 1, 1023))
+        for name, values, lo, hi in lists:
+            _require(len(values) <= 16, f"hift.{name}: at most 16 entries")
+            for v in values:
+                check_int(f"{w}.{name}", v, lo, hi)
+        for name, nested in (("resblock_dilation_sizes", self.resblock_dilation_sizes),
+                             ("source_resblock_dilation_sizes", self.source_resblock_dilation_sizes)):
+            _require(len(nested) <= 16 and all(len(d) <= 16 for d in nested), f"hift.{name}: at most 16x16")
+            for v in (x for d in nested for x in d):
+                check_int(f"{w}.{name}", v, 1, 1024)
         _require(len(self.upsample_rates) == len(self.upsample_kernel_sizes), "hift: upsample lists differ")
         _require(len(self.source_resblock_kernel_sizes) == len(self.upsample_rates), "hift: source resblocks")
         _require(len(self.resblock_kernel_sizes) == len(self.resblock_dilation_sizes), "hift: resblock lists")
@@ -159,6 +206,8 @@ def _require(ok: bool, what: str) -> None:
 def load_decoder_config(path: Path) -> DecoderConfig:
     """Parse `config.yaml` (never executing its tags) into a `DecoderConfig`, or raise `CheckpointError`."""
     try:
+        if Path(path).stat().st_size > MAX_CONFIG_BYTES:
+            raise CheckpointError(f"decoder config {path} is over {MAX_CONFIG_BYTES // 1000} KB; is it a config.yaml?")
         raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_TagKeepingLoader)  # noqa: S506
     except OSError as err:
         raise CheckpointError(f"cannot read decoder config {path}: {err.strerror}") from err
@@ -166,7 +215,7 @@ def load_decoder_config(path: Path) -> DecoderConfig:
         raise CheckpointError(f"decoder config {path} is not valid YAML: {str(err).splitlines()[0]}") from err
     if not isinstance(raw, dict):
         raise CheckpointError(f"decoder config {path} is not a YAML mapping")
-    resolved = _resolve_refs(raw, raw)
+    resolved = _RefResolver(raw, str(path)).resolve(raw)
     flow = _flow_config(_section(resolved.get("flow"), "flow"))
     hift = _hift_config(_section(resolved.get("hift"), "hift"))
     _check_streaming_geometry(flow, hift)
@@ -190,26 +239,47 @@ def _check_streaming_geometry(flow: FlowConfig, hift: HiftConfig) -> None:
         )
 
 
-def _resolve_refs(node: Any, root: dict) -> Any:
-    """Replace `!ref <key>` by the top-level value `key`; other tags are kept as `Tagged` data."""
-    if isinstance(node, Tagged):
-        if node.tag == "!ref":
-            return _lookup_ref(str(node.value), root)
-        return Tagged(node.tag, _resolve_refs(node.value, root))
-    if isinstance(node, dict):
-        return {k: _resolve_refs(v, root) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolve_refs(v, root) for v in node]
-    return node
+class _RefResolver:
+    """Replaces `!ref <key>` by the top-level value `key` (other tags stay `Tagged` data), within budgets: a
+    cyclic !ref, a self-referencing alias, or aliases that expand exponentially raise CheckpointError."""
 
+    def __init__(self, root: dict, path: str) -> None:
+        self.root, self.path = root, path
+        self.nodes = 0
+        self.resolving: list[str] = []
 
-def _lookup_ref(expr: str, root: dict) -> Any:
-    name = expr.strip()
-    if not (name.startswith("<") and name.endswith(">")) or name[1:-1] not in root:
-        raise CheckpointError(
-            f"unsupported decoder config: cannot resolve '!ref {expr}' (only '<top_level_key>')"
-        )
-    return _resolve_refs(root[name[1:-1]], root)
+    def resolve(self, node: Any, depth: int = 0) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise CheckpointError(f"decoder config {self.path} expands to over {MAX_NODES} values (YAML aliases?)")
+        if depth > MAX_DEPTH:
+            raise CheckpointError(f"decoder config {self.path} nests deeper than {MAX_DEPTH} levels "
+                                  f"(a self-referencing alias?)")
+        if isinstance(node, Tagged):
+            if node.tag == "!ref":
+                return self._lookup(str(node.value), depth)
+            return Tagged(node.tag, self.resolve(node.value, depth + 1))
+        if isinstance(node, dict):
+            return {k: self.resolve(v, depth + 1) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self.resolve(v, depth + 1) for v in node]
+        return node
+
+    def _lookup(self, expr: str, depth: int) -> Any:
+        name = expr.strip()
+        if not (name.startswith("<") and name.endswith(">")) or name[1:-1] not in self.root:
+            raise CheckpointError(
+                f"unsupported decoder config: cannot resolve '!ref {expr}' (only '<top_level_key>')"
+            )
+        key = name[1:-1]
+        if key in self.resolving:
+            cycle = " -> ".join([*self.resolving[self.resolving.index(key):], key])
+            raise CheckpointError(f"decoder config {self.path}: '!ref' cycle {cycle}")
+        self.resolving.append(key)
+        try:
+            return self.resolve(self.root[key], depth + 1)
+        finally:
+            self.resolving.pop()
 
 
 def _section(node: Any, where: str, cls: str | None = None) -> dict:
@@ -237,8 +307,10 @@ def _get(section: dict, key: str, where: str, kind: type, default: Any = None) -
             return value
         if kind is int and (isinstance(value, bool) or float(value) != int(float(value))):
             raise ValueError(value)
+        if kind is float and not math.isfinite(float(value)):
+            raise ValueError(value)
         return kind(float(value)) if kind in (int, float) else kind(value)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:
         raise CheckpointError(
             f"unsupported decoder config: '{where}.{key}' = {value!r} is not {kind.__name__}"
         ) from err

@@ -33,7 +33,8 @@ def test_recording_is_complete_while_the_reply_is_still_playing(tmp_path):
     rec(ReplyAudio(1, AudioChunk(np.full(2205, 0.2, np.float32), 22050, 0, False)))
     # mid-reply, nothing closed: everything so far is already on disk and valid
     log = lines(tmp_path / "rec" / "session.jsonl")
-    assert [x["type"] for x in log] == ["UserTurnCaptured", "ReplyText"]
+    assert [x["type"] for x in log] == ["UserTurnCaptured", "ReplyText", "ReplyAudioStarted"]
+    assert log[2]["file"] == "reply_001.wav"  # linked at its first chunk: a crash mid-reply leaves it findable
     assert log[1]["delta"]["text"] == "Hi there" and log[0]["file"] == "user_001.wav"
     assert sf.info(str(tmp_path / "rec" / "user_001.wav")).frames == 16000
     assert sf.info(str(tmp_path / "rec" / "reply_001.wav")).frames == 2205
@@ -41,8 +42,8 @@ def test_recording_is_complete_while_the_reply_is_still_playing(tmp_path):
     rec(ReplyEnded(1, StopReason.CANCELLED, "Hi there", "Hi", True, 0.1, 0.2, 0))
     rec(EngineError(ErrorKind.MODEL, "boom"))
     log = lines(tmp_path / "rec" / "session.jsonl")
-    assert log[2]["type"] == "ReplyEnded" and log[2]["heard_text"] == "Hi" and log[2]["file"] == "reply_001.wav"
-    assert log[3]["kind"] == "model"
+    assert log[3]["type"] == "ReplyEnded" and log[3]["heard_text"] == "Hi" and log[3]["file"] == "reply_001.wav"
+    assert log[4]["kind"] == "model"
     assert sf.info(str(tmp_path / "rec" / "reply_001.wav")).frames == 4410
     assert len(seen) == 7  # everything was forwarded, levels included
     rec.close()

@@ -90,3 +90,49 @@ def test_read_only_checkpoint_uses_user_cache_dir(tmp_path, monkeypatch):
 def test_cpu_provider_without_cuda():
     assert vocoder_onnx.onnx_providers(torch.device("cpu")) == ["CPUExecutionProvider"]
     assert decoder("onnx").estimator.providers == ["CPUExecutionProvider"]
+
+
+# -- issue 19, finding 11: cached graphs are trusted only by the hash this app recorded -----------------------------
+@pytest.fixture
+def fresh_decoder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    directory = tmp_path / "decoder"
+    shutil.copytree(tiny_dir(), directory, ignore=shutil.ignore_patterns("onnx"))
+    return directory
+
+
+def _graphs(directory):
+    return {p.name.split(".")[0]: p for p in (directory / "onnx").glob("*.onnx")}
+
+
+def test_truncated_or_empty_graphs_are_rebuilt(fresh_decoder):
+    VoiceDecoder.load(fresh_decoder, backend="onnx")
+    graphs = _graphs(fresh_decoder)
+    good = graphs["flow_estimator"].read_bytes()
+    graphs["flow_estimator"].write_bytes(good[: len(good) // 2])
+    graphs["hift_f0"].write_bytes(b"")
+    dec = VoiceDecoder.load(fresh_decoder, backend="onnx")
+    assert graphs["flow_estimator"].read_bytes() == good and graphs["hift_f0"].stat().st_size > 0
+    assert dec.backend == "onnx"
+
+
+def test_a_graph_shipped_with_the_checkpoint_is_never_trusted(fresh_decoder):
+    key = vocoder_onnx.cache_key(fresh_decoder)
+    planted = fresh_decoder / "onnx" / f"hift_f0.{key}.onnx"
+    planted.parent.mkdir()
+    planted.write_bytes(b"not the graph we would export")
+    VoiceDecoder.load(fresh_decoder, backend="onnx")
+    assert planted.read_bytes() != b"not the graph we would export"
+    manifest = vocoder_onnx.manifest_path(fresh_decoder, None)
+    assert not manifest.is_relative_to(fresh_decoder) and planted.name in manifest.read_text()
+
+
+def test_a_failed_export_leaves_no_temporary_file(fresh_decoder, monkeypatch):
+    def boom(*args, **kwargs):
+        open(args[2], "wb").write(b"partial")
+        raise RuntimeError("export failed")
+
+    monkeypatch.setattr(torch.onnx, "export", boom)
+    with pytest.raises(RuntimeError):
+        VoiceDecoder.load(fresh_decoder, backend="onnx")
+    assert [p.name for p in (fresh_decoder / "onnx").iterdir()] == []

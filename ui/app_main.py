@@ -53,6 +53,7 @@ def build_window(options: GuiOptions, store: Any = None, data_root: Path | None 
     session = Session(settings, audio=options.audio)
     replay = ReplayPlayer(options.audio, settings.engine_config().audio.output_device)
     win = MainWindow(session, store, root, replay)
+    win.offer_restore()  # the last run's conversation, if it left one (app/journal.py)
     if options.send_text:
         win.model_loaded.connect(lambda _label: win.send_text(options.send_text))
     if options.demo:

@@ -13,15 +13,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
 from app.demo import DEMO_LABEL, demo_loader, demo_request, demo_settings
 from app.downloader import LISTENER_REPOS
+from app.journal import ConversationJournal
 from app.model_loader import LoadRequest, ModelLoader
 from app.session import AudioFallback, Session
 from app.settings import AppSettings, SettingsStore
-from app.turns import ConversationLog, export_conversation
+from app.turns import ASSISTANT, ConversationLog, export_conversation
 from core.engine.events import EngineError, ErrorKind
 from ui.controls import BUSY_STATES, ControlBar, StatusStrip
 from ui.conversation_view import ConversationView
@@ -77,6 +78,10 @@ class MainWindow(QMainWindow):
         self.presenter.downloadable = self.listener_downloadable
         session.event.connect(self.presenter.handle)
         session.event.connect(self._session_event)
+        self.journal = ConversationJournal(data_root)  # crash-safe copy of every turn (app/journal.py)
+        session.event.connect(self.journal.handle)
+        self.journal.on_failure = lambda msg: self.statusBar().showMessage(msg, TEXT_ONLY_MESSAGE_MS)
+        self.pending_journal = self._take_previous_journal()
         if replay is not None:
             replay.failed.connect(lambda msg: self.statusBar().showMessage(msg, STATUS_MESSAGE_MS))
             replay.finished.connect(self._replay_finished)
@@ -86,6 +91,8 @@ class MainWindow(QMainWindow):
         self.controls.set_push_to_talk(self.settings.push_to_talk)
         self.controls.set_ready(False)
         self.welcome.setFocus()  # not the Download button: a stray Space must not start anything
+        if store.load_warning:
+            self.statusBar().showMessage(store.load_warning, TEXT_ONLY_MESSAGE_MS)
 
     # -- layout ------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -128,10 +135,66 @@ class MainWindow(QMainWindow):
         if self.replay is not None:
             self.replay.stop()
         self.session.new_conversation()
+        self.journal.new_conversation()
         self.conversation_log.clear()
         self.view.clear()
         self.statusBar().showMessage("New conversation: the model's history is cleared.", STATUS_MESSAGE_MS)
         log.info("new conversation")
+
+    # -- the journal of the last run --------------------------------------------------------------------------
+    def _take_previous_journal(self) -> Path | None:
+        try:
+            return self.journal.take_previous()
+        except OSError as err:
+            log.warning("could not read the last conversation's journal: %s", err)
+            return None
+
+    def offer_restore(self) -> None:
+        """Ask (without blocking the event loop) whether to bring back the last run's conversation."""
+        if self.pending_journal is None:
+            return
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(QMessageBox.Icon.Question, "Restore the last conversation?",
+                          "The last conversation was not cleared. Bring it back (text, labels and audio)?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("restoreBox")
+        box.finished.connect(lambda result: self.answer_restore(result == QMessageBox.StandardButton.Yes))
+        self.restore_box = box
+        box.open()
+
+    def answer_restore(self, restore: bool) -> None:
+        pending, self.pending_journal = self.pending_journal, None
+        if pending is None:
+            return
+        try:
+            if not restore:
+                self.journal.discard(pending)
+                return
+            restored = self.journal.restore(pending)
+        except OSError as err:
+            self.statusBar().showMessage(f"Could not restore the last conversation ({err}).", STATUS_MESSAGE_MS)
+            return
+        history = []
+        for rec in restored.turns:
+            if self.conversation_log.find(rec.role, rec.turn_id) is not None:
+                continue
+            self.conversation_log.insert(len(history), rec)
+            self._show_restored(rec)
+            heard = rec.heard_text if rec.heard_text is not None else rec.text
+            audio = rec.audio() if rec.role != ASSISTANT and not rec.typed and rec.sample_rate_hz == 16000 else None
+            history.append((rec.role, heard if rec.role == ASSISTANT else rec.text, audio))
+        last_id = max((r.turn_id for r in restored.turns), default=0)
+        self.session.restore_history(history, last_id)
+        self.statusBar().showMessage(f"Restored {len(history)} turns of the last conversation.", STATUS_MESSAGE_MS)
+
+    def _show_restored(self, rec) -> None:
+        bubble = self.view.bubble(rec.role, rec.turn_id)
+        bubble.set_text(rec.text or (f"🎤 {rec.audio_s:.1f} s of speech" if rec.chunks else "(no words)"))
+        bubble.set_note("restored" + (" · interrupted" if rec.interrupted else ""))
+        bubble.set_replayable(bool(rec.chunks))
+        for label, confidence in rec.emotions[-1:]:
+            bubble.set_emotion(label, confidence, True)
 
     def replay_turn(self, role: str, turn_id: int) -> None:
         """Replay a turn; its button turns into Stop while it plays (clicking it again stops)."""
@@ -169,11 +232,16 @@ class MainWindow(QMainWindow):
         self.controls.set_ready(self.session.has_model)
 
     def export_to(self, out_dir: str | Path) -> Path | None:
+        """Export (atomically); a failure is shown in one line and returns None."""
         meta = {"model": self.session.model_label, "system_prompt": self.session.conversation.system_prompt}
         try:
             path = export_conversation(self.conversation_log, out_dir, meta)
-        except OSError as err:
-            self.last_error_box = show_error(self, "Export failed", f"Could not write {out_dir}: {err.strerror or err}")
+        except (OSError, RuntimeError) as err:  # soundfile raises RuntimeError (LibsndfileError) on a full disk
+            log.warning("export failed", exc_info=True)
+            why = getattr(err, "strerror", None) or " ".join(str(err).split())
+            message = f"Could not write {out_dir}: {why}; nothing was changed there."
+            self.statusBar().showMessage(message, STATUS_MESSAGE_MS)
+            self.last_error_box = show_error(self, "Export failed", message)
             return None
         n = len(self.conversation_log.turns)
         self.statusBar().showMessage(f"Exported {n} turns to {Path(out_dir)}", STATUS_MESSAGE_MS)
@@ -219,9 +287,16 @@ class MainWindow(QMainWindow):
         if action is not None:
             action.show_emotion.setChecked(show)
 
-    def update_settings(self, settings: AppSettings, restart_engine: bool = False) -> None:
+    def update_settings(self, settings: AppSettings, restart_engine: bool = False) -> str | None:
+        """Apply and save `settings`; returns the one-line save failure (also shown), None when saved."""
         self.settings = settings
-        self.store.save(settings)
+        unsaved = None
+        try:
+            self.store.save(settings)
+        except OSError as err:  # disk full, read-only config dir: the change still applies for this session
+            log.warning("settings not saved: %s", err)
+            unsaved = f"Settings apply now but could not be saved ({err})."
+            self.statusBar().showMessage(unsaved, STATUS_MESSAGE_MS)
         if self.replay is not None:
             self.replay.set_device(self.session.audio, settings.engine_config().audio.output_device)
         effective = self.session_settings(settings)
@@ -230,6 +305,7 @@ class MainWindow(QMainWindow):
         else:
             self.session.settings = effective
             self.session.talk_vad.set_push_to_talk(settings.push_to_talk)
+        return unsaved
 
     def session_settings(self, settings: AppSettings) -> AppSettings:
         """What the engine runs with: the user's settings, or for the demo its random listeners and short replies
@@ -287,14 +363,14 @@ class MainWindow(QMainWindow):
         else:
             self.session.settings = effective
             self.session.set_models(runner, decoder, label)
-        self.update_settings(self.settings.with_recent(request.checkpoint, request.decoder, label))
+        unsaved = self.update_settings(self.settings.with_recent(request.checkpoint, request.decoder, label))
         self.actions_.refresh_recent()
         self.strip.set_model(f"Model: {label}")
         self.pages.setCurrentWidget(self.view)
         self.controls.set_ready(True)
         self.controls.entry.setFocus()  # typing goes to the text box; shortcuts still reach the window
         self.presenter.set_listener_statuses(self.session.listener_statuses())
-        self.statusBar().showMessage(f"Loaded {label}", STATUS_MESSAGE_MS)
+        self.statusBar().showMessage(f"Loaded {label}" + (f". {unsaved}" if unsaved else ""), STATUS_MESSAGE_MS)
         log.info("model loaded: %s", label)
         self.model_loaded.emit(label)
 
@@ -373,6 +449,14 @@ class MainWindow(QMainWindow):
         if self._talk_key_hands_free:
             self.session.talk_vad.set_push_to_talk(False)
 
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        """Losing focus while F2 is held: its release goes to another window, so treat the loss as the release."""
+        if event.type() == QEvent.Type.ActivationChange and self._talk_held and not self.isActiveWindow():
+            log.info("window lost focus while the talk key was held; ending the turn there")
+            self._talk_release.stop()
+            self._talk_key_up()
+        super().changeEvent(event)
+
     def refresh_icons(self) -> None:
         """After a light/dark switch (ui.theme)."""
         for w in (self.strip, self.controls, self.view, self.welcome):
@@ -389,7 +473,9 @@ class MainWindow(QMainWindow):
                 log.warning("the model load did not stop within %d ms", LOAD_CANCEL_WAIT_MS)
         if self.replay is not None:
             self.replay.stop()
-        return self.session.shutdown()
+        ok = self.session.shutdown()
+        self.journal.close()
+        return ok
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         ok = self.shutdown()

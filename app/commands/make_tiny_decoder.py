@@ -16,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("directory", metavar="DIR", help="output directory (created if missing)")
     p.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
+    p.add_argument("--force", action="store_true", help="write into a folder that already holds files")
     p.add_argument(
         "--size",
         choices=("tiny", "real"),
@@ -26,8 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.commands.make_tiny import refuse_non_empty
     from models.tiny_decoder import make_tiny_decoder
 
+    refuse_non_empty(args.directory, args.force)
     path = make_tiny_decoder(args.directory, seed=args.seed, size=args.size)
     print(f"wrote {args.size} random decoder to {path}")
     return 0

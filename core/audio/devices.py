@@ -79,6 +79,8 @@ class _DeviceStream:
         self.name = ""
         self.lost = threading.Event()
         self.on_lost: Callable[[], None] | None = None  # called on PortAudio's thread: must not block
+        self.last_callback_t = 0.0  # time.monotonic() of the latest callback (0 before the first)
+        self._opened_t = 0.0
         self._closing = False
         self._stream: AudioStream | None = None
 
@@ -97,6 +99,7 @@ class _DeviceStream:
                 callback=self._callback,
                 finished_callback=self._finished,
             )
+            self._opened_t = time.monotonic()
             self._stream.start()
         except Exception as err:  # PortAudioError / ValueError for a refused setting
             self._stream = None
@@ -108,6 +111,14 @@ class _DeviceStream:
 
     def _callback(self, data: np.ndarray, frames: int, time_info: object, status: object) -> None:
         raise NotImplementedError
+
+    def stalled_s(self, stall_timeout_s: float) -> float:
+        """Seconds since the last callback when over `stall_timeout_s` (a stream that stays active but stopped
+        calling back: a stuck sound server); 0.0 otherwise."""
+        if self._stream is None or self._closing:
+            return 0.0
+        since = time.monotonic() - (self.last_callback_t or self._opened_t)
+        return since if since > stall_timeout_s else 0.0
 
     def _finished(self) -> None:
         if self._closing:
@@ -148,6 +159,7 @@ class MicCapture(_DeviceStream):
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: object, status: object) -> None:
         # indata: [frames, 1] float32. Copy (with its arrival time) and hand off; never block here.
+        self.last_callback_t = time.monotonic()
         if status:
             self.status_flags += 1
         try:
@@ -175,6 +187,7 @@ class SpeakerOutput(_DeviceStream):
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: object, status: object) -> None:
         # outdata: [frames, channels] float32, filled in place.
+        self.last_callback_t = time.monotonic()
         self._playout.fill(outdata[:, 0])
         if outdata.shape[1] > 1:
             outdata[:, 1:] = outdata[:, :1]

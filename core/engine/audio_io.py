@@ -62,6 +62,17 @@ class EngineAudio:
                 f"{a.open_timeout_s:g} s; check the device or the sound server."
             )
 
+    def stalled(self, stall_timeout_s: float) -> tuple[ErrorKind, float] | None:
+        """(device, seconds without a callback or 0.0) of a stream that stopped without telling: inactive, or
+        no callback for `stall_timeout_s`."""
+        for dev, kind in ((self.capture, ErrorKind.INPUT_DEVICE), (self.speaker, ErrorKind.OUTPUT_DEVICE)):
+            if dev is None:
+                continue
+            stalled_s = dev.stalled_s(stall_timeout_s)
+            if dev.lost.is_set() or not dev.active or stalled_s:
+                return kind, stalled_s
+        return None
+
     def name(self, kind: ErrorKind) -> str:
         dev = self.capture if kind is ErrorKind.INPUT_DEVICE else self.speaker
         return dev.name if dev is not None else ""

@@ -114,6 +114,7 @@ class AudioConfig:
     input_queue_blocks: int = 200  # bounded capture queue (4 s at 20 ms); overflow drops blocks, counted
     prebuffer_ms: float = 120.0  # jitter buffer fill before a reply starts playing
     open_timeout_s: float = 5.0  # wait for the first capture callback (PulseAudio first use can take ~2 s)
+    stall_timeout_s: float = 3.0  # a stream still "active" but without a callback this long counts as lost
 
     def __post_init__(self) -> None:
         for name in ("input_rate_hz", "output_rate_hz"):
@@ -130,6 +131,7 @@ class AudioConfig:
         _check(self.input_queue_blocks >= 4, f"input_queue_blocks must be >= 4, got {self.input_queue_blocks}")
         _check(0.0 <= self.prebuffer_ms <= 2000.0, f"prebuffer_ms must be in [0, 2000], got {self.prebuffer_ms}")
         _check(self.open_timeout_s > 0, f"open_timeout_s must be > 0, got {self.open_timeout_s}")
+        _check(0.2 <= self.stall_timeout_s <= 60.0, f"stall_timeout_s must be in [0.2, 60], got {self.stall_timeout_s}")
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class EngineConfig:
     noise_warn_s: float = 8.0  # warn when the mic is loud this long without any detected speech
     noise_warn_dbfs: float = -30.0  # "loud" for the noise warning
     join_timeout_s: float = 3.0  # how long stop() waits for each worker thread
+    stop_timeout_s: float = 20.0  # how long stop() waits for a cancelled reply's threads (one decode step)
+    drain_timeout_s: float = 5.0  # a computed reply whose playback has not drained this long after its end
     first_chunk_priority: bool = True  # until the first audio chunk, no decode step while the vocoder computes
 
     def __post_init__(self) -> None:
@@ -166,3 +170,5 @@ class EngineConfig:
             f"noise_warn_dbfs must be in (-120, 0), got {self.noise_warn_dbfs}",
         )
         _check(self.join_timeout_s > 0, f"join_timeout_s must be > 0, got {self.join_timeout_s}")
+        _check(self.stop_timeout_s >= self.join_timeout_s, "stop_timeout_s must be >= join_timeout_s")
+        _check(self.drain_timeout_s > 0, f"drain_timeout_s must be > 0, got {self.drain_timeout_s}")

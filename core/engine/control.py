@@ -3,7 +3,8 @@ reply jobs). Every other thread posts to it and goes on: the capture thread (tur
 candidate or resumed), the output callback (first sample played, reply played out), the device callbacks
 (device lost), the reply workers (job done). API calls from the front end wait for their result with `call`.
 
-Nothing here polls: the thread sleeps on its queue until something is posted.
+The thread sleeps on its queue until something is posted; with `idle_s`, `on_idle()` runs after that long without
+a post (the engine's watchdog for what produces no event: a stream that stops calling back, a stuck drain).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ _STOP = object()
 class ControlThread:
     """A queue of calls run in order on one thread. `post` never blocks (safe in audio callbacks)."""
 
-    def __init__(self, name: str = "engine-replies") -> None:
+    def __init__(self, name: str = "engine-replies", idle_s: float | None = None,
+                 on_idle: Callable[[], object] | None = None) -> None:
+        self._idle_s, self._on_idle = idle_s, on_idle  # on_idle() after idle_s without a call (a watchdog)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._finishing = False
@@ -69,7 +72,10 @@ class ControlThread:
 
     def _main(self) -> None:
         while not self._finishing:
-            fn, args, future = self._queue.get()
+            try:
+                fn, args, future = self._queue.get(timeout=self._idle_s)
+            except queue.Empty:
+                fn, args, future = self._on_idle, (), None
             if fn is _STOP:
                 break
             self._run(fn, args, future)

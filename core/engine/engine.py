@@ -44,6 +44,8 @@ from models.errors import DeviceError
 
 log = logging.getLogger(__name__)
 
+WATCHDOG_S = 0.5  # the control thread checks for stalls after this long without an event
+
 
 class Engine:
     """See module doc. `sink(event)` is called on the engine-events thread; `queue.Queue().put` works too."""
@@ -59,6 +61,7 @@ class Engine:
         conversation: History | None = None,
         sampling: SamplingConfig | None = None,
         vad: SpeechDetector | None = None,
+        first_turn_id: int = 1,
         end_of_turn: TurnScorer | None = None,
         end_of_turn_text: Callable[[float], float | None] | None = None,
     ) -> None:
@@ -78,6 +81,7 @@ class Engine:
             conversation if conversation is not None else _new_conversation(),
             self.config, self._playout, self._audio, self._events.put, self._job_done,
         )
+        self._replies.skip_turn_ids(first_turn_id - 1)  # a session that replaces its engine continues the numbering
         self._running = threading.Event()
         self._capture_thread: threading.Thread | None = None
         self.capture_loop: CaptureLoop | None = None
@@ -86,6 +90,18 @@ class Engine:
     @property
     def state(self) -> EngineState:
         return self._replies.state
+
+    @property
+    def last_turn_id(self) -> int:
+        """The last turn id handed out (0 before the first turn of a fresh numbering)."""
+        return self._replies.turn_id
+
+    def skip_turn_ids(self, last_used: int) -> None:
+        """Turn ids up to `last_used` are taken (a restored conversation): the next turn gets a higher one."""
+        if self._control is not None and self._control.alive:
+            self._control.call(self._replies.skip_turn_ids, last_used)
+        else:
+            self._replies.skip_turn_ids(last_used)
 
     @property
     def conversation(self) -> History:
@@ -116,7 +132,7 @@ class Engine:
                 self._events.put(EngineError(self._audio.opening, str(err), fatal=True))
                 raise
             self._playout.set_listener(self._post_progress)
-            self._control = ControlThread()
+            self._control = ControlThread(idle_s=WATCHDOG_S, on_idle=self._watchdog)
             self._control.start()
             self._replies.workers = (Worker("reply-model"), Worker("reply-vocoder"))
             self._running.set()
@@ -201,14 +217,24 @@ class Engine:
         self._post(self._on_device_lost, kind)
 
     # -- control thread -------------------------------------------------------------------------------------
-    def _on_device_lost(self, kind: ErrorKind) -> None:
+    def _watchdog(self) -> None:
+        """After WATCHDOG_S without any event: what produces no event (a stream that stays active but stopped
+        calling back; playback that never drains) is checked here."""
+        stalled = self._audio.stalled(self.config.audio.stall_timeout_s)
+        if stalled is not None:
+            self._on_device_lost(*stalled)
+            return
+        self._replies.check_drain(self.config.drain_timeout_s)
+
+    def _on_device_lost(self, kind: ErrorKind, stalled_s: float = 0.0) -> None:
         if self.state is EngineState.IDLE:
             return
         label = "input" if kind is ErrorKind.INPUT_DEVICE else "output"
         name = self._audio.name(kind)
-        log.warning("%s device %r lost", label, name)
+        what = f"stopped delivering audio {stalled_s:.1f} s ago" if stalled_s else "stopped"
+        log.warning("%s device %r lost (%s)", label, name, what)
         self._events.put(EngineError(
-            kind, f"The {label} device {name!r} stopped (unplugged, or the sound server went away); reconnect it, "
+            kind, f"The {label} device {name!r} {what} (unplugged, or the sound server went away); reconnect it, "
                   f"then start again.", fatal=True,
         ))
         self._shutdown(EngineState.IDLE, f"{label}_device_lost")
@@ -220,10 +246,13 @@ class Engine:
             if self._capture_thread.is_alive():
                 log.warning("the capture thread did not stop within %.1f s", self.config.join_timeout_s)
             self._capture_thread = None
-        self._replies.stop_replies()
-        for worker in self._replies.workers or ():
+        self._replies.stop_replies(self.config.stop_timeout_s)  # threads must not outlive the engine
+        workers, self._replies.workers = self._replies.workers or (), None
+        for worker in workers:
             worker.close()
-        self._replies.workers = None
+        for worker in workers:
+            if not worker.join(self.config.stop_timeout_s):
+                log.warning("worker %s did not end within %.0f s", worker.name, self.config.stop_timeout_s)
         self._playout.set_listener(None)
         self._audio.close()
         self.capture_loop = None  # its resampler and VAD state belong to the closed devices

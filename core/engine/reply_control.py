@@ -71,6 +71,7 @@ class ReplyControl:
         self._spec = SpeculationSlot()  # a reply computed before its turn ended
         self.workers: tuple[Worker, Worker] | None = None  # (model, vocoder) while started
         self._mic_open_t = 0.0
+        self._drain: tuple[ReplyJob, float] | None = None  # (finished job, first seen undrained)
         self._early: continuation.EarlyTurn | None = None  # the last turn, when the end-of-turn model committed it
 
     # -- read from any thread --------------------------------------------------------------------------------
@@ -87,6 +88,13 @@ class ReplyControl:
         if old is not new:
             log.info("state %s -> %s (%s)", old.value, new.value, reason)
             self._emit(StateChanged(old, new, reason))
+
+    @property
+    def turn_id(self) -> int:
+        return self._turn_id
+
+    def skip_turn_ids(self, last_used: int) -> None:
+        self._turn_id = max(self._turn_id, last_used)
 
     # -- decisions (control thread) ----------------------------------------------------------------------------
     def on_turn(self, turn: Turn, speech_end_t: float | None) -> int:
@@ -171,14 +179,32 @@ class ReplyControl:
         if job.finished() and self._playout.wait_done(0):
             self._finalize(job)
 
-    def stop_replies(self) -> None:
+    def stop_replies(self, wait_s: float) -> None:
         """Shutdown: drop the speculative reply, cancel and finalize the current one (history keeps what was
-        heard)."""
+        heard), waiting up to `wait_s` for its loops."""
         self._spec.drop()
         job = self._job
         if job is not None:
             job.cancel()
-            self._finalize(job, wait=True)
+            self._finalize(job, wait=True, wait_s=wait_s)
+
+    def check_drain(self, drain_timeout_s: float) -> None:
+        """A computed reply whose playback has not drained `drain_timeout_s` past what is buffered: end it."""
+        job = self._job
+        if job is None or not job.finished() or self._playout.wait_done(0):
+            self._drain = None
+            return
+        now = time.monotonic()
+        if self._drain is None or self._drain[0] is not job:
+            self._drain = (job, now)
+            return
+        st = self._playout.stats()
+        rate = max(1, self._audio.output_rate_hz)
+        buffered_s = max(0, st.written - st.played) / rate if st.reply_id == job.turn_id else 0.0
+        if now - self._drain[1] > buffered_s + drain_timeout_s:
+            log.warning("reply %d: playback did not drain within %.1f s; ending the reply", job.turn_id,
+                        drain_timeout_s)
+            self._playout.stop()  # its listener posts on_progress, which finalizes
 
     # -- jobs ------------------------------------------------------------------------------------------------
     def _cancel_current(self) -> None:
@@ -220,9 +246,9 @@ class ReplyControl:
             msg = f"The turn reached the {limit_s:g} s maximum and was cut there; pause sooner, or raise max_turn_ms."
             self._emit(EngineError(ErrorKind.INPUT_SIGNAL, msg))
 
-    def _finalize(self, job: ReplyJob, wait: bool = False) -> None:
+    def _finalize(self, job: ReplyJob, wait: bool = False, wait_s: float | None = None) -> None:
         """Reply over (played out, cancelled or failed): clip history to what was heard, report, listen."""
-        if wait and not job.join(self._cfg.join_timeout_s):
+        if wait and not job.join(self._cfg.join_timeout_s if wait_s is None else wait_s):
             log.warning("reply %d still running %.1f s after its cancel", job.turn_id, self._cfg.join_timeout_s)
             self._emit(EngineError(ErrorKind.INTERNAL, f"The previous reply did not stop within "
                                    f"{self._cfg.join_timeout_s:g} s; the next one starts as soon as it has."))

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 _END = object()  # sentinel closing the units queue: flush the voice stream
 _WAKE = object()  # sentinel put by cancel(): the vocoder thread stops waiting for units
 PRIORITY_WAIT_S = 1.0  # first-chunk priority never holds the model longer than this per step
+PUSH_UNITS_MAX = 8  # queued units go to the vocoder in pieces this size: a cancel waits for one chunk at most
 
 
 @dataclass
@@ -298,10 +299,14 @@ class ReplyJob:
                     break
                 if units:
                     try:
-                        self._vocode(resampler, lambda u=units: vs.push(u), len(units), put_t)
+                        for i in range(0, len(units), PUSH_UNITS_MAX):  # same audio as one push (it buffers)
+                            if self._stop.is_set():
+                                break
+                            piece = units[i:i + PUSH_UNITS_MAX]
+                            self._vocode(resampler, lambda u=piece: vs.push(u), len(piece), put_t)
                     finally:
                         self._release_vocoder_wait(n_items)
-                if ended:
+                if ended and not self._stop.is_set():
                     self._vocode(resampler, vs.flush, 0, put_t)
                     self._flushed = True
                     self._write(resampler.process(np.zeros(0, np.float32), last=True))

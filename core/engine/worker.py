@@ -5,6 +5,9 @@ threads per reply: a fresh thread starts with a cold malloc arena and caches, wh
 first audio on the small preset (bench/suite.py). A task submitted while the worker is busy waits its turn: a new
 reply never runs beside one that outlived its cancel. `exclusive(model)` extends that to every thread and engine:
 one reply loop at a time per model object. Workers are daemons, so they never block interpreter exit.
+
+Each worker sets its own torch intra-op thread count when it starts (`torch_threads`, default the app's count,
+core.compute.app_cpu_threads): a thread inherits 1 once a listener thread has set 1 for itself.
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ class Task:
 class Worker:
     """One daemon thread, tasks in submission order. `close()` lets it finish the current task and exit."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, torch_threads: int | None = None) -> None:
         self.name = name
+        self.torch_threads = torch_threads
         self._queue: queue.Queue = queue.Queue()
         self._current: Task | None = None
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
@@ -65,7 +69,19 @@ class Worker:
     def close(self) -> None:
         self._queue.put(_STOP)
 
+    def join(self, timeout_s: float) -> bool:
+        """After close(): wait for the thread to end. True once it has."""
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
     def _main(self) -> None:
+        from core.compute import apply_cpu_threads
+
+        try:
+            apply_cpu_threads(self.torch_threads)
+        except Exception:  # never let a thread-count call keep the worker from running its tasks
+            log.warning("worker %s: could not set torch threads", self.name, exc_info=True)
         while True:
             item = self._queue.get()
             if item is _STOP:

@@ -43,6 +43,11 @@ def prompt_ids(tokenizer: PreTrainedTokenizerBase, system_prompt: str, turns: li
     return ids
 
 
+def _system_positions(tokenizer: PreTrainedTokenizerBase, system_prompt: str) -> int:
+    """Positions the system prompt and the chat frame take before any turn."""
+    return len(prompt_ids(tokenizer, system_prompt, [Turn(USER, "")])) if system_prompt else 0
+
+
 def audio_embed_len(n_samples: int, kernel_sizes: tuple[int, ...]) -> int:
     """LLM embeddings a clip of `n_samples` (16 kHz) becomes: mel frames -> encoder windows -> adapter convs."""
     frames = -(-n_samples // HOP_SAMPLES)  # the feature mask keeps every 160th sample: ceil(n / 160)
@@ -106,6 +111,13 @@ def plan_prompt(tokenizer: PreTrainedTokenizerBase, conversation: Conversation, 
                 log.warning("the prompt (%d positions) leaves less room than the reply budget", n_pos)
             return PromptPlan(turns=turns, ids=ids, n_positions=n_pos, n_dropped_turns=dropped, audio_lens=audio_lens)
         if alone:
+            system_n = _system_positions(tokenizer, conversation.system_prompt)
+            if system_n >= max_prompt_positions:  # no turn could ever fit: say what to change
+                raise UserError(
+                    f"the system prompt alone needs {system_n} positions, but the model's context is "
+                    f"{context_positions} with {context_positions - max_prompt_positions} kept for the reply; "
+                    "shorten the system prompt (Settings)"
+                )
             raise UserError(
                 f"this turn needs {n_pos} positions but the model's context is {context_positions}; "
                 "say it in a shorter turn"

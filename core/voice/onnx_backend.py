@@ -3,11 +3,17 @@ and conv body run as ONNX graphs; the encoder, regulator, Euler loop, harmonic s
 torch. Graphs are exported once per set of weights (dynamic time axes) and cached beside the checkpoint, or in
 the user cache dir when that is read-only; the file names carry a hash of config.yaml + flow.pt + hift.pt (and
 of this exporter's version), and stale files are replaced.
+
+A cached graph is trusted only if its SHA-256 matches what this app recorded when it exported it, in a manifest
+kept outside the checkpoint folder (the user cache dir, or the cache dir the caller chose): a zero-byte or
+truncated graph is rebuilt, and a graph shipped inside a downloaded decoder folder under the predictable name is
+never run. A graph that ONNX Runtime still refuses is rebuilt once; a failed export leaves no temporary file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -31,6 +37,7 @@ CACHE_APP_NAME = "opens2s-companion"
 CACHE_SUBDIR = "onnx"
 EXAMPLE_FRAMES = 37  # odd on purpose: exercises the U-Net's crop after upsampling
 GRAPHS = ("flow_estimator", "hift_f0", "hift_body")
+MANIFEST = "manifest.json"  # {graph file name: sha256 of the file as exported}
 
 
 def onnx_providers(device: torch.device) -> list[str]:
@@ -62,13 +69,51 @@ def resolve_cache_dir(decoder_dir: Path, override: str | Path | None) -> Path:
     beside = decoder_dir / CACHE_SUBDIR
     if _writable(beside):
         return beside
+    fallback = _user_cache_place(decoder_dir)
+    log.info("%s is read-only; caching ONNX graphs in %s", decoder_dir, fallback)
+    return fallback
+
+
+def _user_cache_place(decoder_dir: Path) -> Path:
     import platformdirs
 
     # one folder per checkpoint location: stale-graph cleanup never touches another checkpoint's graphs
     place = hashlib.sha256(str(decoder_dir.resolve()).encode()).hexdigest()[:HASH_CHARS]
-    fallback = Path(platformdirs.user_cache_dir(CACHE_APP_NAME)) / CACHE_SUBDIR / place
-    log.info("%s is read-only; caching ONNX graphs in %s", decoder_dir, fallback)
-    return fallback
+    return Path(platformdirs.user_cache_dir(CACHE_APP_NAME)) / CACHE_SUBDIR / place
+
+
+def manifest_path(decoder_dir: Path, override: str | Path | None) -> Path:
+    """Where the hashes of our own exports live: never inside the (untrusted) checkpoint folder."""
+    return (Path(override) if override is not None else _user_cache_place(decoder_dir)) / MANIFEST
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_manifest(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(data, dict) \
+        else {}
+
+
+def _write_manifest(path: Path, data: dict[str, str]) -> None:
+    """Best effort: without it the graphs are only exported again next time."""
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as err:
+        log.warning("cannot record ONNX graph hashes in %s (%s); they will be exported again", path, err)
+        tmp.unlink(missing_ok=True)
 
 
 class _HiftF0(nn.Module):
@@ -121,19 +166,22 @@ def export_graph(name: str, loaded: LoadedDecoder, path: Path) -> None:
     module, inputs, input_names, axes = _export_specs(loaded)[name]
     module = module.cpu().eval()
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            inputs,
-            str(tmp),
-            input_names=input_names,
-            output_names=OUTPUT_NAMES[name],
-            dynamic_axes=axes,
-            opset_version=ONNX_OPSET,
-            dynamo=False,
-        )
-    os.replace(tmp, path)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                inputs,
+                str(tmp),
+                input_names=input_names,
+                output_names=OUTPUT_NAMES[name],
+                dynamic_axes=axes,
+                opset_version=ONNX_OPSET,
+                dynamo=False,
+            )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     log.info("exported %s to %s", name, path)
 
 
@@ -143,13 +191,21 @@ def ensure_graphs(loaded: LoadedDecoder, cache_dir: str | Path | None = None) ->
     directory.mkdir(parents=True, exist_ok=True)
     key = cache_key(loaded.directory)
     paths = {name: directory / f"{name}.{key}.onnx" for name in GRAPHS}
-    for stale in directory.glob("*.onnx"):
-        if stale not in paths.values() and stale.name.split(".")[0] in GRAPHS:
+    for stale in list(directory.iterdir()):
+        if stale.name.split(".")[0] in GRAPHS and stale not in paths.values():  # older keys, failed exports
             log.info("removing stale ONNX graph %s", stale)
             stale.unlink(missing_ok=True)
+    manifest_file = manifest_path(loaded.directory, cache_dir)
+    manifest = _read_manifest(manifest_file)
     for name, path in paths.items():
-        if not path.is_file():
-            export_graph(name, loaded, path)
+        if path.is_file() and manifest.get(path.name) == _sha256(path):
+            continue
+        if path.is_file():
+            log.warning("ONNX graph %s is not the one this app exported (corrupt, truncated or shipped with the "
+                        "checkpoint); rebuilding it", path)
+        export_graph(name, loaded, path)
+        manifest[path.name] = _sha256(path)
+        _write_manifest(manifest_file, manifest)
     return paths
 
 
@@ -165,6 +221,25 @@ def make_session(path: Path, device: torch.device):
     if wanted[0] not in got:
         log.warning("ONNX Runtime could not use %s for %s; running on %s", wanted[0], path.name, got)
     return session
+
+
+def _session_or_rebuild(name: str, path: Path, loaded: LoadedDecoder, device: torch.device,
+                        cache_dir: str | Path | None):
+    """An ONNX Runtime session for `path`; a graph it refuses is exported again once, then CheckpointError."""
+    from models.errors import CheckpointError
+
+    try:
+        return make_session(path, device)
+    except Exception as err:  # onnxruntime raises its own exception types
+        log.warning("ONNX Runtime refused %s (%s); rebuilding it", path, err)
+    export_graph(name, loaded, path)
+    manifest_file = manifest_path(loaded.directory, cache_dir)
+    _write_manifest(manifest_file, {**_read_manifest(manifest_file), path.name: _sha256(path)})
+    try:
+        return make_session(path, device)
+    except Exception as err:
+        raise CheckpointError(f"ONNX Runtime cannot run the exported {name} graph ({' '.join(str(err).split())}); "
+                              f"use the torch vocoder backend") from None
 
 
 class _SessionFn:
@@ -189,6 +264,7 @@ def build_onnx_backend(
     """(estimator callable, HiftParts) backed by ONNX Runtime sessions."""
     paths = ensure_graphs(loaded, cache_dir)
     specs = _export_specs(loaded)
-    fns = {name: _SessionFn(make_session(paths[name], device), specs[name][2]) for name in GRAPHS}
+    fns = {name: _SessionFn(_session_or_rebuild(name, paths[name], loaded, device, cache_dir), specs[name][2])
+           for name in GRAPHS}
     log.info("ONNX Runtime providers: %s", fns["flow_estimator"].providers)
     return fns["flow_estimator"], HiftParts(f0=fns["hift_f0"], body=fns["hift_body"])

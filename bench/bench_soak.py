@@ -1,0 +1,276 @@
+"""Soak benchmark: a long spoken session through the real engine, watching memory and threads.
+
+100 spoken turns (default) with the tiny random OpenS2S checkpoint and tiny GLM-4-Voice decoder: espeak-ng speech
+is played into a simulated microphone (a sounddevice-like backend paced faster than real time), real silero-vad
+finds the turns, the reply plays out to a simulated speaker. Every 5th turn the next utterance barges in while the
+reply is playing (barge-in mode); every 20th turn the settings change, which replaces the engine as the app does
+(same conversation, turn ids carry on). Prints per turn: RSS and the Python heap (tracemalloc), and both net of
+what the conversation itself legitimately holds (its audio and text); at the end, the growth per turn (least
+squares over turns 11..N) and the threads still alive after stop().
+
+    python bench/bench_soak.py [--turns 100] [--speed 4] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.null_audio import NullAudio, _NullStream  # noqa: E402
+from core.engine.config import AudioConfig, EngineConfig, VadConfig  # noqa: E402
+from core.engine.engine import Engine  # noqa: E402
+from core.engine.events import BargeIn, EngineState, ReplyEnded, StateChanged  # noqa: E402
+
+PHRASES = ("Hello there, how are you today?", "Tell me something about the weather.",
+           "What should I cook for dinner tonight?", "I had a long day at work.", "Can you say that again?")
+WAIT_S = 120.0
+
+
+class _MicStream(_NullStream):
+    """Input stream that plays the backend's queued samples (else a faint noise floor), paced by `speed`."""
+
+    def __init__(self, backend: SoakAudio, **kw) -> None:
+        super().__init__("input", **kw)
+        self._backend = backend
+
+    def _run(self) -> None:
+        period_s = self.blocksize / self.samplerate / self._backend.speed
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            block = self._backend.read_mic(self.blocksize).reshape(-1, 1)
+            self._cb(block, self.blocksize, None, 0)
+            next_t += period_s
+            self._stop.wait(max(0.0, next_t - time.monotonic()))
+        self.active = False
+
+
+class _SpeakerStream(_NullStream):
+    def __init__(self, backend: SoakAudio, **kw) -> None:
+        super().__init__("output", **kw)
+        self._backend = backend
+
+    def _run(self) -> None:
+        period_s = self.blocksize / self.samplerate / self._backend.speed
+        next_t = time.monotonic()
+        block = np.zeros((self.blocksize, self.channels), np.float32)
+        while not self._stop.is_set():
+            self._cb(block, self.blocksize, None, 0)
+            next_t += period_s
+            self._stop.wait(max(0.0, next_t - time.monotonic()))
+        self.active = False
+
+
+class SoakAudio(NullAudio):
+    """One simulated device at 16 kHz; `say(samples)` queues speech for the microphone."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._mic: queue.Queue[np.ndarray] = queue.Queue()
+        self._pending = np.zeros(0, np.float32)
+        self._rng = np.random.default_rng(0)
+
+    def query_devices(self, device=None, kind=None) -> dict:
+        return {**super().query_devices(device, kind), "name": "soak", "default_samplerate": 16000.0}
+
+    def say(self, samples: np.ndarray) -> None:
+        self._mic.put(np.asarray(samples, np.float32))
+
+    def read_mic(self, n: int) -> np.ndarray:
+        while self._pending.size < n:
+            try:
+                self._pending = np.concatenate([self._pending, self._mic.get_nowait()])
+            except queue.Empty:
+                break
+        take, self._pending = self._pending[:n], self._pending[n:]
+        noise = (1e-3 * self._rng.standard_normal(n)).astype(np.float32)
+        noise[: take.size] += take
+        return noise
+
+    def InputStream(self, **kw):  # noqa: N802 (sounddevice's name)
+        return _MicStream(self, **kw)
+
+    def OutputStream(self, **kw):  # noqa: N802 (sounddevice's name)
+        return _SpeakerStream(self, **kw)
+
+
+class Events:
+    """Keeps only the few event kinds the loop waits on (audio chunks and levels would skew the heap figures)."""
+
+    KEEP = (StateChanged, ReplyEnded, BargeIn)
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.items: list = []
+        self.barge_ins = 0
+
+    def __call__(self, ev) -> None:
+        if not isinstance(ev, self.KEEP):
+            return
+        with self.cond:
+            self.barge_ins += isinstance(ev, BargeIn)
+            self.items.append(ev)
+            self.cond.notify_all()
+
+    def mark(self) -> int:
+        """Drop what the loop has seen; the index new events start at."""
+        with self.cond:
+            self.items = self.items[-4:]
+            return len(self.items)
+
+    def wait(self, pred, start: int, timeout_s: float = WAIT_S):
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while True:
+                for ev in self.items[start:]:
+                    if pred(ev):
+                        return ev
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("event not seen")
+                self.cond.wait(left)
+
+
+def espeak_16k(text: str, tmp: Path) -> np.ndarray:
+    import soundfile as sf
+    import soxr
+
+    wav = tmp / "say.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), text], check=True, capture_output=True)
+    x, rate = sf.read(str(wav), dtype="float32")
+    y = soxr.resample(x, rate, 16000).astype(np.float32)
+    return np.concatenate([np.zeros(3200, np.float32), 0.8 * y / max(1e-6, np.abs(y).max())])
+
+
+def engine_config(i: int) -> EngineConfig:
+    end_ms = 500.0 if (i // 20) % 2 == 0 else 600.0  # the settings change every 20th turn
+    return EngineConfig(vad=VadConfig(end_silence_ms=end_ms, speculate_after_ms=250.0),
+                        audio=AudioConfig(prebuffer_ms=60), barge_in=True, barge_in_ms=200.0)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def trimmed_rss_mb() -> float:
+    """RSS after glibc returns its free heap pages to the OS (malloc_trim): what is still in use, not cached."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+    return rss_mb()
+
+
+def conversation_mb(conv) -> float:
+    audio = sum(t.audio.nbytes for t in conv.turns if t.audio is not None)
+    text = sum(len(t.text) for t in conv.turns)
+    return (audio + text) / 2**20
+
+
+def slope(values: list[float], skip: int) -> float:
+    y = np.asarray(values[skip:], float)
+    return float(np.polyfit(np.arange(y.size), y, 1)[0]) if y.size > 2 else 0.0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--turns", type=int, default=100)
+    p.add_argument("--speed", type=float, default=4.0, help="simulated audio runs this many times real time")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from app.model_loader import LoadRequest, load_models
+    from app.settings import AppSettings
+    from core.compute import configure_cpu_threads
+    from core.lm.conversation import Conversation
+    from models.tiny_checkpoint import make_tiny_checkpoint
+    from models.tiny_decoder import make_tiny_decoder
+
+    configure_cpu_threads()
+    tmp = Path(tempfile.mkdtemp(prefix="soak-"))
+    try:
+        settings = AppSettings(temperature=1.0, max_text_tokens=12, max_units=24, asr_checkpoint=None,
+                               ser_checkpoint=None, text_emotion_checkpoint=None)
+        req = LoadRequest(str(make_tiny_checkpoint(tmp / "ckpt")), str(make_tiny_decoder(tmp / "dec", seed=0)))
+        runner, decoder = load_models(req, settings, lambda *_: None)
+        clips = [espeak_16k(t, tmp) for t in PHRASES]
+        threads_before = {t.name for t in threading.enumerate()}
+        audio, events, conv = SoakAudio(args.speed), Events(), Conversation()
+        sampling = settings.sampling_config()
+        tracemalloc.start()
+        eng = Engine(runner, decoder, config=engine_config(0), sink=events, audio=audio, conversation=conv,
+                     sampling=sampling)
+        eng.start()
+        rows, barge_ins, t0 = [], 0, time.monotonic()
+        for i in range(1, args.turns + 1):
+            if i > 1 and (i - 1) % 20 == 0:  # settings change: the app replaces the engine, history carries on
+                last = eng.last_turn_id
+                eng.stop()
+                eng = Engine(runner, decoder, config=engine_config(i - 1), sink=events, audio=audio,
+                             conversation=conv, sampling=sampling, first_turn_id=last + 1)
+                eng.start()
+            mark = events.mark()
+            audio.say(clips[i % len(clips)])
+            if i % 5 == 4 and i < args.turns:  # the next utterance barges in on this reply
+                events.wait(lambda e: isinstance(e, StateChanged) and e.new is EngineState.SPEAKING, mark)
+            else:
+                events.wait(lambda e: isinstance(e, ReplyEnded), mark)
+                events.wait(lambda e: isinstance(e, StateChanged) and e.reason == "reply_done", mark)
+            barge_ins = events.barge_ins
+            gc.collect()
+            heap = tracemalloc.get_traced_memory()[0] / 2**20
+            conv_mb = conversation_mb(conv)
+            rss = rss_mb()
+            rows.append({"turn": i, "rss_mb": rss, "rss_trimmed_mb": trimmed_rss_mb(), "heap_mb": heap,
+                         "conversation_mb": conv_mb,
+                         "rss_net_mb": rss - conv_mb, "heap_net_mb": heap - conv_mb,
+                         "turns_in_history": len(conv.turns)})
+            r = rows[-1]
+            print(f"turn {i:3d}: RSS {r['rss_mb']:7.1f} MB (trimmed {r['rss_trimmed_mb']:7.1f})  "
+                  f"heap {r['heap_mb']:6.2f} MB  conversation "
+                  f"{conv_mb:5.2f} MB  net: RSS {r['rss_net_mb']:7.1f}  heap {r['heap_net_mb']:6.2f}", flush=True)
+        eng.stop()
+        elapsed = time.monotonic() - t0
+        time.sleep(0.5)
+        alive = sorted(t.name for t in threading.enumerate() if t.name not in threads_before)
+        skip = min(10, max(0, len(rows) - 3))
+        summary = {
+            "turns": args.turns, "barge_ins": barge_ins, "engine_replacements": (args.turns - 1) // 20,
+            "elapsed_s": round(elapsed, 1),
+            "rss_first_mb": round(rows[0]["rss_mb"], 1), "rss_last_mb": round(rows[-1]["rss_mb"], 1),
+            "rss_growth_kb_per_turn": round(1024 * slope([r["rss_mb"] for r in rows], skip), 1),
+            "rss_net_growth_kb_per_turn": round(1024 * slope([r["rss_net_mb"] for r in rows], skip), 1),
+            "rss_trimmed_growth_kb_per_turn": round(1024 * slope([r["rss_trimmed_mb"] for r in rows], skip), 1),
+            "heap_growth_kb_per_turn": round(1024 * slope([r["heap_mb"] for r in rows], skip), 1),
+            "heap_net_growth_kb_per_turn": round(1024 * slope([r["heap_net_mb"] for r in rows], skip), 1),
+            "conversation_growth_kb_per_turn": round(1024 * slope([r["conversation_mb"] for r in rows], skip), 1),
+            "threads_alive_after_stop": alive,
+        }
+        print(json.dumps(summary, indent=1))
+        if args.json:
+            args.json.write_text(json.dumps({"summary": summary, "turns": rows}, indent=1))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
