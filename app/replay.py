@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.seams import AudioBackend, AudioStream
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class _Clip:
         self.done = threading.Event()
         self.cancelled = threading.Event()
 
-    def callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+    def callback(self, outdata: np.ndarray, frames: int, time_info: object, status: object) -> None:
         outdata.fill(0.0)
         if self.cancelled.is_set():
             self.done.set()
@@ -49,11 +50,12 @@ class ReplayPlayer(QObject):
     finished = Signal()
     failed = Signal(str)
 
-    def __init__(self, audio: Any = None, device: int | str | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, audio: AudioBackend | None = None, device: int | str | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._audio, self._device = audio, device
         self._clip: _Clip | None = None
-        self._stream: Any = None
+        self._stream: AudioStream | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(REAP_INTERVAL_MS)
         self._timer.timeout.connect(self._reap)
@@ -62,7 +64,7 @@ class ReplayPlayer(QObject):
     def playing(self) -> bool:
         return self._clip is not None and not self._clip.done.is_set()
 
-    def set_device(self, audio: Any, device: int | str | None) -> None:
+    def set_device(self, audio: AudioBackend | None, device: int | str | None) -> None:
         self._audio, self._device = audio, device
 
     def play(self, samples: np.ndarray, rate_hz: int) -> None:
@@ -107,7 +109,7 @@ class ReplayPlayer(QObject):
             threading.Thread(target=_close_stream, args=(stream,), name="replay-close", daemon=True).start()
             self.finished.emit()
 
-    def _backend(self) -> Any:
+    def _backend(self) -> AudioBackend:
         if self._audio is None:
             import sounddevice  # deferred: PortAudio enumerates devices at import
 
@@ -123,7 +125,7 @@ def _resample(samples: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
     return soxr.resample(samples, in_rate, out_rate).astype(np.float32)
 
 
-def _close_stream(stream: Any) -> None:
+def _close_stream(stream: AudioStream) -> None:
     for method in ("abort", "close"):
         try:
             getattr(stream, method)()

@@ -22,8 +22,10 @@ from app.end_of_turn import SessionEndOfTurn
 from app.partial_feed import PartialFeed
 from app.settings import AppSettings
 from app.talk_vad import TalkVad
+from core.engine.config import VAD_RATE_HZ
 from core.engine.events import EngineError, EngineState, ErrorKind
 from core.listeners.bridge import ListenerBridge
+from core.seams import AudioBackend
 from models.errors import DeviceError, UserError
 from models.special_tokens import DEFAULT_SYSTEM_PROMPT
 
@@ -37,7 +39,6 @@ class AudioFallback:
     """The sound devices could not be opened: the session runs text-only on a silent backend."""
 
     reason: str  # the device error, one line
-VAD_RATE_HZ = 16000
 SHUTDOWN_TIMEOUT_S = 60.0  # engine stop waits for a cancelled reply (one step) and its threads
 
 
@@ -47,8 +48,8 @@ class Session(QObject):
     event = Signal(object)
     _incoming = Signal(object)
 
-    def __init__(self, settings: AppSettings, audio: Any = None, make_vad: Callable[[], Any] | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, settings: AppSettings, audio: AudioBackend | None = None,
+                 make_vad: Callable[[], Any] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         from core.lm.conversation import Conversation
 
@@ -205,7 +206,6 @@ class Session(QObject):
         was_running = self.engine is not None and self.engine.state is not EngineState.IDLE
         if self.engine is not None:
             self.engine.stop()
-            self.engine.transcript.clear()
         self.conversation.clear()
         self._bridge.clear()
         if was_running:

@@ -26,14 +26,17 @@ import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.lm.conversation import Conversation  # noqa: E402
-from core.engine.engine import Engine  # noqa: E402
+from app.fake_audio import FakeAudio  # noqa: E402
+from app.pulse_server import PulseServer  # noqa: E402
+from app.sine_decoder import SineDecoder  # noqa: E402
+from core.audio.espeak import espeak  # noqa: E402
+from core.engine.collector import EventCollector  # noqa: E402
 from core.engine.config import AudioConfig, EngineConfig, VadConfig  # noqa: E402
+from core.engine.engine import Engine  # noqa: E402
 from core.engine.events import EngineState, ReplyEnded, UserTurnCaptured  # noqa: E402
+from core.lm.conversation import Conversation  # noqa: E402
 from core.lm.events import SpeechUnits  # noqa: E402
 from core.lm.sampling import SamplingConfig  # noqa: E402
-from tests.audio_fixtures import PulseServer, espeak  # noqa: E402
-from tests.engine_fakes import Collector, FakeAudio, FakeDecoder  # noqa: E402
 
 PHRASE = "Hello there, how are you doing today?"
 END_SILENCE_MS = 700.0
@@ -52,7 +55,7 @@ def load_models(args: argparse.Namespace, tmp: Path):
         ckpt = make_tiny_checkpoint(tmp / "tiny")
     runner = OpenS2SRunner.load(ckpt, device=args.device)
     if args.sine_vocoder:
-        return runner, FakeDecoder(), "sine (no compute)"
+        return runner, SineDecoder(), "sine (no compute)"
     decoder_dir = args.decoder
     if decoder_dir is None:
         from models.tiny_decoder import make_tiny_decoder
@@ -86,7 +89,7 @@ def pure_compute_s(runner, decoder, user_audio: np.ndarray, sampling: SamplingCo
     return (time.perf_counter() - t0 if any(c.size for c in chunks) else float("nan")), vocoder_s
 
 
-def one_turn(eng: Engine, events: Collector, inject, speech: np.ndarray, n_before: int) -> tuple:
+def one_turn(eng: Engine, events: EventCollector, inject, speech: np.ndarray, n_before: int) -> tuple:
     inject(speech)
     turn = events.wait_for(lambda e: isinstance(e, UserTurnCaptured) and e.turn_id == n_before + 1, 60)
     end = events.wait_for(lambda e: isinstance(e, ReplyEnded) and e.turn_id == turn.turn_id, 300)
@@ -141,7 +144,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         speech = soxr.resample(x, rate, audio.in_rate_hz).astype(np.float32)
         inject = audio.mic.inject
     sampling = SamplingConfig(seed=0, max_text_tokens=MAX_TEXT_TOKENS, max_units=MAX_UNITS)
-    events = Collector()
+    events = EventCollector()
     cfg = EngineConfig(
         vad=VadConfig(end_silence_ms=END_SILENCE_MS),
         audio=AudioConfig(prebuffer_ms=PREBUFFER_MS),

@@ -35,13 +35,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.listeners.events import TurnEmotion, UserTranscript  # noqa: E402
 from core.listeners import Listeners, ListenersConfig  # noqa: E402
+from core.listeners.events import TurnEmotion, UserTranscript  # noqa: E402
 from models.listeners.tiny import write_tiny_listeners  # noqa: E402
+from models.rates import SPEECH_RATE_HZ as SAMPLE_RATE_HZ  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE_HZ = 16_000
 TOKENS_PER_S = 4  # English speech: ~2.5-3 words/s, ~1.3 BPE tokens per word
 WAIT_S = 600.0
 WORKLOAD_TARGET_MS = 300.0  # the stand-in first-audio compute, when the listeners are idle

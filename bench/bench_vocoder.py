@@ -117,8 +117,9 @@ def benchmark(
     decoder_dir: Path, n_units: int, seed: int, backends: list[str], unit_rate: float
 ) -> list[dict]:
     from core.voice.token2wav import VoiceDecoder
+    from models.glm_constants import UNIT_VOCAB_SIZE
 
-    unit_ids = torch.randint(0, 16384, (n_units,), generator=torch.Generator().manual_seed(seed)).tolist()
+    unit_ids = torch.randint(0, UNIT_VOCAB_SIZE, (n_units,), generator=torch.Generator().manual_seed(seed)).tolist()
     rows = []
     for backend in backends:
         started = time.perf_counter()

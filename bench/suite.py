@@ -35,12 +35,13 @@ from bench.suite_measure import (  # noqa: E402
     multi_turn,
     ours_reply,
 )
+from core.audio.synthetic import synthetic_clip  # noqa: E402
 from core.compute import configure_cpu_threads  # noqa: E402
 from core.engine.config import VadConfig  # noqa: E402
 from core.engine.warmup import warm_up  # noqa: E402
 from core.lm.conversation import Conversation  # noqa: E402
 from core.lm.runner import OpenS2SRunner  # noqa: E402
-from tests.helpers import synthetic_clip  # noqa: E402
+from models.rates import SPEECH_RATE_HZ  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,8 @@ def measure(ckpt: Path, decoder_dir: Path, device: str = "cpu", repeats: int = 3
     pairs = _reply_pairs(ours, base, decoder, clip, repeats, max_text, max_units)
     o_figs, b_figs = [p[0] for p in pairs], [p[1] for p in pairs]
     res = {"ours": _reply_summary(o_figs), "baseline": _reply_summary(b_figs), "load_s": load_s,
-           "clip_s": clip.size / 16000, "clip": "espeak-ng speech as the VAD dispatched it" if vad else "synthetic",
+           "clip_s": clip.size / SPEECH_RATE_HZ,
+           "clip": "espeak-ng speech as the VAD dispatched it" if vad else "synthetic",
            "warm_up_s": warm_up_s,
            "end_silence_ms": END_SILENCE_MS, "repeats": repeats, "device": str(ours.device),
            "threads": torch.get_num_threads(), "text_span": ours.text_span, "speech_span": ours.speech_span,
@@ -344,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="spoken turns for the end of speech -> first sample headline (0: skip)")
     ap.add_argument("--max-text", type=int, default=24)
     ap.add_argument("--max-units", type=int, default=48)
-    ap.add_argument("--warm-up", action="store_true", help="core.engine.warmup.warm_up() after load (the cold row shows it)")
+    ap.add_argument("--warm-up", action="store_true",
+                    help="core.engine.warmup.warm_up() after load (the cold row shows it)")
     ap.add_argument("--json", type=Path, default=Path("suite.json"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

@@ -8,7 +8,6 @@ time, so the VAD ends the turn and the speculative turn start (`VadConfig.specul
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -16,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+from app.fake_audio import FakeAudio
+from core.audio.espeak import espeak, espeak_available
+from core.engine.collector import EventCollector
 from core.engine.config import VAD_RATE_HZ, EndOfTurnConfig, EngineConfig, VadConfig
 from core.engine.engine import Engine
 from core.engine.events import EngineState, ReplyEnded, UserTurnCaptured
-from tests.engine_fakes import Collector, FakeAudio
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class _SeededDecoder:
 
 def engine_turns(runner, decoder, clip, sampling, turns: int) -> list[dict]:
     """`turns` one-turn conversations through a started engine; per turn the dispatch -> first sample figures."""
-    events, audio = Collector(), FakeAudio()
+    events, audio = EventCollector(), FakeAudio()
     cfg = EngineConfig(vad=VadConfig(end_silence_ms=END_SILENCE_MS))
     eng = Engine(runner, _SeededDecoder(decoder), config=cfg, sink=events, audio=audio, sampling=sampling)
     rows = []
@@ -57,7 +58,7 @@ def engine_turns(runner, decoder, clip, sampling, turns: int) -> list[dict]:
     return rows
 
 
-def _one_turn(eng: Engine, events: Collector, clip) -> dict:
+def _one_turn(eng: Engine, events: EventCollector, clip) -> dict:
     tid = eng.submit_turn(clip)
     if tid < 0:
         raise RuntimeError("the engine refused the benchmark clip")
@@ -77,10 +78,8 @@ def _one_turn(eng: Engine, events: Collector, clip) -> dict:
 
 def espeak_speech_16k(text: str = SPEECH_TEXT) -> np.ndarray | None:
     """[N] float32 speech at 16 kHz from espeak-ng, or None when it is not installed."""
-    if shutil.which("espeak-ng") is None:
+    if not espeak_available():
         return None
-    from tests.audio_fixtures import espeak
-
     with tempfile.TemporaryDirectory() as tmp:
         x, rate = espeak(text, Path(tmp))
     return soxr.resample(x, rate, VAD_RATE_HZ).astype(np.float32)
@@ -106,7 +105,7 @@ def engine_vad_turns(runner, decoder, speech_16k, sampling, turns: int, speculat
     per turn: the captured samples, end of speech -> first sample, dispatched -> first sample, the speculative
     head start (0 without speculation) and the replies started for it (> 1: speculative replies dropped).
     end_of_turn: a Smart Turn scorer (the app's default semantic end of turn) or None (the VAD's silence)."""
-    events, audio = Collector(), FakeAudio()
+    events, audio = EventCollector(), FakeAudio()
     semantic = EndOfTurnConfig(semantic=end_of_turn is not None)
     cfg = EngineConfig(vad=VadConfig(end_silence_ms=END_SILENCE_MS, speculate_after_ms=speculate_ms),
                        end_of_turn=semantic)
@@ -141,7 +140,7 @@ def engine_vad_turns(runner, decoder, speech_16k, sampling, turns: int, speculat
     return rows
 
 
-def _final_reply(events: Collector, tid: int) -> tuple[UserTurnCaptured, ReplyEnded, int]:
+def _final_reply(events: EventCollector, tid: int) -> tuple[UserTurnCaptured, ReplyEnded, int]:
     """The user turn `tid` and its reply; when the speaker went on after an early commit, the merged turn and
     its reply instead (and how many early commits they talked over)."""
     cuts = 0

@@ -414,7 +414,7 @@ def _hift_config(sec: dict) -> HiftConfig:
         in_channels=_get(sec, "in_channels", w, int, 80),
         base_channels=_get(sec, "base_channels", w, int, 512),
         nb_harmonics=_get(sec, "nb_harmonics", w, int, 8),
-        sampling_rate_hz=_get(sec, "sampling_rate", w, int, 22050),
+        sampling_rate_hz=_get(sec, "sampling_rate", w, int, SAMPLE_RATE_HZ),
         nsf_alpha=_get(sec, "nsf_alpha", w, float, 0.1),
         nsf_sigma=_get(sec, "nsf_sigma", w, float, 0.003),
         nsf_voiced_threshold=_get(sec, "nsf_voiced_threshold", w, float, 10),

@@ -3,7 +3,8 @@
 unit embedding -> block-causal conformer encoder -> projection to 80 -> length regulator (nearest resample to
 F frames + conv stack) -> conditional flow matching (Euler, cosine time grid, classifier-free guidance) with
 the prompt mel as the condition of its first P frames. Noise comes from the caller: either the tensor itself
-or a `torch.Generator`; the global RNG is never touched.
+or a `torch.Generator`; the global RNG is never touched. `should_stop()` is asked before every Euler step: when it
+says True the solver raises `FlowCancelled`, so a cancel lands within one step (one estimator call, batch of 2).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 
 # est(x, mu, t, spks, cond) -> v; the torch module or an ONNX session wrapper with the same signature.
 EstimatorFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+StopFn = Callable[[], bool]
+
+
+class FlowCancelled(Exception):
+    """The caller's `should_stop()` said True between two Euler steps; no mel was produced."""
 
 
 def mel_frames_for_units(n_units: int, unit_rate_hz: float) -> int:
@@ -111,12 +117,13 @@ class FlowModel(nn.Module):
         generator: torch.Generator | None = None,
         estimator: EstimatorFn | None = None,
         n_timesteps: int = FLOW_STEPS,
+        should_stop: StopFn | None = None,
     ) -> torch.Tensor:
         """Mel for `token` [1, N] after `prompt_token` [1, Np] whose mel `prompt_feat` [1, P, 80] is known.
 
         Returns [1, 80, F - P] with F = frames_for(Np + N). `noise`: [1, 80, F] initial flow state z (else
-        drawn
-        from `generator`). `estimator`: optional replacement of the U-Net (e.g. an ONNX session).
+        drawn from `generator`). `estimator`: optional replacement of the U-Net (e.g. an ONNX session).
+        `should_stop`: asked before each Euler step; True raises FlowCancelled.
         """
         prompt_token = token[:, :0] if prompt_token is None else prompt_token
         prompt_feat = torch.zeros(1, 0, self.cfg.output_size) if prompt_feat is None else prompt_feat
@@ -133,7 +140,7 @@ class FlowModel(nn.Module):
         if tuple(z.shape) != tuple(mu.shape):
             raise ValueError(f"noise must be {tuple(mu.shape)}, got {tuple(z.shape)}")
         spks = self.speaker_vector(embedding).to(mu)
-        mel = self.solve(z, mu, spks, cond, estimator or self.decoder.estimator, n_timesteps)
+        mel = self.solve(z, mu, spks, cond, estimator or self.decoder.estimator, n_timesteps, should_stop)
         return mel[:, :, n_prompt:]
 
     def solve(
@@ -144,14 +151,18 @@ class FlowModel(nn.Module):
         cond: torch.Tensor,
         estimator: EstimatorFn,
         n_timesteps: int = FLOW_STEPS,
+        should_stop: StopFn | None = None,
     ) -> torch.Tensor:
-        """Euler integration from t=0 (z) to t=1 with guidance v = (1+r) v(mu, spk, cond) - r v(0, 0, 0)."""
+        """Euler integration from t=0 (z) to t=1 with guidance v = (1+r) v(mu, spk, cond) - r v(0, 0, 0).
+        Raises FlowCancelled before a step when `should_stop()` is True."""
         rate = self.cfg.inference_cfg_rate
         grid = time_grid(n_timesteps, self.cfg.t_scheduler).to(mu)
         x, t, dt = z, grid[0], grid[1] - grid[0]
         # Conditional and unconditional passes run as one batch of 2.
         mu2, spks2, cond2 = (torch.cat([a, torch.zeros_like(a)]) for a in (mu, spks, cond))
         for step in range(1, len(grid)):
+            if should_stop is not None and should_stop():
+                raise FlowCancelled(f"flow cancelled before step {step} of {len(grid) - 1}")
             v = estimator(torch.cat([x, x]), mu2, t.reshape(1).expand(2), spks2, cond2)  # [2, 80, F]
             x = x + dt * ((1.0 + rate) * v[:1] - rate * v[1:])
             t = t + dt

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from models.glm_constants import UNIT_VOCAB_SIZE
+
 AUDIO_START = "<|im_audio_start|>"
 AUDIO_END = "<|im_audio_end|>"
 AUDIO_PLACEHOLDER = "<|im_audio|>"  # NOT a vocabulary token: the prompt string is split on it
@@ -18,4 +20,4 @@ AUDIO_TOKEN_INDEX = -200  # sentinel id where a clip's adapter embeddings are sp
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
 UNIT_TOKEN_FORMAT = "<|audio_{}|>"  # TTS vocabulary: <|audio_0|> ... <|audio_16383|>, contiguous ids
-N_SPEECH_UNITS = 16384  # GLM-4-Voice speech tokenizer codebook size
+N_SPEECH_UNITS = UNIT_VOCAB_SIZE  # <|audio_0|>..: one token per GLM-4-Voice speech tokenizer code

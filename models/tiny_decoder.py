@@ -22,6 +22,7 @@ from models.glm_constants import (
     FLOW_WEIGHTS_FILE,
     HIFT_WEIGHTS_FILE,
     SAMPLE_RATE_HZ,
+    UNIT_RATE_HZ,
     UNIT_VOCAB_SIZE,
 )
 from models.hift import HiftGenerator
@@ -73,7 +74,7 @@ flow: !new:cosyvoice.flow.flow.MaskedDiffWithXvec
     spk_embed_dim: !ref <spk_embed_dim>
     output_type: 'mel'
     vocab_size: {vocab}
-    input_frame_rate: 12.5
+    input_frame_rate: {unit_rate}
     only_mask_loss: True
     encoder: !new:cosyvoice.transformer.encoder.BlockConformerEncoder
         output_size: {d}
@@ -148,6 +149,7 @@ def render_config(size: str = "tiny") -> str:
     return CONFIG_TEMPLATE.format(
         size=size,
         sample_rate=SAMPLE_RATE_HZ,
+        unit_rate=UNIT_RATE_HZ,
         d=dims.d_model,
         vocab=UNIT_VOCAB_SIZE,
         heads=dims.heads,

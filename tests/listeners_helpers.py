@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from core.listeners import ListenersConfig
+from models.rates import SPEECH_RATE_HZ as SAMPLE_RATE_HZ
 
-SAMPLE_RATE_HZ = 16_000
 WAIT_S = 30.0
 
 

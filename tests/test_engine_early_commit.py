@@ -77,7 +77,7 @@ def test_barge_in_mode_continuation_stops_the_reply_and_joins_the_turn(speech_fa
         _check_merged(events, conv, runner)
     finally:
         eng.stop()
-    assert eng.transcript[0]["superseded"] and eng.transcript[-2]["continues_turn"] is not None
+    assert events.of(UserTurnCaptured)[-1].continues_turn is not None  # it says which turn it replaces
 
 
 def test_half_duplex_hears_the_continuation_while_nothing_plays(speech_factory):  # noqa: F811

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soxr
 
-from core.engine.engine import Engine
 from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.engine import Engine
 from core.engine.events import (
     BargeIn,
     EngineError,
@@ -21,8 +21,8 @@ from core.engine.events import (
     StateChanged,
     UserTurnCaptured,
 )
-from models.errors import DeviceError
 from core.lm.events import StopReason
+from models.errors import DeviceError
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
 
@@ -258,7 +258,7 @@ def test_interrupt_button_and_submitted_turn(rig):
 def test_capture_overflow_is_reported(rig):
     eng, events, audio, runner, conv = rig()
     eng.start()
-    eng._capture.dropped_blocks += 3  # as if the callback had found the queue full three times
+    eng._audio.capture.dropped_blocks += 3  # as if the callback had found the queue full three times
     err = events.wait_for(lambda e: isinstance(e, EngineError), 2)
     assert err.kind is ErrorKind.INTERNAL and "3 blocks were dropped" in err.message and not err.fatal
 

@@ -133,11 +133,11 @@ class _SlowPerUnitDecoder(FakeDecoder):
 
 def test_a_cancel_waits_for_one_vocoder_chunk_not_the_whole_queue():
     from core.audio.playout import PlayoutBuffer
-    from core.engine.reply_job import ReplyJob
+    from core.engine.reply_job import ReplyJob, ReplyRequest
 
     decoder = _SlowPerUnitDecoder()
-    job = ReplyJob(1, FakeRunner(default_script(words=8), step_s=0.0), FakeConversation(), None, decoder,
-                   PlayoutBuffer(0), 22050, lambda ev: None)
+    job = ReplyJob(ReplyRequest(1, FakeRunner(default_script(words=8), step_s=0.0), FakeConversation(), decoder,
+                                PlayoutBuffer(0), 22050, lambda ev: None))
     job.start()
     deadline = time.monotonic() + 10
     while not decoder.in_push and time.monotonic() < deadline:
@@ -152,9 +152,10 @@ def test_a_job_is_not_finished_before_it_starts():
     """Found by scripts/quit_during_reply.py: the supervisor saw a just-created job as finished (no tasks yet) and
     finalized it, appending an empty reply before the model planned ("the conversation must end with a user turn")."""
     from core.audio.playout import PlayoutBuffer
-    from core.engine.reply_job import ReplyJob
+    from core.engine.reply_job import ReplyJob, ReplyRequest
 
-    job = ReplyJob(1, FakeRunner(), FakeConversation(), None, FakeDecoder(), PlayoutBuffer(0), 22050, lambda ev: None)
+    job = ReplyJob(ReplyRequest(1, FakeRunner(), FakeConversation(), FakeDecoder(), PlayoutBuffer(0), 22050,
+                                lambda ev: None))
     assert not job.finished()
     job.start()
     assert job.join(10.0) and job.finished()

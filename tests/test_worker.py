@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 
-from core.engine.worker import Worker
+from core.engine.worker import Worker, exclusive
 
 
 def test_tasks_run_in_order_on_one_thread_and_errors_do_not_kill_it():
@@ -18,15 +19,44 @@ def test_tasks_run_in_order_on_one_thread_and_errors_do_not_kill_it():
     w.close()
 
 
-def test_a_busy_worker_is_replaced_and_left_to_finish():
+def test_a_busy_worker_runs_the_next_task_only_after_the_current_one():
     w = Worker("slow")
     release = threading.Event()
     stuck = w.submit(release.wait)
     assert w.busy()
-    fresh = w.replace_if_busy()
-    assert fresh is not w and fresh.submit(lambda: None).wait(5)  # the new one runs at once
-    assert not stuck.done()
+    after = w.submit(lambda: None)
+    assert not after.wait(0.3) and not stuck.done()  # queued behind the task that is still running
     release.set()
-    assert stuck.wait(5)
-    assert fresh.replace_if_busy() is fresh  # idle: kept
-    fresh.close()
+    assert stuck.wait(5) and after.wait(5)
+    assert not w.busy()
+    w.close()
+
+
+def test_exclusive_serialises_one_model_across_threads():
+    model, other = object.__new__(type("M", (), {})), object.__new__(type("N", (), {}))
+    inside: list[int] = []
+    peak: list[int] = []
+    release = threading.Event()
+
+    def use(m, wait: bool) -> None:
+        with exclusive(m):
+            inside.append(1)
+            peak.append(len(inside))
+            if wait:
+                release.wait(5)
+            inside.pop()
+
+    first = threading.Thread(target=use, args=(model, True))
+    first.start()
+    while not inside:
+        time.sleep(0.01)
+    second = threading.Thread(target=use, args=(model, False))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()  # waits for the first user of the same model
+    with exclusive(other):  # another model is free meanwhile
+        pass
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert not second.is_alive() and max(peak) == 1

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from core.voice.token2wav import ChunkSchedule, VoiceDecoder
+from models.glm_constants import UNIT_VOCAB_SIZE
 from models.tiny_decoder import make_tiny_decoder
 
 TINY_SEED = 0
@@ -30,7 +31,7 @@ def decoder(backend: str = "torch") -> VoiceDecoder:
 
 
 def units(n: int, seed: int = 0) -> list[int]:
-    return torch.randint(0, 16384, (n,), generator=torch.Generator().manual_seed(seed)).tolist()
+    return torch.randint(0, UNIT_VOCAB_SIZE, (n,), generator=torch.Generator().manual_seed(seed)).tolist()
 
 
 def stream_decode(
@@ -62,7 +63,7 @@ class LocalFlow:
     def frames_for(self, n_units: int) -> int:
         return self.real.frames_for(n_units)
 
-    def inference(self, token, prompt_token, prompt_feat, noise=None, estimator=None):
+    def inference(self, token, prompt_token, prompt_feat, noise=None, estimator=None, should_stop=None):
         n_frames = self.frames_for(token.shape[1] + prompt_token.shape[1])
         frame = torch.arange(n_frames, dtype=torch.float32)
         channel = torch.arange(80, dtype=torch.float32)[:, None]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenuBar, QMessageBox, QStatusBar
 
 from app.downloader import (
     LISTENER_REPOS,
@@ -18,12 +19,13 @@ from app.downloader import (
     listener_targets,
 )
 from app.model_loader import LoadRequest
-from ui.dialogs import DownloadDialog, ShortcutsDialog, show_error
+from app.session import Session
+from app.settings import AppSettings
+from ui.controls import ControlBar
+from ui.dialogs import DownloadDialog, ShortcutsDialog, WelcomePanel, show_error
 from ui.messages import LISTENER_TITLES, listener_line
+from ui.presenter import Presenter
 from ui.settings_dialog import SettingsDialog
-
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,48 @@ SHORTCUTS = {
 EXTRA_KEYS = (("F2 (hold)", "Talk while held, in either mode"), ("Enter", "Send the typed message"))
 
 
+class ActionHost(Protocol):
+    """What the actions need from their window (ui.main_window.MainWindow, a QMainWindow)."""
+
+    session: Session
+    settings: AppSettings
+    welcome: WelcomePanel
+    data_root: Path
+    controls: ControlBar
+    presenter: Presenter
+    last_error_box: QMessageBox | None
+    settings_dialog: SettingsDialog | None
+    shortcuts_dialog: ShortcutsDialog | None
+
+    def menuBar(self) -> QMenuBar: ...  # noqa: N802 (Qt's name)
+
+    def addAction(self, action: QAction) -> None: ...  # noqa: N802 (Qt's name)
+
+    def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt's name)
+
+    def listener_downloadable(self, name: str) -> bool: ...
+
+    def close(self) -> bool: ...
+
+    def open_checkpoint_dialog(self) -> None: ...
+
+    def load_demo(self) -> None: ...
+
+    def load(self, request: LoadRequest) -> None: ...
+
+    def export_dialog(self) -> None: ...
+
+    def new_conversation(self) -> None: ...
+
+    def stop_reply(self) -> None: ...
+
+    def set_show_emotion(self, show: bool) -> None: ...
+
+    def update_settings(self, settings: AppSettings, restart_engine: bool = False) -> None: ...
+
+
 class WindowActions:
-    def __init__(self, win: MainWindow) -> None:
+    def __init__(self, win: ActionHost) -> None:
         self.win = win
         self.downloader: HubDownloader | None = None
         self.download_dialog: DownloadDialog | None = None

@@ -8,13 +8,13 @@ import threading
 
 import numpy as np
 
-from models.errors import AudioInputError
-from core.listeners.events import ListenerStatus, TurnEmotion, UserTranscript
 from core.listeners import Listeners, ListenersConfig
+from core.listeners.events import ListenerStatus, TurnEmotion, UserTranscript
+from models.errors import AudioInputError
+from models.rates import SPEECH_RATE_HZ as SAMPLE_RATE_HZ
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE_HZ = 16_000
 LOAD_TIMEOUT_S = 300.0  # hub downloads of base-size checkpoints
 RUN_TIMEOUT_S = 300.0
 TURN_ID = 0

@@ -12,10 +12,10 @@ import soxr
 from transformers import WhisperFeatureExtractor
 
 from models.errors import AudioInputError
+from models.rates import SPEECH_RATE_HZ as MODEL_RATE_HZ  # the Whisper feature extractor's rate
 
 log = logging.getLogger(__name__)
 
-MODEL_RATE_HZ = 16000  # the Whisper feature extractor's rate
 WINDOW_SAMPLES = 30 * MODEL_RATE_HZ  # features are padded to whole 30 s windows, as the reference does
 MIN_DURATION_MS = 100
 MAX_DURATION_S = 600.0  # beyond this the prompt would not fit any sensible context; reject early

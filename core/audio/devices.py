@@ -1,9 +1,9 @@
 """Audio devices through an injected `sounddevice`-like backend: capture into a bounded queue, playback from a
 jitter buffer, both at the device's native rate. Callbacks only copy; all DSP runs on engine threads.
 
-The backend must provide `query_devices(device, kind)`, `InputStream`, `OutputStream` (sounddevice signatures:
-samplerate, blocksize, device, channels, dtype, callback, finished_callback) and ideally `PortAudioError`.
-Tests pass a fake module that replays WAVs through the same callbacks.
+The backend is `core.seams.AudioBackend`: `query_devices(device, kind)`, `InputStream`, `OutputStream`
+(sounddevice signatures: samplerate, blocksize, device, channels, dtype, callback, finished_callback). The
+`sounddevice` module is one; `app.fake_audio` (tests, benchmarks) and `app.null_audio` (text-only) are others.
 """
 
 from __future__ import annotations
@@ -12,20 +12,23 @@ import logging
 import queue
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 import soxr
 
-from models.errors import DeviceError
 from core.audio.playout import PlayoutBuffer
+from core.seams import AudioBackend, AudioStream
+from models.errors import DeviceError
+from models.rates import SPEECH_RATE_HZ
 
 log = logging.getLogger(__name__)
 
+DEVICE_RATE_HZ = 48000  # an output device's rate when the backend reports none
 CLOSE_TIMEOUT_S = 2.0  # a PortAudio stop can hang on a dead server; never wait longer than this
 
 
-def device_info(backend: Any, device: int | str | None, kind: str) -> dict:
+def device_info(backend: AudioBackend, device: int | str | None, kind: str) -> dict:
     """The backend's device dict for `device` (None = default) of `kind` ("input" | "output")."""
     flag = "--input-device" if kind == "input" else "--output-device"
     try:
@@ -41,7 +44,7 @@ def device_info(backend: Any, device: int | str | None, kind: str) -> dict:
     return dict(info)
 
 
-def _close_stream(stream: Any, name: str) -> None:
+def _close_stream(stream: AudioStream, name: str) -> None:
     """abort + close, bounded by CLOSE_TIMEOUT_S even if PortAudio hangs (dead server)."""
 
     def _do() -> None:
@@ -60,13 +63,14 @@ def _close_stream(stream: Any, name: str) -> None:
 
 class _DeviceStream:
     """What capture and playback share: open a mono float32 stream at the device's native (or a chosen) rate,
-    notice loss through PortAudio's finished callback, close within CLOSE_TIMEOUT_S."""
+    notice loss through PortAudio's finished callback (`lost`, and `on_lost()` when set), close within
+    CLOSE_TIMEOUT_S."""
 
     KIND = ""  # "input" | "output"
     FALLBACK_RATE_HZ = 0  # when the backend reports no default rate
     ACTION = ""  # for the error message: "capture" | "playback"
 
-    def __init__(self, backend: Any, device: int | str | None, rate_hz: int | None, block_ms: float) -> None:
+    def __init__(self, backend: AudioBackend, device: int | str | None, rate_hz: int | None, block_ms: float) -> None:
         self._backend = backend
         self._device = device
         self._want_rate = rate_hz
@@ -74,10 +78,11 @@ class _DeviceStream:
         self.rate_hz = 0
         self.name = ""
         self.lost = threading.Event()
+        self.on_lost: Callable[[], None] | None = None  # called on PortAudio's thread: must not block
         self.last_callback_t = 0.0  # time.monotonic() of the latest callback (0 before the first)
         self._opened_t = 0.0
         self._closing = False
-        self._stream: Any = None
+        self._stream: AudioStream | None = None
 
     def open(self) -> None:
         info = device_info(self._backend, self._device, self.KIND)
@@ -104,7 +109,7 @@ class _DeviceStream:
             ) from err
         log.info("%s: %r at %d Hz", self.ACTION, self.name, self.rate_hz)
 
-    def _callback(self, data: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+    def _callback(self, data: np.ndarray, frames: int, time_info: object, status: object) -> None:
         raise NotImplementedError
 
     def stalled_s(self, stall_timeout_s: float) -> float:
@@ -116,8 +121,11 @@ class _DeviceStream:
         return since if since > stall_timeout_s else 0.0
 
     def _finished(self) -> None:
-        if not self._closing:
-            self.lost.set()
+        if self._closing:
+            return
+        self.lost.set()
+        if self.on_lost is not None:
+            self.on_lost()
 
     @property
     def active(self) -> bool:
@@ -133,10 +141,15 @@ class _DeviceStream:
 class MicCapture(_DeviceStream):
     """Input stream -> bounded queue of (arrival time.monotonic(), [N] float32 mono block at device rate)."""
 
-    KIND, FALLBACK_RATE_HZ, ACTION = "input", 16000, "capture"
+    KIND, FALLBACK_RATE_HZ, ACTION = "input", SPEECH_RATE_HZ, "capture"
 
     def __init__(
-        self, backend: Any, device: int | str | None, rate_hz: int | None, block_ms: float, queue_blocks: int
+        self,
+        backend: AudioBackend,
+        device: int | str | None,
+        rate_hz: int | None,
+        block_ms: float,
+        queue_blocks: int,
     ) -> None:
         super().__init__(backend, device, rate_hz, block_ms)
         self.queue: queue.Queue[tuple[float, np.ndarray]] = queue.Queue(maxsize=queue_blocks)
@@ -144,7 +157,7 @@ class MicCapture(_DeviceStream):
         self.status_flags = 0
         self.first_block = threading.Event()
 
-    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+    def _callback(self, indata: np.ndarray, frames: int, time_info: object, status: object) -> None:
         # indata: [frames, 1] float32. Copy (with its arrival time) and hand off; never block here.
         self.last_callback_t = time.monotonic()
         if status:
@@ -159,11 +172,11 @@ class MicCapture(_DeviceStream):
 class SpeakerOutput(_DeviceStream):
     """Output stream fed by a PlayoutBuffer at the device rate (mono, copied to every channel)."""
 
-    KIND, FALLBACK_RATE_HZ, ACTION = "output", 48000, "playback"
+    KIND, FALLBACK_RATE_HZ, ACTION = "output", DEVICE_RATE_HZ, "playback"
 
     def __init__(
         self,
-        backend: Any,
+        backend: AudioBackend,
         device: int | str | None,
         rate_hz: int | None,
         block_ms: float,
@@ -172,7 +185,7 @@ class SpeakerOutput(_DeviceStream):
         super().__init__(backend, device, rate_hz, block_ms)
         self._playout = playout
 
-    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: object, status: object) -> None:
         # outdata: [frames, channels] float32, filled in place.
         self.last_callback_t = time.monotonic()
         self._playout.fill(outdata[:, 0])

@@ -3,6 +3,7 @@
 One reply at a time. Playout of a reply starts once `prebuffer` samples are queued (or its input has ended);
 after that an empty buffer mid-reply is an underrun: the callback plays silence and counts it. `stop()` drops
 everything at once (barge-in): the very next callback is silent. All counts are in output-device samples.
+A listener (`set_listener`) hears each change a supervisor waits for: the first sample played, the reply done.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +34,7 @@ class PlayoutBuffer:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._first = threading.Event()
+        self._listener: Callable[[], None] | None = None
         self._reset(reply_id=-1)
         self._done.set()
 
@@ -51,6 +54,16 @@ class PlayoutBuffer:
     def set_prebuffer(self, samples: int) -> None:
         with self._lock:
             self._prebuffer = max(0, int(samples))
+
+    def set_listener(self, listener: Callable[[], None] | None) -> None:
+        """`listener()` is called (outside the lock; from the output callback too, so it must not block) after
+        the first sample of a reply is played and after a reply is done."""
+        self._listener = listener
+
+    def _notify(self) -> None:
+        listener = self._listener
+        if listener is not None:
+            listener()
 
     # -- writer side -------------------------------------------------------------------------------------
     def begin(self, reply_id: int) -> None:
@@ -77,8 +90,10 @@ class PlayoutBuffer:
             if reply_id != self._reply_id:
                 return
             self._ended = True
-            if self._queued == 0:
-                self._done.set()
+            if self._queued > 0:
+                return
+            self._done.set()
+        self._notify()
 
     def stop(self) -> int:
         """Drop all queued audio now; returns the number of samples dropped."""
@@ -89,11 +104,13 @@ class PlayoutBuffer:
             self._queued = 0
             self._ended = True
             self._done.set()
-            return dropped
+        self._notify()
+        return dropped
 
     # -- reader side (output callback) ---------------------------------------------------------------------
     def fill(self, out: np.ndarray) -> None:
         """out: [frames] float32, written in place. Never blocks beyond the short lock."""
+        changed = False
         with self._lock:
             n = out.shape[0]
             if not self._started:
@@ -103,15 +120,19 @@ class PlayoutBuffer:
                 self._started = True
                 self._first_play_t = time.monotonic()
                 self._first.set()
+                changed = True
             got = self._copy_into(out, n)
             if got < n:
                 out[got:] = 0.0
                 if self._ended:
+                    changed = changed or not self._done.is_set()
                     self._done.set()
                 elif self._reply_id >= 0:
                     self._underruns += 1
                     self._underrun_samples += n - got
             self._played += got
+        if changed:
+            self._notify()
 
     def _copy_into(self, out: np.ndarray, n: int) -> int:
         got = 0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-VAD_RATE_HZ = 16000  # silero-vad and the model both take 16 kHz mono
+from models.rates import SPEECH_RATE_HZ as VAD_RATE_HZ  # silero-vad and the model both take 16 kHz mono
+
 VAD_FRAME = 512  # samples per silero-vad chunk at 16 kHz (32 ms)
 VAD_FRAME_MS = 1000.0 * VAD_FRAME / VAD_RATE_HZ
 TURN_TAIL_MS = 200.0  # silence kept at the end of a turn (the last word's natural decay)

@@ -7,7 +7,8 @@ The two loops run on the engine's long-lived workers (core.engine.worker; a job 
 job (speculative turn start, core.engine.speculation) keeps its events and audio back until `commit()`.
 
 `cancel()` is the per-reply stop token: it stops playback at once, cancels the runner stream (effective within
-one decode step) and makes the vocoder thread drop what is left. Nothing here touches the conversation.
+one decode step) and the voice stream (effective within one flow-matching step), and wakes the vocoder thread,
+which drops what is left. Nothing here touches the conversation. `on_done` reports the end of both loops.
 
 First-chunk priority (optional): until the vocoder has produced the first audio, the model thread starts no
 decode step while units are queued or being vocoded, so the two do not compete for the CPU on the way to the
@@ -20,24 +21,25 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from core.audio.devices import Resampler
-from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, ReplyTiming, ReplyUnits
-from core.lm.events import AudioChunk, SpeechUnits, StopReason, TextDelta, TurnEnd
-from core.lm.heard_text import HeardTextTracker, units_heard
 from core.audio.playout import PlayoutBuffer, PlayoutStats
-from core.engine.speculation import OutputGate
-from core.engine.worker import Task, Worker
+from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, ReplyTiming, ReplyUnits
+from core.engine.output_gate import OutputGate
+from core.engine.worker import Worker, exclusive
+from core.lm.events import AudioChunk, ReplyEvent, SpeechUnits, StopReason, TextDelta, TurnEnd
+from core.lm.heard_text import HeardTextTracker, units_heard
+from core.lm.sampling import SamplingConfig
+from core.seams import History, ModelRunner, ReplyStream, Vocoder, VoiceStream
 
 log = logging.getLogger(__name__)
 
-_END = object()  # sentinel closing the units queue
-POLL_S = 0.05  # how often a waiting vocoder thread re-checks the stop token
+_END = object()  # sentinel closing the units queue: flush the voice stream
+_WAKE = object()  # sentinel put by cancel(): the vocoder thread stops waiting for units
 PRIORITY_WAIT_S = 1.0  # first-chunk priority never holds the model longer than this per step
 PUSH_UNITS_MAX = 8  # queued units go to the vocoder in pieces this size: a cancel waits for one chunk at most
 
@@ -53,35 +55,42 @@ class ReplyOutcome:
     vocoder_flushed: bool
 
 
+@dataclass(frozen=True)
+class ReplyRequest:
+    """Everything one reply needs. `held`: a speculative reply (core.engine.speculation) that keeps its events and
+    audio back until `commit()`. `workers`: the engine's (model, vocoder) workers (None: two of the job's own).
+    `on_done(job)`: called on a worker thread once both loops have returned."""
+
+    turn_id: int
+    runner: ModelRunner
+    conversation: History
+    decoder: Vocoder
+    playout: PlayoutBuffer
+    out_rate_hz: int
+    emit: Callable[[object], None]
+    sampling: SamplingConfig | None = None
+    first_chunk_priority: bool = False
+    held: bool = False
+    workers: tuple[Worker, Worker] | None = None
+    on_done: Callable[[ReplyJob], None] | None = None
+
+
 class ReplyJob:
-    def __init__(
-        self,
-        turn_id: int,
-        runner: Any,
-        conversation: Any,
-        sampling: Any,
-        decoder: Any,
-        playout: PlayoutBuffer,
-        out_rate_hz: int,
-        emit: Callable[[object], None],
-        first_chunk_priority: bool = False,
-        held: bool = False,
-        workers: tuple[Worker, Worker] | None = None,
-    ) -> None:
-        self.turn_id = turn_id
-        self._priority = first_chunk_priority
+    def __init__(self, request: ReplyRequest) -> None:
+        r = self.request = request
+        self.turn_id = r.turn_id
+        self._priority = r.first_chunk_priority
         self._inflight = 0  # units items queued or being pushed (guarded by _inflight_cv)
         self._inflight_cv = threading.Condition()
-        self._runner, self._conv, self._sampling, self._decoder = runner, conversation, sampling, decoder
-        self._out_rate_hz = out_rate_hz
-        self._out = OutputGate(playout, emit, held)  # held: a speculative reply (core.engine.speculation)
-        self.decoder_rate_hz = int(decoder.sample_rate_hz)
+        self._out = OutputGate(r.playout, r.emit, r.held)  # held: a speculative reply (core.engine.speculation)
+        self.decoder_rate_hz = int(r.decoder.sample_rate_hz)
         self.tracker = HeardTextTracker()
-        self._lock = threading.Lock()  # guards tracker and _stream
+        self._lock = threading.Lock()  # guards tracker, _stream, _voice and _running
         self._stop = threading.Event()  # the per-reply stop token (user cancel or vocoder failure)
         self._user_cancel = threading.Event()  # cancel() was called: barge-in, stop button, shutdown
         self._units_q: queue.Queue = queue.Queue()
-        self._stream: Any = None
+        self._stream: ReplyStream | None = None
+        self._voice: VoiceStream | None = None
         self._turn_end: TurnEnd | None = None
         self._errors: dict[str, str] = {}
         self._generated = 0
@@ -90,20 +99,36 @@ class ReplyJob:
         self._flushed = False
         self._marks: dict[str, float] = {"dispatched_t": time.monotonic()}
         self._compute = {"model": 0.0, "vocoder": 0.0}
-        # (model, vocoder) workers: the engine's long-lived ones, else two of our own that end with this job
-        self._workers = workers
-        self._tasks: list[Task] = []
+        self._running = 0  # loops submitted and not yet returned
+        self._done = threading.Event()  # both loops have returned
 
     # -- control -------------------------------------------------------------------------------------------
     def start(self) -> None:
+        """Queue the model and vocoder loops on the workers. A worker runs one task at a time, and each loop
+        holds its model (`exclusive`) while it runs, so this job computes only once an abandoned one is over."""
         self._out.begin(self.turn_id)
-        own = self._workers is None
-        model_w, vocoder_w = self._workers or (Worker(f"reply{self.turn_id}-model"),
-                                               Worker(f"reply{self.turn_id}-vocoder"))
-        self._tasks = [model_w.submit(self._model_main), vocoder_w.submit(self._vocoder_main)]
+        own = self.request.workers is None
+        model_w, vocoder_w = self.request.workers or (Worker(f"reply{self.turn_id}-model"),
+                                                      Worker(f"reply{self.turn_id}-vocoder"))
+        self._running = 2
+        model_w.submit(lambda: self._loop(self._model_main, self.request.runner))
+        vocoder_w.submit(lambda: self._loop(self._vocoder_main, self.request.decoder))
         if own:
             model_w.close()
             vocoder_w.close()
+
+    def _loop(self, body: Callable[[], None], model: object) -> None:
+        try:
+            with exclusive(model):
+                body()
+        finally:
+            with self._lock:
+                self._running -= 1
+                last = self._running == 0
+            if last:
+                self._done.set()
+                if self.request.on_done is not None:
+                    self.request.on_done(self)
 
     def commit(self) -> None:
         """Adopt a speculative (held) reply: the turn has ended now. Its timing counts from here."""
@@ -116,27 +141,26 @@ class ReplyJob:
         """Stop token: silence playback now, cancel generation and vocoding. Idempotent, thread-safe."""
         self._user_cancel.set()
         self._stop.set()
+        self._units_q.put((_WAKE, time.monotonic()))
         self._release_vocoder_wait(0)
         self._out.stop()
         with self._lock:
-            stream = self._stream
+            stream, voice = self._stream, self._voice
         if stream is not None:
             stream.cancel()
+        if voice is not None:
+            voice.cancel()
 
     @property
     def cancelled(self) -> bool:
         return self._user_cancel.is_set()
 
     def finished(self) -> bool:
-        """Both loops have returned. False before start(): the supervisor must not finalize a job in the moment
-        between the engine setting it and starting it (it would append an empty reply before the model plans)."""
-        return bool(self._tasks) and all(t.done() for t in self._tasks)
+        return self._done.is_set()
 
     def join(self, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        for t in self._tasks:
-            t.wait(max(0.0, deadline - time.monotonic()))
-        return self.finished()
+        """True once both loops have returned (within `timeout_s`)."""
+        return self._done.wait(timeout_s)
 
     # -- results -------------------------------------------------------------------------------------------
     def outcome(self) -> ReplyOutcome:
@@ -202,11 +226,9 @@ class ReplyJob:
     # -- model thread --------------------------------------------------------------------------------------
     def _model_main(self) -> None:
         try:
-            stream = (
-                self._runner.reply(self._conv, self._sampling)
-                if self._sampling is not None
-                else self._runner.reply(self._conv)
-            )
+            if self._stop.is_set():
+                return  # cancelled before it started (it waited for an abandoned job)
+            stream = self.request.runner.reply(self.request.conversation, self.request.sampling)
             with self._lock:
                 self._stream = stream
             if self._stop.is_set():
@@ -231,7 +253,7 @@ class ReplyJob:
             self._inflight -= n_items
             self._inflight_cv.notify_all()
 
-    def _consume(self, it: Any) -> None:
+    def _consume(self, it: Iterator[ReplyEvent]) -> None:
         while True:
             if self._priority and "first_audio_t" not in self._marks:
                 self._wait_vocoder()
@@ -265,14 +287,16 @@ class ReplyJob:
     # -- vocoder thread ------------------------------------------------------------------------------------
     def _vocoder_main(self) -> None:
         try:
-            vs = self._decoder.open_stream()
-            resampler = Resampler(self.decoder_rate_hz, self._out_rate_hz)
+            vs = self.request.decoder.open_stream()
+            with self._lock:
+                self._voice = vs
+            if self._stop.is_set():
+                vs.cancel()
+            resampler = Resampler(self.decoder_rate_hz, self.request.out_rate_hz)
             while not self._stop.is_set():
-                try:
-                    first = self._units_q.get(timeout=POLL_S)
-                except queue.Empty:
-                    continue
-                units, n_items, put_t, ended = self._drain(first)
+                units, n_items, put_t, ended = self._drain(self._units_q.get())
+                if self._stop.is_set():
+                    break
                 if units:
                     try:
                         for i in range(0, len(units), PUSH_UNITS_MAX):  # same audio as one push (it buffers)
@@ -307,8 +331,9 @@ class ReplyJob:
         while True:
             if item is _END:
                 return units, n_items, put_t, True
-            units.extend(item)
-            n_items += 1
+            if item is not _WAKE:
+                units.extend(item)
+                n_items += 1
             try:
                 item, put_t = self._units_q.get_nowait()
             except queue.Empty:

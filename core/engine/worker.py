@@ -2,8 +2,9 @@
 
 Reply jobs run their model and vocoder loops on two of these, owned by the engine, instead of starting two
 threads per reply: a fresh thread starts with a cold malloc arena and caches, which cost ~3 % of the time to
-first audio on the small preset (bench/suite.py). A worker that is still busy when the next task must start
-can be abandoned (`Worker.replace_if_busy`): it is a daemon, so it never blocks interpreter exit.
+first audio on the small preset (bench/suite.py). A task submitted while the worker is busy waits its turn: a new
+reply never runs beside one that outlived its cancel. `exclusive(model)` extends that to every thread and engine:
+one reply loop at a time per model object. Workers are daemons, so they never block interpreter exit.
 
 Each worker sets its own torch intra-op thread count when it starts (`torch_threads`, default the app's count,
 core.compute.app_cpu_threads): a thread inherits 1 once a listener thread has set 1 for itself.
@@ -14,7 +15,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +69,6 @@ class Worker:
     def close(self) -> None:
         self._queue.put(_STOP)
 
-    def replace_if_busy(self) -> Worker:
-        """This worker if idle; else a new one (this one is closed and left to finish on its own)."""
-        if not self.busy():
-            return self
-        log.warning("worker %s still busy; abandoning it for a new one", self.name)
-        self.close()
-        return Worker(self.name, self.torch_threads)
-
     def join(self, timeout_s: float) -> bool:
         """After close(): wait for the thread to end. True once it has."""
         if self._thread is not threading.current_thread():
@@ -94,3 +89,30 @@ class Worker:
             self._current = item
             item.run()
             self._current = None
+
+
+_model_locks: weakref.WeakKeyDictionary[object, threading.Lock] = weakref.WeakKeyDictionary()
+_unweakable_locks: dict[int, threading.Lock] = {}  # models without weak references (kept for the process)
+_model_locks_guard = threading.Lock()
+
+
+def _lock_of(model: object) -> threading.Lock:
+    with _model_locks_guard:
+        try:
+            return _model_locks.setdefault(model, threading.Lock())
+        except TypeError:
+            return _unweakable_locks.setdefault(id(model), threading.Lock())
+
+
+@contextmanager
+def exclusive(model: object) -> Iterator[None]:
+    """Run the block while no other `exclusive(model)` block runs (any thread, any engine): a reply that
+    outlived its cancel keeps its model until it returns, and the next one waits for it."""
+    lock = _lock_of(model)
+    if not lock.acquire(blocking=False):
+        log.debug("%s is still busy with an earlier reply; waiting for it", type(model).__name__)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

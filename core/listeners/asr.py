@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from core.listeners.events import ASR, UserTranscript
+from core.audio.clips import WINDOW_SAMPLES  # Whisper sees at most 30 s per window
 from core.listeners import loading
 from core.listeners.base import Emit, Listener
 from core.listeners.config import ListenersConfig
+from core.listeners.events import ASR, UserTranscript
+from models.rates import SPEECH_RATE_HZ as SAMPLE_RATE_HZ
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE_HZ = 16_000
-WINDOW_SAMPLES = 30 * SAMPLE_RATE_HZ  # Whisper sees at most 30 s per window
 _PARTIAL_KEY = "partial"
 
 
@@ -27,7 +28,9 @@ class AsrListener(Listener):
 
     name = ASR
 
-    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: Any = None) -> None:
+    def __init__(
+        self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: threading.Lock | None = None
+    ) -> None:
         super().__init__(checkpoint, config, emit, load_lock)
         self._model: Any = None
         self._features: Any = None

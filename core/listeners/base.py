@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from core.listeners.events import LOADING, READY, ListenerStatus
 from core.listeners.config import ListenersConfig
+from core.listeners.events import LOADING, READY, ListenerStatus
 from core.listeners.loading import ListenerLoadError, resolve_checkpoint, short_error
 from core.listeners.worker import Job, ListenerWorker
 
@@ -136,7 +136,7 @@ def _replace(status: ListenerStatus, **changes: Any) -> ListenerStatus:
     return ListenerStatus(**fields)
 
 
-def as_samples(samples_16k: Any) -> np.ndarray | None:
+def as_samples(samples_16k: object) -> np.ndarray | None:
     """A private float32 mono copy, or None (logged) for unusable input. [N] float32."""
     try:
         arr = np.array(samples_16k, dtype=np.float32, copy=True)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, UserTurnCaptured
+from core.listeners.manager import Listeners
 
 
 class ListenerBridge:
-    def __init__(self, listeners: Callable[[], Any]):
+    def __init__(self, listeners: Callable[[], Listeners | None]):
         self._listeners = listeners  # returns the current Listeners (or None while there are none)
         self._lock = threading.Lock()
         self._reply_text: dict[int, str] = {}

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
 import numpy as np
 
-from core.lm.events import EmotionLabel
-from core.listeners.events import ASSISTANT_EMOTION, USER_EMOTION, TurnEmotion
 from core.listeners import loading
 from core.listeners.base import Emit, Listener
 from core.listeners.config import ListenersConfig
+from core.listeners.events import ASSISTANT_EMOTION, USER_EMOTION, TurnEmotion
+from core.lm.events import EmotionLabel
+from models.rates import SPEECH_RATE_HZ as SAMPLE_RATE_HZ
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE_HZ = 16_000
 _TEXT_KEY = "text"
 _MIN_SER_SAMPLES = SAMPLE_RATE_HZ // 10  # wav2vec2-style encoders need some audio; shorter turns get padded
 
@@ -35,7 +36,9 @@ class SpeechEmotionListener(Listener):
 
     name = USER_EMOTION
 
-    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: Any = None) -> None:
+    def __init__(
+        self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: threading.Lock | None = None
+    ) -> None:
         super().__init__(checkpoint, config, emit, load_lock)
         self._model: Any = None
         self._features: Any = None
@@ -83,7 +86,9 @@ class TextEmotionListener(Listener):
 
     name = ASSISTANT_EMOTION
 
-    def __init__(self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: Any = None) -> None:
+    def __init__(
+        self, checkpoint: str, config: ListenersConfig, emit: Emit, load_lock: threading.Lock | None = None
+    ) -> None:
         super().__init__(checkpoint, config, emit, load_lock)
         self._model: Any = None
         self._tokenizer: Any = None

@@ -13,11 +13,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from core.listeners.events import ASR, ASSISTANT_EMOTION, LISTENER_NAMES, USER_EMOTION, ListenerStatus
+import numpy as np
+
 from core.listeners.asr import AsrListener
 from core.listeners.base import DISABLED_REASON, Listener, as_samples, off_status
 from core.listeners.config import ListenersConfig
 from core.listeners.emotion import SpeechEmotionListener, TextEmotionListener
+from core.listeners.events import ASR, ASSISTANT_EMOTION, LISTENER_NAMES, USER_EMOTION, ListenerStatus
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class Listeners:
 
     # -- engine-facing API: all return immediately, never raise --------------------------------------------
 
-    def on_user_audio_partial(self, samples_16k: Any, turn_id: int | None = None) -> None:
+    def on_user_audio_partial(self, samples_16k: np.ndarray, turn_id: int | None = None) -> None:
         """New user speech of the open turn ([n] float32, 16 kHz, the samples since the previous call)."""
         if self._asr is None or self._closed:
             return
@@ -62,7 +64,7 @@ class Listeners:
         if self._asr is not None and not self._closed:
             self._guard("reset_user_audio", self._asr.reset_partial)
 
-    def on_user_turn(self, turn_id: int | None, samples_16k: Any) -> None:
+    def on_user_turn(self, turn_id: int | None, samples_16k: np.ndarray) -> None:
         """The user turn ended; its whole audio ([N] float32, 16 kHz). Final transcript and emotion follow."""
         if self._closed or (self._asr is None and self._ser is None):
             return
@@ -143,12 +145,12 @@ class Listeners:
     def _active(self) -> list[Listener]:
         return [lis for lis in (self._asr, self._ser, self._text) if lis is not None]
 
-    def _partial(self, samples_16k: Any, turn_id: int | None) -> None:
+    def _partial(self, samples_16k: np.ndarray, turn_id: int | None) -> None:
         samples = as_samples(samples_16k)
         if samples is not None and samples.size:
             self._asr.add_partial_audio(samples, turn_id)
 
-    def _user_turn(self, turn_id: int | None, samples_16k: Any) -> None:
+    def _user_turn(self, turn_id: int | None, samples_16k: np.ndarray) -> None:
         samples = as_samples(samples_16k)
         if samples is None:
             return

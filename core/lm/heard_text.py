@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-UNIT_RATE_HZ = 12.5  # GLM-4-Voice speech tokenizer: 12.5 units per second of audio
+from models.glm_constants import UNIT_RATE_HZ  # GLM-4-Voice speech tokenizer: 12.5 units per second of audio
 
 
 @dataclass

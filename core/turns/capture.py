@@ -1,5 +1,7 @@
 """The capture thread's work: device-rate blocks -> 16 kHz 512-sample frames -> silero-vad -> TurnDetector,
-mic levels and signal warnings, and barge-in detection. It decides nothing about replies: it calls back."""
+mic levels and signal warnings, and barge-in detection. It decides nothing about replies: it calls back, and the
+engine's hooks only post the decision to its control thread (core.engine.control), so this thread never waits on
+a reply being cancelled or started."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,8 @@ from core.audio.devices import FrameChunker, MicCapture, Resampler
 from core.audio.levels import LevelWatch
 from core.engine.config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, EngineConfig
 from core.engine.events import EngineError, ErrorKind, SpeechDiscarded, SpeechIgnored, SpeechStarted
-from core.turns.semantic import ContinuedAfterCommit, make_detector
+from core.seams import SpeechDetector
+from core.turns.semantic import ContinuedAfterCommit, TurnScorer, make_detector
 from core.turns.vad import Discarded, SpeechStart, Turn, TurnCandidate, TurnResumed, frames_to_s
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ OVERFLOW_REPORT_S = 5.0  # at most one "input fell behind" error per this period
 @dataclass(frozen=True)
 class CaptureHooks:
     emit: Callable[[object], None]
-    dispatch: Callable[[Turn, float | None], int]  # (turn, monotonic arrival of its last voiced frame)
+    dispatch: Callable[[Turn, float | None], None]  # (turn, monotonic arrival of its last voiced frame)
     barge_in: Callable[[float, float | None], None]  # (speech_ms, monotonic arrival of the speech onset)
     mic_live: Callable[[], bool]  # False: half-duplex is ignoring the microphone
     speculate: Callable[[Turn, float | None], None] | None = None  # a TurnCandidate (speculative turn start)
@@ -38,8 +40,9 @@ class CaptureHooks:
 
 
 class CaptureLoop:
-    def __init__(self, capture: MicCapture, vad: Any, config: EngineConfig, hooks: CaptureHooks,
-                 end_of_turn: Any = None, end_of_turn_text: Callable[[float], float | None] | None = None) -> None:
+    def __init__(self, capture: MicCapture, vad: SpeechDetector, config: EngineConfig, hooks: CaptureHooks,
+                 end_of_turn: TurnScorer | None = None,
+                 end_of_turn_text: Callable[[float], float | None] | None = None) -> None:
         """end_of_turn: a Smart Turn scorer (core.turns.smart_turn) or None (the VAD's silence ends turns);
         end_of_turn_text: the partial transcript's end-of-utterance probability (core.turns.text_eou)."""
         self._cap, self._vad, self._cfg, self._hooks = capture, vad, config, hooks

@@ -7,27 +7,29 @@ HiFT gets the previous call's last mel frames and source samples as left context
 frames, which the next call re-synthesises. `flush()` finalises: it also plays the held-back tail when no units
 are pending (the reference drops it when the unit count is an exact multiple of the chunk size) and handles
 replies shorter than one chunk (the reference crashes on those).
+
+`cancel()` (any thread) stops a push or flush in progress within one flow-matching step (the solver asks before
+each Euler step, whichever backend runs the estimator) and skips HiFT; the stream then returns no more audio.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from core.voice.chunk_schedule import ChunkSchedule
 from core.voice.noise_tape import NoiseTape, derive_seed
+from models.flow import EstimatorFn, FlowCancelled, FlowModel
 from models.glm_constants import MEL_BINS, MEL_HOP_SAMPLES, MEL_OVERLAP_FRAMES
-from models.hift import SourceNoise
-
-if TYPE_CHECKING:
-    from core.voice.token2wav import VoiceDecoder
+from models.hift import HiftGenerator, SourceNoise
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +63,29 @@ def crossfade_weights(n_overlap: int, unit_gain: bool) -> tuple[torch.Tensor, to
     return fade_in, fade_out
 
 
+class DecoderParts(Protocol):
+    """What a stream needs from its decoder (core.voice.token2wav.VoiceDecoder): the networks and the backend."""
+
+    flow: FlowModel
+    hift: HiftGenerator
+    device: torch.device
+    estimator: EstimatorFn | None
+
+    def check_units(self, units: Iterable[int]) -> list[int]: ...
+
+    def predict_f0(self, mel: torch.Tensor) -> torch.Tensor: ...
+
+    def run_hift(
+        self, mel: torch.Tensor, cache_source: torch.Tensor | None, noise: SourceNoise, f0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]: ...
+
+
 class DecoderStream:
-    """`push(units)` as units arrive, `flush()` once at the end; both return lists of float32 arrays."""
+    """`push(units)` as units arrive, `flush()` once at the end; both return lists of float32 arrays.
+    `cancel()` from any thread ends it early (see the module doc)."""
 
     def __init__(
-        self, decoder: VoiceDecoder, schedule: ChunkSchedule, generator: torch.Generator | None
+        self, decoder: DecoderParts, schedule: ChunkSchedule, generator: torch.Generator | None
     ) -> None:
         if generator is None:
             generator = torch.Generator()
@@ -95,30 +115,52 @@ class DecoderStream:
         self.records: list[ChunkRecord] = []
         self.done = False
         self.n_units = 0
+        self._cancel = threading.Event()
 
     # ---- public API -------------------------------------------------------------------------------------
     def push(self, units: Iterable[int]) -> list[np.ndarray]:
         """Add units (ids 0..vocab-1; negatives are clamped to 0); returns the audio chunks now ready."""
+        if self.cancelled:
+            return []
         if self.done:
             raise RuntimeError("this decoder stream was flushed; open a new one per utterance")
         new = self.dec.check_units(units)
         self._pending.extend(new)
         self.n_units += len(new)
         chunks: list[np.ndarray] = []
-        while len(self._pending) >= (size := self.schedule.units_for_chunk(len(self.records))):
-            batch, self._pending = self._pending[:size], self._pending[size:]
-            chunks += self._decode(batch, final=False)
+        try:
+            while len(self._pending) >= (size := self.schedule.units_for_chunk(len(self.records))):
+                batch, self._pending = self._pending[:size], self._pending[size:]
+                chunks += self._decode(batch, final=False)
+        except FlowCancelled:
+            return self._cancelled()
         return chunks
 
     def flush(self) -> list[np.ndarray]:
         """Decode what is left, including the held-back tail; the stream is finished afterwards."""
-        if self.done:
-            return []
+        if self.done or self.cancelled:
+            return self._cancelled() if self.cancelled else []
         chunks: list[np.ndarray] = []
-        if self._pending or self._overlap is not None:
-            chunks = self._decode(self._pending, final=True)
+        try:
+            if self._pending or self._overlap is not None:
+                chunks = self._decode(self._pending, final=True)
+        except FlowCancelled:
+            return self._cancelled()
         self._pending, self.done = [], True
         return chunks
+
+    def cancel(self) -> None:
+        """Thread-safe: the push or flush in progress stops before its next flow step (or before HiFT) and
+        returns no audio; later calls return none either."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def _cancelled(self) -> list[np.ndarray]:
+        self._pending, self.done = [], True
+        return []
 
     # ---- one flow + HiFT call -----------------------------------------------------------------------------
     def _decode(self, units: list[int], final: bool) -> list[np.ndarray]:
@@ -126,6 +168,8 @@ class DecoderStream:
         self._trim_prompt()
         n_prompt_units, n_prompt_frames = len(self._prompt_units), self._prompt_mel.shape[1]
         mel = self._run_flow(units) if units else torch.zeros(1, MEL_BINS, 0)  # [1, 80, F - P]
+        if self.cancelled:
+            raise FlowCancelled("cancelled before HiFT")
         flow_s = time.perf_counter() - started
         flow_frames = mel.shape[-1]
         mel = self._crossfade(mel)
@@ -158,6 +202,7 @@ class DecoderStream:
             self._prompt_mel.to(device),
             noise=noise.to(device),
             estimator=self.dec.estimator,
+            should_stop=self._cancel.is_set,
         ).cpu()
 
     def _crossfade(self, mel: torch.Tensor) -> torch.Tensor:

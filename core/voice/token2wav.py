@@ -22,8 +22,8 @@ import torch
 
 from core.voice.chunk_schedule import ChunkSchedule
 from core.voice.decoder_stream import ChunkRecord, DecoderStream
-from models.errors import UserError
 from models.decoder_checkpoint import LoadedDecoder, load_decoder
+from models.errors import UserError
 from models.flow import EstimatorFn
 from models.glm_constants import SAMPLE_RATE_HZ
 from models.hift import HiftParts, SourceNoise

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.rates import SPEECH_RATE_HZ
+
 log = logging.getLogger(__name__)
 
 EMOTION_LABELS = ("neutral", "happy", "sad", "angry")
@@ -124,7 +126,7 @@ def write_asr(path: Path, sizes: TinySizes) -> None:
     )
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    WhisperFeatureExtractor(feature_size=80, sampling_rate=16_000).save_pretrained(path)
+    WhisperFeatureExtractor(feature_size=80, sampling_rate=SPEECH_RATE_HZ).save_pretrained(path)
 
 
 def write_ser(path: Path, sizes: TinySizes, labels: Sequence[str] = EMOTION_LABELS) -> None:
@@ -150,7 +152,7 @@ def write_ser(path: Path, sizes: TinySizes, labels: Sequence[str] = EMOTION_LABE
     _sharpen_head(model.classifier)
     model.save_pretrained(path)
     Wav2Vec2FeatureExtractor(
-        feature_size=1, sampling_rate=16_000, padding_value=0.0, do_normalize=True, return_attention_mask=True
+        feature_size=1, sampling_rate=SPEECH_RATE_HZ, padding_value=0.0, do_normalize=True, return_attention_mask=True
     ).save_pretrained(path)
 
 
