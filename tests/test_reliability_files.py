@@ -34,10 +34,11 @@ def test_ci_install_provides_every_tool_the_tests_need():
     assert not missing, f".ci/install lacks {missing}"
 
 
-def test_ci_run_forbids_skips_and_runs_both_thread_counts():
+def test_ci_run_forbids_skips_and_runs_the_readme_test_command():
     text = (REPO / ".ci" / "run").read_text()
     assert "export CI=true" in text  # tests/conftest.py turns any skip but requires_gpu into a failure
-    assert "OMP_NUM_THREADS=1 ./test" in text and "OMP_NUM_THREADS=2 ./test" in text
+    assert "bash .ci/install" in text and text.rstrip().endswith("./test")
+    assert "./test" in (REPO / "README.md").read_text()
 
 
 # -- finding 4 ------------------------------------------------------------------------------------------------------
