@@ -16,16 +16,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.errors import CheckpointError
 from models.decoder_config import DecoderConfig, load_decoder_config
+from models.errors import CheckpointError
 from models.flow import FlowModel
 from models.glm_constants import CONFIG_FILE, FLOW_WEIGHTS_FILE, HIFT_WEIGHTS_FILE
 from models.hift import HiftGenerator
+from models.key_report import key_problems
 from models.weight_norm import fold_weight_norm
 
 log = logging.getLogger(__name__)
 
-MAX_LISTED_KEYS = 6
 HASH_CHUNK_BYTES = 1 << 20
 
 
@@ -99,27 +99,10 @@ def legacy_weight_norm_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.T
     return renamed
 
 
-def _describe(label: str, names: list[str]) -> str:
-    shown = ", ".join(names[:MAX_LISTED_KEYS]) + (", ..." if len(names) > MAX_LISTED_KEYS else "")
-    return f"{len(names)} {label} ({shown})"
-
-
 def _load_strict(module: nn.Module, state: dict[str, torch.Tensor], file_name: str) -> None:
-    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-    missing = sorted(k for k in expected if k not in state)
-    unexpected = sorted(k for k in state if k not in expected)
-    misshaped = sorted(
-        f"{k}: file {list(state[k].shape)} vs config {list(s)}"
-        for k, s in expected.items()
-        if k in state and tuple(state[k].shape) != s
-    )
-    problems = [
-        _describe(label, names)
-        for label, names in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped))
-        if names
-    ]
+    problems = key_problems(module, state)
     if problems:
-        raise CheckpointError(f"{file_name} does not match config.yaml: {'; '.join(problems)}")
+        raise CheckpointError(f"{file_name} does not match config.yaml: {problems}")
     tensors = {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()}
     module.load_state_dict(tensors, strict=True, assign=True)
 

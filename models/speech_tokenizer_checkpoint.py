@@ -23,6 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from models.errors import CheckpointError
+from models.key_report import key_problems
 from models.speech_tokenizer import SpeechTokenizerConfig, WhisperVQEncoder
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,6 @@ PREFIX = "model.encoder."
 SKIPPED_PREFIXES = ("model.decoder.", "proj_out.")  # the rest of a full WhisperVQ model (prefixed layout only)
 IGNORED_NAMES = re.compile(r"^(layer_norm\.(weight|bias)|ema_count|ema_weight)$")
 LAYER_NAME = re.compile(r"^layers\.(\d+)\.")
-MAX_LISTED_KEYS = 6
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,6 @@ def local_name(file_key: str, prefixed: bool, quantize_position: int) -> str | N
     return file_key
 
 
-def _describe(label: str, names: list[str]) -> str:
-    shown = ", ".join(names[:MAX_LISTED_KEYS]) + (", ..." if len(names) > MAX_LISTED_KEYS else "")
-    return f"{len(names)} {label} ({shown})"
-
-
 def read_weights(directory: Path, quantize_position: int) -> dict[str, torch.Tensor]:
     """Tensors the network needs from model*.safetensors, renamed to its names (unchecked)."""
     handles = []
@@ -109,22 +104,10 @@ def read_weights(directory: Path, quantize_position: int) -> dict[str, torch.Ten
 
 
 def check_keys(network: torch.nn.Module, state: dict[str, torch.Tensor], directory: Path) -> None:
-    expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
-    missing = sorted(k for k in expected if k not in state)
-    unexpected = sorted(k for k in state if k not in expected)
-    misshaped = sorted(
-        f"{k}: file {list(state[k].shape)} vs config {list(s)}"
-        for k, s in expected.items()
-        if k in state and tuple(state[k].shape) != s
-    )
-    problems = [
-        _describe(label, names)
-        for label, names in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped))
-        if names
-    ]
+    problems = key_problems(network, state)
     if problems:
         raise CheckpointError(
-            f"{directory} does not hold a GLM-4-Voice tokenizer matching its {CONFIG_FILE}: {'; '.join(problems)}"
+            f"{directory} does not hold a GLM-4-Voice tokenizer matching its {CONFIG_FILE}: {problems}"
         )
 
 
