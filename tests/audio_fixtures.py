@@ -25,7 +25,7 @@ __all__ = ["SPK_RATE_HZ", "PulseServer", "espeak", "pulse_server", "speech_facto
 def speech_factory(tmp_path_factory):
     """speech_factory(text) -> ([N] float32, rate_hz) from espeak-ng."""
     if not espeak_available():
-        pytest.skip("espeak-ng is not installed (see .ci/install)")
+        pytest.fail("espeak-ng is not installed (see .ci/install)")
     out = tmp_path_factory.mktemp("espeak")
     counter = iter(range(10**6))
     return lambda text: espeak(text, out, f"utt{next(counter)}")
@@ -36,7 +36,7 @@ def pulse_server():
     """Start PulseAudio, point this process's PortAudio at it (env set before sounddevice import)."""
     missing = missing_tools()
     if missing:
-        pytest.skip(f"{missing[0]} is not installed (see .ci/install)")
+        pytest.fail(f"{missing[0]} is not installed (see .ci/install)")
     runtime = Path(tempfile.mkdtemp(prefix="pulse-test-"))
     runtime.chmod(0o700)
     server = PulseServer(runtime)

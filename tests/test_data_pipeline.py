@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,6 @@ from core.data.pipeline import make_data
 from models.errors import UserError
 from tests.data_helpers import RAISE_ON_INDEX, SCRIPT, ScriptedLM, dataset_files, make_kit, write_config
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 N_E2E = 6
 REPO = Path(__file__).resolve().parents[1]

@@ -3,7 +3,6 @@ id, rate, noise) behind one interface; deterministic output; unknown voices are 
 
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pytest
@@ -29,7 +28,6 @@ def _pitch_hz(x: np.ndarray, rate: int) -> float:
     return float(np.median(out))
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_espeak_voice_emotion_and_style_change_the_speech():
     synth = load_synth(SpeechConfig())
     say = lambda voice, emotion, style="normal": synth.synthesize(SpeechRequest(TEXT, voice, emotion, style))
@@ -52,7 +50,6 @@ def test_espeak_voice_emotion_and_style_change_the_speech():
         assert np.mean(np.abs(x) >= 0.999) < 0.001  # loud styles stay below clipping
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_espeak_unknown_voice_is_a_user_error():
     with pytest.raises(UserError, match="no voice 'xx-nowhere'"):
         load_synth(SpeechConfig(user_voices=("xx-nowhere",)))

@@ -9,13 +9,11 @@ import json
 import subprocess
 import sys
 
-import pytest
 import soundfile as sf
 
 from bench import turn_sets
 from core.engine.config import EngineConfig
 
-pytestmark = pytest.mark.skipif(not turn_sets.have_espeak(), reason="espeak-ng is not installed (.ci/install)")
 MAX_MS = EngineConfig().end_of_turn.max_silence_ms
 
 

@@ -331,8 +331,7 @@ def test_f11_no_alsa_lines_no_futurewarning_reply_says_what_it_wrote_and_no_stra
                                                                                          tiny_decoder, tmp_path):
     import ctypes.util
 
-    if ctypes.util.find_library("asound") is None:
-        pytest.skip("no libasound")
+    assert ctypes.util.find_library("asound") is not None, "libasound is missing (see .ci/install)"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     loud = subprocess.run([sys.executable, "-c", ALSA_PROBE, "loud"], capture_output=True, text=True, env=env)
     quiet = subprocess.run([sys.executable, "-c", ALSA_PROBE, "quiet"], capture_output=True, text=True, env=env)

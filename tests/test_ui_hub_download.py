@@ -173,11 +173,11 @@ def test_offline_says_no_internet_connection_quickly(qtbot, monkeypatch, tmp_pat
 @pytest.fixture
 def small_disk(tmp_path):
     if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small tmpfs needs root")
+        pytest.fail("mounting a small tmpfs needs root and mount (CI runs as root)")
     mnt = tmp_path / "small-disk"
     mnt.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)]).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
+        pytest.fail("cannot mount a tmpfs here")
     yield mnt
     subprocess.run(["umount", "-l", str(mnt)])
 

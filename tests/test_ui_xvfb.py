@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 def xvfb_display():
     for tool in ("Xvfb", "import"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+            pytest.fail(f"{tool} is not installed (see .ci/install)")
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", SCREEN, "-nolisten", "tcp"],
                             pass_fds=(write_fd,), stderr=subprocess.DEVNULL)

@@ -18,7 +18,7 @@ SCREEN = "1280x800x24"
 def require_tools(*tools: str) -> None:
     for tool in tools:
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (see .ci/install)")
+            pytest.fail(f"{tool} is not installed (see .ci/install)")
 
 
 class Xvfb:
