@@ -20,17 +20,22 @@ from tests.ui_helpers import (  # noqa: F401 (fixtures)
     tiny_models,
     with_listeners,
 )
+from ui.conversation_view import NOTHING_READABLE, printable
 
 MIN_DISTINCT_LENGTHS = 3
 
 
 def _watch_reply(win, tmp_path):
-    """Record the assistant bubble's text length at every streamed delta; screenshot the window mid-reply."""
+    """Record the assistant bubble's text length at every streamed delta; screenshot the window mid-reply.
+    The raw text is measured: a random-weight model's reply may be mostly control characters, which the
+    bubble hides, and which deltas they fall in depends on where the VAD cut the turn."""
     lengths: list[int] = []
 
-    def on_delta(turn_id: int, _text: str) -> None:
+    def on_delta(turn_id: int, text: str) -> None:
         bubble = win.view.find("assistant", turn_id)
-        lengths.append(len(bubble.plain_text))
+        assert bubble.raw_text == text  # the whole reply so far, streamed into the bubble
+        assert bubble.plain_text in (printable(text), NOTHING_READABLE)
+        lengths.append(len(bubble.raw_text))
         if len(lengths) == MIN_DISTINCT_LENGTHS:
             assert win.grab().save(str(tmp_path / "mid_reply.png"))
 

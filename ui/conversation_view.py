@@ -39,6 +39,8 @@ ICON_PX = 14
 EMPTY_HINT = ("Say something — I am listening. Or type below and press Enter.\n"
               "Hold F2 to talk in any mode; Esc stops a reply; Help → Keyboard shortcuts lists the rest.")
 
+NOTHING_READABLE = "(nothing readable)"
+
 
 def printable(text: str) -> str:
     """Model text for display: control characters (random-weight demos emit them) become nothing, and very
@@ -116,13 +118,19 @@ class TurnBubble(QFrame):
     # -- content ---------------------------------------------------------------------------------------------
     @property
     def plain_text(self) -> str:
+        """What the bubble shows (control characters dropped, see `printable`)."""
         return self.text.text()
+
+    @property
+    def raw_text(self) -> str:
+        """Everything streamed into the bubble, as the model wrote it."""
+        return self._raw_text
 
     def set_text(self, text: str) -> None:
         self._raw_text = text
         shown = printable(text)
         if text.strip() and not shown.strip():
-            shown = "(nothing readable)"  # e.g. a random-weight demo listener's transcript
+            shown = NOTHING_READABLE  # e.g. a random-weight demo listener's transcript
         self.text.setText(shown)
         self._fit_width(shown)
 
