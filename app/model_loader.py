@@ -77,9 +77,9 @@ class ModelLoader(QThread):
 def load_models(request: LoadRequest, settings: AppSettings, report: Callable[[int, str], None]):
     """(runner, vocoder adapter) for the engine; raises CheckpointError naming the bad directory."""
     from app.commands.converse import SeededVocoder
+    from core.engine.warmup import warm_up
     from core.lm.runner import OpenS2SRunner
     from core.voice.token2wav import VoiceDecoder
-    from core.engine.warmup import warm_up
 
     for what, path in (("model", request.checkpoint), ("decoder", request.decoder)):
         if not path or not Path(path).is_dir():

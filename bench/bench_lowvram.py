@@ -31,10 +31,10 @@ from core.lm.conversation import Conversation  # noqa: E402
 from core.lm.events import SpeechUnits, TextDelta  # noqa: E402
 from core.lm.runner import OpenS2SRunner  # noqa: E402
 from core.lm.sampling import SamplingConfig  # noqa: E402
-from models.weights import WeightsOption  # noqa: E402
 from models.config import OpenS2SConfig  # noqa: E402
 from models.quantize import storage_bytes  # noqa: E402
 from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint  # noqa: E402
+from models.weights import WeightsOption  # noqa: E402
 
 log = logging.getLogger(__name__)
 

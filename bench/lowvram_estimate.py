@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import torch
 
-from models.weights import INT4, INT8, WEIGHT_KINDS, WeightsOption
 from models.config import OpenS2SConfig
 from models.opens2s import OpenS2SModel
 from models.quantize import INT4_GROUP_SIZE, quantizable_linears
 from models.tiny_checkpoint import TinySpec, tiny_config
+from models.weights import INT4, INT8, WEIGHT_KINDS, WeightsOption
 
 log = logging.getLogger(__name__)
 

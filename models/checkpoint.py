@@ -17,11 +17,11 @@ from safetensors import SafetensorError, safe_open
 from transformers import AutoTokenizer, GenerationConfig, PreTrainedTokenizerBase, WhisperFeatureExtractor
 
 from models.adapter import adapter_base, apply_adapter, is_adapter_dir
-from models.errors import CheckpointError
-from models.weights import WeightsOption
 from models.config import OpenS2SConfig
+from models.errors import CheckpointError
 from models.opens2s import OpenS2SModel
 from models.quantize import StreamingQuantizer
+from models.weights import WeightsOption
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from core.audio.devices import FrameChunker, MicCapture, Resampler, SpeakerOutput
-from models.errors import DeviceError
 from core.audio.playout import PlayoutBuffer
+from models.errors import DeviceError
 from tests.engine_fakes import FakeAudio
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.engine.engine import Engine
 from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.engine import Engine
 from core.engine.events import BargeIn, EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged, UserTurnCaptured
 from tests.audio_fixtures import pulse_server, speech_factory  # noqa: F401 (fixtures)
 from tests.engine_fakes import Collector, FakeConversation, FakeDecoder, FakeRunner, default_script

@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from models.errors import CheckpointError
 from models.checkpoint import load_checkpoint
 from models.config import OpenS2SConfig
+from models.errors import CheckpointError
 from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint
 
 CPU = torch.device("cpu")

@@ -21,7 +21,6 @@ from core.data.pipeline import make_data
 from models.errors import UserError
 from tests.data_helpers import RAISE_ON_INDEX, SCRIPT, ScriptedLM, dataset_files, make_kit, write_config
 
-
 N_E2E = 6
 REPO = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,6 @@ id, rate, noise) behind one interface; deterministic output; unknown voices are 
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

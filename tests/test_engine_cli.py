@@ -20,8 +20,8 @@ from core.engine.events import (
     StateChanged,
     UserTurnCaptured,
 )
-from models.errors import UserError
 from core.lm.events import StopReason, TextDelta
+from models.errors import UserError
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -35,8 +35,8 @@ def real_runner(request):
 
 @pytest.fixture(scope="module")
 def real_models(request, real_runner, tmp_path_factory):
-    from core.voice import token2wav as vocoder_mod
     from app.commands.converse import SeededVocoder
+    from core.voice import token2wav as vocoder_mod
 
     try:
         decoder_dir = request.getfixturevalue("tiny_decoder")

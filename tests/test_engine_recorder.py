@@ -16,8 +16,8 @@ from core.engine.events import (
     ReplyText,
     UserTurnCaptured,
 )
-from core.lm.events import AudioChunk, StopReason, TextDelta
 from core.engine.recorder import SessionRecorder
+from core.lm.events import AudioChunk, StopReason, TextDelta
 
 
 def lines(path) -> list[dict]:

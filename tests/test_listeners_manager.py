@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from core.lm.events import EmotionLabel
-from core.listeners.events import ListenerStatus, TurnEmotion, UserTranscript
 from core.listeners import Listeners
 from core.listeners.asr import AsrListener
+from core.listeners.events import ListenerStatus, TurnEmotion, UserTranscript
+from core.lm.events import EmotionLabel
 from models.listeners.tiny import EMOTION_LABELS, write_tiny_listeners
 from tests.listeners_helpers import WAIT_S, Collector, tiny_config, tone
 

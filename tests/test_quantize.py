@@ -16,13 +16,13 @@ from torch.multiprocessing.reductions import StorageWeakRef
 import models.checkpoint as checkpoint_mod
 from app.settings import AppSettings
 from core.lm.conversation import Conversation
-from models.errors import CheckpointError, UserError
 from core.lm.events import SpeechUnits, TextDelta, TurnEnd
 from core.lm.runner import OpenS2SRunner
 from core.lm.sampling import SamplingConfig
-from models.weights import WEIGHT_KINDS, WeightsOption, WeightsOptionError
 from models import quantize
+from models.errors import CheckpointError, UserError
 from models.quantize import quantizable_linears, storage_bytes
+from models.weights import WEIGHT_KINDS, WeightsOption, WeightsOptionError
 from tests.helpers import synthetic_clip
 
 pytest.importorskip("torchao")

@@ -9,9 +9,9 @@ from core.lm.conversation import Conversation
 from core.lm.events import SpeechUnits, TurnEnd
 from core.lm.runner import OpenS2SRunner
 from core.lm.sampling import SamplingConfig
-from models.weights import WeightsOption
 from models.quantize import quantizable_linears, storage_bytes
 from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint
+from models.weights import WeightsOption
 
 pytest.importorskip("torchao")
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from core.lm.conversation import Conversation
-from models.errors import UserError
 from core.lm.events import SpeechUnits, StopReason, TextDelta, TurnEnd
 from core.lm.runner import OpenS2SRunner
 from core.lm.sampling import SamplingConfig
+from models.errors import UserError
 from tests.helpers import synthetic_clip
 
 GREEDY = SamplingConfig(greedy=True, max_text_tokens=16, max_units=40)

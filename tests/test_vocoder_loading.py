@@ -11,9 +11,9 @@ import torch
 
 from app.cli import run_cli
 from app.commands import make_tiny_decoder, vocode
-from models.errors import CheckpointError
 from models.decoder_checkpoint import load_decoder
 from models.decoder_config import load_decoder_config
+from models.errors import CheckpointError
 from models.tiny_decoder import DIMS
 from tests.vocoder_helpers import tiny_dir
 

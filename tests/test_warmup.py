@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
+from core.engine.warmup import warm_up, warmup_clip
 from core.lm.conversation import Conversation
 from core.lm.events import SpeechUnits, TextDelta
 from core.lm.runner import OpenS2SRunner
 from core.lm.sampling import SamplingConfig
 from core.voice.token2wav import VoiceDecoder
-from core.engine.warmup import warm_up, warmup_clip
 from tests.helpers import synthetic_clip
 
 

@@ -54,9 +54,9 @@ def tiny_listener_dirs(tmp_path_factory):
 @pytest.fixture
 def make_window(qtbot, tmp_path):
     """make_window(settings=..., audio=...) -> MainWindow (shut down at teardown)."""
-    from ui.app_main import load_style
     from app.replay import ReplayPlayer
     from app.session import Session
+    from ui.app_main import load_style
     from ui.main_window import MainWindow
 
     made = []

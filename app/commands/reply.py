@@ -14,10 +14,10 @@ import numpy as np
 
 from core.audio.clips import load_audio_file
 from core.lm.conversation import Conversation
-from models.errors import UserError
 from core.lm.events import SpeechUnits, TextDelta, TurnEnd
 from core.lm.runner import OpenS2SRunner
 from core.lm.sampling import SamplingConfig
+from models.errors import UserError
 from models.weights import WEIGHT_KINDS
 
 log = logging.getLogger(__name__)

@@ -22,16 +22,16 @@ from core.audio.clips import clip_features
 from core.compute import resolve_device, resolve_dtype
 from core.lm.conversation import Conversation
 from core.lm.detokenize import IncrementalDetokenizer
-from models.errors import CheckpointError, ResourceError
 from core.lm.events import ReplyEvent, SpeechUnits, StopReason, TextDelta, TurnEnd
-from core.lm.session import LMSession, LogitsSink
 from core.lm.prompt import PromptPlan, plan_prompt
 from core.lm.prompt_cache import PromptCache
 from core.lm.sampling import LMSampling, SamplingConfig, next_token
-from models.weights import WeightsOption
+from core.lm.session import LMSession, LogitsSink
 from models.checkpoint import OpenS2SCheckpoint, load_checkpoint
+from models.errors import CheckpointError, ResourceError
 from models.quantize import check_supported
 from models.special_tokens import AUDIO_TOKEN_INDEX, N_SPEECH_UNITS, UNIT_TOKEN_FORMAT
+from models.weights import WeightsOption
 
 log = logging.getLogger(__name__)
 
