@@ -13,7 +13,10 @@ from core.voice.schedule_plan import PlaybackPlan, VocoderSpeed, measure_vocoder
 log = logging.getLogger(__name__)
 
 MEASURE_UNITS = 24
-CONTENTION = 1.3  # the LM and the vocoder share the cores during a reply: both run this much slower (a guess)
+# the LM and the vocoder share the cores during a reply: both are planned this much slower. Measured 1.06-1.11
+# on 2 cores (small preset + tiny decoder, each loop on its own core); the rest is room for the listeners, which
+# transcribe the user's turn while the reply starts, and for the GIL.
+CONTENTION = 1.3
 
 
 def measure_lm_units_per_s(runner) -> float:

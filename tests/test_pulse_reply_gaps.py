@@ -21,16 +21,23 @@ from tests.test_audio_pulse import MONITOR_RATE_HZ, wav_of
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 QUIET = 1e-4  # |sample| below this counts as silence (the jitter buffer's underrun fill is exact zeros)
-GAP_LIMIT_MS = 20.0
+GAP_LIMIT_MS = 20.0  # the issue's figure: measured and printed (README)
+FAIL_GAP_MS = 50.0  # the test fails above this: before the playback plan modelled each call's real emission and
+# the listeners waited for the reply to get ahead, this run had one 48-188 ms gap after the first chunks
 
 
 def gaps_ms(y: np.ndarray, rate_hz: int) -> list[float]:
     """Lengths of the quiet runs strictly inside the loud part of `y`."""
+    return [length for _, length in gaps_at(y, rate_hz)]
+
+
+def gaps_at(y: np.ndarray, rate_hz: int) -> list[tuple[float, float]]:
+    """(start s after the first loud sample, length ms) of the quiet runs strictly inside the loud part of `y`."""
     loud = np.flatnonzero(np.abs(y) >= QUIET)
     if loud.size < 2:
         return []
     steps = np.diff(loud)
-    return [1000 * (s - 1) / rate_hz for s in steps if s > 1]
+    return [((loud[i] + 1 - loud[0]) / rate_hz, 1000 * (s - 1) / rate_hz) for i, s in enumerate(steps) if s > 1]
 
 
 def test_gaps_helper():
@@ -86,11 +93,13 @@ def test_reply_has_no_gap_at_the_sink(pulse_server, speech_factory, tmp_path):  
     worst = max(gaps, default=0.0)
     figures = {"schedule": plan.schedule.chunk_units, "prebuffer_ms": plan.prebuffer_ms, "played_s": end.played_s,
                "generated_s": end.generated_s, "underruns": end.underruns, "max_gap_ms": worst,
-               "gaps_over_20ms": [g for g in gaps if g > GAP_LIMIT_MS]}
+               "gaps_over_20ms": [g for g in gaps if g > GAP_LIMIT_MS],
+               "gaps_over_20ms_at_s": [round(t, 3) for t, g in gaps_at(y, MONITOR_RATE_HZ) if g > GAP_LIMIT_MS]}
     print("\nreply gaps at the sink:", json.dumps(figures))
     if os.environ.get("OPENS2S_GAPS_JSON"):
         with open(os.environ["OPENS2S_GAPS_JSON"], "w") as f:
             json.dump(figures, f)
     assert end.error is None and end.played_s > 1.0  # the reply reached the sink
+    assert worst <= FAIL_GAP_MS, figures
     loud = np.flatnonzero(np.abs(y) >= QUIET)
     assert abs((loud[-1] - loud[0]) / MONITOR_RATE_HZ - end.played_s) < 0.5 + sum(gaps) / 1000

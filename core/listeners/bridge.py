@@ -1,25 +1,33 @@
 """Feeds realtime-engine events to the listeners (user transcript, user and assistant emotion).
 
 Call `on_event` from the engine's sink. Every listener call only enqueues, so this never delays the reply. The
-listeners hold their work until the reply's first audio chunk exists (`on_reply_first_audio`), so transcription and
-emotion recognition never compete with the model and vocoder for the first audio.
+listeners hold their work (config `hold_until_first_audio`) until the reply's audio is `lead_s` ahead of
+playback (`on_reply_first_audio` releases it), or the reply ends, or the listeners' `max_pause_ms` runs out: the
+final transcript and the emotions never compete with the model and vocoder for the first audio, nor for the next
+chunks, which must come before the first one has played (the first emits only ~0.3 s; with the listeners released
+at the first audio, the sink recording of tests/test_pulse_reply_gaps.py had a 96-176 ms gap right after it).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, UserTurnCaptured
 from core.listeners.manager import Listeners
 
+REPLY_LEAD_S = 1.0
+
 
 class ListenerBridge:
-    def __init__(self, listeners: Callable[[], Listeners | None]):
+    def __init__(self, listeners: Callable[[], Listeners | None], lead_s: float = REPLY_LEAD_S):
         self._listeners = listeners  # returns the current Listeners (or None while there are none)
+        self._lead_s = lead_s
         self._lock = threading.Lock()
         self._reply_text: dict[int, str] = {}
-        self._first_audio_seen: set[int] = set()
+        self._replies: dict[int, list[float]] = {}  # turn id -> [first audio time, seconds generated]
+        self._released: set[int] = set()
 
     def on_event(self, ev: object) -> None:
         lis = self._listeners()
@@ -28,10 +36,7 @@ class ListenerBridge:
         if isinstance(ev, UserTurnCaptured):
             lis.on_user_turn(ev.turn_id, ev.samples)
         elif isinstance(ev, ReplyAudio):
-            with self._lock:
-                first = ev.turn_id not in self._first_audio_seen
-                self._first_audio_seen.add(ev.turn_id)
-            if first:
+            if self._ahead(ev):
                 lis.on_reply_first_audio(ev.turn_id)
         elif isinstance(ev, ReplyText):
             with self._lock:
@@ -40,11 +45,27 @@ class ListenerBridge:
         elif isinstance(ev, ReplyEnded):
             with self._lock:
                 self._reply_text.pop(ev.turn_id, None)
-                self._first_audio_seen.discard(ev.turn_id)
+                self._replies.pop(ev.turn_id, None)
+                self._released.discard(ev.turn_id)
             lis.on_reply_end(ev.turn_id)
+
+    def _ahead(self, ev: ReplyAudio) -> bool:
+        """True once per reply: its audio made so far is `lead_s` ahead of the time since its first chunk (about
+        what has played)."""
+        now = time.monotonic()
+        with self._lock:
+            if ev.turn_id in self._released:
+                return False
+            clock = self._replies.setdefault(ev.turn_id, [now, 0.0])
+            clock[1] += ev.chunk.samples.size / ev.chunk.sample_rate_hz
+            if clock[1] - (now - clock[0]) < self._lead_s:
+                return False
+            self._released.add(ev.turn_id)
+            return True
 
     def clear(self) -> None:
         """Forget per-reply state (a new conversation)."""
         with self._lock:
             self._reply_text.clear()
-            self._first_audio_seen.clear()
+            self._replies.clear()
+            self._released.clear()

@@ -87,6 +87,13 @@ class ChunkSchedule:
             if value is not None and value < min_prompt_bound(name):
                 raise ValueError(f"{name} must be None or >= {min_prompt_bound(name)}, got {value}")
 
+    def emitted_frames_through(self, index: int) -> int:
+        """Mel frames of audio out once the `index`-th flow call (0-based, not the last) has run: the frames of all
+        its units so far, less the overlap that call holds back and the HiFT tail. The second call emits its
+        units' frames less 34 - first_overlap_frames (the longer overlap it holds back)."""
+        units = sum(self.units_for_chunk(i) for i in range(index + 1))
+        return max(0, mel_frames_for_units(units, UNIT_RATE_HZ) - self.overlap_for_chunk(index) - self.hift_tail_frames)
+
     def overlap_for_chunk(self, index: int) -> int:
         """Mel frames held back at the end of the `index`-th flow call (0-based) and cross-faded by the next."""
         return self.first_overlap_frames if index == 0 else MEL_OVERLAP_FRAMES

@@ -2,11 +2,12 @@
 
 A vocoder call costs a fixed part whatever its size (the flow prompt's frames, 10 guided flow steps, HiFT's
 context) plus a part per unit: `VocoderSpeed(fixed_s, per_unit_s)`, measured by `measure_vocoder_speed()` on
-the real decoder. Units arrive from the LM at `lm_units_per_s`. `plan_playback()` simulates one reply: the
-first chunk is `first_units` (it sets the time to first audio); every later chunk is the largest size that is
-ready and vocoded before the audio already emitted runs out (`margin_s` to spare), growing to `max_units`; if
-no size can avoid a gap, playback starts later instead: the jitter buffer (`prebuffer_ms`) grows until the
-simulated reply plays without a gap. Small chunks are what make gaps: each pays the fixed part again.
+the real decoder. Units arrive from the LM at `lm_units_per_s`, and the LM waits while the first chunk is vocoded
+(first-chunk priority). `plan_playback()` simulates one reply for each first-chunk size: every later chunk is the
+largest size that is ready and vocoded before the audio already emitted runs out (`margin_s` to spare), growing
+to `max_units`; if no size can avoid a gap, playback starts later instead: the jitter buffer (`prebuffer_ms`)
+grows until the simulated reply plays without a gap. The plan that starts playing first wins. Small chunks are
+what make gaps: each pays the fixed part again, and a small first chunk emits little audio.
 """
 
 from __future__ import annotations
@@ -42,21 +43,39 @@ class PlaybackPlan:
     gap_s: float  # simulated longest wait inside the reply (0: none)
 
 
-def simulate(chunks: list[int], first_emit_s: float, speed: VocoderSpeed, lm_units_per_s: float,
-             prebuffer_s: float, total_units: int) -> tuple[float, float]:
-    """(first audio time, longest gap) of a reply of `total_units` vocoded in `chunks` (the last size repeats).
-    Times from the first unit's decoding; audio of chunk k > 0 counted as its units (the first chunk's held-back
-    frames come with the last)."""
-    done = 0.0
+FIRST_UNITS_CHOICES = (8, 10, 12, 14, 16)  # first chunks the plan weighs: time to first audio vs audio emitted
+
+
+def _unit_ready_s(u: int, first_units: int, first_done_s: float, lm_units_per_s: float) -> float:
+    """When the LM has decoded `u` units. First-chunk priority (core.engine.reply_job): the LM stops after the first
+    chunk's units until the vocoder has made the first audio (`first_done_s`), then goes on."""
+    if u <= first_units:
+        return u / lm_units_per_s
+    return first_done_s + (u - first_units) / lm_units_per_s
+
+
+def _emitted_s(schedule: ChunkSchedule, index: int) -> float:
+    """Seconds of audio the `index`-th call adds (the last call, the flush, adds what is left)."""
+    before = schedule.emitted_frames_through(index - 1) if index > 0 else 0
+    return max(0, schedule.emitted_frames_through(index) - before) * FRAME_S
+
+
+def simulate(schedule: ChunkSchedule, speed: VocoderSpeed, lm_units_per_s: float, prebuffer_s: float,
+             total_units: int) -> tuple[float, float, float]:
+    """(first audio time, longest gap, playback start) of a reply of `total_units` vocoded on `schedule`. Times
+    from the reply's first decode step; each call emits what `ChunkSchedule.emitted_frames_through` says."""
+    first_units = schedule.chunk_units[0]
+    done = first_done = 0.0
     units = 0
     emitted = []  # (time ready, seconds of audio)
     k = 0
     while units < total_units:
-        n = min(chunks[min(k, len(chunks) - 1)], total_units - units)
-        ready = (units + n) / lm_units_per_s
+        n = min(schedule.units_for_chunk(k), total_units - units)
+        ready = _unit_ready_s(units + n, first_units, first_done, lm_units_per_s)
         done = max(done, ready) + speed.call_s(n)
-        audio = first_emit_s if k == 0 else n * UNIT_S
-        emitted.append((done, audio))
+        if k == 0:
+            first_done = done
+        emitted.append((done, _emitted_s(schedule, k)))
         units += n
         k += 1
     emitted.append((done, max(0.0, total_units * UNIT_S - sum(a for _, a in emitted))))
@@ -74,40 +93,64 @@ def simulate(chunks: list[int], first_emit_s: float, speed: VocoderSpeed, lm_uni
             gap = max(gap, t - clock)
             clock = t
         clock += a
-    return first, gap
+    return first, gap, start
 
 
-def plan_playback(speed: VocoderSpeed, lm_units_per_s: float, first_units: int = 8, max_units: int = 48,
-                  margin_s: float = 0.05, reply_units: int = 250, base_prebuffer_ms: float = 120.0) -> PlaybackPlan:
-    first_overlap = ChunkSchedule().first_overlap_frames
-    base = ChunkSchedule(chunk_units=(first_units,), first_overlap_frames=first_overlap)
-    first_emit_s = base.first_call_frames() * FRAME_S
+def _chunks_for(first_units: int, first_overlap: int, speed: VocoderSpeed, lm_units_per_s: float,
+                max_units: int, margin_s: float, reply_units: int) -> list[int]:
+    """After the first chunk, each chunk is the largest that is decoded and vocoded `margin_s` before the audio
+    already emitted runs out, growing to `max_units` (none keeps up: the one losing the least audio per second)."""
     chunks = [first_units]
-    done = first_units / lm_units_per_s + speed.call_s(first_units)
-    audio_end = done + first_emit_s
+
+    def schedule(extra: int | None = None) -> ChunkSchedule:
+        units = tuple(chunks) if extra is None else (*chunks, extra)
+        return ChunkSchedule(chunk_units=units, first_overlap_frames=first_overlap)
+
+    done = first_done = _unit_ready_s(first_units, first_units, 0.0, lm_units_per_s) + speed.call_s(first_units)
+    audio_end = done + _emitted_s(schedule(), 0)
     units = first_units
+
+    def finish(n: int) -> float:
+        return max(done, _unit_ready_s(units + n, first_units, first_done, lm_units_per_s)) + speed.call_s(n)
+
     while chunks[-1] < max_units and units < reply_units:
-        fits = [n for n in range(1, max_units + 1)
-                if max(done, (units + n) / lm_units_per_s) + speed.call_s(n) <= audio_end - margin_s]
-        # the largest chunk that keeps up; none: the one that loses the least audio per second of compute
+        fits = [n for n in range(1, max_units + 1) if finish(n) <= audio_end - margin_s]
         n = max(fits) if fits else max(range(1, max_units + 1), key=lambda m: m * UNIT_S / speed.call_s(m))
         n = max(n, chunks[-1]) if len(chunks) > 1 else n  # sizes never shrink after the second
-        done = max(done, (units + n) / lm_units_per_s) + speed.call_s(n)
-        audio_end = max(audio_end, done) + n * UNIT_S
+        done = finish(n)
+        audio_end = max(audio_end, done) + _emitted_s(schedule(n), len(chunks))
         units += n
         chunks.append(n)
         if not fits and n == max_units:
             break
-    prebuffer_ms = base_prebuffer_ms
-    while True:
-        first, gap = simulate(chunks, first_emit_s, speed, lm_units_per_s, prebuffer_ms / 1000, reply_units)
-        if gap <= 0.0 or prebuffer_ms >= reply_units * UNIT_S * 1000:
-            break
-        prebuffer_ms += PREBUFFER_STEP_MS
-    schedule = ChunkSchedule(chunk_units=tuple(chunks), first_overlap_frames=first_overlap)
+    return chunks
+
+
+def plan_playback(speed: VocoderSpeed, lm_units_per_s: float, first_choices: tuple[int, ...] = FIRST_UNITS_CHOICES,
+                  max_units: int = 48, margin_s: float = 0.1, reply_units: int = 250,
+                  base_prebuffer_ms: float = 120.0) -> PlaybackPlan:
+    """The plan whose simulated reply starts playing first and then never waits. A small first chunk makes the
+    first audio early but emits little (its overlap and HiFT tail are held back), so the second chunk must come
+    soon; a larger one emits more and gives the LM time. Each first size gets its chunks and the jitter buffer it
+    needs (grown in PREBUFFER_STEP_MS until no gap); the earliest playback start wins (ties: the smaller chunk)."""
+    first_overlap = ChunkSchedule().first_overlap_frames
+    best: tuple[float, PlaybackPlan] | None = None
+    for first_units in first_choices:
+        chunks = _chunks_for(first_units, first_overlap, speed, lm_units_per_s, max_units, margin_s, reply_units)
+        schedule = ChunkSchedule(chunk_units=tuple(chunks), first_overlap_frames=first_overlap)
+        prebuffer_ms = base_prebuffer_ms
+        while True:
+            first, gap, start = simulate(schedule, speed, lm_units_per_s, prebuffer_ms / 1000, reply_units)
+            if gap <= 0.0 or prebuffer_ms >= reply_units * UNIT_S * 1000:
+                break
+            prebuffer_ms += PREBUFFER_STEP_MS
+        if best is None or start < best[0] - 1e-9:
+            best = (start, PlaybackPlan(schedule, prebuffer_ms, first, gap))
+    plan = best[1]
     log.info("playback plan: chunks %s, prebuffer %.0f ms (vocoder %.0f ms + %.1f ms/unit, LM %.1f units/s)",
-             chunks, prebuffer_ms, 1000 * speed.fixed_s, 1000 * speed.per_unit_s, lm_units_per_s)
-    return PlaybackPlan(schedule, prebuffer_ms, first, gap)
+             list(plan.schedule.chunk_units), plan.prebuffer_ms, 1000 * speed.fixed_s, 1000 * speed.per_unit_s,
+             lm_units_per_s)
+    return plan
 
 
 def measure_vocoder_speed(decoder, sizes: tuple[int, int] = (8, 32), repeats: int = 2) -> VocoderSpeed:
