@@ -34,6 +34,7 @@ class TurnRecord:
     emotions: list[tuple[str, float]] = field(default_factory=list)  # (label, confidence), latest last
     interrupted: bool = False
     heard_text: str | None = None
+    superseded: bool = False  # the user went on after this turn was committed early: a later turn holds it
 
     @property
     def key(self) -> tuple[str, int]:
@@ -95,6 +96,8 @@ def export_conversation(log_: ConversationLog, out_dir: str | Path, meta: dict |
                 item["emotions"] = [{"label": lab, "confidence": round(conf, 4)} for lab, conf in rec.emotions]
             if rec.role == ASSISTANT:
                 item.update(interrupted=rec.interrupted, heard_text=rec.heard_text)
+            if rec.superseded:
+                item["superseded"] = True
             if rec.chunks:
                 name = f"turn_{rec.turn_id:03d}_{rec.role}.wav"
                 tmp = out / (name + tag)
@@ -159,6 +162,7 @@ def load_export(out_dir: str | Path) -> ConversationLog:
         rec.text, rec.typed = item.get("text", ""), bool(item.get("typed"))
         rec.emotions = [(e["label"], float(e["confidence"])) for e in item.get("emotions", [])]
         rec.interrupted, rec.heard_text = bool(item.get("interrupted")), item.get("heard_text")
+        rec.superseded = bool(item.get("superseded"))
         if item.get("audio"):
             samples, rate = sf.read(str(out / item["audio"]), dtype="float32")
             rec.chunks, rec.sample_rate_hz = [samples], int(rate)

@@ -129,7 +129,8 @@ def _multi_turn_summary(rows: list[dict]) -> dict:
 
 def measure(ckpt: Path, decoder_dir: Path, device: str = "cpu", repeats: int = 3, max_text: int = 24,
             max_units: int = 48, turns: int = 10, n_engine_turns: int = 3, clip_s: float = CLIP_S,
-            warm: bool = False, headline_turns: int = 8, false_cuts: bool = True) -> dict:
+            warm: bool = False, headline_turns: int = 8, false_cuts: bool = True,
+            speculate_at_ms: float | None = None) -> dict:
     """Every figure of the suite as one dict (see docs/performance.md). n_engine_turns=0 skips the engine path."""
     from core.voice.token2wav import VoiceDecoder
 
@@ -165,7 +166,8 @@ def measure(ckpt: Path, decoder_dir: Path, device: str = "cpu", repeats: int = 3
         res["engine_vad"] = {"speculative": vad["speculative"], "no_speculation": vad["no_speculation"],
                              "speculate_after_ms": VadConfig().speculate_after_ms}
         if headline_turns:
-            res["headline"] = headline(ours, decoder, greedy(max_text, max_units), headline_turns, false_cuts)
+            res["headline"] = headline(ours, decoder, greedy(max_text, max_units), headline_turns, false_cuts,
+                                       speculate_at_ms)
     res["multi_turn"] = _multi_turn_summary(multi_turn(ours, base, clip, turns, max_text, max_units))
     res["memory"] = peak_memory_mb(ours.device)
     res["ratios"] = ratios(res)
@@ -189,7 +191,8 @@ def _vad_engine(ours, decoder, sampling, turns: int) -> dict | None:
     return {"clip": spec[0]["samples"], "speculative": _medians_ms(spec), "no_speculation": _medians_ms(plain)}
 
 
-def headline(ours, decoder, sampling, turns: int, false_cuts: bool = True) -> dict:
+def headline(ours, decoder, sampling, turns: int, false_cuts: bool = True,
+             speculate_at_ms: float | None = None) -> dict:
     """The app's defaults (semantic end of turn + speculative start) on the complete espeak-ng sentences
     (bench/turn_sets.py), spoken into the fake microphone: end of speech -> first reply sample, the end-of-turn
     decision, the cost of speculation; and the false cuts of the audio model on the paused sentences."""
@@ -200,7 +203,8 @@ def headline(ours, decoder, sampling, turns: int, false_cuts: bool = True) -> di
 
     scorer, status = load_smart_turn()
     sentences = [espeak_speech_16k(t) for t in turn_sets.COMPLETE]
-    rows = engine_vad_turns(ours, decoder, sentences, sampling, turns, VadConfig().speculate_after_ms, scorer)
+    rows = engine_vad_turns(ours, decoder, sentences, sampling, turns, VadConfig().speculate_after_ms, scorer,
+                            speculate_at_ms)
     out = _medians_ms(rows)
     out["end_of_turn"] = status
     out["turns"] = len(rows)
@@ -344,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine-turns", type=int, default=3)
     ap.add_argument("--headline-turns", type=int, default=8,
                     help="spoken turns for the end of speech -> first sample headline (0: skip)")
+    ap.add_argument("--speculate-at-ms", type=float,
+                    help="headline: the speculative reply's start in ms of silence (default: EndOfTurnConfig's)")
     ap.add_argument("--max-text", type=int, default=24)
     ap.add_argument("--max-units", type=int, default=48)
     ap.add_argument("--warm-up", action="store_true",
@@ -356,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         ckpt, dec, label = make_models(args.preset, Path(tmp))
         res = measure(args.checkpoint or ckpt, args.decoder or dec, args.device, args.repeats, args.max_text,
                       args.max_units, args.turns, args.engine_turns, warm=args.warm_up,
-                      headline_turns=args.headline_turns)
+                      headline_turns=args.headline_turns, speculate_at_ms=args.speculate_at_ms)
     res["models"] = label if not (args.checkpoint or args.decoder) else f"{args.checkpoint} + {args.decoder}"
     res["preset"] = args.preset
     print(f"models: {res['models']}; device {res['device']}, {res['threads']} threads; repeats {args.repeats}")

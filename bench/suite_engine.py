@@ -7,6 +7,7 @@ time, so the VAD ends the turn and the speculative turn start (`VadConfig.specul
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import time
@@ -100,13 +101,16 @@ class CountingRunner:
 
 
 def engine_vad_turns(runner, decoder, speech_16k, sampling, turns: int, speculate_ms: float | None,
-                     end_of_turn=None) -> list[dict]:
+                     end_of_turn=None, speculate_at_ms: float | None = None) -> list[dict]:
     """`turns` one-turn conversations spoken into the fake mic (`speech_16k`: one clip, or a list used in turn);
     per turn: the captured samples, end of speech -> first sample, dispatched -> first sample, the speculative
     head start (0 without speculation) and the replies started for it (> 1: speculative replies dropped).
-    end_of_turn: a Smart Turn scorer (the app's default semantic end of turn) or None (the VAD's silence)."""
+    end_of_turn: a Smart Turn scorer (the app's default semantic end of turn) or None (the VAD's silence);
+    speculate_at_ms: the semantic detector's speculative start (None: EndOfTurnConfig's default)."""
     events, audio = EventCollector(), FakeAudio()
     semantic = EndOfTurnConfig(semantic=end_of_turn is not None)
+    if speculate_at_ms is not None:
+        semantic = dataclasses.replace(semantic, speculate_at_ms=speculate_at_ms)
     cfg = EngineConfig(vad=VadConfig(end_silence_ms=END_SILENCE_MS, speculate_after_ms=speculate_ms),
                        end_of_turn=semantic)
     counting = CountingRunner(runner)

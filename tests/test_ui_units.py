@@ -86,6 +86,32 @@ def test_live_bubble_becomes_the_captured_turn(qtbot):
     assert live.plain_text == "hello there"
 
 
+def test_a_continued_turn_shows_as_one_user_turn(qtbot, tmp_path):
+    """The user went on after an early commit: the early turn's bubbles leave the view (the merged turn holds its
+    audio), late events for it do not bring them back, and the log keeps it marked superseded (export too)."""
+    from app.turns import ConversationLog, export_conversation, load_export
+    from core.engine.events import ReplyEnded, ReplyText
+    from core.lm.events import StopReason, TextDelta
+    from ui.controls import StatusStrip
+    from ui.conversation_view import ConversationView
+    from ui.presenter import Presenter
+
+    view, strip, log = ConversationView(), StatusStrip(), ConversationLog()
+    qtbot.addWidget(view)
+    p = Presenter(view, strip, log)
+    p.handle(UserTurnCaptured(1, np.zeros(16000, np.float32), 16000, 0.0, 1.0, 1.2, "semantic"))
+    p.handle(ReplyText(1, TextDelta("Sure", (5,))))
+    p.handle(UserTurnCaptured(2, np.zeros(40000, np.float32), 16000, 0.0, 2.5, 2.7, "semantic", continues_turn=1))
+    p.handle(ReplyEnded(1, StopReason.CANCELLED, "Sure", "", True, 0.0, 0.3, 0))  # late: the early reply stopped
+    p.handle(UserTranscript(1, "I went to", True))
+    assert view.find("user", 1) is None and view.find("assistant", 1) is None
+    assert view.find("user", 2) is not None
+    assert [(r.role, r.turn_id, r.superseded) for r in log.turns] == [
+        ("user", 1, True), ("assistant", 1, True), ("user", 2, False)]
+    back = load_export(export_conversation(log, tmp_path / "export").parent)
+    assert [r.superseded for r in back.turns] == [True, True, False]
+
+
 def test_display_helpers():
     assert printable("a\x0cb\x06c") == "abc"
     long = "x" * 60

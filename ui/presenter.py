@@ -91,6 +91,8 @@ class Presenter(QObject):
         self.strip.set_level(ev.rms_dbfs, ev.ignored)
 
     def _user_audio(self, ev: UserTurnCaptured) -> None:
+        if ev.continues_turn is not None:
+            self._supersede(ev.continues_turn)
         self.view.rekey(USER, LIVE_TURN_ID, ev.turn_id)
         rec = self.log.get_or_add(USER, ev.turn_id)
         rec.chunks, rec.sample_rate_hz = [ev.samples], ev.sample_rate_hz
@@ -100,6 +102,19 @@ class Presenter(QObject):
         bubble.set_spoken(True)
         bubble.set_note("spoken" if ev.reason != "submitted" else "push-to-talk")
         bubble.set_replayable(True)
+
+    def _supersede(self, turn_id: int) -> None:
+        """The user went on after turn `turn_id` was committed early: the new turn holds its audio, so its bubbles
+        leave the view (one user turn on screen) and its log records are kept, marked superseded (export)."""
+        for role in (USER, ASSISTANT):
+            rec = self.log.find(role, turn_id)
+            if rec is not None:
+                rec.superseded = True
+            self.view.remove(role, turn_id)
+
+    def _superseded(self, role: str, turn_id: int) -> bool:
+        rec = self.log.find(role, turn_id)
+        return rec is not None and rec.superseded
 
     def _user_text(self, ev: UserTextSubmitted) -> None:
         rec = self.log.get_or_add(USER, ev.turn_id)
@@ -111,21 +126,27 @@ class Presenter(QObject):
     def _reply_text(self, ev: ReplyText) -> None:
         rec = self.log.get_or_add(ASSISTANT, ev.turn_id)
         rec.text += ev.delta.text
-        self.view.bubble(ASSISTANT, ev.turn_id).append_text(ev.delta.text)
+        if not rec.superseded:
+            self.view.bubble(ASSISTANT, ev.turn_id).append_text(ev.delta.text)
         self.reply_text_changed.emit(ev.turn_id, rec.text)
 
     def _reply_audio(self, ev: ReplyAudio) -> None:
         rec = self.log.get_or_add(ASSISTANT, ev.turn_id)
         rec.chunks.append(ev.chunk.samples)
         rec.sample_rate_hz = ev.chunk.sample_rate_hz
-        self.view.bubble(ASSISTANT, ev.turn_id).set_replayable(True)
+        if not rec.superseded:
+            self.view.bubble(ASSISTANT, ev.turn_id).set_replayable(True)
 
     def _barge_in(self, ev: BargeIn) -> None:
-        self.view.bubble(ASSISTANT, ev.turn_id).set_note("interrupted")
+        if not self._superseded(ASSISTANT, ev.turn_id):
+            self.view.bubble(ASSISTANT, ev.turn_id).set_note("interrupted")
 
     def _reply_end(self, ev: ReplyEnded) -> None:
         rec = self.log.get_or_add(ASSISTANT, ev.turn_id)
         rec.interrupted, rec.heard_text = ev.interrupted, ev.heard_text
+        if rec.superseded:  # the early reply of a turn the user went on with: not on screen
+            self.reply_ended.emit(ev.turn_id)
+            return
         bubble = self.view.bubble(ASSISTANT, ev.turn_id)
         if ev.interrupted:
             bubble.set_note(f"interrupted — heard: “{ev.heard_text}”" if ev.heard_text else "interrupted")
@@ -159,12 +180,12 @@ class Presenter(QObject):
                 self.partials_shown += 1
             return
         rec = self.log.get_or_add(USER, ev.turn_id)
-        bubble = self.view.bubble(USER, ev.turn_id)
         if ev.is_final:
             rec.text = ev.text
-            bubble.set_text(ev.text or "(no words recognised)")
-        else:
-            bubble.set_text(f"{ev.text} …")
+        if rec.superseded:
+            return
+        bubble = self.view.bubble(USER, ev.turn_id)
+        bubble.set_text((ev.text or "(no words recognised)") if ev.is_final else f"{ev.text} …")
 
     def _emotion(self, ev: TurnEmotion) -> None:
         if ev.turn_id is None:
@@ -173,7 +194,8 @@ class Presenter(QObject):
         rec = self.log.get_or_add(role, ev.turn_id)
         if ev.is_final:
             rec.emotions.append((ev.emotion.label, ev.emotion.confidence))
-        self.view.bubble(role, ev.turn_id).set_emotion(ev.emotion.label, ev.emotion.confidence, ev.is_final)
+        if not rec.superseded:
+            self.view.bubble(role, ev.turn_id).set_emotion(ev.emotion.label, ev.emotion.confidence, ev.is_final)
 
     def _listener(self, ev: ListenerStatus) -> None:
         self.listener_status[ev.name] = ev
