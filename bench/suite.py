@@ -193,9 +193,12 @@ def _vad_engine(ours, decoder, sampling, turns: int) -> dict | None:
 
 def headline(ours, decoder, sampling, turns: int, false_cuts: bool = True,
              speculate_at_ms: float | None = None) -> dict:
-    """The app's defaults (semantic end of turn + speculative start) on the complete espeak-ng sentences
+    """The app's defaults (semantic end of turn + speculative start, the "auto" vocoder schedule and jitter
+    buffer) on the complete espeak-ng sentences
     (bench/turn_sets.py), spoken into the fake microphone: end of speech -> first reply sample, the end-of-turn
     decision, the cost of speculation; and the false cuts of the audio model on the paused sentences."""
+    from app.commands.converse import SeededVocoder
+    from app.playback_plan import auto_plan
     from bench import turn_sets
     from bench.bench_turns import figures
     from core.turns.smart_turn import load_smart_turn
@@ -203,9 +206,12 @@ def headline(ours, decoder, sampling, turns: int, false_cuts: bool = True,
 
     scorer, status = load_smart_turn()
     sentences = [espeak_speech_16k(t) for t in turn_sets.COMPLETE]
+    plan = auto_plan(ours, decoder)  # the app's default vocoder schedule ("auto"), planned on this machine
+    vocoder = SeededVocoder(decoder, 0, plan.schedule, plan.prebuffer_ms)
     rows = engine_vad_turns(ours, decoder, sentences, sampling, turns, VadConfig().speculate_after_ms, scorer,
-                            speculate_at_ms)
+                            speculate_at_ms, vocoder)
     out = _medians_ms(rows)
+    out["schedule"], out["prebuffer_ms"] = list(plan.schedule.chunk_units), plan.prebuffer_ms
     out["end_of_turn"] = status
     out["turns"] = len(rows)
     out["replies_dropped_per_turn"] = statistics.mean(r["replies_started"] - 1 for r in rows)
@@ -332,6 +338,10 @@ def format_table(res: dict) -> str:
     lines += [f"{label:<50} {_fmt(o):>10} {_fmt(b):>10} {_fmt(r):>7}" for label, o, b, r in table_rows(res)]
     lines.append(f"end-of-turn silence (VAD end_silence_ms, both): {res['end_silence_ms']:.0f} ms; same greedy "
                  f"tokens: {res['same_tokens']}; peak RSS {res['memory']['peak_rss_mb']:.0f} MB (process)")
+    if "headline" in res:
+        h = res["headline"]
+        lines.append(f"headline: end of turn {h['end_of_turn']}; vocoder schedule (auto) {h['schedule']}, "
+                     f"jitter buffer {h['prebuffer_ms']:.0f} ms")
     lines += [f"target {k}: {v['value']:.3g} -> {'MET' if v['met'] else 'NOT MET'}" for k, v in res["targets"].items()]
     return "\n".join(lines)
 

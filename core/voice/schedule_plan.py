@@ -127,7 +127,7 @@ def _chunks_for(first_units: int, first_overlap: int, speed: VocoderSpeed, lm_un
 
 
 def plan_playback(speed: VocoderSpeed, lm_units_per_s: float, first_choices: tuple[int, ...] = FIRST_UNITS_CHOICES,
-                  max_units: int = 48, margin_s: float = 0.1, reply_units: int = 250,
+                  max_units: int = 48, margin_s: float = 0.15, reply_units: int = 250,
                   base_prebuffer_ms: float = 120.0) -> PlaybackPlan:
     """The plan whose simulated reply starts playing first and then never waits. A small first chunk makes the
     first audio early but emits little (its overlap and HiFT tail are held back), so the second chunk must come
@@ -153,7 +153,7 @@ def plan_playback(speed: VocoderSpeed, lm_units_per_s: float, first_choices: tup
     return plan
 
 
-def measure_vocoder_speed(decoder, sizes: tuple[int, int] = (8, 32), repeats: int = 2) -> VocoderSpeed:
+def measure_vocoder_speed(decoder, sizes: tuple[int, int] = (8, 32), repeats: int = 3) -> VocoderSpeed:
     """Time second calls (a prompt of earlier units, as in a reply) of two chunk sizes on `decoder`
     (a VoiceDecoder: `open_stream(schedule, generator)`); a line through the medians."""
     import torch
@@ -167,7 +167,7 @@ def measure_vocoder_speed(decoder, sizes: tuple[int, int] = (8, 32), repeats: in
             t0 = time.perf_counter()
             stream.push(list(range(n, 2 * n)))
             runs.append(time.perf_counter() - t0)
-        times.append(sorted(runs)[len(runs) // 2])
+        times.append(max(runs))  # the slowest: a plan from a lucky run leaves no room (gaps at the sink)
     (n0, n1), (t0, t1) = sizes, times
     per_unit = max(0.0, (t1 - t0) / (n1 - n0))
     return VocoderSpeed(max(1e-4, t0 - per_unit * n0), per_unit)
