@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import signal
 import sys
 
 # The window's command lives in ui/ (ui -> app, never back), so the entry point adds it to app's commands.
@@ -21,7 +23,14 @@ def _configure_logging(verbosity: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+def _stack_dumps_on_sigusr1() -> None:
+    """`kill -USR1 PID` writes every thread's Python stack to stderr (a hung app can say where it hangs)."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _stack_dumps_on_sigusr1()
     _quiet_import_warnings()
     from app.quiet_audio import quiet_third_party_warnings, silence_alsa
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -58,8 +59,16 @@ class App:
         deadline = time.monotonic() + timeout_s
         while self.log().count(text) < count:
             assert self.proc.poll() is None, f"the app exited early:\n{self.log()[-3000:]}"
-            assert time.monotonic() < deadline, f"{text!r} not logged:\n{self.log()[-3000:]}"
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{text!r} not logged:\n{self._log_with_stacks()[-12000:]}")
             time.sleep(0.1)
+
+    def _log_with_stacks(self) -> str:
+        """The log after asking the app (main.py's SIGUSR1 handler) to write every thread's stack into it."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+        return self.log()
 
     def xdo(self, *args: str) -> str:
         return subprocess.run(["xdotool", *args], env=self.xenv, capture_output=True, text=True, timeout=30).stdout
