@@ -66,11 +66,22 @@ def build_window(options: GuiOptions, store: Any = None, data_root: Path | None 
     return win
 
 
+def _no_weight_loading_bars() -> None:
+    """transformers draws a "Loading weights" bar on stderr for every load; the window loads the three listeners
+    on their own threads, and those bars are written beside the log without its lock. Python's text streams are
+    not thread-safe: log lines were lost (a test waited 120 s for "assistant_emotion: ready", which the app had
+    logged). The window shows load progress itself."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def run_gui(options: GuiOptions) -> int:
     import qasync
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    _no_weight_loading_bars()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationDisplayName(APP_DISPLAY_NAME)
     from ui.theme import apply_theme

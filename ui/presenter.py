@@ -198,6 +198,8 @@ class Presenter(QObject):
             self.view.bubble(role, ev.turn_id).set_emotion(ev.emotion.label, ev.emotion.confidence, ev.is_final)
 
     def _listener(self, ev: ListenerStatus) -> None:
+        if ev.name not in self.listener_status or self.listener_status[ev.name].reason != ev.reason:
+            log.info("listener shown: %s: %s", ev.name, ev.reason)  # e.g. "assistant_emotion: ready"
         self.listener_status[ev.name] = ev
         self._show_listeners()
 

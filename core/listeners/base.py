@@ -86,6 +86,7 @@ class Listener:
     # -- internals -----------------------------------------------------------------------------------------
 
     def _load_guarded(self) -> None:
+        log.info("%s: loading %s", self.name, self.checkpoint)
         try:
             with self._load_lock:
                 labels = self._load()
