@@ -155,7 +155,7 @@ def plan_playback(speed: VocoderSpeed, lm_units_per_s: float, first_choices: tup
 
 def measure_vocoder_speed(decoder, sizes: tuple[int, int] = (8, 32), repeats: int = 3) -> VocoderSpeed:
     """Time second calls (a prompt of earlier units, as in a reply) of two chunk sizes on `decoder`
-    (a VoiceDecoder: `open_stream(schedule, generator)`); a line through the medians."""
+    (a VoiceDecoder: `open_stream(schedule, generator)`); a line through the slowest of `repeats` runs."""
     import torch
 
     times = []
