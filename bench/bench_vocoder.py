@@ -63,19 +63,10 @@ def simulate_playout(
             delay += compute
         if record.samples:
             ready.append((done_at, record.samples / sample_rate_hz))
-    if not ready:
-        return 0.0, 0.0
-    queued, start = 0.0, ready[-1][0]
-    for at, duration in ready:
-        queued += duration
-        if queued >= prebuffer_s:
-            start = at
-            break
-    play_end, stall = start, 0.0
-    for at, duration in ready:
-        stall += max(0.0, at - play_end)
-        play_end = max(play_end, at) + duration
-    return start, stall
+    from core.voice.schedule_plan import play_out
+
+    out = play_out(ready, prebuffer_s)
+    return out.start_s, out.total_stall_s
 
 
 def run_one(dec, unit_ids: list[int], schedule, seed: int, unit_rate: float) -> dict:

@@ -94,3 +94,12 @@ def test_the_second_call_emits_less_than_its_units(tiny_decoder):
     out = [sum(c.size for c in stream.push(list(range(i, i + n)))) for i, n in ((0, 8), (8, 5), (13, 20))]
     want = [sched.emitted_frames_through(k) - (sched.emitted_frames_through(k - 1) if k else 0) for k in range(3)]
     assert out == [f * MEL_HOP_SAMPLES for f in want]
+
+
+def test_play_out_starts_at_the_prebuffer_and_sums_the_waits():
+    from core.voice.schedule_plan import play_out
+
+    out = play_out([(0.42, 0.25), (1.14, 0.5), (1.24, 1.0)], prebuffer_s=0.12)
+    assert out.start_s == pytest.approx(0.42)
+    assert out.longest_gap_s == pytest.approx(1.14 - 0.67) == pytest.approx(out.total_stall_s)
+    assert play_out([(0.1, 0.05), (0.3, 0.05)], prebuffer_s=1.0).start_s == pytest.approx(0.3)  # never filled

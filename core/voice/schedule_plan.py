@@ -79,21 +79,35 @@ def simulate(schedule: ChunkSchedule, speed: VocoderSpeed, lm_units_per_s: float
         units += n
         k += 1
     emitted.append((done, max(0.0, total_units * UNIT_S - sum(a for _, a in emitted))))
-    first = emitted[0][0]
-    # playback starts once prebuffer_s of audio is there (or all of it)
-    have, start = 0.0, emitted[-1][0]
-    for t, a in emitted:
+    out = play_out(emitted, prebuffer_s)
+    return emitted[0][0], out.longest_gap_s, out.start_s
+
+
+@dataclass(frozen=True)
+class PlayOut:
+    start_s: float  # playback starts
+    longest_gap_s: float  # the longest wait for a late piece
+    total_stall_s: float  # all the waits together
+
+
+def play_out(ready: list[tuple[float, float]], prebuffer_s: float) -> PlayOut:
+    """Playback of audio pieces `(time ready, seconds of audio)` through the jitter buffer: it starts once
+    `prebuffer_s` of audio is there (or the last piece is) and waits whenever the next piece is late."""
+    if not ready:
+        return PlayOut(0.0, 0.0, 0.0)
+    have, start = 0.0, ready[-1][0]
+    for t, a in ready:
         have += a
         if have >= prebuffer_s:
             start = t
             break
-    clock, gap = start, 0.0
-    for t, a in emitted:
+    clock, gap, stall = start, 0.0, 0.0
+    for t, a in ready:
         if t > clock:
-            gap = max(gap, t - clock)
+            gap, stall = max(gap, t - clock), stall + t - clock
             clock = t
         clock += a
-    return first, gap, start
+    return PlayOut(start, gap, stall)
 
 
 def _chunks_for(first_units: int, first_overlap: int, speed: VocoderSpeed, lm_units_per_s: float,
