@@ -33,6 +33,22 @@ def wav_of(speech_factory, text, tmp_path):  # noqa: F811
     return path
 
 
+def speak_and_record(pulse_server, eng, events, wav, rec_path, timeout_s: float) -> ReplyEnded:  # noqa: F811
+    """Start `eng`, say `wav` into the virtual microphone and record the speaker sink's monitor into `rec_path`
+    (float32 at MONITOR_RATE_HZ) until the first reply has ended (+0.5 s); the engine is stopped in any case."""
+    rec = pulse_server.record_monitor(rec_path, MONITOR_RATE_HZ)
+    try:
+        eng.start()
+        pulse_server.play_to_mic(wav)
+        end = events.wait_for(lambda e: isinstance(e, ReplyEnded), timeout_s)
+        time.sleep(0.5)
+    finally:
+        eng.stop()
+        rec.terminate()
+        rec.wait(5)
+    return end
+
+
 def make_engine(runner, **kw):
     events = Collector()
     conv = FakeConversation()
@@ -43,16 +59,8 @@ def make_engine(runner, **kw):
 def test_real_portaudio_turn_and_reply_reach_the_sink(pulse_server, speech_factory, tmp_path):  # noqa: F811
     eng, events, conv = make_engine(FakeRunner())
     rec_path = tmp_path / "monitor.raw"
-    rec = pulse_server.record_monitor(rec_path, MONITOR_RATE_HZ)
-    try:
-        eng.start()
-        pulse_server.play_to_mic(wav_of(speech_factory, "Hello there, how are you doing today?", tmp_path))
-        end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 30)
-        time.sleep(0.5)
-    finally:
-        eng.stop()
-        rec.terminate()
-        rec.wait(5)
+    wav = wav_of(speech_factory, "Hello there, how are you doing today?", tmp_path)
+    end = speak_and_record(pulse_server, eng, events, wav, rec_path, 30)
     assert len(events.of(UserTurnCaptured)) == 1
     assert not end.interrupted and end.heard_text == end.text.strip()
     y = np.fromfile(rec_path, dtype=np.float32)

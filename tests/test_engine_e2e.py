@@ -4,8 +4,6 @@ audio at the speaker sink's monitor. Needs `tiny_checkpoint` / `tiny_decoder` (t
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import soundfile as sf
@@ -14,9 +12,9 @@ from core.engine.config import AudioConfig, EngineConfig, VadConfig
 from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, ReplyUnits, UserTurnCaptured
 from tests.audio_fixtures import pulse_server, speech_factory  # noqa: F401 (fixtures)
 from tests.engine_fakes import Collector, FakeDecoder
+from tests.test_audio_pulse import speak_and_record
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
-MONITOR_RATE_HZ = 16000
 
 
 def _fixture(request, name: str):
@@ -59,16 +57,7 @@ def converse_once(runner, decoder, pulse, speech_factory, tmp_path, sampling=Non
     cfg = EngineConfig(vad=VadConfig(end_silence_ms=500), audio=AudioConfig(prebuffer_ms=100))
     eng = Engine(runner, decoder, config=cfg, sink=events, sampling=sampling)
     rec_path = tmp_path / "monitor.raw"
-    rec = pulse.record_monitor(rec_path, MONITOR_RATE_HZ)
-    try:
-        eng.start()
-        pulse.play_to_mic(wav)
-        events.wait_for(lambda e: isinstance(e, ReplyEnded), 240)
-        time.sleep(0.5)
-    finally:
-        eng.stop()
-        rec.terminate()
-        rec.wait(5)
+    speak_and_record(pulse, eng, events, wav, rec_path, 240)
     assert [t.role for t in eng.conversation.turns] == ["user", "assistant"]
     return events, np.fromfile(rec_path, dtype=np.float32)
 

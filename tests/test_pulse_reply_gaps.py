@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import numpy as np
 import pytest
 
 from tests.audio_fixtures import pulse_server, speech_factory  # noqa: F401 (fixtures)
 from tests.engine_fakes import Collector
-from tests.test_audio_pulse import MONITOR_RATE_HZ, wav_of
+from tests.test_audio_pulse import MONITOR_RATE_HZ, speak_and_record, wav_of
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 QUIET = 1e-4  # |sample| below this counts as silence (the jitter buffer's underrun fill is exact zeros)
@@ -53,7 +52,6 @@ def test_reply_has_no_gap_at_the_sink(pulse_server, speech_factory, tmp_path):  
     from app.playback_plan import auto_plan
     from core.engine.config import EngineConfig
     from core.engine.engine import Engine
-    from core.engine.events import ReplyEnded
     from core.listeners.bridge import ListenerBridge
     from core.listeners.config import ListenersConfig
     from core.listeners.manager import Listeners
@@ -79,17 +77,11 @@ def test_reply_has_no_gap_at_the_sink(pulse_server, speech_factory, tmp_path):  
     eng = Engine(runner, SeededVocoder(decoder, 0, plan.schedule, plan.prebuffer_ms), config=EngineConfig(),
                  sink=sink, sampling=SamplingConfig(seed=0, max_text_tokens=40, max_units=80))
     rec_path = tmp_path / "monitor.raw"
-    rec = pulse_server.record_monitor(rec_path, MONITOR_RATE_HZ)
+    wav = wav_of(speech_factory, "Could you tell me something about the weather?", tmp_path)
     try:
-        eng.start()
-        pulse_server.play_to_mic(wav_of(speech_factory, "Could you tell me something about the weather?", tmp_path))
-        end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 120)
-        time.sleep(0.5)
+        end = speak_and_record(pulse_server, eng, events, wav, rec_path, 120)
     finally:
-        eng.stop()
         listeners.close()
-        rec.terminate()
-        rec.wait(5)
     y = np.fromfile(rec_path, dtype=np.float32)
     gaps = gaps_ms(y, MONITOR_RATE_HZ)
     worst = max(gaps, default=0.0)
