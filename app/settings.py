@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.listeners.config import (
-    DEFAULT_ASR_CHECKPOINT,
-    DEFAULT_SER_CHECKPOINT,
-    DEFAULT_TEXT_EMOTION_CHECKPOINT,
-)
-from models.weights import WEIGHT_KINDS
+from app.flags import replace_at
+from core.options import HELP, default_of
+
+if typing.TYPE_CHECKING:
+    from app.config import CompanionConfig
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +30,7 @@ CONFIG_DIR_ENV = "OPENS2S_COMPANION_CONFIG_DIR"
 DATA_DIR_ENV = "OPENS2S_COMPANION_DATA_DIR"
 SETTINGS_FILE = "settings.json"
 MAX_RECENT = 8
-COMPUTE_DEVICES = ("auto", "cpu", "cuda")
-VOCODER_BACKENDS = ("torch", "onnx")
-# offered to users: "auto" (app/playback_plan.py, planned from this machine's measured speeds) or a
-# core.voice.chunk_schedule.ChunkSchedule.preset name
-VOCODER_SCHEDULES = ("auto", "fast", "smooth")
+CONFIG_PATH = "config_path"  # field metadata: where a mirrored setting sits in CompanionConfig
 
 
 def config_dir() -> Path:
@@ -57,98 +52,78 @@ class RecentCheckpoint:
     label: str = ""
 
 
+def mirror(path: str) -> Any:
+    """A settings field that mirrors the `CompanionConfig` field at `path` ("engine.vad.end_silence_ms"): its
+    default and help are that field's, and `AppSettings.config()` writes it back there."""
+    from app.config import CompanionConfig
+
+    owner: Any = CompanionConfig
+    *parents, name = path.split(".")
+    for part in parents:
+        owner = typing.get_type_hints(owner)[part]
+    f = {f.name: f for f in dataclasses.fields(owner)}[name]
+    return field(default=default_of(owner, name), metadata={HELP: f.metadata.get(HELP, ""), CONFIG_PATH: path})
+
+
 @dataclass(frozen=True)
 class AppSettings:
-    """Everything the window remembers between runs. Invalid values raise ValueError at construction."""
+    """Everything the window remembers between runs: the config fields it offers (each a `mirror` of a
+    `CompanionConfig` field, so defaults and help are defined once, by the stage that owns them) plus what only the
+    window has. Invalid values raise ValueError at construction. The JSON file keeps these flat names."""
 
     show_emotion: bool = True
     input_device: str | None = None  # name or index as text; None = the system default
     output_device: str | None = None
-    vad_start_threshold: float = 0.5
-    vad_stop_threshold: float = 0.35
-    end_silence_ms: float = 700.0
-    speculate_after_ms: float | None = 250.0  # speculative turn start after this pause; None = off
-    semantic_end_of_turn: bool = True  # Smart Turn decides when a pause ends the turn (EndOfTurnConfig)
-    eot_commit_prob: float = 0.8  # end-of-turn evidence that commits after the shortest pause
-    eot_hold_prob: float = 0.3  # evidence at or below this waits for the longest pause
-    eot_max_silence_ms: float = 1500.0  # longest pause inside a turn
-    barge_in: bool = False
-    barge_in_ms: float = 200.0
+    vad_start_threshold: float = mirror("engine.vad.start_threshold")
+    vad_stop_threshold: float = mirror("engine.vad.stop_threshold")
+    end_silence_ms: float = mirror("engine.vad.end_silence_ms")
+    speculate_after_ms: float | None = mirror("engine.vad.speculate_after_ms")
+    semantic_end_of_turn: bool = mirror("engine.end_of_turn.semantic")
+    eot_commit_prob: float = mirror("engine.end_of_turn.commit_prob")
+    eot_hold_prob: float = mirror("engine.end_of_turn.hold_prob")
+    eot_max_silence_ms: float = mirror("engine.end_of_turn.max_silence_ms")
+    barge_in: bool = mirror("engine.barge_in")
+    barge_in_ms: float = mirror("engine.barge_in_ms")
     system_prompt: str = ""  # "" = the model's default prompt
-    temperature: float = 0.2
-    top_p: float = 0.8
-    max_text_tokens: int | None = None  # None = the checkpoint's default
-    max_units: int | None = None
-    compute_device: str = "auto"
-    weights: str = "full"  # LM weight storage: full | int8 | int4 (models.weights); device support checked at load
-    vocoder_backend: str = "torch"
-    vocoder_schedule: str = "auto"  # auto: planned from measured speeds; fast: 8, 5, 5...; smooth: 16 units first
+    temperature: float = mirror("sampling.temperature")
+    top_p: float = mirror("sampling.top_p")
+    max_text_tokens: int | None = mirror("sampling.max_text_tokens")
+    max_units: int | None = mirror("sampling.max_units")
+    compute_device: str = mirror("compute.device")
+    weights: str = mirror("compute.weights")
+    vocoder_backend: str = mirror("voice.backend")
+    vocoder_schedule: str = mirror("voice.schedule")
     push_to_talk: bool = False
     # listener checkpoints: a local dir or a hub id already in the local cache (never downloaded by the app);
     # None = the listener stays off ("disabled in config")
-    asr_checkpoint: str | None = DEFAULT_ASR_CHECKPOINT
-    ser_checkpoint: str | None = DEFAULT_SER_CHECKPOINT
-    text_emotion_checkpoint: str | None = DEFAULT_TEXT_EMOTION_CHECKPOINT
+    asr_checkpoint: str | None = mirror("listeners.asr_checkpoint")
+    ser_checkpoint: str | None = mirror("listeners.ser_checkpoint")
+    text_emotion_checkpoint: str | None = mirror("listeners.text_emotion_checkpoint")
     checkpoint: str | None = None  # the model loaded at start-up
     decoder: str | None = None
     recent: tuple[RecentCheckpoint, ...] = field(default=())
 
     def __post_init__(self) -> None:
         _check_types(self)
-        if self.compute_device.split(":", 1)[0] not in COMPUTE_DEVICES:
-            raise ValueError(f"compute_device must be one of {COMPUTE_DEVICES} or cuda:N, got {self.compute_device!r}")
-        if self.weights not in WEIGHT_KINDS:
-            raise ValueError(f"weights must be one of {WEIGHT_KINDS}, got {self.weights!r}")
-        if self.vocoder_backend not in VOCODER_BACKENDS:
-            raise ValueError(f"vocoder_backend must be one of {VOCODER_BACKENDS}, got {self.vocoder_backend!r}")
-        if self.vocoder_schedule not in VOCODER_SCHEDULES:
-            raise ValueError(f"vocoder_schedule must be one of {VOCODER_SCHEDULES}, got {self.vocoder_schedule!r}")
-        self.engine_config()
-        self.sampling_config()
-        self.listeners_config()
+        self.config()
 
-    # -- the frozen configs the core builds from these ----------------------------------------------------
-    def engine_config(self):
-        from core.engine.config import AudioConfig, EndOfTurnConfig, EngineConfig, VadConfig
+    def config(self, seed: int | None = None) -> CompanionConfig:
+        """The `CompanionConfig` these settings describe (the window's listeners never download)."""
+        from app.config import CompanionConfig
 
-        return EngineConfig(
-            vad=VadConfig(
-                start_threshold=self.vad_start_threshold,
-                stop_threshold=self.vad_stop_threshold,
-                end_silence_ms=self.end_silence_ms,
-                speculate_after_ms=self.speculate_after_ms,
-            ),
-            end_of_turn=EndOfTurnConfig(semantic=self.semantic_end_of_turn, commit_prob=self.eot_commit_prob,
-                                        hold_prob=self.eot_hold_prob, max_silence_ms=self.eot_max_silence_ms),
-            audio=AudioConfig(input_device=_device(self.input_device), output_device=_device(self.output_device)),
-            barge_in=self.barge_in,
-            barge_in_ms=self.barge_in_ms,
+        config = CompanionConfig()
+        for f in dataclasses.fields(self):
+            if CONFIG_PATH in f.metadata:
+                config = replace_at(config, f.metadata[CONFIG_PATH], getattr(self, f.name))
+        audio = dataclasses.replace(config.engine.audio, input_device=_device(self.input_device),
+                                    output_device=_device(self.output_device))
+        return dataclasses.replace(
+            config,
+            model=dataclasses.replace(config.model, checkpoint=self.checkpoint, decoder=self.decoder),
+            engine=dataclasses.replace(config.engine, audio=audio),
+            sampling=dataclasses.replace(config.sampling, seed=seed),
+            listeners=dataclasses.replace(config.listeners, local_files_only=True),
         )
-
-    def sampling_config(self, seed: int | None = None):
-        from core.lm.sampling import SamplingConfig
-
-        return SamplingConfig(
-            temperature=self.temperature,
-            top_p=self.top_p,
-            max_text_tokens=self.max_text_tokens,
-            max_units=self.max_units,
-            seed=seed,
-        )
-
-    def listeners_config(self):
-        from core.listeners.config import ListenersConfig
-
-        return ListenersConfig(
-            asr_checkpoint=self.asr_checkpoint,
-            ser_checkpoint=self.ser_checkpoint,
-            text_emotion_checkpoint=self.text_emotion_checkpoint,
-            local_files_only=True,
-        )
-
-    @property
-    def torch_device(self) -> str | None:
-        return None if self.compute_device == "auto" else self.compute_device
 
     def with_recent(self, checkpoint: str, decoder: str, label: str = "") -> AppSettings:
         """These settings with (checkpoint, decoder) first in the recent list and as the start-up model."""

@@ -1,0 +1,50 @@
+"""One definition per option: a config dataclass field carries its default and its help line.
+
+`opt(default, "help")` is `dataclasses.field` with the help in `metadata`, the convention transformers'
+`HfArgumentParser` also reads. The command-line flags (`app/flags.py`) and the window's settings tooltips are
+derived from these fields, so a default or a help line is never written twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+HELP = "help"
+CHOICES = "choices"
+
+
+def opt(default: Any = dataclasses.MISSING, help: str = "", *, choices: tuple[Any, ...] | None = None,  # noqa: A002
+        factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with its help line (what the value means, in the user's words) and, for a value from a
+    fixed set, its `choices` (the owner's __post_init__ still validates)."""
+    metadata = {HELP: help} if choices is None else {HELP: help, CHOICES: tuple(choices)}
+    return dataclasses.field(default=default, default_factory=factory, metadata=metadata)
+
+
+def choices_of(cls: type, name: str) -> tuple[Any, ...]:
+    """The fixed set of values of `cls.name` (KeyError when it has none)."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f.metadata[CHOICES]
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+
+def help_of(cls: type, name: str) -> str:
+    """The help line of `cls.name` ("" when the field has none)."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f.metadata.get(HELP, "")
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+
+def default_of(cls: type, name: str) -> Any:
+    """The default of `cls.name` (a default_factory is called)."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            raise KeyError(f"{cls.__name__}.{name} has no default")
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
