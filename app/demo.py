@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from app.model_loader import LoadRequest, load_models
 from app.settings import AppSettings
+from app.window.model_loader import LoadRequest, load_models
 
 log = logging.getLogger(__name__)
 

@@ -26,17 +26,17 @@ import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.fake_audio import FakeAudio  # noqa: E402
-from app.pulse_server import PulseServer  # noqa: E402
-from app.sine_decoder import SineDecoder  # noqa: E402
-from core.audio.espeak import espeak  # noqa: E402
-from core.engine.collector import EventCollector  # noqa: E402
 from core.engine.config import AudioConfig, EngineConfig, VadConfig  # noqa: E402
 from core.engine.engine import Engine  # noqa: E402
 from core.engine.events import EngineState, ReplyEnded, UserTurnCaptured  # noqa: E402
 from core.lm.conversation import Conversation  # noqa: E402
 from core.lm.events import SpeechUnits  # noqa: E402
 from core.lm.sampling import SamplingConfig  # noqa: E402
+from testing.collector import EventCollector  # noqa: E402
+from testing.espeak import espeak  # noqa: E402
+from testing.fake_audio import FakeAudio  # noqa: E402
+from testing.pulse_server import PulseServer  # noqa: E402
+from testing.sine_vocoder import SineDecoder  # noqa: E402
 
 PHRASE = "Hello there, how are you doing today?"
 END_SILENCE_MS = 700.0

@@ -1,5 +1,5 @@
 """The engine's own latency, without model or vocoder compute: a runner that yields at once, the sine decoder
-(app/sine_decoder.py) and the fake audio backend (app/fake_audio.py) in real time.
+(testing/sine_vocoder.py) and the fake audio backend (testing/fake_audio.py) in real time.
 
     python bench/bench_engine_overhead.py [--turns 30]
 
@@ -23,14 +23,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.fake_audio import FakeAudio  # noqa: E402
-from app.sine_decoder import SineDecoder  # noqa: E402
-from core.engine.collector import EventCollector  # noqa: E402
 from core.engine.config import AudioConfig, EngineConfig, VadConfig  # noqa: E402
 from core.engine.engine import Engine  # noqa: E402
 from core.engine.events import ReplyEnded  # noqa: E402
 from core.lm.events import ReplyEvent, SpeechUnits, StopReason, TextDelta, TurnEnd  # noqa: E402
 from models.rates import SPEECH_RATE_HZ  # noqa: E402
+from testing.collector import EventCollector  # noqa: E402
+from testing.fake_audio import FakeAudio  # noqa: E402
+from testing.sine_vocoder import SineDecoder  # noqa: E402
 
 WORDS, UNITS_PER_WORD = 2, 5
 PAUSE_S, JITTER_S = 0.2, 0.02  # between turns; the jitter randomises the phase against the output callback

@@ -19,12 +19,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.reference_baseline import generate_per_span  # noqa: E402
-from core.audio.synthetic import synthetic_clip  # noqa: E402
 from core.lm.conversation import Conversation  # noqa: E402
 from core.lm.events import SpeechUnits, TextDelta  # noqa: E402
 from core.lm.runner import OpenS2SRunner  # noqa: E402
 from core.lm.sampling import SamplingConfig  # noqa: E402
 from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint  # noqa: E402
+from testing.synthetic import synthetic_clip  # noqa: E402
 
 
 def run_cached(runner: OpenS2SRunner, conv: Conversation, max_text: int, max_units: int) -> dict:

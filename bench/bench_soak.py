@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.null_audio import NullAudio, _NullStream  # noqa: E402
+from app.window.null_audio import NullAudio, _NullStream  # noqa: E402
 from core.engine.config import AudioConfig, EngineConfig, VadConfig  # noqa: E402
 from core.engine.engine import Engine  # noqa: E402
 from core.engine.events import BargeIn, EngineState, ReplyEnded, StateChanged  # noqa: E402
@@ -197,8 +197,8 @@ def main() -> int:
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from app.model_loader import LoadRequest, load_models
     from app.settings import AppSettings
+    from app.window.model_loader import LoadRequest, load_models
     from core.compute import configure_cpu_threads
     from core.lm.conversation import Conversation
     from models.tiny_checkpoint import make_tiny_checkpoint

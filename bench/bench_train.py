@@ -90,8 +90,8 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args)))
         return
-    from core.training.tiny_dataset import write_dataset
     from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint
+    from testing.tiny_dataset import write_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = make_tiny_checkpoint(Path(tmp) / "small", TinySpec.small(), seed=0)

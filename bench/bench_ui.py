@@ -69,11 +69,11 @@ def _spin_until(app, pred, timeout_s: float) -> bool:
 
 def _build(tmp: Path, listeners: bool):
     from app.demo import ensure_demo
-    from app.fake_audio import FakeAudio
-    from app.model_loader import LoadRequest, load_models
-    from app.replay import ReplayPlayer
-    from app.session import Session
     from app.settings import AppSettings, SettingsStore
+    from app.window.model_loader import LoadRequest, load_models
+    from app.window.replay import ReplayPlayer
+    from app.window.session import Session
+    from testing.fake_audio import FakeAudio
     from ui.main_window import MainWindow
 
     model, decoder = ensure_demo(tmp / "data")

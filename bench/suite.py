@@ -35,13 +35,13 @@ from bench.suite_measure import (  # noqa: E402
     multi_turn,
     ours_reply,
 )
-from core.audio.synthetic import synthetic_clip  # noqa: E402
 from core.compute import configure_cpu_threads  # noqa: E402
 from core.engine.config import VadConfig  # noqa: E402
 from core.engine.warmup import warm_up  # noqa: E402
 from core.lm.conversation import Conversation  # noqa: E402
 from core.lm.runner import OpenS2SRunner  # noqa: E402
 from models.rates import SPEECH_RATE_HZ  # noqa: E402
+from testing.synthetic import synthetic_clip  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ import numpy as np
 import soxr
 
 from app.commands.converse import SeededVocoder
-from app.fake_audio import FakeAudio
-from core.audio.espeak import espeak, espeak_available
-from core.engine.collector import EventCollector
 from core.engine.config import VAD_RATE_HZ, EndOfTurnConfig, EngineConfig, VadConfig
 from core.engine.engine import Engine
 from core.engine.events import EngineState, ReplyEnded, UserTurnCaptured
+from testing.collector import EventCollector
+from testing.espeak import espeak, espeak_available
+from testing.fake_audio import FakeAudio
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """The seams between the stages, as typing.Protocols: what the engine needs from the model runner, the voice
 decoder, the conversation history, the VAD and the audio backend, and nothing more. The real implementations
 (core.lm.runner, core.voice.token2wav, core.lm.conversation, core.turns.vad, the `sounddevice` module) and the
-stand-ins (app.fake_audio, app.null_audio, app.sine_decoder, the test fakes) all satisfy them structurally.
+stand-ins (testing.fake_audio, app.window.null_audio, testing.sine_vocoder, the test fakes) all satisfy them
+structurally.
 docs/contracts.md states the behaviour each method promises; docs/architecture.md shows where each seam sits.
 """
 

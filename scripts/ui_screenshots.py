@@ -44,7 +44,7 @@ def _speech(tmp: Path, rate_hz: int):
     import numpy as np
     import soxr
 
-    from core.audio.espeak import espeak
+    from testing.espeak import espeak
 
     x, rate = espeak("Hi! I had a really great day today.", tmp)
     y = soxr.resample(x, rate, rate_hz).astype(np.float32)
@@ -61,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
-    from app.fake_audio import FakeAudio
-    from app.model_loader import LoadRequest
-    from app.replay import ReplayPlayer
-    from app.session import Session
     from app.settings import AppSettings, SettingsStore
+    from app.window.model_loader import LoadRequest
+    from app.window.replay import ReplayPlayer
+    from app.window.session import Session
+    from testing.fake_audio import FakeAudio
     from ui.main_window import MainWindow
     from ui.settings_dialog import SettingsDialog
     from ui.theme import apply_theme

@@ -1,5 +1,5 @@
-"""Audio fixtures: espeak-ng utterances generated at test time (core.audio.espeak), and a private PulseAudio
-server with a null speaker sink and a virtual microphone (app.pulse_server).
+"""Audio fixtures: espeak-ng utterances generated at test time (testing.espeak), and a private PulseAudio
+server with a null speaker sink and a virtual microphone (testing.pulse_server).
 
 Register with `pytest_plugins = ["tests.audio_fixtures"]` (tests/conftest.py) or import the fixtures.
 Nothing here imports sounddevice: the server's env vars must be set before PortAudio initialises.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from app.pulse_server import SPK_RATE_HZ, PulseServer, missing_tools
-from core.audio.espeak import espeak, espeak_available
+from testing.espeak import espeak, espeak_available
+from testing.pulse_server import SPK_RATE_HZ, PulseServer, missing_tools
 
 __all__ = ["SPK_RATE_HZ", "PulseServer", "espeak", "pulse_server", "speech_factory"]
 

@@ -1,6 +1,6 @@
 """Test doubles for the engine: a runner and a conversation implementing docs/contracts.md with controllable
 timing, failures and cancel. The sounddevice-like backend, the sine vocoder and the event collector are package
-modules (app.fake_audio, app.sine_decoder, core.engine.collector), re-exported here under the tests' names."""
+modules (testing.fake_audio, testing.sine_vocoder, testing.collector), re-exported here under the tests' names."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import time
 
 import numpy as np
 
-from app.fake_audio import FakeAudio, FakeMic, FakePortAudioError, FakeSpeaker, FakeStream
-from app.sine_decoder import SAMPLES_PER_UNIT, SineDecoder, SineStream
-from core.engine.collector import EventCollector as Collector
 from core.lm.events import SpeechUnits, StopReason, TextDelta, TurnEnd
 from models.glm_constants import SAMPLE_RATE_HZ as DECODER_RATE_HZ
+from testing.collector import EventCollector as Collector
+from testing.fake_audio import FakeAudio, FakeMic, FakePortAudioError, FakeSpeaker, FakeStream
+from testing.sine_vocoder import SAMPLES_PER_UNIT, SineDecoder, SineStream
 
 __all__ = [
     "DECODER_RATE_HZ", "SAMPLES_PER_UNIT", "Collector", "FakeAudio", "FakeConversation", "FakeDecoder", "FakeMic",

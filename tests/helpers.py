@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.audio.synthetic import synthetic_clip
 from models.rates import SPEECH_RATE_HZ as RATE_HZ
+from testing.synthetic import synthetic_clip
 
 __all__ = ["RATE_HZ", "synthetic_clip"]

@@ -1,5 +1,7 @@
 """The layout's rules, checked on the source (an AST walk, nothing imported): dependencies point one way
-(ui -> app -> core -> models; bench/ and scripts/ never import tests/), no import cycle among the project's
+(ui -> app -> core -> models; bench/ and scripts/ never import tests/; the product (app, core, models, ui, main)
+never imports testing/, the test doubles kept out of the wheel, and testing/ imports no tests/, bench/ or scripts/
+module), no import cycle among the project's
 modules, and every project import names a module that exists in this tree (an editable install elsewhere can
 otherwise hide a stale path)."""
 
@@ -11,13 +13,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("app", "bench", "core", "models", "scripts", "tests", "ui")
+PACKAGES = ("app", "bench", "core", "models", "scripts", "testing", "tests", "ui")
 # room -> rooms it must never import (at module level or inside a function)
 FORBIDDEN = {
-    "models": ("core", "app", "ui", "bench", "scripts", "tests"),
-    "core": ("app", "ui", "bench", "scripts", "tests"),
-    "app": ("ui", "bench", "scripts", "tests"),
-    "ui": ("bench", "scripts", "tests"),
+    "models": ("core", "app", "ui", "bench", "scripts", "testing", "tests"),
+    "core": ("app", "ui", "bench", "scripts", "testing", "tests"),
+    "app": ("ui", "bench", "scripts", "testing", "tests"),
+    "ui": ("bench", "scripts", "testing", "tests"),
+    "main": ("bench", "scripts", "testing", "tests"),
+    "testing": ("bench", "scripts", "tests"),
     "bench": ("tests",),
     "scripts": ("tests",),
 }
@@ -157,7 +161,8 @@ def test_every_project_import_exists_in_this_tree(graph):
 
 def test_the_checks_catch_what_they_are_for(tmp_path):
     """The rules fail on a tree that breaks them: models -> core, bench -> tests, a two-module cycle, a cycle
-    through a TYPE_CHECKING import, and a function-level import (layering) that is not a cycle."""
+    through a TYPE_CHECKING import, a function-level import (layering) that is not a cycle, product code importing
+    testing/ and testing/ importing tests/."""
     files = {
         "models/net.py": "from core.voice import token2wav\n",
         "core/voice/token2wav.py": "from core.voice.stream import S\n",
@@ -171,6 +176,9 @@ def test_the_checks_catch_what_they_are_for(tmp_path):
         "ui/w.py": "from . import actions\n",
         "ui/actions.py": "from ui import w\n",
         "main.py": "",
+        "core/audio/uses_fake.py": "def f():\n    from testing.fake_audio import FakeAudio\n",
+        "ui/rig.py": "import testing.fake_audio\n",
+        "testing/fake_audio.py": "from tests.engine_fakes import FakeRunner\n",
     }
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -182,6 +190,9 @@ def test_the_checks_catch_what_they_are_for(tmp_path):
     assert any(b.startswith("models.net:1 imports core.voice.token2wav") for b in bad)
     assert any(b.startswith("bench.b:1 imports tests.engine_fakes") for b in bad)
     assert any(b.startswith("core.engine.late:2 imports app.cli") for b in bad)  # function level counts
+    assert any(b.startswith("core.audio.uses_fake:2 imports testing.fake_audio") for b in bad)
+    assert any(b.startswith("ui.rig:1 imports testing.fake_audio") for b in bad)
+    assert any(b.startswith("testing.fake_audio:1 imports tests.engine_fakes") for b in bad)
     found = cycles(imports)
     assert ["core.voice.stream", "core.voice.token2wav"] in found
     assert ["ui.actions", "ui.w"] in found

@@ -76,7 +76,7 @@ import json, resource, signal, sys
 from pathlib import Path
 import numpy as np
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead of killing us
-from app.journal import ConversationJournal, read_journal
+from app.window.journal import ConversationJournal, read_journal
 from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, UserTurnCaptured
 from core.engine.recorder import SessionRecorder
 from core.lm.events import AudioChunk, StopReason, TextDelta
@@ -131,7 +131,7 @@ import re, resource, sys, logging
 logging.disable(logging.WARNING)
 def vm():
     return int(re.search(r"VmSize:\s+(\d+)", open("/proc/self/status").read()).group(1)) * 1024
-from app.model_loader import LoadRequest, ModelLoader
+from app.window.model_loader import LoadRequest, ModelLoader
 from app.settings import AppSettings
 settings = AppSettings(asr_checkpoint=None, ser_checkpoint=None, text_emotion_checkpoint=None)
 req = LoadRequest(sys.argv[1], sys.argv[2])
@@ -182,7 +182,7 @@ def test_a_corrupt_settings_file(tmp_path):
 # -- SIGTERM during a reply ------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_sigterm_during_a_reply(pulse_server, tmp_path):  # noqa: F811
-    from app.journal import read_journal
+    from app.window.journal import read_journal
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1",
                OPENS2S_COMPANION_CONFIG_DIR=str(tmp_path / "config"),

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from app.settings import AppSettings, SettingsStore
-from app.turns import ConversationLog, export_conversation, load_export
+from app.window.turns import ConversationLog, export_conversation, load_export
 from core.engine.events import ReplyAudio, UserTurnCaptured
 from core.engine.recorder import SessionRecorder
 from core.lm.events import AudioChunk

@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from app.journal import ConversationJournal, read_journal
-from app.model_loader import LoadRequest
+from app.window.journal import ConversationJournal, read_journal
+from app.window.model_loader import LoadRequest
 from core.engine.events import EngineError, UserTurnCaptured
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.ui_helpers import (  # noqa: F401 (fixtures)
@@ -72,7 +72,7 @@ def test_a_failed_settings_save_still_enables_the_controls(qtbot, make_window, t
 
 # -- finding 8 ------------------------------------------------------------------------------------------------------
 def test_an_export_write_error_is_shown_not_raised(qtbot, make_window, tmp_path, monkeypatch):  # noqa: F811
-    import app.turns
+    import app.window.turns
 
     win = make_window()
     rec = win.conversation_log.get_or_add("user", 1)
@@ -81,7 +81,7 @@ def test_an_export_write_error_is_shown_not_raised(qtbot, make_window, tmp_path,
     def full(*_a, **_k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(app.turns, "write_text_durably", full)
+    monkeypatch.setattr(app.window.turns, "write_text_durably", full)
     monkeypatch.setattr(win, "last_error_box", None)
     assert win.export_to(tmp_path / "out") is None
     assert "No space left" in win.statusBar().currentMessage() and win.last_error_box is not None

@@ -18,8 +18,8 @@ import pytest
 import torch
 
 from core.training.setup import eval_losses, load_training_set
-from core.training.tiny_dataset import write_parity_dataset
 from models.checkpoint import load_checkpoint
+from testing.tiny_dataset import write_parity_dataset
 from tests.test_reference_parity import _fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]

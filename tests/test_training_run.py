@@ -24,10 +24,10 @@ from core.training.config import TrainConfig
 from core.training.loss import base_causal_lm
 from core.training.setup import eval_losses, load_training_set
 from core.training.stages import LoraSpec
-from core.training.tiny_dataset import write_dataset
 from core.training.trainer import Trainer
 from models.adapter import apply_adapter
 from models.checkpoint import load_checkpoint
+from testing.tiny_dataset import write_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

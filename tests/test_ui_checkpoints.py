@@ -9,8 +9,8 @@ import threading
 
 from PySide6.QtWidgets import QMessageBox
 
-from app.downloader import DECODER_REPO, LISTENER_REPOS, MODEL_REPO, HubDownloader, RepoTarget
-from app.model_loader import LoadRequest
+from app.window.downloader import DECODER_REPO, LISTENER_REPOS, MODEL_REPO, HubDownloader, RepoTarget
+from app.window.model_loader import LoadRequest
 from tests.ui_helpers import (  # noqa: F401 (fixtures)
     WAIT_MS,
     load_into,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.turns import load_export
+from app.window.turns import load_export
 from core.engine.events import ReplyEnded
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.ui_helpers import (  # noqa: F401 (fixtures)

@@ -164,7 +164,7 @@ def test_f5_shortcuts_reach_the_window_while_the_text_box_has_focus(qtbot, make_
 # 6 -----------------------------------------------------------------------------------------------------------------
 def test_f6_export_picker_status_after_failed_load_no_flags_and_quiet_mic_warning(
         qtbot, make_window, tiny_models, monkeypatch, tmp_path):  # noqa: F811
-    from app.model_loader import LoadRequest
+    from app.window.model_loader import LoadRequest
 
     win = make_window()
     asked = {}

@@ -76,8 +76,8 @@ from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from ui.theme import apply_theme
 apply_theme(app)
-from app.replay import ReplayPlayer
-from app.session import Session
+from app.window.replay import ReplayPlayer
+from app.window.session import Session
 from app.settings import AppSettings, SettingsStore
 from tests.engine_fakes import FakeAudio
 from ui.main_window import MainWindow

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.partial_feed import FLUSH_FRAMES, PartialFeed
-from app.talk_vad import TalkVad
+from app.window.partial_feed import FLUSH_FRAMES, PartialFeed
+from app.window.talk_vad import TalkVad
 from core.engine.events import EngineState, SpeechDiscarded, SpeechStarted, StateChanged, UserTurnCaptured
 from core.listeners.events import UserTranscript
 from ui.controls import meter_value
@@ -65,7 +65,7 @@ def test_push_to_talk_records_only_while_held_and_reports_no_speech():
 
 
 def test_live_bubble_becomes_the_captured_turn(qtbot):
-    from app.turns import ConversationLog
+    from app.window.turns import ConversationLog
     from ui.controls import StatusStrip
     from ui.conversation_view import ConversationView
     from ui.presenter import LIVE_TURN_ID, Presenter
@@ -89,7 +89,7 @@ def test_live_bubble_becomes_the_captured_turn(qtbot):
 def test_a_continued_turn_shows_as_one_user_turn(qtbot, tmp_path):
     """The user went on after an early commit: the early turn's bubbles leave the view (the merged turn holds its
     audio), late events for it do not bring them back, and the log keeps it marked superseded (export too)."""
-    from app.turns import ConversationLog, export_conversation, load_export
+    from app.window.turns import ConversationLog, export_conversation, load_export
     from core.engine.events import ReplyEnded, ReplyText
     from core.lm.events import StopReason, TextDelta
     from ui.controls import StatusStrip

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from core.audio.playout import PlayoutBuffer
-from core.engine.collector import EventCollector
 from core.engine.events import ReplyAudio
 from core.engine.reply_job import ReplyJob, ReplyRequest
 from core.lm.events import SpeechUnits
 from core.voice.token2wav import ChunkSchedule, VoiceDecoder
 from models.glm_constants import FLOW_STEPS
+from testing.collector import EventCollector
 from tests.engine_fakes import FakeConversation, FakeRunner
 from tests.vocoder_helpers import decoder, units
 

@@ -1,11 +1,11 @@
-"""Test-side names for the tiny training datasets (the writers live in core/training/tiny_dataset.py)."""
+"""Test-side names for the tiny training datasets (the writers live in testing/tiny_dataset.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from core.training.tiny_dataset import RowSpec, unit_string, write_dataset  # noqa: F401
-from core.training.tiny_dataset import example_row as _row
+from testing.tiny_dataset import RowSpec, unit_string, write_dataset  # noqa: F401
+from testing.tiny_dataset import example_row as _row
 
 
 def example_row(i: int, audio: str | None, folder: Path | None = None) -> dict:

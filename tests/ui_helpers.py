@@ -10,8 +10,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from app.model_loader import LoadRequest
 from app.settings import AppSettings, SettingsStore
+from app.window.model_loader import LoadRequest
 from tests.engine_fakes import FakeAudio
 
 WAIT_MS = 90_000
@@ -37,7 +37,7 @@ def tiny_decoder_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_models(tiny_checkpoint, tiny_decoder_dir):
     """(runner, decoder adapter, LoadRequest) for the tiny checkpoint + tiny decoder, loaded once."""
-    from app.model_loader import load_models
+    from app.window.model_loader import load_models
 
     req = LoadRequest(str(tiny_checkpoint), str(tiny_decoder_dir), "tiny test model")
     runner, decoder = load_models(req, TEST_SETTINGS, lambda *_: None)
@@ -54,8 +54,8 @@ def tiny_listener_dirs(tmp_path_factory):
 @pytest.fixture
 def make_window(qtbot, tmp_path):
     """make_window(settings=..., audio=...) -> MainWindow (shut down at teardown)."""
-    from app.replay import ReplayPlayer
-    from app.session import Session
+    from app.window.replay import ReplayPlayer
+    from app.window.session import Session
     from ui.app_main import load_style
     from ui.main_window import MainWindow
 

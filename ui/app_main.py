@@ -41,10 +41,10 @@ def load_style() -> str:
 
 def build_window(options: GuiOptions, store: Any = None, data_root: Path | None = None):
     """The window with its session, replay player and start-up model load (needs a QApplication)."""
-    from app.model_loader import LoadRequest
-    from app.replay import ReplayPlayer
-    from app.session import Session
     from app.settings import SettingsStore, data_dir
+    from app.window.model_loader import LoadRequest
+    from app.window.replay import ReplayPlayer
+    from app.window.session import Session
     from ui.main_window import MainWindow
 
     store = store or SettingsStore()
@@ -53,7 +53,7 @@ def build_window(options: GuiOptions, store: Any = None, data_root: Path | None 
     session = Session(settings, audio=options.audio)
     replay = ReplayPlayer(options.audio, settings.engine_config().audio.output_device)
     win = MainWindow(session, store, root, replay)
-    win.offer_restore()  # the last run's conversation, if it left one (app/journal.py)
+    win.offer_restore()  # the last run's conversation, if it left one (app/window/journal.py)
     if options.send_text:
         win.model_loaded.connect(lambda _label: win.send_text(options.send_text))
     if options.demo:

@@ -17,12 +17,12 @@ from PySide6.QtCore import QEvent, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
 from app.demo import DEMO_LABEL, demo_loader, demo_request, demo_settings
-from app.downloader import LISTENER_REPOS
-from app.journal import ConversationJournal
-from app.model_loader import LoadRequest, ModelLoader
-from app.session import AudioFallback, Session
 from app.settings import AppSettings, SettingsStore
-from app.turns import ASSISTANT, ConversationLog, export_conversation
+from app.window.downloader import LISTENER_REPOS
+from app.window.journal import ConversationJournal
+from app.window.model_loader import LoadRequest, ModelLoader
+from app.window.session import AudioFallback, Session
+from app.window.turns import ASSISTANT, ConversationLog, export_conversation
 from core.engine.events import EngineError, ErrorKind
 from ui.controls import BUSY_STATES, ControlBar, StatusStrip
 from ui.conversation_view import ConversationView
@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self.presenter.downloadable = self.listener_downloadable
         session.event.connect(self.presenter.handle)
         session.event.connect(self._session_event)
-        self.journal = ConversationJournal(data_root)  # crash-safe copy of every turn (app/journal.py)
+        self.journal = ConversationJournal(data_root)  # crash-safe copy of every turn (app/window/journal.py)
         session.event.connect(self.journal.handle)
         self.journal.on_failure = lambda msg: self.statusBar().showMessage(msg, TEXT_ONLY_MESSAGE_MS)
         self.pending_journal = self._take_previous_journal()

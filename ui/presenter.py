@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from app.turns import ASSISTANT, USER, ConversationLog
+from app.window.turns import ASSISTANT, USER, ConversationLog
 from core.engine.events import (
     BargeIn,
     EngineError,

@@ -10,7 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenuBar, QMessageBox, QStatusBar
 
-from app.downloader import (
+from app.settings import AppSettings
+from app.window.downloader import (
     LISTENER_REPOS,
     HubDownloader,
     RepoTarget,
@@ -18,9 +19,8 @@ from app.downloader import (
     default_targets,
     listener_targets,
 )
-from app.model_loader import LoadRequest
-from app.session import Session
-from app.settings import AppSettings
+from app.window.model_loader import LoadRequest
+from app.window.session import Session
 from ui.controls import ControlBar
 from ui.dialogs import DownloadDialog, ShortcutsDialog, WelcomePanel, show_error
 from ui.messages import LISTENER_TITLES, listener_line

@@ -3,7 +3,8 @@ jitter buffer, both at the device's native rate. Callbacks only copy; all DSP ru
 
 The backend is `core.seams.AudioBackend`: `query_devices(device, kind)`, `InputStream`, `OutputStream`
 (sounddevice signatures: samplerate, blocksize, device, channels, dtype, callback, finished_callback). The
-`sounddevice` module is one; `app.fake_audio` (tests, benchmarks) and `app.null_audio` (text-only) are others.
+`sounddevice` module is one; `testing.fake_audio` (tests, benchmarks) and `app.window.null_audio` (text-only) are
+others.
 """
 
 from __future__ import annotations

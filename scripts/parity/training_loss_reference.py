@@ -25,8 +25,8 @@ from pathlib import Path
 
 def make(out: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from core.training.tiny_dataset import write_parity_dataset
     from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint
+    from testing.tiny_dataset import write_parity_dataset
 
     make_tiny_checkpoint(out / "ckpt", TinySpec(), seed=0, shards=2)
     write_parity_dataset(out / "data")

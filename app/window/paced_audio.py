@@ -1,6 +1,7 @@
 """Sounddevice-like streams without hardware: each calls its callback every block period on its own thread, paced
-in real time (or `speed` times faster), like PortAudio does. The base of `app.null_audio` (silence, text-only mode)
-and `app.fake_audio` (a scripted microphone and a recording speaker for tests, benchmarks and screenshots).
+in real time (or `speed` times faster), like PortAudio does. The base of `app.window.null_audio` (silence,
+text-only mode) and `testing.fake_audio` (a scripted microphone and a recording speaker for tests, benchmarks and
+screenshots).
 """
 
 from __future__ import annotations

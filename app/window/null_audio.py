@@ -1,7 +1,7 @@
 """A sounddevice-like backend with no hardware, for machines without a sound card: text-only mode.
 
 The input delivers digital silence and the output discards what it is given, both paced in real time on
-their own threads (app.paced_audio), so the engine runs unchanged (typed turns get replies; nothing is heard).
+their own threads (app.window.paced_audio), so the engine runs unchanged (typed turns get replies; nothing is heard).
 The window switches to it only when the real devices cannot be opened, and says so.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from app.paced_audio import PacedStream
+from app.window.paced_audio import PacedStream
 from core.audio.devices import DEVICE_RATE_HZ
 
 log = logging.getLogger(__name__)

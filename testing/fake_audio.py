@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from app.paced_audio import PacedStream
+from app.window.paced_audio import PacedStream
 from core.audio.devices import DEVICE_RATE_HZ
 
 log = logging.getLogger(__name__)

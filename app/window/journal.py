@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from app.turns import ASSISTANT, USER, ConversationLog
+from app.window.turns import ASSISTANT, USER, ConversationLog
 from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, UserTextSubmitted, UserTurnCaptured
 from core.listeners.events import TurnEmotion, UserTranscript
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from app.end_of_turn import SessionEndOfTurn
-from app.partial_feed import PartialFeed
 from app.settings import AppSettings
-from app.talk_vad import TalkVad
+from app.window.end_of_turn import SessionEndOfTurn
+from app.window.partial_feed import PartialFeed
+from app.window.talk_vad import TalkVad
 from core.engine.config import VAD_RATE_HZ
 from core.engine.events import EngineError, EngineState, ErrorKind
 from core.listeners.bridge import ListenerBridge
@@ -275,7 +275,7 @@ class Session(QObject):
 
     def _fall_back_to_text_only(self, err: DeviceError) -> bool:
         """No usable sound device: keep the conversation going on a silent backend (typed turns work)."""
-        from app.null_audio import NullAudio
+        from app.window.null_audio import NullAudio
 
         log.warning("no usable sound device (%s); switching to text-only mode", err)
         failed = self.engine
