@@ -26,10 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.fake_audio import FakeAudio  # noqa: E402
 from app.sine_decoder import SineDecoder  # noqa: E402
 from core.engine.collector import EventCollector  # noqa: E402
-from core.engine.config import AudioConfig, EngineConfig, VadConfig  # noqa: E402
+from core.engine.config import AudioConfig, EngineConfig  # noqa: E402
 from core.engine.engine import Engine  # noqa: E402
 from core.engine.events import ReplyEnded  # noqa: E402
 from core.lm.events import ReplyEvent, SpeechUnits, StopReason, TextDelta, TurnEnd  # noqa: E402
+from core.turns.config import VadConfig  # noqa: E402
 from models.rates import SPEECH_RATE_HZ  # noqa: E402
 
 WORDS, UNITS_PER_WORD = 2, 5
