@@ -109,7 +109,8 @@ class AppSettings:
 
     # -- the frozen configs the core builds from these ----------------------------------------------------
     def engine_config(self):
-        from core.engine.config import AudioConfig, EndOfTurnConfig, EngineConfig, VadConfig
+        from core.engine.config import AudioConfig, EngineConfig
+        from core.turns.config import EndOfTurnConfig, VadConfig
 
         return EngineConfig(
             vad=VadConfig(
