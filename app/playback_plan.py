@@ -42,9 +42,10 @@ def measure_lm_units_per_s(runner) -> float:
     return n / max(time.perf_counter() - first_t, 1e-6)
 
 
-def auto_plan(runner, decoder) -> PlaybackPlan:
-    speed = measure_vocoder_speed(decoder)
+def auto_plan(runner, vocoder, seed: int = 0) -> PlaybackPlan:
+    """The plan for this machine; its streams are seeded with `seed`."""
+    speed = measure_vocoder_speed(vocoder)
     slowed = VocoderSpeed(speed.fixed_s * CONTENTION, speed.per_unit_s * CONTENTION)
     plan = plan_playback(slowed, measure_lm_units_per_s(runner) / CONTENTION)
     log.info("auto schedule: %s, prebuffer %.0f ms", plan.schedule.chunk_units, plan.prebuffer_ms)
-    return dataclasses.replace(plan)
+    return dataclasses.replace(plan, seed=seed)

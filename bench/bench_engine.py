@@ -23,15 +23,18 @@ from pathlib import Path
 
 import numpy as np
 import soxr
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.engine.config import AudioConfig, EngineConfig, VadConfig  # noqa: E402
+from core.engine.config import AudioConfig, EngineConfig  # noqa: E402
 from core.engine.engine import Engine  # noqa: E402
 from core.engine.events import EngineState, ReplyEnded, UserTurnCaptured  # noqa: E402
 from core.lm.conversation import Conversation  # noqa: E402
 from core.lm.events import SpeechUnits  # noqa: E402
 from core.lm.sampling import SamplingConfig  # noqa: E402
+from core.turns.config import VadConfig  # noqa: E402
+from core.voice.schedule_plan import PlaybackPlan  # noqa: E402
 from testing.collector import EventCollector  # noqa: E402
 from testing.espeak import espeak  # noqa: E402
 from testing.fake_audio import FakeAudio  # noqa: E402
@@ -45,7 +48,6 @@ MAX_TEXT_TOKENS, MAX_UNITS = 24, 48
 
 
 def load_models(args: argparse.Namespace, tmp: Path):
-    from app.commands.converse import SeededVocoder
     from core.lm.runner import OpenS2SRunner
 
     ckpt = args.checkpoint
@@ -61,19 +63,20 @@ def load_models(args: argparse.Namespace, tmp: Path):
         from models.tiny_decoder import make_tiny_decoder
 
         decoder_dir = make_tiny_decoder(tmp / "tiny_decoder")
-    vocoder_mod = importlib.import_module("core.voice.token2wav")
-    dec = vocoder_mod.VoiceDecoder.load(decoder_dir, backend=args.decoder_backend, device=args.device)
+    vocoder_mod = importlib.import_module("core.voice.vocoder")
+    vocoder = vocoder_mod.Vocoder.load(decoder_dir, backend=args.vocoder_backend, device=args.device)
     label = "tiny " if args.decoder is None else ""
-    return runner, SeededVocoder(dec), f"{label}{args.decoder_backend} decoder"
+    return runner, vocoder, f"{label}{args.vocoder_backend} decoder"
 
 
-def pure_compute_s(runner, decoder, user_audio: np.ndarray, sampling: SamplingConfig) -> tuple[float, float]:
+def pure_compute_s(runner, vocoder, user_audio: np.ndarray, sampling: SamplingConfig) -> tuple[float, float]:
     """Runner + vocoder alone, one thread: (wall s from reply() to the first audio chunk, s of it in the vocoder)."""
     conv = Conversation()
     conv.add_user_audio(user_audio)
     t0 = time.perf_counter()
     stream = runner.reply(conv, sampling)
-    vs = decoder.open_stream()
+    plan = PlaybackPlan()  # the engine's default: the "fast" schedule, seed 0
+    vs = vocoder.open_stream(plan.schedule, torch.Generator().manual_seed(plan.seed))
     vocoder_s = 0.0
     for ev in stream:
         if isinstance(ev, SpeechUnits) and ev.units:
@@ -216,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", type=Path)
     p.add_argument("--decoder", type=Path)
-    p.add_argument("--decoder-backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--vocoder-backend", choices=("torch", "onnx"), default="torch")
     p.add_argument(
         "--no-first-chunk-priority",
         dest="first_chunk_priority",

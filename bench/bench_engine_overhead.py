@@ -23,10 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.engine.config import AudioConfig, EngineConfig, VadConfig  # noqa: E402
+from core.engine.config import AudioConfig, EngineConfig  # noqa: E402
 from core.engine.engine import Engine  # noqa: E402
 from core.engine.events import ReplyEnded  # noqa: E402
 from core.lm.events import ReplyEvent, SpeechUnits, StopReason, TextDelta, TurnEnd  # noqa: E402
+from core.turns.config import VadConfig  # noqa: E402
 from models.rates import SPEECH_RATE_HZ  # noqa: E402
 from testing.collector import EventCollector  # noqa: E402
 from testing.fake_audio import FakeAudio  # noqa: E402

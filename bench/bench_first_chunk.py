@@ -258,23 +258,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="utterances (unit + noise seeds) for the seam part")
     parser.add_argument("--repeats", type=int, default=3, help="timing runs per candidate (median per call)")
     parser.add_argument("--rates", default=",".join(f"{r:g}" for r in DEFAULT_RATES), help="units/s")
-    parser.add_argument("--backend", default="torch")
+    parser.add_argument("--vocoder-backend", choices=("torch", "onnx"), default="torch")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from core.voice.token2wav import VoiceDecoder
+    from core.voice.vocoder import Vocoder
     from models.tiny_decoder import make_tiny_decoder
 
     if args.threads:
         torch.set_num_threads(args.threads)
     schedules = [parse_candidate(c) for c in args.candidates]
     parts, result = args.parts.split(","), {"candidates": [label(s) for s in schedules]}
-    print(f"decoder: {args.decoder or args.make + ' (random)'}; {args.units} units; backend {args.backend}; "
+    print(f"decoder: {args.decoder or args.make + ' (random)'}; {args.units} units; backend {args.vocoder_backend}; "
           f"torch threads {torch.get_num_threads()}")
     with tempfile.TemporaryDirectory() as tmp:
         directory = args.decoder or make_tiny_decoder(Path(tmp) / "decoder", seed=0, size=args.make)
-        dec = VoiceDecoder.load(directory, backend=args.backend)
+        dec = Vocoder.load(directory, backend=args.vocoder_backend)
         if "seam" in parts:
             result["seam"] = seam_table(dec, schedules, args.units, args.seeds)
             print_rows(f"seam error vs whole decode (mean of {args.seeds} utterances; *max: worst)", result["seam"])

@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=("base", "tiny"), default="base")
     parser.add_argument("--ckpt-dir", default=None, help="reuse/write checkpoints here (default: a temp dir)")
     parser.add_argument("--durations", default="2,5,10", help="user turn lengths in seconds")
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--first-audio-reps", type=int, default=9)
     parser.add_argument("--reply-threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -271,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     report = dict(
         scale=args.scale,
         cpu=f"{os.cpu_count()} cores, load avg {os.getloadavg()[0]:.2f} at start",
-        latency=measure_latency(paths, durations_s, args.reps),
-        text_emotion_ms=measure_text_emotion(paths, args.reps),
+        latency=measure_latency(paths, durations_s, args.repeats),
+        text_emotion_ms=measure_text_emotion(paths, args.repeats),
         first_audio=measure_first_audio(
             paths, durations_s[len(durations_s) // 2], args.first_audio_reps, args.reply_threads
         ),

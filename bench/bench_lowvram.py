@@ -8,7 +8,7 @@ Measured per option (same checkpoint, same text prompt, greedy, alternating repe
 Computed (bench/lowvram_estimate.py): weights + KV cache + vocoder + an assumed CUDA allowance, vs a VRAM budget.
 
     python bench/bench_lowvram.py [--size tiny|small | --checkpoint DIR] [--device cpu|cuda] [--repeats 3]
-        [--max-text 24] [--max-units 48] [--config DIR] [--budget-gib 16] [--json F]
+        [--max-text-tokens 24] [--max-units 48] [--config DIR] [--budget-gib 16] [--json F]
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--max-text", type=int, default=24)
+    ap.add_argument("--max-text-tokens", type=int, default=24)
     ap.add_argument("--max-units", type=int, default=48)
     ap.add_argument("--config", help="estimate from this checkpoint's config.json instead of the 8B-shaped one")
     ap.add_argument("--llm-positions", type=int, default=4096, help="LLM KV-cache positions for the estimate")
@@ -177,9 +177,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(args.checkpoint) if args.checkpoint else make_tiny_checkpoint(
             Path(tmp) / "ckpt", TinySpec.small() if args.size == "small" else TinySpec(), seed=0)
-        measured = measure(ckpt, args.device, args.repeats, args.max_text, args.max_units)
+        measured = measure(ckpt, args.device, args.repeats, args.max_text_tokens, args.max_units)
     what = (f"{args.checkpoint or args.size + ' preset (random weights)'}, {args.device}, {args.threads} threads, "
-            f"{args.max_text} text tokens / {args.max_units} units, median of {args.repeats}")
+            f"{args.max_text_tokens} text tokens / {args.max_units} units, median of {args.repeats}")
     _print_measured(measured, what)
     config = OpenS2SConfig.from_dir(Path(args.config)) if args.config else released_config()
     computed = estimate_table(config, args.llm_positions, args.tts_positions, args.budget_gib)

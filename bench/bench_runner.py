@@ -1,7 +1,8 @@
 """Runner benchmark: decode steps/s per LM, time to first unit, and the cached single-step loop vs. the reference's
 `generate()`-per-span approach — same checkpoint, same prompt, same (greedy) tokens, one run.
 
-    python bench/bench_runner.py [--checkpoint DIR | --size tiny|small] [--max-text 64] [--max-units 128] [--json F]
+    python bench/bench_runner.py [--checkpoint DIR | --size tiny|small] [--max-text-tokens 64] [--max-units 128]
+                                 [--json F]
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint")
     ap.add_argument("--size", choices=("tiny", "small"), default="small")
-    ap.add_argument("--max-text", type=int, default=48)
+    ap.add_argument("--max-text-tokens", type=int, default=48)
     ap.add_argument("--max-units", type=int, default=96)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
@@ -79,11 +80,11 @@ def main() -> int:
         run_cached(runner, conv, 4, 8)  # warm-up
         cached_runs, base_runs = [], []
         for _ in range(args.repeats):  # alternate, so that load on the machine hits both alike
-            cached_runs.append(run_cached(runner, conv, args.max_text, args.max_units))
+            cached_runs.append(run_cached(runner, conv, args.max_text_tokens, args.max_units))
             t0 = time.perf_counter()
             prompt = cached_runs[-1]["stream"].prompt_embeds()  # the baseline builds its prompt too
             t_prompt = time.perf_counter() - t0
-            base = generate_per_span(runner, prompt, args.max_text, args.max_units)
+            base = generate_per_span(runner, prompt, args.max_text_tokens, args.max_units)
             base_runs.append((base, time.perf_counter() - t0, t_prompt + base.first_unit_s))
     cached = sorted(cached_runs, key=lambda r: r["total_s"])[len(cached_runs) // 2]
     base, base_total, _ = sorted(base_runs, key=lambda r: r[1])[len(base_runs) // 2]

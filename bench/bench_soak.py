@@ -33,9 +33,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.window.null_audio import NullAudio, _NullStream  # noqa: E402
-from core.engine.config import AudioConfig, EngineConfig, VadConfig  # noqa: E402
+from core.engine.config import AudioConfig, EngineConfig  # noqa: E402
 from core.engine.engine import Engine  # noqa: E402
 from core.engine.events import BargeIn, EngineState, ReplyEnded, StateChanged  # noqa: E402
+from core.turns.config import VadConfig  # noqa: E402
 
 PHRASES = ("Hello there, how are you today?", "Tell me something about the weather.",
            "What should I cook for dinner tonight?", "I had a long day at work.", "Can you say that again?")
@@ -210,21 +211,21 @@ def main() -> int:
         settings = AppSettings(temperature=1.0, max_text_tokens=12, max_units=24, asr_checkpoint=None,
                                ser_checkpoint=None, text_emotion_checkpoint=None)
         req = LoadRequest(str(make_tiny_checkpoint(tmp / "ckpt")), str(make_tiny_decoder(tmp / "dec", seed=0)))
-        runner, decoder = load_models(req, settings, lambda *_: None)
+        runner, vocoder, playback = load_models(req, settings, lambda *_: None)
         clips = [espeak_16k(t, tmp) for t in PHRASES]
         threads_before = {t.name for t in threading.enumerate()}
         audio, events, conv = SoakAudio(args.speed), Events(), Conversation()
         sampling = settings.sampling_config()
         tracemalloc.start()
-        eng = Engine(runner, decoder, config=engine_config(0), sink=events, audio=audio, conversation=conv,
-                     sampling=sampling)
+        eng = Engine(runner, vocoder, playback=playback, config=engine_config(0), sink=events, audio=audio,
+                     conversation=conv, sampling=sampling)
         eng.start()
         rows, barge_ins, t0 = [], 0, time.monotonic()
         for i in range(1, args.turns + 1):
             if i > 1 and (i - 1) % 20 == 0:  # settings change: the app replaces the engine, history carries on
                 last = eng.last_turn_id
                 eng.stop()
-                eng = Engine(runner, decoder, config=engine_config(i - 1), sink=events, audio=audio,
+                eng = Engine(runner, vocoder, playback=playback, config=engine_config(i - 1), sink=events, audio=audio,
                              conversation=conv, sampling=sampling, first_turn_id=last + 1)
                 eng.start()
             mark = events.mark()

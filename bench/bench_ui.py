@@ -92,8 +92,7 @@ def _build(tmp: Path, listeners: bool):
     session = Session(settings, audio=audio)
     win = MainWindow(session, store, tmp / "data", ReplayPlayer(audio))
     req = LoadRequest(str(model), str(decoder), "tiny")
-    runner, dec = load_models(req, settings, lambda *_: None)
-    return win, req, (runner, dec)
+    return win, req, load_models(req, settings, lambda *_: None)
 
 
 def stats(lags: list[float]) -> dict:

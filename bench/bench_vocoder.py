@@ -32,7 +32,7 @@ WARMUP_UNITS = 30
 
 
 def _schedule(name: str):
-    from core.voice.token2wav import ChunkSchedule
+    from core.voice.chunk_schedule import ChunkSchedule
 
     presets = {"reference-24": ChunkSchedule.reference, "ours-smooth": ChunkSchedule.smooth}
     return presets.get(name, ChunkSchedule)()
@@ -70,7 +70,7 @@ def simulate_playout(
 
 
 def run_one(dec, unit_ids: list[int], schedule, seed: int, unit_rate: float) -> dict:
-    """Stream `unit_ids` one by one through `dec` (a VoiceDecoder) with `schedule`; timings and RTFs."""
+    """Stream `unit_ids` one by one through `dec` (a Vocoder) with `schedule`; timings and RTFs."""
     from models.glm_constants import SAMPLE_RATE_HZ
 
     stream = dec.open_stream(schedule, torch.Generator().manual_seed(seed))
@@ -107,14 +107,14 @@ def run_one(dec, unit_ids: list[int], schedule, seed: int, unit_rate: float) -> 
 def benchmark(
     decoder_dir: Path, n_units: int, seed: int, backends: list[str], unit_rate: float
 ) -> list[dict]:
-    from core.voice.token2wav import VoiceDecoder
+    from core.voice.vocoder import Vocoder
     from models.glm_constants import UNIT_VOCAB_SIZE
 
     unit_ids = torch.randint(0, UNIT_VOCAB_SIZE, (n_units,), generator=torch.Generator().manual_seed(seed)).tolist()
     rows = []
     for backend in backends:
         started = time.perf_counter()
-        dec = VoiceDecoder.load(decoder_dir, backend=backend)
+        dec = Vocoder.load(decoder_dir, backend=backend)
         load_s = time.perf_counter() - started
         dec.decode(unit_ids[:WARMUP_UNITS], torch.Generator().manual_seed(seed))  # warm-up
         for name in SCHEDULE_NAMES:
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--units", type=int, default=120, help="units per utterance (default 120 = 9.6 s)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--backends", default="torch,onnx")
+    parser.add_argument("--vocoder-backends", default="torch,onnx", help="comma-separated")
     parser.add_argument(
         "--unit-rate", type=float, default=25.0, help="assumed LLM unit rate for 'first audio'"
     )
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         decoder_dir = args.decoder or make_tiny_decoder(Path(tmp) / "decoder", seed=args.seed, size=args.make)
-        rows = benchmark(decoder_dir, args.units, args.seed, args.backends.split(","), args.unit_rate)
+        rows = benchmark(decoder_dir, args.units, args.seed, args.vocoder_backends.split(","), args.unit_rate)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(
         f"decoder: {args.decoder or args.make + ' (random)'}; {args.units} units; "

@@ -36,10 +36,10 @@ from bench.suite_measure import (  # noqa: E402
     ours_reply,
 )
 from core.compute import configure_cpu_threads  # noqa: E402
-from core.engine.config import VadConfig  # noqa: E402
 from core.engine.warmup import warm_up  # noqa: E402
 from core.lm.conversation import Conversation  # noqa: E402
 from core.lm.runner import OpenS2SRunner  # noqa: E402
+from core.turns.config import VadConfig  # noqa: E402
 from models.rates import SPEECH_RATE_HZ  # noqa: E402
 from testing.synthetic import synthetic_clip  # noqa: E402
 
@@ -132,12 +132,12 @@ def measure(ckpt: Path, decoder_dir: Path, device: str = "cpu", repeats: int = 3
             warm: bool = False, headline_turns: int = 8, false_cuts: bool = True,
             speculate_at_ms: float | None = None) -> dict:
     """Every figure of the suite as one dict (see docs/performance.md). n_engine_turns=0 skips the engine path."""
-    from core.voice.token2wav import VoiceDecoder
+    from core.voice.vocoder import Vocoder
 
     t0 = time.perf_counter()
     ours = OpenS2SRunner.load(ckpt, device=device)
     base = OpenS2SRunner(ours.ckpt, ours.device, ours.dtype, reuse_prefix=False)
-    decoder = VoiceDecoder.load(decoder_dir, backend="torch", device=device)
+    decoder = Vocoder.load(decoder_dir, backend="torch", device=device)
     load_s = time.perf_counter() - t0
     warm_up_s = warm_up(ours, decoder) if warm else 0.0  # core/engine/warmup.py, opt-in (--warm-up)
     clip = synthetic_clip(clip_s)
@@ -197,7 +197,6 @@ def headline(ours, decoder, sampling, turns: int, false_cuts: bool = True,
     buffer) on the complete espeak-ng sentences
     (bench/turn_sets.py), spoken into the fake microphone: end of speech -> first reply sample, the end-of-turn
     decision, the cost of speculation; and the false cuts of the audio model on the paused sentences."""
-    from app.commands.converse import SeededVocoder
     from app.playback_plan import auto_plan
     from bench import turn_sets
     from bench.bench_turns import figures
@@ -207,9 +206,8 @@ def headline(ours, decoder, sampling, turns: int, false_cuts: bool = True,
     scorer, status = load_smart_turn()
     sentences = [espeak_speech_16k(t) for t in turn_sets.COMPLETE]
     plan = auto_plan(ours, decoder)  # the app's default vocoder schedule ("auto"), planned on this machine
-    vocoder = SeededVocoder(decoder, 0, plan.schedule, plan.prebuffer_ms)
     rows = engine_vad_turns(ours, decoder, sentences, sampling, turns, VadConfig().speculate_after_ms, scorer,
-                            speculate_at_ms, vocoder)
+                            speculate_at_ms, plan)
     out = _medians_ms(rows)
     out["schedule"], out["prebuffer_ms"] = list(plan.schedule.chunk_units), plan.prebuffer_ms
     out["end_of_turn"] = status
@@ -360,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="spoken turns for the end of speech -> first sample headline (0: skip)")
     ap.add_argument("--speculate-at-ms", type=float,
                     help="headline: the speculative reply's start in ms of silence (default: EndOfTurnConfig's)")
-    ap.add_argument("--max-text", type=int, default=24)
+    ap.add_argument("--max-text-tokens", type=int, default=24)
     ap.add_argument("--max-units", type=int, default=48)
     ap.add_argument("--warm-up", action="store_true",
                     help="core.engine.warmup.warm_up() after load (the cold row shows it)")
@@ -370,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_cpu_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt, dec, label = make_models(args.preset, Path(tmp))
-        res = measure(args.checkpoint or ckpt, args.decoder or dec, args.device, args.repeats, args.max_text,
+        res = measure(args.checkpoint or ckpt, args.decoder or dec, args.device, args.repeats, args.max_text_tokens,
                       args.max_units, args.turns, args.engine_turns, warm=args.warm_up,
                       headline_turns=args.headline_turns, speculate_at_ms=args.speculate_at_ms)
     res["models"] = label if not (args.checkpoint or args.decoder) else f"{args.checkpoint} + {args.decoder}"

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from app.commands.converse import SeededVocoder
-from core.engine.config import VAD_RATE_HZ, EndOfTurnConfig, EngineConfig, VadConfig
+from core.engine.config import EngineConfig
 from core.engine.engine import Engine
 from core.engine.events import EngineState, ReplyEnded, UserTurnCaptured
+from core.turns.config import VAD_RATE_HZ, EndOfTurnConfig, VadConfig
+from core.voice.schedule_plan import PlaybackPlan
 from testing.collector import EventCollector
 from testing.espeak import espeak, espeak_available
 from testing.fake_audio import FakeAudio
@@ -36,7 +37,7 @@ def engine_turns(runner, decoder, clip, sampling, turns: int) -> list[dict]:
     """`turns` one-turn conversations through a started engine; per turn the dispatch -> first sample figures."""
     events, audio = EventCollector(), FakeAudio()
     cfg = EngineConfig(vad=VadConfig(end_silence_ms=END_SILENCE_MS))
-    eng = Engine(runner, SeededVocoder(decoder), config=cfg, sink=events, audio=audio, sampling=sampling)
+    eng = Engine(runner, decoder, config=cfg, sink=events, audio=audio, sampling=sampling)
     rows = []
     eng.start()
     try:
@@ -89,13 +90,14 @@ class CountingRunner:
 
 
 def engine_vad_turns(runner, decoder, speech_16k, sampling, turns: int, speculate_ms: float | None,
-                     end_of_turn=None, speculate_at_ms: float | None = None, vocoder=None) -> list[dict]:
+                     end_of_turn=None, speculate_at_ms: float | None = None,
+                     playback: PlaybackPlan | None = None) -> list[dict]:
     """`turns` one-turn conversations spoken into the fake mic (`speech_16k`: one clip, or a list used in turn);
     per turn: the captured samples, end of speech -> first sample, dispatched -> first sample, the speculative
     head start (0 without speculation) and the replies started for it (> 1: speculative replies dropped).
     end_of_turn: a Smart Turn scorer (the app's default semantic end of turn) or None (the VAD's silence);
-    speculate_at_ms: the semantic detector's speculative start (None: EndOfTurnConfig's default); vocoder: the
-    engine's decoder seam (None: `decoder` seeded, with the "fast" schedule)."""
+    speculate_at_ms: the semantic detector's speculative start (None: EndOfTurnConfig's default); playback: the
+    vocoder's schedule, jitter buffer and seed (None: the engine's default, the "fast" schedule, seed 0)."""
     events, audio = EventCollector(), FakeAudio()
     semantic = EndOfTurnConfig(semantic=end_of_turn is not None)
     if speculate_at_ms is not None:
@@ -103,7 +105,7 @@ def engine_vad_turns(runner, decoder, speech_16k, sampling, turns: int, speculat
     cfg = EngineConfig(vad=VadConfig(end_silence_ms=END_SILENCE_MS, speculate_after_ms=speculate_ms),
                        end_of_turn=semantic)
     counting = CountingRunner(runner)
-    eng = Engine(counting, vocoder or SeededVocoder(decoder), config=cfg, sink=events, audio=audio, sampling=sampling,
+    eng = Engine(counting, decoder, playback=playback, config=cfg, sink=events, audio=audio, sampling=sampling,
                  end_of_turn=end_of_turn)
     clips = speech_16k if isinstance(speech_16k, list) else [speech_16k]
     mic_clips = [soxr.resample(c, VAD_RATE_HZ, audio.in_rate_hz).astype(np.float32) for c in clips]

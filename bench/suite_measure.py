@@ -21,7 +21,7 @@ from core.lm.conversation import Conversation
 from core.lm.events import SpeechUnits, TextDelta
 from core.lm.runner import OpenS2SRunner
 from core.lm.sampling import SamplingConfig
-from core.voice.token2wav import ChunkSchedule
+from core.voice.chunk_schedule import ChunkSchedule
 from models.glm_constants import SAMPLE_RATE_HZ
 from models.special_tokens import N_SPEECH_UNITS
 

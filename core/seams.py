@@ -1,20 +1,24 @@
-"""The seams between the stages, as typing.Protocols: what the engine needs from the model runner, the voice
-decoder, the conversation history, the VAD and the audio backend, and nothing more. The real implementations
-(core.lm.runner, core.voice.token2wav, core.lm.conversation, core.turns.vad, the `sounddevice` module) and the
-stand-ins (testing.fake_audio, app.window.null_audio, testing.sine_vocoder, the test fakes) all satisfy them
-structurally.
+"""The seams between the engine and the stages above the turn stage, as typing.Protocols: what the engine reads from
+the model runner, the conversation history and the vocoder, and nothing more. The real implementations
+(core.lm.runner, core.lm.conversation, core.voice.vocoder) and the stand-ins (testing.sine_vocoder, the test fakes)
+satisfy them structurally. The seams that the lower stages consume themselves live there: the audio backend in
+core.audio.backend (`AudioBackend`, `AudioStream`), the VAD in core.turns.vad (`SpeechDetector`).
 docs/contracts.md states the behaviour each method promises; docs/architecture.md shows where each seam sits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Protocol
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from core.lm.events import ReplyEvent
 from core.lm.sampling import SamplingConfig
+from core.voice.chunk_schedule import ChunkSchedule
+
+if TYPE_CHECKING:
+    import torch
 
 
 # -- model runner: conversation -> text and speech units ----------------------------------------------------------
@@ -29,6 +33,8 @@ class ReplyStream(Protocol):
 
 class History(Protocol):
     """The conversation the engine keeps (core.lm.conversation.Conversation). Turns are opaque to the engine."""
+
+    turns: list  # in order; the engine removes a tail (an early-committed turn and its reply) when the user went on
 
     def add_user_audio(self, samples_16k: np.ndarray) -> object: ...
 
@@ -49,9 +55,9 @@ class ModelRunner(Protocol):
     def reply(self, conversation: History, sampling: SamplingConfig | None = None) -> ReplyStream: ...
 
 
-# -- voice decoder: speech units -> audio ----------------------------------------------------------------------
+# -- vocoder: speech units -> audio (core.voice.vocoder.Vocoder; app.sine_decoder.SineDecoder without compute) -----
 class VoiceStream(Protocol):
-    """One utterance being vocoded; every method returns float32 [N] chunks at the decoder's rate."""
+    """One utterance being vocoded; every method returns float32 [N] chunks at the vocoder's rate."""
 
     def push(self, units: Iterable[int]) -> list[np.ndarray]: ...
 
@@ -61,60 +67,10 @@ class VoiceStream(Protocol):
         """Thread-safe; a push or flush in progress returns within one flow-matching step, with no audio."""
 
 
-class Vocoder(Protocol):
+class VoiceSynthesizer(Protocol):
+    """What the engine reads from a vocoder: its output rate, and per reply a stream opened with the chunk schedule
+    and the seeded generator of its `core.voice.schedule_plan.PlaybackPlan`."""
+
     sample_rate_hz: int
 
-    def open_stream(self) -> VoiceStream: ...
-
-
-# -- turn taking: 16 kHz frames -> speech probability -------------------------------------------------------------
-class SpeechDetector(Protocol):
-    def prob(self, frame: np.ndarray) -> float:
-        """[512] float32 at 16 kHz -> P(speech)."""
-
-    def reset(self) -> None: ...
-
-
-# -- audio backend: the `sounddevice` module or a stand-in ---------------------------------------------------------
-AudioCallback = Callable[[np.ndarray, int, object, object], None]  # (data [frames, ch], frames, time, status)
-
-
-class AudioStream(Protocol):
-    active: bool
-    latency: float | tuple[float, float]
-
-    def start(self) -> None: ...
-
-    def abort(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class AudioBackend(Protocol):
-    def query_devices(
-        self, device: int | str | None = None, kind: str | None = None
-    ) -> Mapping[str, object] | list[Mapping[str, object]]: ...
-
-    def InputStream(  # noqa: N802 (sounddevice's name)
-        self,
-        *,
-        samplerate: float,
-        blocksize: int,
-        device: int | str | None,
-        channels: int,
-        dtype: str,
-        callback: AudioCallback,
-        finished_callback: Callable[[], None],
-    ) -> AudioStream: ...
-
-    def OutputStream(  # noqa: N802 (sounddevice's name)
-        self,
-        *,
-        samplerate: float,
-        blocksize: int,
-        device: int | str | None,
-        channels: int,
-        dtype: str,
-        callback: AudioCallback,
-        finished_callback: Callable[[], None],
-    ) -> AudioStream: ...
+    def open_stream(self, schedule: ChunkSchedule, generator: torch.Generator) -> VoiceStream: ...

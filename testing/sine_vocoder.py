@@ -1,6 +1,6 @@
 """A voice decoder stand-in that computes nothing: every speech unit becomes 80 ms of a 440 Hz tone at the real
 decoder's rate. Benchmarks use it to measure the engine without vocoder compute (bench/bench_engine.py
-`--vocoder sine`); tests subclass it. It implements the `VoiceDecoder` / `VoiceStream` seams (core.seams).
+`--sine-vocoder`); tests subclass it. It implements the `VoiceSynthesizer` / `VoiceStream` seams (core.seams).
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ class SineStream:
 
 
 class SineDecoder:
-    """`open_stream()` -> SineStream. `push_delay_s`: simulated compute per push (interrupted by cancel)."""
+    """`open_stream(schedule, generator)` -> SineStream (both ignored: a tone has no chunks and no noise).
+    `push_delay_s`: simulated compute per push (interrupted by cancel)."""
 
     sample_rate_hz = SAMPLE_RATE_HZ
 
@@ -63,5 +64,5 @@ class SineDecoder:
     def before_push(self, n: int) -> None:
         """Called at the start of the n-th push (tests raise here to simulate a failing vocoder)."""
 
-    def open_stream(self, **_: object) -> SineStream:
+    def open_stream(self, schedule: object = None, generator: object = None) -> SineStream:
         return SineStream(self)

@@ -1,7 +1,7 @@
 """The layout's rules, checked on the source (an AST walk, nothing imported): dependencies point one way
 (ui -> app -> core -> models; bench/ and scripts/ never import tests/; the product (app, core, models, ui, main)
 never imports testing/, the test doubles kept out of the wheel, and testing/ imports no tests/, bench/ or scripts/
-module), no import cycle among the project's
+module), inside core/ too (the stages in the order of a turn: CORE_LAYERS), no import cycle among the project's
 modules, and every project import names a module that exists in this tree (an editable install elsewhere can
 otherwise hide a stale path)."""
 
@@ -25,6 +25,21 @@ FORBIDDEN = {
     "bench": ("tests",),
     "scripts": ("tests",),
 }
+# core/'s rooms, lowest first: a room imports only rooms of lower layers (one layer's rooms are independent).
+# compute: device and dtype choice; audio: devices, resampling, jitter buffer, levels, clips; turns: VAD and end of
+# turn; speech_tokenizer: audio -> units (training data); lm: the model runner; voice: the vocoder; seams: what the
+# engine reads from lm and voice (core/seams.py); training: fine-tuning the LM; engine: turns in, replies out;
+# listeners: transcript and emotion, fed by the engine's events; data: the data pipeline (listeners label it).
+CORE_LAYERS = (
+    ("compute",),
+    ("audio",),
+    ("turns", "speech_tokenizer"),
+    ("lm", "voice"),
+    ("seams", "training"),
+    ("engine",),
+    ("listeners",),
+    ("data",),
+)
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -100,6 +115,30 @@ def layering_violations(graph: dict[str, list[tuple[str, bool, int]]]) -> list[s
     return bad
 
 
+def core_room(module: str) -> str | None:
+    """`core.turns.vad` -> `turns`; `core.seams` -> `seams`; None outside core (or for `core` itself)."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "core" and len(parts) > 1 else None
+
+
+def core_order_violations(graph: dict[str, list[tuple[str, bool, int]]]) -> list[str]:
+    """Imports inside core/ that go sideways or up CORE_LAYERS, and rooms CORE_LAYERS does not place."""
+    layer = {room: i for i, rooms in enumerate(CORE_LAYERS) for room in rooms}
+    bad = []
+    for name, imports in graph.items():
+        room = core_room(name)
+        if room is None:
+            continue
+        if room not in layer:
+            bad.append(f"{name}: core room {room!r} has no place in CORE_LAYERS")
+            continue
+        for target, _, line in imports:
+            other = core_room(target)
+            if other is not None and other != room and layer.get(other, len(CORE_LAYERS)) >= layer[room]:
+                bad.append(f"{name}:{line} imports {target} ({room} may not depend on {other})")
+    return bad
+
+
 def cycles(graph: dict[str, list[tuple[str, bool, int]]]) -> list[list[str]]:
     """Strongly connected components (more than one module, or a self-loop) of the module-level import graph."""
     edges = {n: sorted({t for t, top, _ in imps if top and t in graph}) for n, imps in graph.items()}
@@ -148,6 +187,11 @@ def test_dependencies_point_one_way(graph):
     assert layering_violations(imports) == []
 
 
+def test_core_stages_depend_in_the_order_of_a_turn(graph):
+    _, imports = graph
+    assert core_order_violations(imports) == []
+
+
 def test_no_import_cycles(graph):
     _, imports = graph
     assert cycles(imports) == []
@@ -162,12 +206,18 @@ def test_every_project_import_exists_in_this_tree(graph):
 def test_the_checks_catch_what_they_are_for(tmp_path):
     """The rules fail on a tree that breaks them: models -> core, bench -> tests, a two-module cycle, a cycle
     through a TYPE_CHECKING import, a function-level import (layering) that is not a cycle, product code importing
-    testing/ and testing/ importing tests/."""
+    testing/ and testing/ importing tests/, and inside core/ a stage importing the engine (turns -> engine), a
+    lower stage importing a higher one, lm -> voice, and a room without a layer."""
     files = {
-        "models/net.py": "from core.voice import token2wav\n",
-        "core/voice/token2wav.py": "from core.voice.stream import S\n",
+        "models/net.py": "from core.voice import vocoder\n",
+        "core/voice/vocoder.py": "from core.voice.stream import S\n",
+        "core/turns/capture.py": "from core.engine.config import EngineConfig\n",  # a stage importing the engine
+        "core/engine/config.py": "",
+        "core/audio/levels.py": "def f():\n    from core.turns import capture\n",  # function level counts
+        "core/lm/runner.py": "from core.voice.vocoder import V\n",  # lm and voice are independent
+        "core/extra/x.py": "",  # a room without a place
         "core/voice/stream.py": (
-            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from core.voice.token2wav import V\n"
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from core.voice.vocoder import V\n"
         ),
         "core/engine/late.py": "def f():\n    import app.cli\n",
         "app/cli.py": "import core.engine.late\n",
@@ -187,13 +237,36 @@ def test_the_checks_catch_what_they_are_for(tmp_path):
         (tmp_path / pkg).mkdir(exist_ok=True)
     _, imports = import_graph(tmp_path)
     bad = layering_violations(imports)
-    assert any(b.startswith("models.net:1 imports core.voice.token2wav") for b in bad)
+    assert any(b.startswith("models.net:1 imports core.voice.vocoder") for b in bad)
     assert any(b.startswith("bench.b:1 imports tests.engine_fakes") for b in bad)
     assert any(b.startswith("core.engine.late:2 imports app.cli") for b in bad)  # function level counts
     assert any(b.startswith("core.audio.uses_fake:2 imports testing.fake_audio") for b in bad)
     assert any(b.startswith("ui.rig:1 imports testing.fake_audio") for b in bad)
     assert any(b.startswith("testing.fake_audio:1 imports tests.engine_fakes") for b in bad)
+    order = core_order_violations(imports)
+    assert any(b.startswith("core.turns.capture:1 imports core.engine.config") for b in order)
+    assert any(b.startswith("core.audio.levels:2 imports core.turns.capture") for b in order)
+    assert any(b.startswith("core.lm.runner:1 imports core.voice.vocoder") for b in order)
+    assert any(b.startswith("core.extra.x: core room 'extra'") for b in order)
+    assert not any(b.startswith("core.engine.late") for b in order)  # engine -> app is the layering rule's
     found = cycles(imports)
-    assert ["core.voice.stream", "core.voice.token2wav"] in found
+    assert ["core.voice.stream", "core.voice.vocoder"] in found
     assert ["ui.actions", "ui.w"] in found
     assert not any("core.engine.late" in c for c in found)  # a function-level import is no cycle
+
+
+def test_a_turns_to_engine_import_injected_into_a_copy_of_this_tree_is_reported(tmp_path):
+    """The real tree, copied, with one backwards import added to core/turns/vad.py (the engine's config)."""
+    for path in project_files().values():
+        dest = tmp_path / path.relative_to(ROOT)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    _, before = import_graph(tmp_path)
+    assert core_order_violations(before) == []
+    vad = tmp_path / "core" / "turns" / "vad.py"
+    lines = vad.read_text(encoding="utf-8").count("\n")
+    vad.write_text(vad.read_text(encoding="utf-8") + "from core.engine.config import EngineConfig  # noqa\n")
+    _, after = import_graph(tmp_path)
+    assert core_order_violations(after) == [
+        f"core.turns.vad:{lines + 1} imports core.engine.config (turns may not depend on engine)"
+    ]

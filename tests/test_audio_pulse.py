@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.config import AudioConfig, EngineConfig
 from core.engine.engine import Engine
 from core.engine.events import BargeIn, EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged, UserTurnCaptured
+from core.turns.config import VadConfig
 from tests.audio_fixtures import pulse_server, speech_factory  # noqa: F401 (fixtures)
 from tests.engine_fakes import Collector, FakeConversation, FakeDecoder, FakeRunner, default_script
 

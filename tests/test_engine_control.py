@@ -13,12 +13,14 @@ import time
 import numpy as np
 import pytest
 
+from core.audio.levels import MicLevel
 from core.audio.playout import PlayoutBuffer
-from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.config import AudioConfig, EngineConfig
 from core.engine.control import ControlThread
 from core.engine.engine import Engine
-from core.engine.events import BargeIn, EngineError, EngineState, ErrorKind, MicLevel, ReplyEnded, StateChanged
+from core.engine.events import BargeIn, EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged
 from core.lm.events import SpeechUnits, StopReason, TextDelta, TurnEnd
+from core.turns.config import VadConfig
 from testing.collector import EventCollector
 from tests.engine_fakes import FakeAudio, FakeConversation, FakeDecoder
 

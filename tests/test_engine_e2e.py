@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.config import AudioConfig, EngineConfig
 from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, ReplyUnits, UserTurnCaptured
+from core.turns.config import VadConfig
 from tests.audio_fixtures import pulse_server, speech_factory  # noqa: F401 (fixtures)
 from tests.engine_fakes import Collector, FakeDecoder
 from tests.test_audio_pulse import speak_and_record
@@ -33,8 +34,7 @@ def real_runner(request):
 
 @pytest.fixture(scope="module")
 def real_models(request, real_runner, tmp_path_factory):
-    from app.commands.converse import SeededVocoder
-    from core.voice import token2wav as vocoder_mod
+    from core.voice import vocoder as vocoder_mod
 
     try:
         decoder_dir = request.getfixturevalue("tiny_decoder")
@@ -42,8 +42,7 @@ def real_models(request, real_runner, tmp_path_factory):
         from models.tiny_decoder import make_tiny_decoder
 
         decoder_dir = make_tiny_decoder(tmp_path_factory.mktemp("tiny_decoder"))
-    decoder = vocoder_mod.VoiceDecoder.load(decoder_dir, backend="torch", device="cpu")
-    return real_runner, SeededVocoder(decoder)
+    return real_runner, vocoder_mod.Vocoder.load(decoder_dir, backend="torch", device="cpu")
 
 
 def converse_once(runner, decoder, pulse, speech_factory, tmp_path, sampling=None):  # noqa: F811

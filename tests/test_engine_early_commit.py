@@ -8,9 +8,11 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from core.engine.config import AudioConfig, EndOfTurnConfig, EngineConfig, VadConfig
+from core.engine.config import AudioConfig, EngineConfig
 from core.engine.engine import Engine
-from core.engine.events import BargeIn, ReplyEnded, SpeechIgnored, UserTurnCaptured
+from core.engine.events import BargeIn, ReplyEnded, UserTurnCaptured
+from core.turns.config import EndOfTurnConfig, VadConfig
+from core.turns.events import SpeechIgnored
 from core.turns.smart_turn import TurnScore
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script

@@ -9,19 +9,12 @@ import numpy as np
 import pytest
 import soxr
 
-from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.audio.levels import LevelConfig, MicLevel
+from core.engine.config import AudioConfig, EngineConfig
 from core.engine.engine import Engine
-from core.engine.events import (
-    BargeIn,
-    EngineError,
-    EngineState,
-    ErrorKind,
-    MicLevel,
-    ReplyEnded,
-    StateChanged,
-    UserTurnCaptured,
-)
+from core.engine.events import BargeIn, EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged, UserTurnCaptured
 from core.lm.events import StopReason
+from core.turns.config import VadConfig
 from models.errors import DeviceError
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
@@ -201,7 +194,7 @@ def test_no_devices_or_refused_rate_raise_device_error(rig):
 
 
 def test_silence_only_warns_once_and_never_dispatches(rig):
-    eng, events, audio, runner, conv = rig(silence_warn_s=1.0)
+    eng, events, audio, runner, conv = rig(levels=LevelConfig(silence_warn_s=1.0))
     eng.start()
     time.sleep(2.5)
     warnings = [e for e in events.of(EngineError) if e.kind is ErrorKind.INPUT_SIGNAL]
@@ -210,7 +203,7 @@ def test_silence_only_warns_once_and_never_dispatches(rig):
 
 
 def test_continuous_noise_warns_and_never_dispatches(rig):
-    eng, events, audio, runner, conv = rig(audio=FakeAudio(noise_rms=0.1), noise_warn_s=1.5)
+    eng, events, audio, runner, conv = rig(audio=FakeAudio(noise_rms=0.1), levels=LevelConfig(noise_warn_s=1.5))
     eng.start()
     time.sleep(3.0)
     warnings = [e for e in events.of(EngineError) if e.kind is ErrorKind.INPUT_SIGNAL]

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import soxr
 
-from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.config import AudioConfig, EngineConfig
 from core.engine.engine import Engine
 from core.engine.events import ReplyAudio, ReplyEnded, UserTurnCaptured
 from core.listeners import Listeners
 from core.listeners.bridge import ListenerBridge
 from core.listeners.events import TurnEmotion, UserTranscript
+from core.turns.config import VadConfig
 from models.listeners.tiny import write_tiny_listeners
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.engine_fakes import FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script

@@ -7,15 +7,8 @@ import json
 import numpy as np
 import soundfile as sf
 
-from core.engine.events import (
-    EngineError,
-    ErrorKind,
-    MicLevel,
-    ReplyAudio,
-    ReplyEnded,
-    ReplyText,
-    UserTurnCaptured,
-)
+from core.audio.levels import MicLevel
+from core.engine.events import EngineError, ErrorKind, ReplyAudio, ReplyEnded, ReplyText, UserTurnCaptured
 from core.engine.recorder import SessionRecorder
 from core.lm.events import AudioChunk, StopReason, TextDelta
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from core.engine.config import VadConfig
 from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, UserTurnCaptured
+from core.turns.config import VadConfig
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.engine_fakes import FakeAudio, FakeRunner
 from tests.test_engine_fake import rig  # noqa: F401 (fixture)

@@ -27,9 +27,10 @@ import numpy as np
 import pytest
 
 from app.settings import AppSettings, SettingsStore
-from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.config import AudioConfig, EngineConfig
 from core.engine.engine import Engine
 from core.engine.events import EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged
+from core.turns.config import VadConfig
 from tests.audio_fixtures import pulse_server  # noqa: F401 (fixture)
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
 
@@ -137,7 +138,7 @@ settings = AppSettings(asr_checkpoint=None, ser_checkpoint=None, text_emotion_ch
 req = LoadRequest(sys.argv[1], sys.argv[2])
 out = {}
 first = ModelLoader(req, settings)
-first.loaded.connect(lambda runner, dec, _req: out.update(runner=runner))
+first.loaded.connect(lambda runner, _vocoder, _plan, _req: out.update(runner=runner))
 first.run()
 second = ModelLoader(req, settings)
 second.failed.connect(lambda msg: out.update(failed=msg))

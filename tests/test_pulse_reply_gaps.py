@@ -48,7 +48,6 @@ def test_gaps_helper():
 
 
 def test_reply_has_no_gap_at_the_sink(pulse_server, speech_factory, tmp_path):  # noqa: F811
-    from app.commands.converse import SeededVocoder
     from app.playback_plan import auto_plan
     from core.engine.config import EngineConfig
     from core.engine.engine import Engine
@@ -57,13 +56,13 @@ def test_reply_has_no_gap_at_the_sink(pulse_server, speech_factory, tmp_path):  
     from core.listeners.manager import Listeners
     from core.lm.runner import OpenS2SRunner
     from core.lm.sampling import SamplingConfig
-    from core.voice.token2wav import VoiceDecoder
+    from core.voice.vocoder import Vocoder
     from models.listeners.tiny import write_tiny_listeners
     from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint
     from models.tiny_decoder import make_tiny_decoder
 
     runner = OpenS2SRunner.load(make_tiny_checkpoint(tmp_path / "ckpt", TinySpec.small()))
-    decoder = VoiceDecoder.load(make_tiny_decoder(tmp_path / "dec", seed=0, size="tiny"), backend="torch")
+    decoder = Vocoder.load(make_tiny_decoder(tmp_path / "dec", seed=0, size="tiny"), backend="torch")
     plan = auto_plan(runner, decoder)
     paths = write_tiny_listeners(tmp_path / "listeners")
     listeners = Listeners(ListenersConfig(asr_checkpoint=str(paths["asr"]), ser_checkpoint=str(paths["ser"]),
@@ -74,8 +73,8 @@ def test_reply_has_no_gap_at_the_sink(pulse_server, speech_factory, tmp_path):  
         bridge.on_event(ev)
         events(ev)
 
-    eng = Engine(runner, SeededVocoder(decoder, 0, plan.schedule, plan.prebuffer_ms), config=EngineConfig(),
-                 sink=sink, sampling=SamplingConfig(seed=0, max_text_tokens=40, max_units=80))
+    eng = Engine(runner, decoder, playback=plan, config=EngineConfig(), sink=sink,
+                 sampling=SamplingConfig(seed=0, max_text_tokens=40, max_units=80))
     rec_path = tmp_path / "monitor.raw"
     wav = wav_of(speech_factory, "Could you tell me something about the weather?", tmp_path)
     try:

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.config import AudioConfig, EngineConfig
 from core.engine.engine import Engine
 from core.engine.events import EngineState, ReplyEnded, StateChanged
+from core.turns.config import VadConfig
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
 
 REPO = Path(__file__).resolve().parent.parent
@@ -117,9 +118,9 @@ print("listener", seen[0], "reply", inner[0])
 class _SlowPerUnitDecoder(FakeDecoder):
     """Vocoder cost proportional to the units pushed; its stream opens late, so the model queues everything first."""
 
-    def open_stream(self, **kw):
+    def open_stream(self, *args, **kw):
         time.sleep(0.3)
-        stream = super().open_stream(**kw)
+        stream = super().open_stream(*args, **kw)
         push = stream.push
 
         def slow_push(units):

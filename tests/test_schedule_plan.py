@@ -48,9 +48,9 @@ def test_units_per_second_from_the_interleave():
 
 
 def test_measured_on_the_tiny_decoder(tiny_decoder):
-    from core.voice.token2wav import VoiceDecoder
+    from core.voice.vocoder import Vocoder
 
-    speed = measure_vocoder_speed(VoiceDecoder.load(tiny_decoder, backend="torch"), repeats=1)
+    speed = measure_vocoder_speed(Vocoder.load(tiny_decoder, backend="torch"), repeats=1)
     assert speed.fixed_s > 0 and speed.per_unit_s >= 0
 
 
@@ -84,13 +84,13 @@ def test_the_second_call_emits_less_than_its_units(tiny_decoder):
     The real decoder stream emits what the schedule says, call by call."""
     import torch
 
-    from core.voice.token2wav import VoiceDecoder
+    from core.voice.vocoder import Vocoder
     from models.glm_constants import MEL_HOP_SAMPLES
 
     sched = ChunkSchedule(chunk_units=(8, 5, 20))
     assert sched.emitted_frames_through(0) == sched.first_call_frames() == 24
     assert sched.emitted_frames_through(1) - sched.emitted_frames_through(0) == 17  # 5 units = 34 frames
-    stream = VoiceDecoder.load(tiny_decoder, backend="torch").open_stream(sched, torch.Generator().manual_seed(0))
+    stream = Vocoder.load(tiny_decoder, backend="torch").open_stream(sched, torch.Generator().manual_seed(0))
     out = [sum(c.size for c in stream.push(list(range(i, i + n)))) for i, n in ((0, 8), (8, 5), (13, 20))]
     want = [sched.emitted_frames_through(k) - (sched.emitted_frames_through(k - 1) if k else 0) for k in range(3)]
     assert out == [f * MEL_HOP_SAMPLES for f in want]

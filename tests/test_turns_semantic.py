@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.engine.config import VAD_FRAME, EndOfTurnConfig, EngineConfig, VadConfig
+from core.engine.config import EngineConfig
+from core.turns.config import VAD_FRAME, EndOfTurnConfig, VadConfig
 from core.turns.end_of_turn import SilencePolicy
 from core.turns.semantic import ContinuedAfterCommit, SemanticTurnDetector, make_detector
 from core.turns.smart_turn import SmartTurnUnavailable, TurnScore, find_model_file, load_smart_turn

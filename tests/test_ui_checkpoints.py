@@ -49,7 +49,7 @@ def test_broken_checkpoint_shows_error_and_previous_model_keeps_working(
     cfg["llm_config"]["hidden_size"] = cfg["llm_config"]["hidden_size"] * 2  # shapes no longer match the weights
     (broken / "config.json").write_text(json.dumps(cfg))
     with qtbot.waitSignal(win.load_failed, timeout=WAIT_MS) as failed:
-        win.load(LoadRequest(str(broken), tiny_models[2].decoder, "broken"))
+        win.load(LoadRequest(str(broken), tiny_models[-1].decoder, "broken"))
     message = failed.args[0]
     assert "\n" not in message and message
     assert "weights do not match config.json" in message
@@ -57,7 +57,7 @@ def test_broken_checkpoint_shows_error_and_previous_model_keeps_working(
     text = _dismiss_error(qtbot, win)
     assert message[:100] in text and message in details and "Still using: tiny test model" in text
     with qtbot.waitSignal(win.load_failed, timeout=WAIT_MS):
-        win.load(LoadRequest(str(tmp_path / "missing"), tiny_models[2].decoder, "missing"))
+        win.load(LoadRequest(str(tmp_path / "missing"), tiny_models[-1].decoder, "missing"))
     assert "does not exist" in _dismiss_error(qtbot, win)
     assert win.session.model_label == "tiny test model"
     with qtbot.waitSignal(win.presenter.reply_ended, timeout=WAIT_MS):

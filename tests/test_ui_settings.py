@@ -104,14 +104,16 @@ def test_test_settings_are_valid():
     assert TEST_SETTINGS.sampling_config().max_text_tokens == 24
 
 
-def test_vocoder_schedule_setting_reaches_the_engine_seam(tiny_decoder):
-    from app.commands.converse import SeededVocoder
+def test_vocoder_schedule_setting_reaches_the_vocoder_stream(tiny_decoder):
+    import torch
+
     from core.voice.chunk_schedule import ChunkSchedule
-    from core.voice.token2wav import VoiceDecoder
+    from core.voice.schedule_plan import PlaybackPlan
+    from core.voice.vocoder import Vocoder
 
     with pytest.raises(ValueError, match="vocoder_schedule"):
         AppSettings(vocoder_schedule="turbo")
-    dec = VoiceDecoder.load(tiny_decoder)
+    dec = Vocoder.load(tiny_decoder)
     for name, expected in (("fast", ChunkSchedule()), ("smooth", ChunkSchedule.smooth())):
-        seam = SeededVocoder(dec, schedule=AppSettings(vocoder_schedule=name).vocoder_schedule)
-        assert seam.open_stream().schedule == expected
+        plan = PlaybackPlan.preset(AppSettings(vocoder_schedule=name).vocoder_schedule)
+        assert dec.open_stream(plan.schedule, torch.Generator().manual_seed(plan.seed)).schedule == expected

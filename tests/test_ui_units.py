@@ -6,8 +6,9 @@ import numpy as np
 
 from app.window.partial_feed import FLUSH_FRAMES, PartialFeed
 from app.window.talk_vad import TalkVad
-from core.engine.events import EngineState, SpeechDiscarded, SpeechStarted, StateChanged, UserTurnCaptured
+from core.engine.events import EngineState, StateChanged, UserTurnCaptured
 from core.listeners.events import UserTranscript
+from core.turns.events import SpeechDiscarded, SpeechStarted
 from ui.controls import meter_value
 from ui.conversation_view import ZERO_WIDTH_SPACE, printable
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soxr
 
-from core.engine.config import VAD_FRAME, VAD_FRAME_MS, VadConfig
+from core.turns.config import VAD_FRAME, VAD_FRAME_MS, VadConfig
 from core.turns.vad import Discarded, SileroVad, SpeechStart, Turn, TurnCandidate, TurnDetector, TurnResumed
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 

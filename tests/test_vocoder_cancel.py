@@ -13,7 +13,8 @@ from core.audio.playout import PlayoutBuffer
 from core.engine.events import ReplyAudio
 from core.engine.reply_job import ReplyJob, ReplyRequest
 from core.lm.events import SpeechUnits
-from core.voice.token2wav import ChunkSchedule, VoiceDecoder
+from core.voice.chunk_schedule import ChunkSchedule
+from core.voice.vocoder import Vocoder
 from models.glm_constants import FLOW_STEPS
 from testing.collector import EventCollector
 from tests.engine_fakes import FakeConversation, FakeRunner
@@ -26,14 +27,14 @@ class Probe:
     """Wraps the decoder's estimator (torch module or ONNX session) and HiFT: counts calls; `hold_at` makes the
     n-th estimator call wait (entered / release) so a test can cancel while a step is in flight."""
 
-    def __init__(self, dec: VoiceDecoder, hold_at: int | None = None) -> None:
+    def __init__(self, dec: Vocoder, hold_at: int | None = None) -> None:
         self.inner = dec.estimator or dec.flow.decoder.estimator
         self.calls = 0
         self.hift_calls = 0
         self.hold_at = hold_at
         self.entered, self.release = threading.Event(), threading.Event()
         self.on_call = None  # called with the call number, inside the step
-        clone = object.__new__(VoiceDecoder)
+        clone = object.__new__(Vocoder)
         clone.__dict__.update(dec.__dict__)
         clone.estimator = self
         run_hift = dec.run_hift
@@ -95,7 +96,7 @@ def test_cancelled_reply_job_stops_its_vocoder_within_one_flow_step():
     runner = FakeRunner([SpeechUnits(tuple(units(n)))], step_s=0.0)
     events = EventCollector()
     job = ReplyJob(ReplyRequest(1, runner, FakeConversation(), probe.decoder, PlayoutBuffer(0),
-                                VoiceDecoder.sample_rate_hz, events))
+                                Vocoder.sample_rate_hz, events))
     job.start()
     assert probe.entered.wait(30)  # the vocoder thread is inside the 2nd Euler step of the first chunk
     job.cancel()

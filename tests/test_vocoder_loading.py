@@ -154,7 +154,7 @@ def test_cli_make_tiny_decoder_then_vocode(tmp_path, capsys):
     assert load_decoder(tmp_path / "dec").flow.cfg.encoder.d_model == DIMS["tiny"].d_model
     units = tmp_path / "u.json"
     units.write_text('{"units": [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]}')
-    for extra in ([], ["--stream"], ["--stream", "--schedule", "reference"]):
+    for extra in ([], ["--stream"], ["--stream", "--vocoder-schedule", "reference"]):
         out = tmp_path / "reply.wav"
         base = ["vocode", "--decoder", str(tmp_path / "dec"), "--units", str(units), "--out", str(out)]
         argv = base + extra

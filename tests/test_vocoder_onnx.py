@@ -14,7 +14,7 @@ import torch
 
 from core.voice import onnx_backend as vocoder_onnx
 from core.voice.chunk_schedule import ChunkSchedule
-from core.voice.token2wav import VoiceDecoder
+from core.voice.vocoder import Vocoder
 from tests.vocoder_helpers import decoder, stream_decode, tiny_dir, units
 
 GRAPH_TOLERANCE = 1e-4
@@ -62,16 +62,16 @@ def test_streamed_audio_torch_vs_onnx(schedule):
 def test_cache_reused_and_rebuilt_when_weights_change(tmp_path):
     directory = tmp_path / "decoder"
     shutil.copytree(tiny_dir(), directory, ignore=shutil.ignore_patterns("onnx"))
-    first = VoiceDecoder.load(directory, backend="onnx")
+    first = Vocoder.load(directory, backend="onnx")
     files = sorted((directory / "onnx").glob("*.onnx"))
     assert len(files) == 3
     stamps = {f: f.stat().st_mtime_ns for f in files}
-    VoiceDecoder.load(directory, backend="onnx")
+    Vocoder.load(directory, backend="onnx")
     assert {f: f.stat().st_mtime_ns for f in files} == stamps  # reused, not re-exported
     state = torch.load(directory / "hift.pt", weights_only=True)
     state["conv_pre.bias"] += 0.5
     torch.save(state, directory / "hift.pt")
-    VoiceDecoder.load(directory, backend="onnx")
+    Vocoder.load(directory, backend="onnx")
     new_files = sorted((directory / "onnx").glob("*.onnx"))
     assert len(new_files) == 3 and not set(new_files) & set(files)  # stale graphs replaced
     assert first.backend == "onnx"
@@ -106,12 +106,12 @@ def _graphs(directory):
 
 
 def test_truncated_or_empty_graphs_are_rebuilt(fresh_decoder):
-    VoiceDecoder.load(fresh_decoder, backend="onnx")
+    Vocoder.load(fresh_decoder, backend="onnx")
     graphs = _graphs(fresh_decoder)
     good = graphs["flow_estimator"].read_bytes()
     graphs["flow_estimator"].write_bytes(good[: len(good) // 2])
     graphs["hift_f0"].write_bytes(b"")
-    dec = VoiceDecoder.load(fresh_decoder, backend="onnx")
+    dec = Vocoder.load(fresh_decoder, backend="onnx")
     assert graphs["flow_estimator"].read_bytes() == good and graphs["hift_f0"].stat().st_size > 0
     assert dec.backend == "onnx"
 
@@ -121,7 +121,7 @@ def test_a_graph_shipped_with_the_checkpoint_is_never_trusted(fresh_decoder):
     planted = fresh_decoder / "onnx" / f"hift_f0.{key}.onnx"
     planted.parent.mkdir()
     planted.write_bytes(b"not the graph we would export")
-    VoiceDecoder.load(fresh_decoder, backend="onnx")
+    Vocoder.load(fresh_decoder, backend="onnx")
     assert planted.read_bytes() != b"not the graph we would export"
     manifest = vocoder_onnx.manifest_path(fresh_decoder, None)
     assert not manifest.is_relative_to(fresh_decoder) and planted.name in manifest.read_text()
@@ -134,5 +134,5 @@ def test_a_failed_export_leaves_no_temporary_file(fresh_decoder, monkeypatch):
 
     monkeypatch.setattr(torch.onnx, "export", boom)
     with pytest.raises(RuntimeError):
-        VoiceDecoder.load(fresh_decoder, backend="onnx")
+        Vocoder.load(fresh_decoder, backend="onnx")
     assert [p.name for p in (fresh_decoder / "onnx").iterdir()] == []

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from core.voice.chunk_schedule import ChunkSchedule
-from core.voice.decoder_stream import crossfade_weights
 from core.voice.noise_tape import NoiseTape
+from core.voice.vocoder_stream import crossfade_weights
 from models.decoder_checkpoint import load_decoder, read_state_dict
 from models.flow import mel_frames_for_units, time_grid
 from models.flow_encoder import block_causal_mask, shift_relative

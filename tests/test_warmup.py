@@ -9,7 +9,7 @@ from core.lm.conversation import Conversation
 from core.lm.events import SpeechUnits, TextDelta
 from core.lm.runner import OpenS2SRunner
 from core.lm.sampling import SamplingConfig
-from core.voice.token2wav import VoiceDecoder
+from core.voice.vocoder import Vocoder
 from tests.helpers import synthetic_clip
 
 
@@ -30,7 +30,7 @@ def test_warm_up_leaves_no_state_behind(tiny_checkpoint, tiny_decoder):
     steps = []
     runner.model.llm_model.get_input_embeddings().register_forward_hook(lambda *_: steps.append("llm"))
     runner.model.tts_lm_model.get_input_embeddings().register_forward_hook(lambda *_: steps.append("tts"))
-    elapsed = warm_up(runner, VoiceDecoder.load(tiny_decoder, backend="torch"))
+    elapsed = warm_up(runner, Vocoder.load(tiny_decoder, backend="torch"))
     assert elapsed > 0
     assert {"llm", "tts"} <= set(steps)  # both LMs were fed tokens
     assert torch.equal(torch.random.get_rng_state(), rng)

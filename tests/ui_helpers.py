@@ -36,12 +36,12 @@ def tiny_decoder_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_models(tiny_checkpoint, tiny_decoder_dir):
-    """(runner, decoder adapter, LoadRequest) for the tiny checkpoint + tiny decoder, loaded once."""
+    """(runner, vocoder, playback plan, LoadRequest) for the tiny checkpoint + tiny decoder, loaded once."""
     from app.window.model_loader import load_models
 
     req = LoadRequest(str(tiny_checkpoint), str(tiny_decoder_dir), "tiny test model")
-    runner, decoder = load_models(req, TEST_SETTINGS, lambda *_: None)
-    return runner, decoder, req
+    runner, vocoder, playback = load_models(req, TEST_SETTINGS, lambda *_: None)
+    return runner, vocoder, playback, req
 
 
 @pytest.fixture(scope="session")
@@ -82,10 +82,10 @@ def make_window(qtbot, tmp_path):
 
 
 def load_into(qtbot, win, models) -> None:
-    """Load (runner, decoder, request) through the window's worker-thread path and wait for it."""
-    runner, decoder, req = models
+    """Load (runner, vocoder, playback plan, request) through the window's worker-thread path and wait for it."""
+    runner, vocoder, playback, req = models
     with qtbot.waitSignal(win.model_loaded, timeout=WAIT_MS):
-        win.load(req, load_fn=lambda *_: (runner, decoder))
+        win.load(req, load_fn=lambda *_: (runner, vocoder, playback))
     qtbot.waitUntil(lambda: win.session.engine is not None and win.session.engine.state.value == "listening",
                     timeout=WAIT_MS)
 

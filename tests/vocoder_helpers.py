@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.voice.token2wav import ChunkSchedule, VoiceDecoder
+from core.voice.chunk_schedule import ChunkSchedule
+from core.voice.vocoder import Vocoder
 from models.glm_constants import UNIT_VOCAB_SIZE
 from models.tiny_decoder import make_tiny_decoder
 
@@ -26,8 +27,8 @@ def tiny_dir() -> Path:
 
 
 @functools.cache
-def decoder(backend: str = "torch") -> VoiceDecoder:
-    return VoiceDecoder.load(tiny_dir(), backend=backend)
+def decoder(backend: str = "torch") -> Vocoder:
+    return Vocoder.load(tiny_dir(), backend=backend)
 
 
 def units(n: int, seed: int = 0) -> list[int]:
@@ -35,7 +36,7 @@ def units(n: int, seed: int = 0) -> list[int]:
 
 
 def stream_decode(
-    dec: VoiceDecoder, unit_ids: list[int], schedule: ChunkSchedule, seed: int = 1, step: int = 1
+    dec: Vocoder, unit_ids: list[int], schedule: ChunkSchedule, seed: int = 1, step: int = 1
 ) -> tuple[list[np.ndarray], object]:
     """Push units `step` at a time, then flush; returns (chunks, stream)."""
     s = dec.open_stream(schedule, torch.Generator().manual_seed(seed))
@@ -71,9 +72,9 @@ class LocalFlow:
         return mel[None, :, prompt_feat.shape[1] :]
 
 
-def with_local_flow(dec: VoiceDecoder) -> VoiceDecoder:
+def with_local_flow(dec: Vocoder) -> Vocoder:
     """A shallow copy of `dec` whose flow is `LocalFlow`."""
-    clone = object.__new__(VoiceDecoder)
+    clone = object.__new__(Vocoder)
     clone.__dict__.update(dec.__dict__)
     clone.flow = LocalFlow(dec.flow)
     return clone

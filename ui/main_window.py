@@ -350,7 +350,7 @@ class MainWindow(QMainWindow):
         self.progress.setValue(percent)
         self.statusBar().showMessage(f"{what}…")
 
-    def _loaded(self, runner: Any, decoder: Any, request: LoadRequest) -> None:
+    def _loaded(self, runner: Any, vocoder: Any, playback: Any, request: LoadRequest) -> None:
         self._loading = False
         self.progress.setVisible(False)
         label = request.label or Path(request.checkpoint).name
@@ -358,11 +358,11 @@ class MainWindow(QMainWindow):
         effective = self.session_settings(self.settings)
         listeners_change = effective.listeners_config() != self.session.settings.listeners_config()
         if self.session.listeners is not None and listeners_change:
-            self.session.set_models(runner, decoder, label)
+            self.session.set_models(runner, vocoder, playback, label)
             self.session.apply_settings(effective)  # new listeners (demo <-> real), after the swap
         else:
             self.session.settings = effective
-            self.session.set_models(runner, decoder, label)
+            self.session.set_models(runner, vocoder, playback, label)
         unsaved = self.update_settings(self.settings.with_recent(request.checkpoint, request.decoder, label))
         self.actions_.refresh_recent()
         self.strip.set_model(f"Model: {label}")

@@ -8,22 +8,21 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 
 from app.window.turns import ASSISTANT, USER, ConversationLog
+from core.audio.levels import MicLevel
 from core.engine.events import (
     BargeIn,
     EngineError,
     EngineState,
     ErrorKind,
-    MicLevel,
     ReplyAudio,
     ReplyEnded,
     ReplyText,
-    SpeechDiscarded,
-    SpeechIgnored,
     StateChanged,
     UserTextSubmitted,
     UserTurnCaptured,
 )
 from core.listeners.events import LISTENER_NAMES, ListenerStatus, TurnEmotion, UserTranscript
+from core.turns.events import SpeechDiscarded, SpeechIgnored
 from ui.controls import StatusStrip
 from ui.conversation_view import ConversationView
 from ui.messages import listener_line

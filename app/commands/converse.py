@@ -9,17 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from core.engine.config import AudioConfig, EndOfTurnConfig, EngineConfig, VadConfig
-from core.engine.events import (
-    BargeIn,
-    EngineError,
-    EngineState,
-    ReplyEnded,
-    ReplyText,
-    SpeechIgnored,
-    StateChanged,
-    UserTurnCaptured,
-)
+from core.engine.config import AudioConfig, EngineConfig
+from core.engine.events import BargeIn, EngineError, EngineState, ReplyEnded, ReplyText, StateChanged, UserTurnCaptured
+from core.turns.config import EndOfTurnConfig, VadConfig
+from core.turns.events import SpeechIgnored
 from models.errors import DeviceError, UserError
 from models.weights import WEIGHT_KINDS
 
@@ -38,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--decoder", type=Path, help="GLM-4-Voice decoder directory (or --demo)")
     p.add_argument("--demo", action="store_true",
                    help="use the offline demo checkpoint (random weights: gibberish), made on first use")
-    p.add_argument("--decoder-backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--vocoder-backend", choices=("torch", "onnx"), default="torch")
     p.add_argument("--vocoder-schedule", choices=("auto", "fast", "smooth"), default="auto",
                    help="auto (default): 8-unit first chunk, later chunks and jitter buffer planned from this "
                    "machine's measured vocoder and LM speed; fast: fixed 8, 5, 5, 10... units; smooth: 16 units, "
@@ -140,43 +133,27 @@ class TranscriptPrinter:
         self._out.flush()
 
 
-class SeededVocoder:
-    """The engine's decoder seam: `sample_rate_hz` and `open_stream()`, seeded for reproducible audio."""
-
-    def __init__(self, decoder, seed: int = 0, schedule="fast", prebuffer_ms: float | None = None) -> None:
-        """schedule: a ChunkSchedule.preset name or a ChunkSchedule; prebuffer_ms: the jitter buffer the engine
-        should use with it (None: the engine's AudioConfig.prebuffer_ms)."""
-        from core.voice.chunk_schedule import ChunkSchedule
-
-        self._dec, self._seed = decoder, seed
-        self.schedule = ChunkSchedule.preset(schedule) if isinstance(schedule, str) else schedule
-        self.prebuffer_ms = prebuffer_ms
-        self.sample_rate_hz = decoder.sample_rate_hz
-
-    def open_stream(self):
-        import torch
-
-        return self._dec.open_stream(self.schedule, torch.Generator().manual_seed(self._seed))
-
-
 def load_models(args: argparse.Namespace):
-    """(runner, vocoder) from the command line; both raise CheckpointError for a bad directory."""
+    """(runner, vocoder, playback plan) from the command line; both loaders raise CheckpointError for a bad
+    directory."""
     from core.lm.runner import OpenS2SRunner
+    from core.voice.schedule_plan import PlaybackPlan
 
     runner = OpenS2SRunner.load(args.checkpoint, device=args.device, weights=getattr(args, "weights", None))
     try:
-        vocoder_mod = importlib.import_module("core.voice.token2wav")  # the vocoder (docs/contracts.md)
+        vocoder_mod = importlib.import_module("core.voice.vocoder")  # the vocoder (docs/contracts.md)
     except ModuleNotFoundError as err:
-        raise UserError("This build has no speech decoder (core.voice.token2wav); update the app.") from err
-    decoder = vocoder_mod.VoiceDecoder.load(args.decoder, backend=args.decoder_backend, device=args.device)
+        raise UserError("This build has no speech decoder (core.voice.vocoder); update the app.") from err
+    vocoder = vocoder_mod.Vocoder.load(args.decoder, backend=args.vocoder_backend, device=args.device)
+    seed = args.seed or 0
     if args.vocoder_schedule == "auto":
         from app.playback_plan import auto_plan
 
-        plan = auto_plan(runner, decoder)
+        plan = auto_plan(runner, vocoder, seed)
         print(f"vocoder schedule (measured here): chunks {plan.schedule.chunk_units}, jitter buffer "
               f"{plan.prebuffer_ms:.0f} ms")
-        return runner, SeededVocoder(decoder, args.seed or 0, plan.schedule, plan.prebuffer_ms)
-    return runner, SeededVocoder(decoder, args.seed or 0, args.vocoder_schedule)
+        return runner, vocoder, plan
+    return runner, vocoder, PlaybackPlan.preset(args.vocoder_schedule, seed)
 
 
 def build_sampling(args: argparse.Namespace):
@@ -212,11 +189,11 @@ def run(args: argparse.Namespace) -> int:
     args = resolve_demo(args)
     config = build_config(args)
     sampling = build_sampling(args)
-    runner, decoder = load_models(args)
+    runner, vocoder, playback = load_models(args)
     if getattr(args, "warm_up", False):
         from core.engine.warmup import warm_up
 
-        warm_up(runner, decoder)
+        warm_up(runner, vocoder)
     printer = TranscriptPrinter()
     recorder = SessionRecorder(args.record, printer) if args.record else None
     sink = recorder or printer
@@ -228,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"end of turn: {status}")
     else:
         print(f"end of turn: off — --no-semantic; {config.vad.end_silence_ms:g} ms of silence ends a turn")
-    engine = Engine(runner, decoder, config=config, sink=sink, sampling=sampling, end_of_turn=scorer)
+    engine = Engine(runner, vocoder, playback=playback, config=config, sink=sink, sampling=sampling,
+                    end_of_turn=scorer)
     try:
         engine.start()
         _supervise(engine, args.duration_s)

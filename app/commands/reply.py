@@ -101,9 +101,9 @@ class _WavSink:
         import soundfile as sf
         import torch
 
-        from core.voice.token2wav import VoiceDecoder
+        from core.voice.vocoder import Vocoder
 
-        self._dec = VoiceDecoder.load(decoder_dir, backend=backend, device=device)
+        self._dec = Vocoder.load(decoder_dir, backend=backend, device=device)
         gen = torch.Generator()
         gen.manual_seed(seed) if seed is not None else gen.seed()
         self._stream = self._dec.open_stream(generator=gen)

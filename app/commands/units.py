@@ -50,9 +50,9 @@ def roundtrip(units: list[int], args: argparse.Namespace) -> None:
     import soundfile as sf
     import torch
 
-    from core.voice.token2wav import VocoderConfig, VoiceDecoder
+    from core.voice.vocoder import Vocoder, VocoderConfig
 
-    decoder = VoiceDecoder.load(args.decoder, config=VocoderConfig.from_env(device=args.device))
+    decoder = Vocoder.load(args.decoder, config=VocoderConfig.from_env(device=args.device))
     try:
         decoder.check_units(units)
     except ValueError as err:

@@ -22,14 +22,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--units", required=True, metavar="JSON", help='a JSON list of ints, or {"units": [...]}')
     p.add_argument("--out", required=True, metavar="WAV", help="output WAV path")
     p.add_argument(
-        "--backend",
+        "--vocoder-backend",
         choices=("torch", "onnx"),
         default=None,
         help="network backend (default: $OPENS2S_VOCODER_BACKEND or torch)",
     )
     p.add_argument("--stream", action="store_true", help="decode chunk by chunk, as during a live reply")
     p.add_argument(
-        "--schedule",
+        "--vocoder-schedule",
         choices=("fast", "smooth", "reference"),
         default="fast",
         help="chunk schedule for --stream: ours with an 8-unit first chunk (default), ours with a 16-unit first "
@@ -58,18 +58,19 @@ def run(args: argparse.Namespace) -> int:
     import soundfile as sf
     import torch
 
-    from core.voice.token2wav import ChunkSchedule, VocoderConfig, VoiceDecoder
+    from core.voice.chunk_schedule import ChunkSchedule
+    from core.voice.vocoder import Vocoder, VocoderConfig
 
     units = read_units(args.units)
-    config = VocoderConfig.from_env(backend=args.backend)
-    decoder = VoiceDecoder.load(args.decoder, config=config)
+    config = VocoderConfig.from_env(backend=args.vocoder_backend)
+    decoder = Vocoder.load(args.decoder, config=config)
     try:
         decoder.check_units(units)
     except ValueError as err:
         raise UserError(str(err)) from err
     generator = torch.Generator().manual_seed(args.seed)
     if args.stream:
-        schedule = ChunkSchedule.preset(args.schedule)
+        schedule = ChunkSchedule.preset(args.vocoder_schedule)
         stream = decoder.open_stream(schedule, generator)
         chunks = [c for u in units for c in stream.push([u])] + stream.flush()
         audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)

@@ -8,8 +8,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from core.engine.events import SpeechStarted, UserTurnCaptured
+from core.engine.events import UserTurnCaptured
 from core.listeners.events import ListenerStatus, UserTranscript
+from core.turns.events import SpeechStarted
 from core.turns.text_eou import LexicalEndOfUtterance
 
 log = logging.getLogger(__name__)

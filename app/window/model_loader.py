@@ -1,7 +1,7 @@
 """Load a model + decoder pair on a QThread: progress, one-line errors, cancel between steps.
 
 `load_fn(checkpoint, decoder, settings, report)` does the work; the default loads `OpenS2SRunner` and
-`VoiceDecoder` (both raise `models.errors.CheckpointError` with one line for a bad directory). The thread only
+`Vocoder` (both raise `models.errors.CheckpointError` with one line for a bad directory). The thread only
 reports; the caller swaps models in on `loaded`, so a failed load leaves the previous model in use.
 """
 
@@ -35,10 +35,10 @@ class LoadCancelled(Exception):
 
 
 class ModelLoader(QThread):
-    """`progress(percent, what)`, then `loaded(runner, decoder, request)` or `failed(message)`."""
+    """`progress(percent, what)`, then `loaded(runner, vocoder, playback plan, request)` or `failed(message)`."""
 
     progress = Signal(int, str)
-    loaded = Signal(object, object, object)
+    loaded = Signal(object, object, object, object)
     failed = Signal(str)
 
     def __init__(self, request: LoadRequest, settings: AppSettings, load_fn: Callable | None = None,
@@ -53,7 +53,7 @@ class ModelLoader(QThread):
 
     def run(self) -> None:
         try:
-            runner, decoder = self._load_fn(self.request, self.settings, self._report)
+            runner, vocoder, playback = self._load_fn(self.request, self.settings, self._report)
         except LoadCancelled:
             self.failed.emit("Loading was cancelled.")
         except UserError as err:
@@ -66,7 +66,7 @@ class ModelLoader(QThread):
                 self.failed.emit(_one_line(f"Could not load the model: {type(err).__name__}: {err}"))
         else:
             self.progress.emit(STEP_DONE, "ready")
-            self.loaded.emit(runner, decoder, self.request)
+            self.loaded.emit(runner, vocoder, playback, self.request)
 
     def _report(self, percent: int, what: str) -> None:
         if self._cancel:
@@ -75,11 +75,11 @@ class ModelLoader(QThread):
 
 
 def load_models(request: LoadRequest, settings: AppSettings, report: Callable[[int, str], None]):
-    """(runner, vocoder adapter) for the engine; raises CheckpointError naming the bad directory."""
-    from app.commands.converse import SeededVocoder
+    """(runner, vocoder, playback plan) for the engine; raises CheckpointError naming the bad directory."""
     from core.engine.warmup import warm_up
     from core.lm.runner import OpenS2SRunner
-    from core.voice.token2wav import VoiceDecoder
+    from core.voice.schedule_plan import PlaybackPlan
+    from core.voice.vocoder import Vocoder
 
     for what, path in (("model", request.checkpoint), ("decoder", request.decoder)):
         if not path or not Path(path).is_dir():
@@ -89,15 +89,14 @@ def load_models(request: LoadRequest, settings: AppSettings, report: Callable[[i
     report(STEP_RUNNER, "loading the model")
     runner = OpenS2SRunner.load(request.checkpoint, device=settings.torch_device, weights=settings.weights)
     report(STEP_DECODER, "loading the speech decoder")
-    decoder = VoiceDecoder.load(request.decoder, backend=settings.vocoder_backend, device=settings.torch_device)
+    vocoder = Vocoder.load(request.decoder, backend=settings.vocoder_backend, device=settings.torch_device)
     report(STEP_WARMUP, "warming up")  # the first turn then does not pay one-time set-up costs
-    warm_up(runner, decoder)
+    warm_up(runner, vocoder)
     if settings.vocoder_schedule == "auto":
         from app.playback_plan import auto_plan
 
-        plan = auto_plan(runner, decoder)
-        return runner, SeededVocoder(decoder, schedule=plan.schedule, prebuffer_ms=plan.prebuffer_ms)
-    return runner, SeededVocoder(decoder, schedule=settings.vocoder_schedule)
+        return runner, vocoder, auto_plan(runner, vocoder)
+    return runner, vocoder, PlaybackPlan.preset(settings.vocoder_schedule)
 
 
 OUT_OF_MEMORY = ("Not enough memory to load this model; close other programs, or pick a smaller model or "

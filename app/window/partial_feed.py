@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.events import SpeechDiscarded, SpeechStarted, UserTurnCaptured
+from core.engine.events import UserTurnCaptured
+from core.turns.events import SpeechDiscarded, SpeechStarted
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.seams import AudioBackend, AudioStream
+from core.audio.backend import AudioBackend, AudioStream
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from app.settings import AppSettings
 from app.window.end_of_turn import SessionEndOfTurn
 from app.window.partial_feed import PartialFeed
 from app.window.talk_vad import TalkVad
-from core.engine.config import VAD_RATE_HZ
+from core.audio.backend import AudioBackend
 from core.engine.events import EngineError, EngineState, ErrorKind
 from core.listeners.bridge import ListenerBridge
-from core.seams import AudioBackend
+from core.turns.config import VAD_RATE_HZ
 from models.errors import DeviceError, UserError
 from models.special_tokens import DEFAULT_SYSTEM_PROMPT
 
@@ -64,7 +64,7 @@ class Session(QObject):
         self.talk_vad.on_limit = self._talk_limit
         self.conversation = Conversation(settings.system_prompt or None)
         self.engine: Any = None
-        self._models: tuple[Any, Any] | None = None
+        self._models: tuple[Any, Any, Any] | None = None  # (runner, vocoder, playback plan)
         self.listeners: Any = None
         self.model_label = ""
         self._bridge = ListenerBridge(lambda: self.listeners)
@@ -77,9 +77,9 @@ class Session(QObject):
         self.talk_vad.set_tap(self._partial.on_frame)
 
     # -- models and settings --------------------------------------------------------------------------------
-    def set_models(self, runner: Any, decoder: Any, label: str) -> Future:
+    def set_models(self, runner: Any, vocoder: Any, playback: Any, label: str) -> Future:
         """Replace the model (the conversation carries over) and (re)start listening."""
-        return self._submit(self._set_models, runner, decoder, label)
+        return self._submit(self._set_models, runner, vocoder, playback, label)
 
     def apply_settings(self, settings: AppSettings) -> Future:
         old, self.settings = self.settings, settings
@@ -182,10 +182,10 @@ class Session(QObject):
         fut.add_done_callback(_log_failure)
         return fut
 
-    def _set_models(self, runner: Any, decoder: Any, label: str) -> None:
+    def _set_models(self, runner: Any, vocoder: Any, playback: Any, label: str) -> None:
         self._stop_engine()
-        self._models = (runner, decoder)
-        self.engine = self._make_engine(runner, decoder)
+        self._models = (runner, vocoder, playback)
+        self.engine = self._make_engine(runner, vocoder, playback)
         self.model_label = label
         if self.listeners is None:
             self.listeners = self._make_listeners(self.settings)
@@ -219,7 +219,7 @@ class Session(QObject):
             return None
         return action(self.engine)
 
-    def _make_engine(self, runner: Any, decoder: Any) -> Any:
+    def _make_engine(self, runner: Any, vocoder: Any, playback: Any) -> Any:
         from core.engine.engine import Engine
 
         gen = self._live_generation = next(self._generation)
@@ -227,7 +227,8 @@ class Session(QObject):
         first_turn_id = max(last, self._turn_floor) + 1  # ids never restart: the GUI log is keyed by them
         return Engine(
             runner,
-            decoder,
+            vocoder,
+            playback=playback,
             config=self.settings.engine_config(),
             sink=lambda ev: self._sink(ev, gen),
             audio=self.audio,

@@ -1,7 +1,7 @@
 """Audio devices through an injected `sounddevice`-like backend: capture into a bounded queue, playback from a
 jitter buffer, both at the device's native rate. Callbacks only copy; all DSP runs on engine threads.
 
-The backend is `core.seams.AudioBackend`: `query_devices(device, kind)`, `InputStream`, `OutputStream`
+The backend is `core.audio.backend.AudioBackend`: `query_devices(device, kind)`, `InputStream`, `OutputStream`
 (sounddevice signatures: samplerate, blocksize, device, channels, dtype, callback, finished_callback). The
 `sounddevice` module is one; `testing.fake_audio` (tests, benchmarks) and `app.window.null_audio` (text-only) are
 others.
@@ -18,8 +18,8 @@ from collections.abc import Callable
 import numpy as np
 import soxr
 
+from core.audio.backend import AudioBackend, AudioStream
 from core.audio.playout import PlayoutBuffer
-from core.seams import AudioBackend, AudioStream
 from models.errors import DeviceError
 from models.rates import SPEECH_RATE_HZ
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from core.audio.backend import AudioBackend
 from core.audio.devices import DEVICE_RATE_HZ, MicCapture, SpeakerOutput
 from core.audio.playout import PlayoutBuffer
 from core.engine.config import AudioConfig
 from core.engine.events import ErrorKind
-from core.seams import AudioBackend
 from models.errors import DeviceError
 
 log = logging.getLogger(__name__)

@@ -27,19 +27,21 @@ from collections.abc import Callable
 
 import numpy as np
 
+from core.audio.backend import AudioBackend
 from core.audio.playout import PlayoutBuffer
 from core.engine.audio_io import EngineAudio
 from core.engine.config import EngineConfig
 from core.engine.control import ControlThread
 from core.engine.event_pump import EventPump
-from core.engine.events import EngineError, EngineState, ErrorKind
+from core.engine.events import EngineError, EngineEvent, EngineState, ErrorKind, engine_event
 from core.engine.reply_control import REPLYING, ReplyControl, ReplyModels
 from core.engine.worker import Worker
 from core.lm.sampling import SamplingConfig
-from core.seams import AudioBackend, History, ModelRunner, SpeechDetector, Vocoder
+from core.seams import History, ModelRunner, VoiceSynthesizer
 from core.turns.capture import CaptureHooks, CaptureLoop
 from core.turns.semantic import TurnScorer
-from core.turns.vad import SileroVad, Turn
+from core.turns.vad import SileroVad, SpeechDetector, Turn
+from core.voice.schedule_plan import PlaybackPlan
 from models.errors import DeviceError
 
 log = logging.getLogger(__name__)
@@ -48,15 +50,17 @@ WATCHDOG_S = 0.5  # the control thread checks for stalls after this long without
 
 
 class Engine:
-    """See module doc. `sink(event)` is called on the engine-events thread; `queue.Queue().put` works too."""
+    """See module doc. `sink(event)` gets every `EngineEvent`, on the engine-events thread; `queue.Queue().put`
+    works too."""
 
     def __init__(
         self,
         runner: ModelRunner,
-        decoder: Vocoder,
+        vocoder: VoiceSynthesizer,
         *,
+        playback: PlaybackPlan | None = None,
         config: EngineConfig | None = None,
-        sink: Callable[[object], None] | None = None,
+        sink: Callable[[EngineEvent], None] | None = None,
         audio: AudioBackend | None = None,
         conversation: History | None = None,
         sampling: SamplingConfig | None = None,
@@ -72,12 +76,13 @@ class Engine:
         self._lifecycle = threading.Lock()  # start() / stop() from front-end threads; never taken by capture
         self._events = EventPump(sink)
         self._playout = PlayoutBuffer(0)
-        # a decoder planned from this machine's speed says how deep the jitter buffer must be (app/playback_plan.py)
-        prebuffer_ms = getattr(decoder, "prebuffer_ms", None) or self.config.audio.prebuffer_ms
-        self._audio = EngineAudio(audio, self.config.audio, self._playout, prebuffer_ms)
+        # playback: the vocoder's chunk schedule, noise seed and jitter buffer (a plan measured on this machine says
+        # how deep the buffer must be: app/playback_plan.py; None: the engine's AudioConfig.prebuffer_ms)
+        playback = playback or PlaybackPlan()
+        self._audio = EngineAudio(audio, self.config.audio, self._playout, playback.prebuffer_ms)
         self._control: ControlThread | None = None
         self._replies = ReplyControl(
-            ReplyModels(runner, decoder, sampling),
+            ReplyModels(runner, vocoder, playback, sampling),
             conversation if conversation is not None else _new_conversation(),
             self.config, self._playout, self._audio, self._events.put, self._job_done,
         )
@@ -136,8 +141,8 @@ class Engine:
             self._control.start()
             self._replies.workers = (Worker("reply-model"), Worker("reply-vocoder"))
             self._running.set()
-            self.capture_loop = CaptureLoop(self._audio.capture, self._vad, self.config, self._capture_hooks(),
-                                            self._end_of_turn, self._end_of_turn_text)
+            self.capture_loop = CaptureLoop(self._audio.capture, self._vad, self.config, self.config.levels,
+                                            self._capture_hooks(), self._end_of_turn, self._end_of_turn_text)
             self._capture_thread = threading.Thread(
                 target=self.capture_loop.run, args=(self._running,), name="engine-capture", daemon=True
             )
@@ -194,7 +199,7 @@ class Engine:
     def _capture_hooks(self) -> CaptureHooks:
         r = self._replies
         return CaptureHooks(
-            emit=self._events.put,
+            emit=lambda ev: self._events.put(engine_event(ev)),
             dispatch=lambda turn, t: self._post(r.on_turn, turn, t),
             barge_in=self._barge_in_heard,
             mic_live=r.mic_live,

@@ -8,18 +8,20 @@ import queue
 import threading
 from collections.abc import Callable
 
+from core.engine.events import EngineEvent
+
 log = logging.getLogger(__name__)
 
 _STOP = object()
 
 
 class EventPump:
-    def __init__(self, sink: Callable[[object], None] | None) -> None:
+    def __init__(self, sink: Callable[[EngineEvent], None] | None) -> None:
         self._sink = sink
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
-    def put(self, event: object) -> None:
+    def put(self, event: EngineEvent) -> None:
         """Never blocks (any thread, audio callbacks included)."""
         self._queue.put(event)
 

@@ -1,7 +1,10 @@
 """Typed events emitted by the realtime engine (`core.engine.engine.Engine`) to any front end.
 
-All events are frozen dataclasses. They are delivered on engine worker threads through the sink callback given
-to the engine; a GUI must marshal them to its own thread (e.g. a Qt signal). `EngineEvent` is their union.
+All events are frozen dataclasses. They are delivered on the engine-events thread through the sink callback given
+to the engine; a GUI must marshal them to its own thread (e.g. a Qt signal). `EngineEvent` is their union: the
+engine's own events below, and the stages' events it passes on as they are (`MicLevel` from core.audio.levels;
+`SpeechStarted`, `SpeechDiscarded`, `SpeechIgnored` from core.turns.events). The stages' problem reports
+(`SignalWarning`, `CaptureProblem`) reach front ends as `EngineError`s (`engine_event`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.audio.levels import MicLevel, SignalWarning
 from core.lm.events import AudioChunk, SpeechUnits, StopReason, TextDelta
+from core.turns.events import CaptureProblem, SpeechDiscarded, SpeechIgnored, SpeechStarted
 
 
 class EngineState(enum.Enum):
@@ -39,31 +44,6 @@ class StateChanged:
     old: EngineState
     new: EngineState
     reason: str  # short machine-friendly cause, e.g. "turn_captured", "first_audio", "barge_in"
-
-
-@dataclass(frozen=True)
-class MicLevel:
-    """Input level, about every `EngineConfig.level_interval_ms`."""
-
-    rms_dbfs: float
-    peak: float  # max |sample| in the interval, [0, 1]
-    speech_prob: float  # last VAD probability in the interval
-    ignored: bool  # True while half-duplex ignores the microphone
-
-
-@dataclass(frozen=True)
-class SpeechStarted:
-    """The VAD crossed the start threshold (a turn may follow). `at_s` is capture time since engine start."""
-
-    at_s: float
-
-
-@dataclass(frozen=True)
-class SpeechDiscarded:
-    """Speech shorter than `min_speech_ms` (a cough, a click): no turn was dispatched."""
-
-    at_s: float
-    speech_ms: float
 
 
 @dataclass(frozen=True)
@@ -110,15 +90,6 @@ class ReplyAudio:
 
     turn_id: int
     chunk: AudioChunk
-
-
-@dataclass(frozen=True)
-class SpeechIgnored:
-    """Half-duplex: voiced sound was heard while the app was talking and the microphone was muted. It may be the
-    app's own voice; if it was the user, what they said was not heard (front ends say so)."""
-
-    at_s: float  # capture time
-    speech_ms: float
 
 
 @dataclass(frozen=True)
@@ -184,6 +155,7 @@ EngineEvent = (
     | MicLevel
     | SpeechStarted
     | SpeechDiscarded
+    | SpeechIgnored
     | UserTurnCaptured
     | UserTextSubmitted
     | ReplyText
@@ -193,3 +165,12 @@ EngineEvent = (
     | ReplyEnded
     | EngineError
 )
+
+
+def engine_event(event: EngineEvent | SignalWarning | CaptureProblem) -> EngineEvent:
+    """What the sink gets for an event of the capture thread: a stage's problem report becomes an EngineError."""
+    if isinstance(event, SignalWarning):
+        return EngineError(ErrorKind.INPUT_SIGNAL, event.message)
+    if isinstance(event, CaptureProblem):
+        return EngineError(ErrorKind.INTERNAL, event.message)
+    return event

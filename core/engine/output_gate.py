@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from core.audio.playout import PlayoutBuffer
+from core.engine.events import EngineEvent
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ class OutputGate:
     """A reply's way out (events, jitter buffer). Held: everything is kept back; `release()` lets it out in
     order and passes the rest through. Not held: a plain pass-through. Thread-safe."""
 
-    def __init__(self, playout: PlayoutBuffer, emit: Callable[[object], None], held: bool) -> None:
+    def __init__(self, playout: PlayoutBuffer, emit: Callable[[EngineEvent], None], held: bool) -> None:
         self._playout, self._emit = playout, emit
         self._lock = threading.Lock()
         self._held = held
@@ -32,7 +33,7 @@ class OutputGate:
     def held(self) -> bool:
         return self._held
 
-    def emit(self, event: object) -> None:
+    def emit(self, event: EngineEvent) -> None:
         with self._lock:
             if self._held:
                 self._events.append(event)

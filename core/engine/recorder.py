@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from core.engine.events import EngineError, ErrorKind, MicLevel, ReplyAudio, ReplyEnded, UserTurnCaptured
+from core.audio.levels import MicLevel
+from core.engine.events import EngineError, ErrorKind, ReplyAudio, ReplyEnded, UserTurnCaptured
 from models.errors import UserError
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from core.audio.playout import PlayoutBuffer
 from core.engine import continuation
 from core.engine.audio_io import EngineAudio
-from core.engine.config import VAD_RATE_HZ, EngineConfig
+from core.engine.config import EngineConfig
 from core.engine.events import (
     BargeIn,
     EngineError,
+    EngineEvent,
     EngineState,
     ErrorKind,
     StateChanged,
@@ -35,8 +36,10 @@ from core.engine.reply_job import ReplyJob, ReplyRequest
 from core.engine.speculation import Speculation, SpeculationSlot
 from core.engine.worker import Worker
 from core.lm.sampling import SamplingConfig
-from core.seams import History, ModelRunner, Vocoder
+from core.seams import History, ModelRunner, VoiceSynthesizer
+from core.turns.config import VAD_RATE_HZ
 from core.turns.vad import Turn, frames_to_s
+from core.voice.schedule_plan import PlaybackPlan
 from models.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,8 @@ REPLYING = (EngineState.THINKING, EngineState.SPEAKING)
 @dataclass(frozen=True)
 class ReplyModels:
     runner: ModelRunner
-    decoder: Vocoder
+    vocoder: VoiceSynthesizer
+    playback: PlaybackPlan
     sampling: SamplingConfig | None = None
 
 
@@ -60,7 +64,7 @@ class ReplyControl:
         config: EngineConfig,
         playout: PlayoutBuffer,
         audio: EngineAudio,
-        emit: Callable[[object], None],
+        emit: Callable[[EngineEvent], None],
         job_done: Callable[[ReplyJob], None],
     ) -> None:
         self._models, self.conversation, self._cfg = models, conversation, config
@@ -102,7 +106,7 @@ class ReplyControl:
         spec = self._spec.take(turn.samples) if self._job is None and not turn.continues else None
         self._cancel_current()
         early, self._early = self._early, None
-        continues, turn = continuation.merge(early, getattr(self.conversation, "turns", []), turn)
+        continues, turn = continuation.merge(early, self.conversation.turns, turn)
         try:
             if spec is not None:
                 user = self.conversation.append(spec.user_turn)
@@ -217,8 +221,8 @@ class ReplyControl:
     def _new_job(self, tid: int, conversation: History, held: bool) -> ReplyJob:
         m = self._models
         return ReplyJob(ReplyRequest(
-            tid, m.runner, conversation, m.decoder, self._playout, self._audio.output_rate_hz, self._emit,
-            sampling=m.sampling, first_chunk_priority=self._cfg.first_chunk_priority, held=held,
+            tid, m.runner, conversation, m.vocoder, self._playout, self._audio.output_rate_hz, self._emit,
+            playback=m.playback, sampling=m.sampling, first_chunk_priority=self._cfg.first_chunk_priority, held=held,
             workers=self.workers, on_done=self._job_done,
         ))
 

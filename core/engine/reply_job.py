@@ -25,16 +25,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from core.audio.devices import Resampler
 from core.audio.playout import PlayoutBuffer, PlayoutStats
-from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, ReplyTiming, ReplyUnits
+from core.engine.events import EngineEvent, ReplyAudio, ReplyEnded, ReplyText, ReplyTiming, ReplyUnits
 from core.engine.output_gate import OutputGate
 from core.engine.worker import Worker, exclusive
 from core.lm.events import AudioChunk, ReplyEvent, SpeechUnits, StopReason, TextDelta, TurnEnd
 from core.lm.heard_text import HeardTextTracker, units_heard
 from core.lm.sampling import SamplingConfig
-from core.seams import History, ModelRunner, ReplyStream, Vocoder, VoiceStream
+from core.seams import History, ModelRunner, ReplyStream, VoiceStream, VoiceSynthesizer
+from core.voice.schedule_plan import PlaybackPlan
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +66,11 @@ class ReplyRequest:
     turn_id: int
     runner: ModelRunner
     conversation: History
-    decoder: Vocoder
+    vocoder: VoiceSynthesizer
     playout: PlayoutBuffer
     out_rate_hz: int
-    emit: Callable[[object], None]
+    emit: Callable[[EngineEvent], None]
+    playback: PlaybackPlan = PlaybackPlan()  # the vocoder stream's chunk schedule and noise seed
     sampling: SamplingConfig | None = None
     first_chunk_priority: bool = False
     held: bool = False
@@ -83,7 +86,7 @@ class ReplyJob:
         self._inflight = 0  # units items queued or being pushed (guarded by _inflight_cv)
         self._inflight_cv = threading.Condition()
         self._out = OutputGate(r.playout, r.emit, r.held)  # held: a speculative reply (core.engine.speculation)
-        self.decoder_rate_hz = int(r.decoder.sample_rate_hz)
+        self.vocoder_rate_hz = int(r.vocoder.sample_rate_hz)
         self.tracker = HeardTextTracker()
         self._lock = threading.Lock()  # guards tracker, _stream, _voice and _running
         self._stop = threading.Event()  # the per-reply stop token (user cancel or vocoder failure)
@@ -112,7 +115,7 @@ class ReplyJob:
                                                       Worker(f"reply{self.turn_id}-vocoder"))
         self._running = 2
         model_w.submit(lambda: self._loop(self._model_main, self.request.runner))
-        vocoder_w.submit(lambda: self._loop(self._vocoder_main, self.request.decoder))
+        vocoder_w.submit(lambda: self._loop(self._vocoder_main, self.request.vocoder))
         if own:
             model_w.close()
             vocoder_w.close()
@@ -201,7 +204,7 @@ class ReplyJob:
         played_s = st.played / out_rate_hz if st.reply_id == self.turn_id else 0.0
         if interrupted:  # audio handed to the device but still in its buffer was never heard
             played_s = max(0.0, played_s - latency_s)
-        generated_s = out.generated_samples / self.decoder_rate_hz
+        generated_s = out.generated_samples / self.vocoder_rate_hz
         if not interrupted and out.reason not in (StopReason.ERROR, StopReason.CANCELLED):
             self.tracker.finish()
         heard = self.tracker.heard_text(units_heard(played_s, generated_s, out.units_vocoded, out.vocoder_flushed))
@@ -287,12 +290,13 @@ class ReplyJob:
     # -- vocoder thread ------------------------------------------------------------------------------------
     def _vocoder_main(self) -> None:
         try:
-            vs = self.request.decoder.open_stream()
+            plan = self.request.playback
+            vs = self.request.vocoder.open_stream(plan.schedule, torch.Generator().manual_seed(plan.seed))
             with self._lock:
                 self._voice = vs
             if self._stop.is_set():
                 vs.cancel()
-            resampler = Resampler(self.decoder_rate_hz, self.request.out_rate_hz)
+            resampler = Resampler(self.vocoder_rate_hz, self.request.out_rate_hz)
             while not self._stop.is_set():
                 units, n_items, put_t, ended = self._drain(self._units_q.get())
                 if self._stop.is_set():
@@ -359,7 +363,7 @@ class ReplyJob:
                     model_first_audio_s=self._compute["model"],
                 )
             self._generated += samples.size
-            self._out.emit(ReplyAudio(self.turn_id, AudioChunk(samples, self.decoder_rate_hz, self._n_chunks, False)))
+            self._out.emit(ReplyAudio(self.turn_id, AudioChunk(samples, self.vocoder_rate_hz, self._n_chunks, False)))
             self._n_chunks += 1
             self._write(resampler.process(samples))
 

@@ -32,9 +32,9 @@ def warmup_clip() -> np.ndarray:
     return (TONE_AMPLITUDE * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.float32)
 
 
-def warm_up(runner, decoder=None) -> float:
-    """Run a tiny greedy reply (and, with a `VoiceDecoder`, one first chunk of its default schedule); returns
-    the seconds it took."""
+def warm_up(runner, vocoder=None) -> float:
+    """Run a tiny greedy reply (and, with a `core.voice.vocoder.Vocoder`, one first chunk of its default
+    schedule); returns the seconds it took."""
     started = time.perf_counter()
     conv = Conversation()
     conv.add_user_audio(warmup_clip())
@@ -43,8 +43,8 @@ def warm_up(runner, decoder=None) -> float:
         pass
     if runner.prompt_cache is not None:
         runner.prompt_cache.clear()
-    if decoder is not None:  # a VoiceDecoder or the engine's seam (open_stream() without arguments)
-        stream = decoder.open_stream()
+    if vocoder is not None:
+        stream = vocoder.open_stream()
         stream.push([0] * stream.schedule.units_for_chunk(0))
         stream.flush()
     elapsed = time.perf_counter() - started

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.audio.devices import FrameChunker, MicCapture, Resampler
-from core.audio.levels import LevelWatch
-from core.engine.config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, EngineConfig
-from core.engine.events import EngineError, ErrorKind, SpeechDiscarded, SpeechIgnored, SpeechStarted
-from core.seams import SpeechDetector
+from core.audio.levels import LevelConfig, LevelWatch, MicLevel, SignalWarning
+from core.turns.config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, TurnSettings
+from core.turns.events import CaptureProblem, SpeechDiscarded, SpeechIgnored, SpeechStarted
 from core.turns.semantic import ContinuedAfterCommit, TurnScorer, make_detector
-from core.turns.vad import Discarded, SpeechStart, Turn, TurnCandidate, TurnResumed, frames_to_s
+from core.turns.vad import Discarded, SpeechDetector, SpeechStart, Turn, TurnCandidate, TurnResumed, frames_to_s
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +27,12 @@ QUEUE_POLL_S = 0.1  # how often an idle capture thread re-checks its stop flag
 OVERFLOW_REPORT_S = 5.0  # at most one "input fell behind" error per this period
 
 
+CaptureEvent = SpeechStarted | SpeechDiscarded | SpeechIgnored | CaptureProblem | MicLevel | SignalWarning
+
+
 @dataclass(frozen=True)
 class CaptureHooks:
-    emit: Callable[[object], None]
+    emit: Callable[[CaptureEvent], None]
     dispatch: Callable[[Turn, float | None], None]  # (turn, monotonic arrival of its last voiced frame)
     barge_in: Callable[[float, float | None], None]  # (speech_ms, monotonic arrival of the speech onset)
     mic_live: Callable[[], bool]  # False: half-duplex is ignoring the microphone
@@ -40,8 +42,8 @@ class CaptureHooks:
 
 
 class CaptureLoop:
-    def __init__(self, capture: MicCapture, vad: SpeechDetector, config: EngineConfig, hooks: CaptureHooks,
-                 end_of_turn: TurnScorer | None = None,
+    def __init__(self, capture: MicCapture, vad: SpeechDetector, config: TurnSettings, levels: LevelConfig,
+                 hooks: CaptureHooks, end_of_turn: TurnScorer | None = None,
                  end_of_turn_text: Callable[[float], float | None] | None = None) -> None:
         """end_of_turn: a Smart Turn scorer (core.turns.smart_turn) or None (the VAD's silence ends turns);
         end_of_turn_text: the partial transcript's end-of-utterance probability (core.turns.text_eou)."""
@@ -50,7 +52,7 @@ class CaptureLoop:
         self._chunker = FrameChunker(VAD_FRAME)
         self._detector = make_detector(config, end_of_turn, end_of_turn_text)
         self._ignored_voiced = 0  # voiced frames heard while the microphone is muted (half-duplex)
-        self._levels = LevelWatch(config)
+        self._levels = LevelWatch(levels, VAD_FRAME_MS)
         self._last_voiced_t: float | None = None
         self._speech_start_t: float | None = None
         self.vad_compute_s = 0.0
@@ -78,8 +80,7 @@ class CaptureLoop:
         if now - self._error_t >= OVERFLOW_REPORT_S:
             self._error_t = now
             self._hooks.emit(
-                EngineError(
-                    ErrorKind.INTERNAL,
+                CaptureProblem(
                     f"Audio processing failed ({type(err).__name__}: "
                     f"{err}); still listening — if this repeats, restart the conversation.",
                 )
@@ -91,8 +92,7 @@ class CaptureLoop:
             self._reported_drops, self._reported_t = dropped, now
             log.warning("capture queue overflow: %d blocks dropped so far", dropped)
             self._hooks.emit(
-                EngineError(
-                    ErrorKind.INTERNAL,
+                CaptureProblem(
                     f"Audio input fell behind and {dropped} blocks were "
                     f"dropped: the machine is overloaded; close other programs.",
                 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.engine.config import EndOfTurnConfig
+from core.turns.config import EndOfTurnConfig
 
 
 @dataclass(frozen=True)

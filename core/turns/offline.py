@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.engine.config import VAD_FRAME, VAD_RATE_HZ, EngineConfig
+from core.turns.config import VAD_FRAME, VAD_RATE_HZ, TurnSettings
 from core.turns.semantic import ContinuedAfterCommit, make_detector
 from core.turns.vad import SpeechStart, Turn, frames_to_s
 
@@ -42,7 +42,7 @@ class TurnReport:
                 "model_calls": self.model_calls, "model_ms": round(1000 * self.model_s)}
 
 
-def simulate_turns(samples_16k: np.ndarray, config: EngineConfig, vad, scorer=None,
+def simulate_turns(samples_16k: np.ndarray, config: TurnSettings, vad, scorer=None,
                    text_prob: Callable[[float], float | None] | None = None, tail_s: float = 3.0,
                    count_compute: bool = True) -> list[TurnReport]:
     """Turns in `samples_16k` ([N] float32 16 kHz); `tail_s` of silence is appended (the speaker stops).

@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from core.engine.config import VAD_FRAME_MS, VadConfig
+from core.turns.config import VAD_FRAME_MS, TurnSettings, VadConfig
 from core.turns.end_of_turn import Check, EndOfTurnConfig, SilencePolicy
 from core.turns.vad import (
     DetectorEvent,
@@ -170,9 +170,10 @@ class SemanticTurnDetector:
         self.checks = []
 
 
-def make_detector(config, scorer: TurnScorer | None, text_prob: Callable[[float], float | None] | None = None):
-    """The capture side's detector for an `EngineConfig`: semantic when it is on and a model is loaded, else the
-    VAD's silence alone (`TurnDetector`)."""
+def make_detector(config: TurnSettings, scorer: TurnScorer | None,
+                  text_prob: Callable[[float], float | None] | None = None):
+    """The capture side's detector for `config` (e.g. an EngineConfig): semantic when it is on and a model is
+    loaded, else the VAD's silence alone (`TurnDetector`)."""
     if scorer is not None and config.end_of_turn.semantic:
         return SemanticTurnDetector(config.vad, config.end_of_turn, scorer, text_prob)
     return TurnDetector(config.vad)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.engine.config import VAD_RATE_HZ
+from core.turns.config import VAD_RATE_HZ
 
 log = logging.getLogger(__name__)
 

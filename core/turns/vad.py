@@ -10,12 +10,22 @@ import collections
 import enum
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-from core.engine.config import TURN_TAIL_MS, VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, VadConfig
+from core.turns.config import TURN_TAIL_MS, VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, VadConfig
 
 log = logging.getLogger(__name__)
+
+
+class SpeechDetector(Protocol):
+    """The VAD seam: 16 kHz frames -> speech probability (SileroVad, or a scripted stand-in in tests)."""
+
+    def prob(self, frame: np.ndarray) -> float:
+        """[512] float32 at 16 kHz -> P(speech)."""
+
+    def reset(self) -> None: ...
 
 
 class SileroVad:

@@ -1,4 +1,4 @@
-"""When the streaming vocoder runs the flow and how much history it keeps (see `core.voice.token2wav`)."""
+"""When the streaming vocoder runs the flow and how much history it keeps (see `core.voice.vocoder`)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ MIN_FIRST_CALL_FRAMES = 1  # a first chunk must emit some audio
 
 @dataclass(frozen=True)
 class ChunkSchedule:
-    """Chunking of one utterance for `DecoderStream`.
+    """Chunking of one utterance for `VocoderStream`.
 
     chunk_units: units per flow call; the last entry repeats ((8, 5, 5, 10, 18, 32, 48) -> ..., 32, 48, 48, ...).
     max_prompt_units / max_prompt_frames: bound on the flow prompt (earlier units / their mel frames);

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.voice.chunk_schedule import ChunkSchedule
 from models.glm_constants import MEL_HOP_SAMPLES, SAMPLE_RATE_HZ, UNIT_RATE_HZ
@@ -37,10 +37,24 @@ class VocoderSpeed:
 
 @dataclass(frozen=True)
 class PlaybackPlan:
-    schedule: ChunkSchedule
-    prebuffer_ms: float
-    first_audio_s: float  # simulated: first unit decoded -> first chunk vocoded
-    gap_s: float  # simulated longest wait inside the reply (0: none)
+    """How the engine plays a vocoder's replies: each reply's stream is opened with `schedule` and a generator
+    seeded with `seed` (reproducible audio), and plays through a jitter buffer of `prebuffer_ms` (None: the engine's
+    AudioConfig.prebuffer_ms). `plan_playback()` also records what its simulation found."""
+
+    schedule: ChunkSchedule = field(default_factory=ChunkSchedule)  # the "fast" preset
+    prebuffer_ms: float | None = None
+    seed: int = 0
+    first_audio_s: float | None = None  # simulated: first unit decoded -> first chunk vocoded (None: not planned)
+    gap_s: float | None = None  # simulated longest wait inside the reply (0: none; None: not planned)
+
+    def __post_init__(self) -> None:
+        if self.prebuffer_ms is not None and self.prebuffer_ms < 0.0:
+            raise ValueError(f"prebuffer_ms must be None or >= 0, got {self.prebuffer_ms}")
+
+    @classmethod
+    def preset(cls, name: str, seed: int = 0) -> PlaybackPlan:
+        """A ChunkSchedule preset (`fast`, `smooth`, `reference`) with the engine's default jitter buffer."""
+        return cls(ChunkSchedule.preset(name), seed=seed)
 
 
 FIRST_UNITS_CHOICES = (8, 10, 12, 14, 16)  # first chunks the plan weighs: time to first audio vs audio emitted
@@ -159,7 +173,7 @@ def plan_playback(speed: VocoderSpeed, lm_units_per_s: float, first_choices: tup
                 break
             prebuffer_ms += PREBUFFER_STEP_MS
         if best is None or start < best[0] - 1e-9:
-            best = (start, PlaybackPlan(schedule, prebuffer_ms, first, gap))
+            best = (start, PlaybackPlan(schedule, prebuffer_ms, first_audio_s=first, gap_s=gap))
     plan = best[1]
     log.info("playback plan: chunks %s, prebuffer %.0f ms (vocoder %.0f ms + %.1f ms/unit, LM %.1f units/s)",
              list(plan.schedule.chunk_units), plan.prebuffer_ms, 1000 * speed.fixed_s, 1000 * speed.per_unit_s,
@@ -167,16 +181,16 @@ def plan_playback(speed: VocoderSpeed, lm_units_per_s: float, first_choices: tup
     return plan
 
 
-def measure_vocoder_speed(decoder, sizes: tuple[int, int] = (8, 32), repeats: int = 3) -> VocoderSpeed:
-    """Time second calls (a prompt of earlier units, as in a reply) of two chunk sizes on `decoder`
-    (a VoiceDecoder: `open_stream(schedule, generator)`); a line through the slowest of `repeats` runs."""
+def measure_vocoder_speed(vocoder, sizes: tuple[int, int] = (8, 32), repeats: int = 3) -> VocoderSpeed:
+    """Time second calls (a prompt of earlier units, as in a reply) of two chunk sizes on `vocoder`
+    (`open_stream(schedule, generator)`: core.voice.vocoder.Vocoder); a line through the slowest of `repeats` runs."""
     import torch
 
     times = []
     for n in sizes:
         runs = []
         for r in range(repeats):
-            stream = decoder.open_stream(ChunkSchedule(chunk_units=(n,)), torch.Generator().manual_seed(r))
+            stream = vocoder.open_stream(ChunkSchedule(chunk_units=(n,)), torch.Generator().manual_seed(r))
             stream.push(list(range(n)))  # first call (no prompt)
             t0 = time.perf_counter()
             stream.push(list(range(n, 2 * n)))

@@ -1,6 +1,6 @@
 """GLM-4-Voice speech units -> 22050 Hz audio, whole or streaming, on a torch or ONNX Runtime backend.
 
-    dec = VoiceDecoder.load(decoder_dir, backend="torch" | "onnx", device=None)   # raises CheckpointError
+    dec = Vocoder.load(decoder_dir, backend="torch" | "onnx", device=None)   # raises CheckpointError
     s = dec.open_stream(schedule=ChunkSchedule(...), generator=torch.Generator().manual_seed(0))
     chunks = s.push(units)            # list[np.ndarray float32], possibly empty
     chunks += s.flush()               # the tail; the stream is done afterwards
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from core.voice.chunk_schedule import ChunkSchedule
-from core.voice.decoder_stream import ChunkRecord, DecoderStream
+from core.voice.vocoder_stream import VocoderStream
 from models.decoder_checkpoint import LoadedDecoder, load_decoder
 from models.errors import UserError
 from models.flow import EstimatorFn
@@ -29,8 +29,6 @@ from models.glm_constants import SAMPLE_RATE_HZ
 from models.hift import HiftParts, SourceNoise
 
 log = logging.getLogger(__name__)
-
-__all__ = ["ChunkRecord", "ChunkSchedule", "DecoderStream", "VocoderConfig", "VoiceDecoder"]
 
 BACKENDS = ("torch", "onnx")
 BACKEND_ENV = "OPENS2S_VOCODER_BACKEND"
@@ -63,7 +61,7 @@ def pick_device(device: str | torch.device | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-class VoiceDecoder:
+class Vocoder:
     """A loaded GLM-4-Voice decoder plus the backend that runs its U-Net and HiFT networks."""
 
     sample_rate_hz = SAMPLE_RATE_HZ
@@ -88,7 +86,7 @@ class VoiceDecoder:
         backend: str = "torch",
         device: str | None = None,
         config: VocoderConfig | None = None,
-    ) -> VoiceDecoder:
+    ) -> Vocoder:
         """Load `config.yaml`, `flow.pt`, `hift.pt` from `decoder_dir`; raises `CheckpointError`."""
         config = config or VocoderConfig(backend=backend, device=device)
         return cls(load_decoder(decoder_dir), config)
@@ -99,9 +97,9 @@ class VoiceDecoder:
 
     def open_stream(
         self, schedule: ChunkSchedule | None = None, generator: torch.Generator | None = None
-    ) -> DecoderStream:
+    ) -> VocoderStream:
         """A new per-utterance stream; `generator` seeds all its noise (a random seed when None)."""
-        return DecoderStream(self, schedule or ChunkSchedule(), generator)
+        return VocoderStream(self, schedule or ChunkSchedule(), generator)
 
     def decode(
         self,

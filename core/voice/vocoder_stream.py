@@ -63,8 +63,8 @@ def crossfade_weights(n_overlap: int, unit_gain: bool) -> tuple[torch.Tensor, to
     return fade_in, fade_out
 
 
-class DecoderParts(Protocol):
-    """What a stream needs from its decoder (core.voice.token2wav.VoiceDecoder): the networks and the backend."""
+class VocoderParts(Protocol):
+    """What a stream needs from its decoder (core.voice.vocoder.Vocoder): the networks and the backend."""
 
     flow: FlowModel
     hift: HiftGenerator
@@ -80,12 +80,12 @@ class DecoderParts(Protocol):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]: ...
 
 
-class DecoderStream:
+class VocoderStream:
     """`push(units)` as units arrive, `flush()` once at the end; both return lists of float32 arrays.
     `cancel()` from any thread ends it early (see the module doc)."""
 
     def __init__(
-        self, decoder: DecoderParts, schedule: ChunkSchedule, generator: torch.Generator | None
+        self, decoder: VocoderParts, schedule: ChunkSchedule, generator: torch.Generator | None
     ) -> None:
         if generator is None:
             generator = torch.Generator()
