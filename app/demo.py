@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from app.config import CompanionConfig, ModelSource
 from app.settings import AppSettings
-from app.window.model_loader import LoadRequest, load_models
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,19 @@ def demo_listener_dirs(root: Path) -> dict[str, Path]:
     return {"asr": base / ASR_DIR, "ser": base / SER_DIR, "text_emotion": base / TEXT_DIR}
 
 
+def demo_config(config: CompanionConfig, root: Path) -> CompanionConfig:
+    """`config` with the demo's folders (written on first use) and replies of about three seconds."""
+    model, decoder = ensure_demo(root)
+    sampling = config.sampling
+    return dataclasses.replace(
+        config,
+        model=ModelSource(str(model), str(decoder)),
+        sampling=dataclasses.replace(sampling, max_units=min(sampling.max_units or DEMO_MAX_UNITS, DEMO_MAX_UNITS),
+                                     max_text_tokens=min(sampling.max_text_tokens or DEMO_MAX_TEXT_TOKENS,
+                                                         DEMO_MAX_TEXT_TOKENS)),
+    )
+
+
 def demo_settings(settings: AppSettings, root: Path) -> AppSettings:
     """`settings` as the demo runs them: its random listeners and replies of about three seconds."""
     dirs = demo_listener_dirs(root)
@@ -48,11 +61,6 @@ def demo_settings(settings: AppSettings, root: Path) -> AppSettings:
         max_units=min(settings.max_units or DEMO_MAX_UNITS, DEMO_MAX_UNITS),
         max_text_tokens=min(settings.max_text_tokens or DEMO_MAX_TEXT_TOKENS, DEMO_MAX_TEXT_TOKENS),
     )
-
-
-def demo_request(root: Path) -> LoadRequest:
-    model, decoder = demo_paths(root)
-    return LoadRequest(str(model), str(decoder), DEMO_LABEL)
 
 
 def ensure_demo(root: Path, report: Callable[[int, str], None] | None = None) -> tuple[Path, Path]:
@@ -78,13 +86,3 @@ def ensure_demo(root: Path, report: Callable[[int, str], None] | None = None) ->
     marker.write_text("ok\n", encoding="utf-8")
     log.info("demo checkpoint written to %s", root / DEMO_DIR)
     return model, decoder
-
-
-def demo_loader(root: Path) -> Callable:
-    """A ModelLoader `load_fn` that writes the demo checkpoint first if needed, then loads it."""
-
-    def load(request: LoadRequest, settings: AppSettings, report: Callable[[int, str], None]):
-        ensure_demo(root, report)
-        return load_models(request, settings, report)
-
-    return load

@@ -9,7 +9,8 @@ import threading
 
 from PySide6.QtWidgets import QMessageBox
 
-from app.window.downloader import DECODER_REPO, LISTENER_REPOS, MODEL_REPO, HubDownloader, RepoTarget
+from app.hub import DECODER_REPO, LISTENER_REPOS, MODEL_REPO, RepoTarget
+from app.window.downloader import HubDownloader
 from app.window.model_loader import LoadRequest
 from tests.ui_helpers import (  # noqa: F401 (fixtures)
     WAIT_MS,

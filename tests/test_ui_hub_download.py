@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from app.window.downloader import DECODER_REPO, LISTENER_REPOS, MODEL_REPO, HubDownloader, RepoTarget
+from app.hub import DECODER_REPO, LISTENER_REPOS, MODEL_REPO, RepoTarget
+from app.window.downloader import HubDownloader
 from tests.fake_hub_server import FakeHub
 from tests.ui_helpers import WAIT_MS, make_window, tiny_decoder_dir, tiny_listener_dirs  # noqa: F401
 
@@ -92,7 +93,8 @@ def test_a_dropped_connection_resumes_with_a_range_request(qtbot, hub, tmp_path)
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
-from app.window.downloader import HubDownloader, MODEL_REPO, RepoTarget
+from app.hub import MODEL_REPO, RepoTarget
+from app.window.downloader import HubDownloader
 dl = HubDownloader((RepoTarget(MODEL_REPO, Path(sys.argv[1])),), confirmed=True)
 dl.progress.connect(lambda done, total, name: print(f"{done:.0f} {name}", flush=True))
 dl.run()

@@ -16,11 +16,11 @@ from typing import Any
 from PySide6.QtCore import QEvent, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
-from app.demo import DEMO_LABEL, demo_loader, demo_request, demo_settings
+from app.demo import DEMO_LABEL, demo_settings
+from app.hub import LISTENER_REPOS
 from app.settings import AppSettings, SettingsStore
-from app.window.downloader import LISTENER_REPOS
 from app.window.journal import ConversationJournal
-from app.window.model_loader import LoadRequest, ModelLoader
+from app.window.model_loader import LoadRequest, ModelLoader, demo_loader, demo_request
 from app.window.session import AudioFallback, Session
 from app.window.turns import ASSISTANT, ConversationLog, export_conversation
 from core.engine.events import EngineError, ErrorKind

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.hub import LISTENER_REPOS, approx_size_text
 from app.settings import COMPUTE_DEVICES, VOCODER_BACKENDS, VOCODER_SCHEDULES, AppSettings
-from app.window.downloader import LISTENER_REPOS, approx_size_text
 from models.weights import WEIGHT_KINDS
 from ui.theme import icon
 

@@ -10,15 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenuBar, QMessageBox, QStatusBar
 
+from app.hub import LISTENER_REPOS, RepoTarget, approx_size_text, default_targets, listener_targets
 from app.settings import AppSettings
-from app.window.downloader import (
-    LISTENER_REPOS,
-    HubDownloader,
-    RepoTarget,
-    approx_size_text,
-    default_targets,
-    listener_targets,
-)
+from app.window.downloader import HubDownloader
 from app.window.model_loader import LoadRequest
 from app.window.session import Session
 from ui.controls import ControlBar

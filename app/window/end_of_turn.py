@@ -31,11 +31,11 @@ class SessionEndOfTurn:
         if not config.semantic:
             self._emit(ListenerStatus(NAME, False, "off in Settings; the end-of-turn silence ends a turn"))
             return None
-        if config.model_path not in self._loaded:
+        if config.smart_turn_model not in self._loaded:
             from core.turns.smart_turn import load_smart_turn
 
-            self._loaded[config.model_path] = load_smart_turn(config.model_path)
-        model, status = self._loaded[config.model_path]
+            self._loaded[config.smart_turn_model] = load_smart_turn(config.smart_turn_model)
+        model, status = self._loaded[config.smart_turn_model]
         self._emit(ListenerStatus(NAME, model is not None, status.split(" — ", 1)[-1]))
         return model
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.options import opt
+
 SILENCE_DBFS = -90.0  # below this the mic delivers (near) digital zero: muted or dead
 DB_FLOOR = -120.0
 
@@ -17,10 +19,10 @@ DB_FLOOR = -120.0
 class LevelConfig:
     """How often levels are reported and when the input signal is worth a warning."""
 
-    level_interval_ms: float = 100.0  # MicLevel event period
-    silence_warn_s: float = 5.0  # warn when the mic delivers digital silence this long
-    noise_warn_s: float = 8.0  # warn when the mic is loud this long without any detected speech
-    noise_warn_dbfs: float = -30.0  # "loud" for the noise warning
+    level_interval_ms: float = opt(100.0, "MicLevel event period")
+    silence_warn_s: float = opt(5.0, "warn when the mic delivers digital silence this long")
+    noise_warn_s: float = opt(8.0, "warn when the mic is loud this long without any detected speech")
+    noise_warn_dbfs: float = opt(-30.0, "'loud' for the noise warning")
 
     def __post_init__(self) -> None:
         if not 10.0 <= self.level_interval_ms <= 5000.0:

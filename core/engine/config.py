@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.audio.levels import LevelConfig
+from core.options import opt
 from core.turns.config import VAD_FRAME_MS, EndOfTurnConfig, VadConfig
 
 
@@ -18,16 +19,16 @@ def _check(cond: bool, msg: str) -> None:
 class AudioConfig:
     """Audio devices. `None` device = the system default; rates `None` = the device's native rate."""
 
-    input_device: int | str | None = None
-    output_device: int | str | None = None
-    input_rate_hz: int | None = None
-    output_rate_hz: int | None = None
-    input_block_ms: float = 20.0  # capture callback block
-    output_block_ms: float = 20.0  # playback callback block
-    input_queue_blocks: int = 200  # bounded capture queue (4 s at 20 ms); overflow drops blocks, counted
-    prebuffer_ms: float = 120.0  # jitter buffer fill before a reply starts playing
-    open_timeout_s: float = 5.0  # wait for the first capture callback (PulseAudio first use can take ~2 s)
-    stall_timeout_s: float = 3.0  # a stream still "active" but without a callback this long counts as lost
+    input_device: int | str | None = opt(None, "input device name or index (see `devices`); default: the system's")
+    output_device: int | str | None = opt(None, "output device name or index (see `devices`); default: the system's")
+    input_rate_hz: int | None = opt(None, "force a capture rate in Hz (default: the device's)")
+    output_rate_hz: int | None = opt(None, "force a playback rate in Hz (default: the device's)")
+    input_block_ms: float = opt(20.0, "capture callback block")
+    output_block_ms: float = opt(20.0, "playback callback block")
+    input_queue_blocks: int = opt(200, "bounded capture queue (4 s at 20 ms); overflow drops blocks, counted")
+    prebuffer_ms: float = opt(120.0, "jitter buffer fill before a reply starts playing")
+    open_timeout_s: float = opt(5.0, "wait for the first capture callback (PulseAudio first use can take ~2 s)")
+    stall_timeout_s: float = opt(3.0, "a stream still 'active' but without a callback this long counts as lost")
 
     def __post_init__(self) -> None:
         for name in ("input_rate_hz", "output_rate_hz"):
@@ -55,12 +56,13 @@ class EngineConfig:
     end_of_turn: EndOfTurnConfig = field(default_factory=EndOfTurnConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     levels: LevelConfig = field(default_factory=LevelConfig)  # MicLevel period, silence and noise warnings
-    barge_in: bool = False  # False: half-duplex (loudspeakers), the mic is ignored while the app replies
-    barge_in_ms: float = 200.0  # user speech this long interrupts the reply (barge-in mode only)
-    join_timeout_s: float = 3.0  # how long stop() waits for each worker thread
-    stop_timeout_s: float = 20.0  # how long stop() waits for a cancelled reply's threads (one decode step)
-    drain_timeout_s: float = 5.0  # a computed reply whose playback has not drained this long after its end
-    first_chunk_priority: bool = True  # until the first audio chunk, no decode step while the vocoder computes
+    barge_in: bool = opt(False, "let speech interrupt replies (use headphones); off: half-duplex, the mic is "
+                                "ignored while the app replies")
+    barge_in_ms: float = opt(200.0, "user speech this long interrupts the reply (barge-in mode only)")
+    join_timeout_s: float = opt(3.0, "how long stop() waits for each worker thread")
+    stop_timeout_s: float = opt(20.0, "how long stop() waits for a cancelled reply's threads (one decode step)")
+    drain_timeout_s: float = opt(5.0, "a computed reply whose playback has not drained this long after its end")
+    first_chunk_priority: bool = opt(True, "until the first audio chunk, no decode step while the vocoder computes")
 
     def __post_init__(self) -> None:
         _check(isinstance(self.vad, VadConfig), "vad must be a VadConfig")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from transformers import GenerationConfig
 
+from core.options import opt
+
 HF_DEFAULT_TOP_K = 50  # what generate() uses when a config leaves top_k unset
 REFERENCE_MAX_NEW_TOKENS = 512  # OpenS2S generate()'s fallback for both LMs
 SAMPLE_THRESHOLD_TEMPERATURE = 1e-3  # the reference worker samples only above this temperature
@@ -45,17 +47,17 @@ class SamplingConfig:
     the TTS LM (sampling at temperature 1, top_p 1, top_k from `tts/generation_config.json` or 50).
     """
 
-    temperature: float = 0.2
-    top_p: float = 0.8
-    top_k: int | None = None
-    repetition_penalty: float | None = None
-    tts_temperature: float = 1.0
-    tts_top_p: float = 1.0
-    tts_top_k: int | None = None
-    greedy: bool = False  # greedy for both LMs (deterministic; used for parity checks)
-    seed: int | None = None
-    max_text_tokens: int | None = None  # None -> generation_config.max_new_tokens, else 512
-    max_units: int | None = None  # None -> tts/generation_config.max_new_tokens, else 512
+    temperature: float = opt(0.2, "LLM sampling temperature (0 = greedy)")
+    top_p: float = opt(0.8, "LLM nucleus sampling: the smallest set of tokens adding up to this probability")
+    top_k: int | None = opt(None, "LLM top-k (none: the checkpoint's generation config, else 50)")
+    repetition_penalty: float | None = opt(None, "LLM repetition penalty (none: the checkpoint's generation config)")
+    tts_temperature: float = opt(1.0, "TTS LM sampling temperature (0 = greedy)")
+    tts_top_p: float = opt(1.0, "TTS LM nucleus sampling")
+    tts_top_k: int | None = opt(None, "TTS LM top-k (none: tts/generation_config.json, else 50)")
+    greedy: bool = opt(False, "greedy for both LMs (deterministic; used for parity checks)")
+    seed: int | None = opt(None, "sampling seed (default: random)")
+    max_text_tokens: int | None = opt(None, "text budget per reply (none: the checkpoint's, else 512)")
+    max_units: int | None = opt(None, "speech-unit budget per reply (none: the checkpoint's, else 512)")
 
     def __post_init__(self) -> None:
         for name in ("temperature", "tts_temperature"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.options import opt
 from models.rates import SPEECH_RATE_HZ as VAD_RATE_HZ  # silero-vad and the model both take 16 kHz mono
 
 VAD_FRAME = 512  # samples per silero-vad chunk at 16 kHz (32 ms)
@@ -22,17 +23,18 @@ def _check(cond: bool, msg: str) -> None:
 class VadConfig:
     """Turn detection. Durations are rounded up to whole 32 ms VAD frames."""
 
-    start_threshold: float = 0.5  # speech starts when P(speech) >= this
-    stop_threshold: float = 0.35  # ... and counts as silence again when P(speech) < this (hysteresis)
-    pre_roll_ms: float = 300.0  # audio kept before the start so word onsets are not clipped
-    min_speech_ms: float = 250.0  # voiced time below this is discarded (coughs, clicks)
-    end_silence_ms: float = 700.0  # silence that ends a turn (bridges comma pauses)
-    max_turn_ms: float = 30000.0  # a turn is cut and dispatched at this length
+    start_threshold: float = opt(0.5, "speech starts when P(speech) >= this")
+    stop_threshold: float = opt(0.35, "speech counts as silence again when P(speech) < this (hysteresis)")
+    pre_roll_ms: float = opt(300.0, "audio kept before the start so word onsets are not clipped")
+    min_speech_ms: float = opt(250.0, "voiced time below this is discarded (coughs, clicks)")
+    end_silence_ms: float = opt(700.0, "silence that ends a turn (bridges comma pauses)")
+    max_turn_ms: float = opt(30000.0, "a turn is cut and dispatched at this length")
     # speculative turn start: after this much silence the reply is computed (not played) on the turn so far;
     # kept if the silence reaches end_silence_ms, dropped if the user goes on. None = off; so is a value that
     # does not come before end_silence_ms. Never before the turn's kept tail (TURN_TAIL_MS), so the speculated
     # audio is exactly the audio of the final turn.
-    speculate_after_ms: float | None = 250.0
+    speculate_after_ms: float | None = opt(250.0, "start computing the reply after this pause and play it if the turn "
+                                                  "ends (none = off)")
 
     def __post_init__(self) -> None:
         _check(
@@ -66,18 +68,17 @@ class VadConfig:
 class EndOfTurnConfig:
     """Semantic end of turn. Off (or the model missing): the VAD's `end_silence_ms` ends the turn."""
 
-    semantic: bool = True  # use the Smart Turn audio model (and the text signal when a transcript exists)
-    model_path: str | None = None  # None: the file inside the installed pipecat-ai wheel
-    first_check_ms: float = 160.0  # silence before the first model call (also the earliest commit)
-    # the turn's samples are fixed (and the speculative reply starts on them) after this much silence; at most
-    # first_check_ms. The reply then has a head start over every commit.
-    speculate_at_ms: float = 96.0
-    check_every_ms: float = 96.0  # then one call per this much more silence
-    commit_prob: float = 0.8  # evidence at or above this commits at the next check
-    hold_prob: float = 0.3  # evidence at or below this waits for max_silence_ms
-    max_silence_ms: float = 1500.0  # the longest silence inside a turn (the model's "not finished" limit)
-    text_weight: float = 0.5  # weight of the text end-of-utterance probability when a transcript exists
-    rejoin_ms: float = 2000.0  # speech this soon after an early commit joins the same user turn
+    semantic: bool = opt(True, "use the Smart Turn audio model (and the text signal when a transcript exists)")
+    smart_turn_model: str | None = opt(None, "Smart Turn v3 ONNX file (default: the one inside the pipecat-ai wheel)")
+    first_check_ms: float = opt(160.0, "shortest pause: the first model call (also the earliest commit)")
+    speculate_at_ms: float = opt(96.0, "silence after which the turn's samples are fixed and the speculative reply "
+                                       "starts on them (at most first_check_ms: a head start over every commit)")
+    check_every_ms: float = opt(96.0, "then one call per this much more silence")
+    commit_prob: float = opt(0.8, "P(finished) that ends the turn after the shortest pause")
+    hold_prob: float = opt(0.3, "P(finished) at or below which the longest pause is waited for")
+    max_silence_ms: float = opt(1500.0, "the longest silence inside a turn (the model's 'not finished' limit)")
+    text_weight: float = opt(0.5, "weight of the text end-of-utterance probability when a transcript exists")
+    rejoin_ms: float = opt(2000.0, "speech this soon after an early commit continues that turn")
 
     def __post_init__(self) -> None:
         _check(VAD_FRAME_MS <= self.first_check_ms <= 5000.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from core.options import opt
 
 BACKENDS = ("torch", "onnx")
@@ -16,7 +17,8 @@ class VoiceConfig:
     backend: str = opt("torch", "vocoder backend: torch, or onnx (onnxruntime)", choices=BACKENDS)
     schedule: str = opt(
         "auto", "auto: first chunk of 8 units, later chunks and jitter buffer planned from this machine's measured "
-        "vocoder and LM speed; fast: fixed 8, 5, 5, 10... units; smooth: 16 units first, full overlaps", choices=SCHEDULES)
+        "vocoder and LM speed; fast: fixed 8, 5, 5, 10... units; smooth: 16 units first, full overlaps",
+        choices=SCHEDULES)
     seed: int = opt(0, "vocoder noise seed (the same units and seed give the same audio)")
 
     def __post_init__(self) -> None:
