@@ -24,6 +24,7 @@ from safetensors.torch import load_file
 
 import core.speech_tokenizer.tokenizer as tokenizer_module
 from core.speech_tokenizer import ExtractionConfig, SpeechTokenizer
+from tests.cpu_paths import BF16_FORCED_PATH_ARTIFACT
 
 DATA = Path(__file__).parent / "data" / "reference_speech_tokenizer_tiny.npz"
 RATE_HZ = 16000
@@ -126,6 +127,7 @@ def _check_bf16(out, ref) -> None:
         assert agree >= BF16_MIN_AGREEMENT, f"{name}: bf16 codes agree on {agree:.1%} only"
 
 
+@BF16_FORCED_PATH_ARTIFACT
 def test_bfloat16_close(tiny_speech_tokenizer, ref, clips):
     tok = SpeechTokenizer.load(tiny_speech_tokenizer, device="cpu", dtype="bfloat16",
                                config=ExtractionConfig(batch_size=128))
