@@ -23,6 +23,7 @@ from models import quantize
 from models.errors import CheckpointError, UserError
 from models.quantize import quantizable_linears, storage_bytes
 from models.weights import WEIGHT_KINDS, WeightsOption, WeightsOptionError
+from tests.cpu_paths import BF16_FORCED_PATH_ARTIFACT
 from tests.helpers import synthetic_clip
 
 pytest.importorskip("torchao")
@@ -76,6 +77,7 @@ def test_int8_linears_are_quantized_and_smaller(runners):
     assert storage_bytes(int8) < storage_bytes(full)
 
 
+@BF16_FORCED_PATH_ARTIFACT  # runs the bf16 runner as the yardstick
 @pytest.mark.parametrize("kind", ["text", "audio"])
 def test_int8_reply_close_to_full_precision(runners, kind):
     conv = _conversation(kind)

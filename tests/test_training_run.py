@@ -28,6 +28,7 @@ from core.training.trainer import Trainer
 from models.adapter import apply_adapter
 from models.checkpoint import load_checkpoint
 from testing.tiny_dataset import write_dataset
+from tests.cpu_paths import BF16_FORCED_PATH_ARTIFACT
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,6 +166,7 @@ def test_trained_checkpoint_loads_and_replies(tiny_checkpoint, data, tmp_path):
     assert _reply(runner).n_text_tokens > 0
 
 
+@BF16_FORCED_PATH_ARTIFACT
 def test_bf16_path_runs_and_tracks_fp32(tiny_checkpoint, data, tmp_path):
     """The CUDA recipe (bf16 frozen weights, fp32 trainable weights, bf16 autocast), run on the CPU."""
     kw = dict(stage="lora", lr=1e-3, max_steps=2, batch_size=2, lora=LoraSpec(dropout=0.0))
