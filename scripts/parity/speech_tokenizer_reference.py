@@ -17,7 +17,7 @@ How it was run:
     python3 -m venv /tmp/refvenv && /tmp/refvenv/bin/pip install torch==2.13.0 transformers==4.44.1 \\
         numpy==1.26.4 safetensors==0.4.5
     PYTHONPATH=/tmp/glm4voice_ref /tmp/refvenv/bin/python scripts/parity/speech_tokenizer_reference.py \\
-        --tokenizer /tmp/tok_tiny --out tests/data/reference_speech_tokenizer_tiny.npz
+        --tokenizer /tmp/tok_tiny --out tests/reference/reference_speech_tokenizer_tiny.npz
 """
 
 from __future__ import annotations

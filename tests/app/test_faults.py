@@ -30,10 +30,9 @@ from app.settings import AppSettings, SettingsStore
 from core.engine.config import AudioConfig, EngineConfig, VadConfig
 from core.engine.engine import Engine
 from core.engine.events import EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged
-from tests.audio_fixtures import pulse_server  # noqa: F401 (fixture)
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CLIP = np.full(16000, 0.1, np.float32)
 
 
@@ -181,7 +180,7 @@ def test_a_corrupt_settings_file(tmp_path):
 
 # -- SIGTERM during a reply ------------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_sigterm_during_a_reply(pulse_server, tmp_path):  # noqa: F811
+def test_sigterm_during_a_reply(pulse_server, tmp_path):
     from app.journal import read_journal
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1",

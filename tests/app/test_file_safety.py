@@ -17,7 +17,7 @@ from core.engine.events import ReplyAudio, UserTurnCaptured
 from core.engine.recorder import SessionRecorder
 from core.lm.events import AudioChunk
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # every external tool a test needs (a missing one would skip it), and the apt package that provides it
 TOOL_PACKAGES = {"Xvfb": "xvfb", "import": "imagemagick", "espeak-ng": "espeak-ng", "pulseaudio": "pulseaudio",

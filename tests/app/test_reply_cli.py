@@ -13,7 +13,7 @@ import soundfile as sf
 
 from tests.helpers import synthetic_clip
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(*args, cwd=None):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("app", "bench", "core", "models", "scripts", "tests", "ui")
 # room -> rooms it must never import (at module level or inside a function)
 FORBIDDEN = {

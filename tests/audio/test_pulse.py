@@ -12,7 +12,6 @@ import soundfile as sf
 from core.engine.config import AudioConfig, EngineConfig, VadConfig
 from core.engine.engine import Engine
 from core.engine.events import BargeIn, EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged, UserTurnCaptured
-from tests.audio_fixtures import pulse_server, speech_factory  # noqa: F401 (fixtures)
 from tests.engine_fakes import Collector, FakeConversation, FakeDecoder, FakeRunner, default_script
 
 pytestmark = pytest.mark.audio
@@ -26,14 +25,14 @@ def tone_share(x: np.ndarray, rate_hz: int, freq_hz: float = 440.0) -> float:
     return float(spec[np.abs(f - freq_hz) < 20].sum() / max(spec.sum(), 1e-12))
 
 
-def wav_of(speech_factory, text, tmp_path):  # noqa: F811
+def wav_of(speech_factory, text, tmp_path):
     x, rate = speech_factory(text)
     path = tmp_path / "say.wav"
     sf.write(str(path), np.concatenate([np.zeros(rate // 4, np.float32), x]), rate)
     return path
 
 
-def speak_and_record(pulse_server, eng, events, wav, rec_path, timeout_s: float) -> ReplyEnded:  # noqa: F811
+def speak_and_record(pulse_server, eng, events, wav, rec_path, timeout_s: float) -> ReplyEnded:
     """Start `eng`, say `wav` into the virtual microphone and record the speaker sink's monitor into `rec_path`
     (float32 at MONITOR_RATE_HZ) until the first reply has ended (+0.5 s); the engine is stopped in any case."""
     rec = pulse_server.record_monitor(rec_path, MONITOR_RATE_HZ)
@@ -56,7 +55,7 @@ def make_engine(runner, **kw):
     return Engine(runner, FakeDecoder(), config=cfg, sink=events, conversation=conv), events, conv
 
 
-def test_real_portaudio_turn_and_reply_reach_the_sink(pulse_server, speech_factory, tmp_path):  # noqa: F811
+def test_real_portaudio_turn_and_reply_reach_the_sink(pulse_server, speech_factory, tmp_path):
     eng, events, conv = make_engine(FakeRunner())
     rec_path = tmp_path / "monitor.raw"
     wav = wav_of(speech_factory, "Hello there, how are you doing today?", tmp_path)
@@ -71,7 +70,7 @@ def test_real_portaudio_turn_and_reply_reach_the_sink(pulse_server, speech_facto
     assert tone_share(played, MONITOR_RATE_HZ) > 0.8  # and it is the vocoder's 440 Hz tone
 
 
-def test_server_death_mid_reply_is_reported_and_recoverable(pulse_server, speech_factory, tmp_path):  # noqa: F811
+def test_server_death_mid_reply_is_reported_and_recoverable(pulse_server, speech_factory, tmp_path):
     eng, events, conv = make_engine(FakeRunner(default_script(words=30)))
     try:
         eng.start()
@@ -94,7 +93,7 @@ def test_server_death_mid_reply_is_reported_and_recoverable(pulse_server, speech
             pulse_server.start()
 
 
-def test_real_portaudio_barge_in_stops_the_sink(pulse_server, speech_factory, tmp_path):  # noqa: F811
+def test_real_portaudio_barge_in_stops_the_sink(pulse_server, speech_factory, tmp_path):
     eng, events, conv = make_engine(FakeRunner(default_script(words=30)), barge_in=True, barge_in_ms=200)
     rec_path = tmp_path / "monitor.raw"
     rec = pulse_server.record_monitor(rec_path, MONITOR_RATE_HZ)

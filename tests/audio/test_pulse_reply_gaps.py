@@ -14,9 +14,8 @@ import os
 import numpy as np
 import pytest
 
-from tests.audio_fixtures import pulse_server, speech_factory  # noqa: F401 (fixtures)
+from tests.audio.test_pulse import MONITOR_RATE_HZ, speak_and_record, wav_of
 from tests.engine_fakes import Collector
-from tests.test_audio_pulse import MONITOR_RATE_HZ, speak_and_record, wav_of
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 QUIET = 1e-4  # |sample| below this counts as silence (the jitter buffer's underrun fill is exact zeros)
@@ -47,7 +46,7 @@ def test_gaps_helper():
     assert gaps_ms(y, 1000) == [50.0]
 
 
-def test_reply_has_no_gap_at_the_sink(pulse_server, speech_factory, tmp_path):  # noqa: F811
+def test_reply_has_no_gap_at_the_sink(pulse_server, speech_factory, tmp_path):
     from app.commands.converse import SeededVocoder
     from app.playback_plan import auto_plan
     from core.engine.config import EngineConfig

@@ -11,7 +11,7 @@ from core.data.config_io import ConfigError
 from core.data.quality import clipped_ratio, silence_ratio, word_error_rate
 from core.data.schema import Dialogue, Rejected, parse_generation
 from core.data.seeds import draw_seed, load_seed_lists
-from tests.data_helpers import SCRIPT
+from tests.data.helpers import SCRIPT
 
 GOOD = "llm:\n  path: {d}\nunits:\n  tokenizer: {d}\n"
 

@@ -3,6 +3,7 @@ labels from the seed lists, one record's answer does not depend on its batch, fr
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -63,8 +64,6 @@ def test_speakable_pieces():
 def test_load_errors_are_one_line(tmp_path, lists):
     with pytest.raises(CheckpointError, match="no config.json"):
         HFDialogueLM(LLMConfig(path=str(tmp_path)), lists)
-    try:
-        import vllm  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("vllm") is None:
         with pytest.raises(UserError, match="vLLM is not installed"):
             load_dialogue_lm(LLMConfig(path=str(tmp_path), backend="vllm"), lists)

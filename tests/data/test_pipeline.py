@@ -19,10 +19,10 @@ import soundfile as sf
 from core.data.config import load_data_config
 from core.data.pipeline import make_data
 from models.errors import UserError
-from tests.data_helpers import RAISE_ON_INDEX, SCRIPT, ScriptedLM, dataset_files, make_kit, write_config
+from tests.data.helpers import RAISE_ON_INDEX, SCRIPT, ScriptedLM, dataset_files, make_kit, write_config
 
 N_E2E = 6
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

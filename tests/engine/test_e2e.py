@@ -10,9 +10,8 @@ import soundfile as sf
 
 from core.engine.config import AudioConfig, EngineConfig, VadConfig
 from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, ReplyUnits, UserTurnCaptured
-from tests.audio_fixtures import pulse_server, speech_factory  # noqa: F401 (fixtures)
+from tests.audio.test_pulse import speak_and_record
 from tests.engine_fakes import Collector, FakeDecoder
-from tests.test_audio_pulse import speak_and_record
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
@@ -46,7 +45,7 @@ def real_models(request, real_runner, tmp_path_factory):
     return real_runner, SeededVocoder(decoder)
 
 
-def converse_once(runner, decoder, pulse, speech_factory, tmp_path, sampling=None):  # noqa: F811
+def converse_once(runner, decoder, pulse, speech_factory, tmp_path, sampling=None):
     """Speak one espeak-ng utterance into the virtual mic; return (events, monitor recording [N] at 16 kHz)."""
     from core.engine.engine import Engine
 
@@ -62,7 +61,7 @@ def converse_once(runner, decoder, pulse, speech_factory, tmp_path, sampling=Non
     return events, np.fromfile(rec_path, dtype=np.float32)
 
 
-def test_spoken_turn_gets_a_real_reply_at_the_speaker(real_models, pulse_server, speech_factory, tmp_path):  # noqa: F811
+def test_spoken_turn_gets_a_real_reply_at_the_speaker(real_models, pulse_server, speech_factory, tmp_path):
     from core.lm.sampling import SamplingConfig
 
     runner, decoder = real_models
@@ -79,7 +78,7 @@ def test_spoken_turn_gets_a_real_reply_at_the_speaker(real_models, pulse_server,
     assert level > min(0.5 * float(np.max(np.abs(produced))), 1e-3), "no reply audio at the sink's monitor"
 
 
-def test_real_runner_reply_reaches_the_speaker(real_runner, pulse_server, speech_factory, tmp_path):  # noqa: F811
+def test_real_runner_reply_reaches_the_speaker(real_runner, pulse_server, speech_factory, tmp_path):
     """The real runner with a sine vocoder: runs before the real vocoder has landed."""
     from core.lm.sampling import SamplingConfig
 

@@ -12,7 +12,6 @@ from core.engine.config import AudioConfig, EndOfTurnConfig, EngineConfig, VadCo
 from core.engine.engine import Engine
 from core.engine.events import BargeIn, ReplyEnded, SpeechIgnored, UserTurnCaptured
 from core.turns.smart_turn import TurnScore
-from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
 
 
@@ -30,7 +29,7 @@ def _engine(barge_in: bool, runner: FakeRunner):
     return eng, events, audio, conv
 
 
-def _speech(speech_factory, audio, pause_s: float):  # noqa: F811
+def _speech(speech_factory, audio, pause_s: float):
     a, rate = speech_factory("I was thinking")
     b, _ = speech_factory("about going to the beach tomorrow.")
     x = np.concatenate([a, np.zeros(int(pause_s * rate), np.float32), b])
@@ -66,7 +65,7 @@ def _check_merged(events, conv, runner):
     assert not final.interrupted
 
 
-def test_barge_in_mode_continuation_stops_the_reply_and_joins_the_turn(speech_factory):  # noqa: F811
+def test_barge_in_mode_continuation_stops_the_reply_and_joins_the_turn(speech_factory):
     runner = FakeRunner(step_s=0.03)
     eng, events, audio, conv = _engine(True, runner)
     eng.start()
@@ -80,7 +79,7 @@ def test_barge_in_mode_continuation_stops_the_reply_and_joins_the_turn(speech_fa
     assert events.of(UserTurnCaptured)[-1].continues_turn is not None  # it says which turn it replaces
 
 
-def test_half_duplex_hears_the_continuation_while_nothing_plays(speech_factory):  # noqa: F811
+def test_half_duplex_hears_the_continuation_while_nothing_plays(speech_factory):
     runner = FakeRunner(default_script(words=3), step_s=0.6)  # first audio after 1.2 s: the user goes on first
     eng, events, audio, conv = _engine(False, runner)
     eng.start()
@@ -93,7 +92,7 @@ def test_half_duplex_hears_the_continuation_while_nothing_plays(speech_factory):
         eng.stop()
 
 
-def test_half_duplex_speech_while_talking_is_reported(speech_factory):  # noqa: F811
+def test_half_duplex_speech_while_talking_is_reported(speech_factory):
     runner = FakeRunner(step_s=0.01)
     eng, events, audio, conv = _engine(False, runner)
     eng.start()

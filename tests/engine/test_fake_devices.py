@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soxr
 
-from core.engine.config import AudioConfig, EngineConfig, VadConfig
+from core.engine.config import VadConfig
 from core.engine.engine import Engine
 from core.engine.events import (
     BargeIn,
@@ -23,37 +23,13 @@ from core.engine.events import (
 )
 from core.lm.events import StopReason
 from models.errors import DeviceError
-from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
+from tests.engine.helpers import config
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
 
 PHRASE = "Hello there, how are you doing today?"
 
 
-def config(**kw) -> EngineConfig:
-    vad = kw.pop("vad", VadConfig(end_silence_ms=500))
-    return EngineConfig(vad=vad, audio=AudioConfig(prebuffer_ms=60), **kw)
-
-
-@pytest.fixture
-def rig():
-    """rig(audio=, runner=, decoder=, **config) -> (engine, events, audio, runner, conv); stops it."""
-    made = []
-
-    def make(audio=None, runner=None, decoder=None, **kw):
-        audio = audio or FakeAudio()
-        runner = runner or FakeRunner()
-        conv = FakeConversation()
-        events = Collector()
-        eng = Engine(runner, decoder or FakeDecoder(), config=config(**kw), sink=events, audio=audio, conversation=conv)
-        made.append(eng)
-        return eng, events, audio, runner, conv
-
-    yield make
-    for eng in made:
-        eng.stop()
-
-
-def say(audio: FakeAudio, speech_factory, text: str = PHRASE) -> dict:  # noqa: F811
+def say(audio: FakeAudio, speech_factory, text: str = PHRASE) -> dict:
     x, rate = speech_factory(text)
     return audio.mic.inject(soxr.resample(x, rate, audio.in_rate_hz).astype(np.float32))
 
@@ -62,7 +38,7 @@ def states(events: Collector) -> list[str]:
     return [e.new.value for e in events.of(StateChanged)]
 
 
-def test_one_turn_one_full_reply(rig, speech_factory):  # noqa: F811
+def test_one_turn_one_full_reply(rig, speech_factory):
     eng, events, audio, runner, conv = rig()
     eng.start()
     say(audio, speech_factory)
@@ -90,7 +66,7 @@ def test_one_turn_one_full_reply(rig, speech_factory):  # noqa: F811
     assert any(isinstance(e, MicLevel) for e in events.events)
 
 
-def test_half_duplex_ignores_speech_while_speaking(rig, speech_factory):  # noqa: F811
+def test_half_duplex_ignores_speech_while_speaking(rig, speech_factory):
     eng, events, audio, runner, conv = rig(runner=FakeRunner(default_script(words=12)))
     eng.start()
     say(audio, speech_factory)
@@ -102,7 +78,7 @@ def test_half_duplex_ignores_speech_while_speaking(rig, speech_factory):  # noqa
     assert len(events.of(UserTurnCaptured)) == 1
 
 
-def test_barge_in_stops_playback_cancels_and_clips_history(rig, speech_factory):  # noqa: F811
+def test_barge_in_stops_playback_cancels_and_clips_history(rig, speech_factory):
     runner = FakeRunner(default_script(words=25))
     eng, events, audio, runner, conv = rig(runner=runner, barge_in=True, barge_in_ms=200)
     eng.start()
@@ -135,7 +111,7 @@ def test_barge_in_stops_playback_cancels_and_clips_history(rig, speech_factory):
     assert len(events.of(UserTurnCaptured)) == 2
 
 
-def test_model_raising_mid_reply_keeps_heard_text_and_recovers(rig, speech_factory):  # noqa: F811
+def test_model_raising_mid_reply_keeps_heard_text_and_recovers(rig, speech_factory):
     runner = FakeRunner(fail_at=7)  # after 3 words (+ units) and one more text delta
     eng, events, audio, runner, conv = rig(runner=runner)
     eng.start()
@@ -154,7 +130,7 @@ def test_model_raising_mid_reply_keeps_heard_text_and_recovers(rig, speech_facto
     assert conv.turns[1][1] == "word0 word1 word2"
 
 
-def test_vocoder_raising_reports_and_recovers(rig, speech_factory):  # noqa: F811
+def test_vocoder_raising_reports_and_recovers(rig, speech_factory):
     # slow steps: every word's units reach the vocoder as a push of their own; the 2nd push fails mid-reply
     runner = FakeRunner(step_s=0.05)
     eng, events, audio, runner, conv = rig(runner=runner, decoder=FakeDecoder(fail_at_push=1))
@@ -169,7 +145,7 @@ def test_vocoder_raising_reports_and_recovers(rig, speech_factory):  # noqa: F81
 
 
 @pytest.mark.parametrize("kind", ["input", "output"])
-def test_device_vanishing_mid_reply_goes_idle_and_restarts(rig, speech_factory, kind):  # noqa: F811
+def test_device_vanishing_mid_reply_goes_idle_and_restarts(rig, speech_factory, kind):
     eng, events, audio, runner, conv = rig(runner=FakeRunner(default_script(words=20)))
     eng.start()
     say(audio, speech_factory)
@@ -218,7 +194,7 @@ def test_continuous_noise_warns_and_never_dispatches(rig):
     assert not events.of(UserTurnCaptured) and eng.state is EngineState.LISTENING
 
 
-def test_monologue_longer_than_max_turn_is_cut_reported_and_answered(rig, speech_factory):  # noqa: F811
+def test_monologue_longer_than_max_turn_is_cut_reported_and_answered(rig, speech_factory):
     vad = VadConfig(end_silence_ms=500, max_turn_ms=2000)
     eng, events, audio, runner, conv = rig(vad=vad)
     eng.start()
@@ -281,7 +257,7 @@ class _BrokenVad:
         self._vad.reset()
 
 
-def test_internal_error_in_capture_is_reported_and_listening_continues(speech_factory):  # noqa: F811
+def test_internal_error_in_capture_is_reported_and_listening_continues(speech_factory):
     audio, events, conv = FakeAudio(), Collector(), FakeConversation()
     eng = Engine(
         FakeRunner(), FakeDecoder(), config=config(), sink=events, audio=audio, conversation=conv, vad=_BrokenVad()

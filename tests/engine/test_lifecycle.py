@@ -18,7 +18,7 @@ from core.engine.engine import Engine
 from core.engine.events import EngineState, ReplyEnded, StateChanged
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CLIP = np.full(16000, 0.1, np.float32)
 
 

@@ -17,9 +17,8 @@ from core.listeners import Listeners
 from core.listeners.bridge import ListenerBridge
 from core.listeners.events import TurnEmotion, UserTranscript
 from models.listeners.tiny import write_tiny_listeners
-from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.engine_fakes import FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
-from tests.listeners_helpers import tiny_config
+from tests.listeners.helpers import tiny_config
 
 
 class Timeline:
@@ -47,7 +46,7 @@ def listener_paths(tmp_path_factory):
     return write_tiny_listeners(tmp_path_factory.mktemp("listeners"))
 
 
-def test_spoken_turn_gets_transcript_and_emotions_after_first_audio(listener_paths, speech_factory):  # noqa: F811
+def test_spoken_turn_gets_transcript_and_emotions_after_first_audio(listener_paths, speech_factory):
     timeline = Timeline()
     listeners = Listeners(tiny_config(listener_paths, hold_until_first_audio=True), emit=timeline)
     bridge = ListenerBridge(lambda: listeners)

@@ -9,9 +9,7 @@ import soxr
 
 from core.engine.config import VadConfig
 from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, UserTurnCaptured
-from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.engine_fakes import FakeAudio, FakeRunner
-from tests.test_engine_fake import rig  # noqa: F401 (fixture)
 
 
 def _mic(audio: FakeAudio, x: np.ndarray, rate: int) -> np.ndarray:
@@ -28,7 +26,7 @@ def _reply_events_after_turn(events, tid: int) -> None:
             assert seen_turn and e.turn_id == tid
 
 
-def test_reply_computed_during_the_pause_and_adopted(rig, speech_factory):  # noqa: F811
+def test_reply_computed_during_the_pause_and_adopted(rig, speech_factory):
     vad = VadConfig(end_silence_ms=700, speculate_after_ms=250)
     eng, events, audio, runner, conv = rig(vad=vad)
     eng.start()
@@ -49,7 +47,7 @@ def test_reply_computed_during_the_pause_and_adopted(rig, speech_factory):  # no
     np.testing.assert_array_equal(runner.history_at_call[0][0][1], turn.samples)
 
 
-def test_user_goes_on_after_a_pause_speculation_dropped(rig, speech_factory):  # noqa: F811
+def test_user_goes_on_after_a_pause_speculation_dropped(rig, speech_factory):
     vad = VadConfig(end_silence_ms=1200, speculate_after_ms=250)
     eng, events, audio, runner, conv = rig(vad=vad, runner=FakeRunner(step_s=0.03))
     eng.start()
@@ -73,7 +71,7 @@ def test_user_goes_on_after_a_pause_speculation_dropped(rig, speech_factory):  #
     assert [r for r, _ in conv.turns] == ["user", "assistant"]
 
 
-def test_speculation_off(rig, speech_factory):  # noqa: F811
+def test_speculation_off(rig, speech_factory):
     eng, events, audio, runner, conv = rig(vad=VadConfig(end_silence_ms=500, speculate_after_ms=None))
     eng.start()
     x, rate = speech_factory("Hello there.")

@@ -15,16 +15,11 @@ from core.listeners import Listeners
 from core.listeners.asr import AsrListener
 from core.listeners.events import ListenerStatus, TurnEmotion, UserTranscript
 from core.lm.events import EmotionLabel
-from models.listeners.tiny import EMOTION_LABELS, write_tiny_listeners
-from tests.listeners_helpers import WAIT_S, Collector, tiny_config, tone
+from models.listeners.tiny import EMOTION_LABELS
+from tests.listeners.helpers import WAIT_S, Collector, tiny_config, tone
 
 CHUNK_S = 0.1
 BUSY_LIMIT_S = 3.0
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return write_tiny_listeners(tmp_path_factory.mktemp("tiny_listeners"))
 
 
 @pytest.fixture

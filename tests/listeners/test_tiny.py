@@ -5,14 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-import pytest
 
 from models.listeners.tiny import EMOTION_LABELS, write_tiny_listeners
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return write_tiny_listeners(tmp_path_factory.mktemp("tiny"))
 
 
 def _digest(path) -> str:

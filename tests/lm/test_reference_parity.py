@@ -1,6 +1,6 @@
 """Parity with the public OpenS2S reference implementation.
 
-The vectors in tests/data/reference_*.npz are numbers only. They were produced by running the public reference code
+The vectors in tests/reference/reference_*.npz are numbers only. They were produced by running the public reference code
 (CASIA-LM/OpenS2S @ 359565cd, `OmniSpeechModel.generate(units_gen=True)` with transformers 4.51.0, fp32, CPU,
 greedy decoding for both LMs) outside this repository on the tiny checkpoints that `tests/conftest.py` makes.
 They hold the prompt ids, the generated text ids, the raw TTS ids and the last-position logits of every LM step
@@ -21,7 +21,7 @@ from core.lm.runner import OpenS2SRunner
 from core.lm.sampling import SamplingConfig
 from tests.helpers import synthetic_clip
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "reference"
 LOGIT_TOL = 1e-4
 CASES = {  # vector name -> tiny checkpoint variant
     "text_1x2": "1:2",

@@ -1,6 +1,6 @@
 """Parity with GLM-4-Voice's own speech tokenizer code (WhisperVQEncoder + extract_speech_token).
 
-tests/data/reference_speech_tokenizer_tiny.npz holds numbers only, written by scripts/parity/
+tests/reference/reference_speech_tokenizer_tiny.npz holds numbers only, written by scripts/parity/
 speech_tokenizer_reference.py (its docstring: reference commit, environment, shims) from the reference code run
 outside this repository on the tiny checkpoint `write_tiny_speech_tokenizer(seed=0)` makes, for three 16 kHz clips:
 40 s (two 30 s segments), 2 s (under one 4 s attention block), 7.3 s (across a block boundary).
@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 
 from core.speech_tokenizer import ExtractionConfig, SpeechTokenizer
 
-DATA = Path(__file__).parent / "data" / "reference_speech_tokenizer_tiny.npz"
+DATA = Path(__file__).parents[1] / "reference" / "reference_speech_tokenizer_tiny.npz"
 RATE_HZ = 16000
 CLIPS = {"long": (40.0, 11), "short": (2.0, 12), "mid": (7.3, 13)}  # as in the script
 ISSUE_TOL = 1e-4

@@ -19,7 +19,7 @@ from models.errors import AudioInputError, CheckpointError
 from models.speech_tokenizer_checkpoint import load_speech_tokenizer_network
 from tests.helpers import synthetic_clip
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RATE_HZ = 16000
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.training.tiny_dataset import RowSpec, unit_string, write_dataset  # noqa: F401
+from core.training.tiny_dataset import RowSpec, unit_string, write_dataset
 from core.training.tiny_dataset import example_row as _row
+
+__all__ = ["example_row", "unit_string", "write_dataset"]
 
 
 def example_row(i: int, audio: str | None, folder: Path | None = None) -> dict:

@@ -12,7 +12,7 @@ from transformers import AutoTokenizer
 from core.training.data import DataError, load_dataset_file
 from core.training.encode import IGNORE_INDEX, ExampleEncoder, build_training_set
 from models.special_tokens import AUDIO_TOKEN_INDEX, TTS_END, TTS_START
-from tests.training_helpers import example_row, unit_string, write_dataset
+from tests.training.helpers import example_row, unit_string, write_dataset
 
 
 def _write(tmp_path, rows, name="d.jsonl"):

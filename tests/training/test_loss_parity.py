@@ -1,6 +1,6 @@
 """`main.py loss` against the public reference's training forward (CASIA-LM/OpenS2S @ 359565cd).
 
-tests/data/reference_training_loss.json holds numbers only, made by scripts/parity/training_loss_reference.py
+tests/reference/reference_training_loss.json holds numbers only, made by scripts/parity/training_loss_reference.py
 (reference `process_dataset` + `InstructionDataCollator` + `OmniSpeechModel.forward`, transformers 4.51.3, fp32, CPU,
 eval mode) on the seed-0 tiny checkpoint and `write_parity_dataset`: each example alone, and batches of two (a clip
 + a text turn; two clips of different lengths, one reply unspoken; no audio and no units at all).
@@ -20,10 +20,10 @@ import torch
 from core.training.setup import eval_losses, load_training_set
 from core.training.tiny_dataset import write_parity_dataset
 from models.checkpoint import load_checkpoint
-from tests.test_reference_parity import _fingerprint
+from tests.lm.test_reference_parity import _fingerprint
 
-ROOT = Path(__file__).resolve().parents[1]
-REF = json.loads((ROOT / "tests" / "data" / "reference_training_loss.json").read_text())
+ROOT = Path(__file__).resolve().parents[2]
+REF = json.loads((ROOT / "tests" / "reference" / "reference_training_loss.json").read_text())
 TOL = 1e-4
 
 

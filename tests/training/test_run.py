@@ -29,7 +29,7 @@ from core.training.trainer import Trainer
 from models.adapter import apply_adapter
 from models.checkpoint import load_checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

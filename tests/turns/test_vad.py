@@ -8,7 +8,6 @@ import soxr
 
 from core.engine.config import VAD_FRAME, VAD_FRAME_MS, VadConfig
 from core.turns.vad import Discarded, SileroVad, SpeechStart, Turn, TurnCandidate, TurnDetector, TurnResumed
-from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 
 
 def run(detector: TurnDetector, probs: list[float]) -> list:
@@ -87,7 +86,7 @@ def _probs(vad: SileroVad, x16: np.ndarray) -> np.ndarray:
     return np.array([vad.prob(x16[i * VAD_FRAME : (i + 1) * VAD_FRAME]) for i in range(n)])
 
 
-def test_silero_finds_espeak_speech_not_silence_or_noise(speech_factory):  # noqa: F811
+def test_silero_finds_espeak_speech_not_silence_or_noise(speech_factory):
     vad = SileroVad()
     x, rate = speech_factory("Hello, how are you doing today?")
     x16 = soxr.resample(np.concatenate([np.zeros(rate // 2, np.float32), x]), rate, 16000).astype(np.float32)

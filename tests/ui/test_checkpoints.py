@@ -11,12 +11,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.downloader import DECODER_REPO, LISTENER_REPOS, MODEL_REPO, HubDownloader, RepoTarget
 from app.model_loader import LoadRequest
-from tests.ui_helpers import (  # noqa: F401 (fixtures)
+from tests.ui.helpers import (
     WAIT_MS,
     load_into,
-    make_window,
-    tiny_decoder_dir,
-    tiny_models,
 )
 
 
@@ -28,7 +25,7 @@ def _dismiss_error(qtbot, win) -> str:
     return text
 
 
-def test_fresh_start_guides_the_user(make_window):  # noqa: F811
+def test_fresh_start_guides_the_user(make_window):
     win = make_window()
     assert win.pages.currentWidget() is win.welcome
     assert win.strip.state_name == "no_model"
@@ -39,7 +36,7 @@ def test_fresh_start_guides_the_user(make_window):  # noqa: F811
 
 
 def test_broken_checkpoint_shows_error_and_previous_model_keeps_working(
-    qtbot, make_window, tiny_models, tiny_checkpoint, tmp_path  # noqa: F811
+    qtbot, make_window, tiny_models, tiny_checkpoint, tmp_path
 ):
     win = make_window()
     load_into(qtbot, win, tiny_models)
@@ -125,7 +122,7 @@ def test_download_cancel_stops_mid_file(qtbot, tmp_path):
     dl.wait(5000)
 
 
-def test_download_from_the_window_then_loads(qtbot, make_window, tmp_path):  # noqa: F811
+def test_download_from_the_window_then_loads(qtbot, make_window, tmp_path):
     win = make_window()
     hub = FakeHub(cache_dir=tmp_path / "hub")
     win.actions_.download_fns = {"list_files": hub.list_files, "download_file": hub.download_file}
@@ -144,7 +141,7 @@ def test_download_from_the_window_then_loads(qtbot, make_window, tmp_path):  # n
     dl.wait(5000)
 
 
-def test_no_sound_device_falls_back_to_text_only(qtbot, make_window, tiny_models):  # noqa: F811
+def test_no_sound_device_falls_back_to_text_only(qtbot, make_window, tiny_models):
     from tests.engine_fakes import FakeAudio
 
     win = make_window(audio=FakeAudio(has_input=False, has_output=False))

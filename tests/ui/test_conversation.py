@@ -8,16 +8,11 @@ import numpy as np
 
 from app.turns import load_export
 from core.engine.events import ReplyEnded
-from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
-from tests.ui_helpers import (  # noqa: F401 (fixtures)
+from tests.ui.helpers import (
     TEST_SETTINGS,
     WAIT_MS,
     load_into,
-    make_window,
     speech_at,
-    tiny_decoder_dir,
-    tiny_listener_dirs,
-    tiny_models,
     with_listeners,
 )
 from ui.conversation_view import NOTHING_READABLE, printable
@@ -44,7 +39,7 @@ def _watch_reply(win, tmp_path):
 
 
 def test_spoken_then_typed_turn_stream_into_bubbles(
-    qtbot, make_window, tiny_models, tiny_listener_dirs, speech_factory, tmp_path  # noqa: F811
+    qtbot, make_window, tiny_models, tiny_listener_dirs, speech_factory, tmp_path
 ):
     win = make_window(with_listeners(TEST_SETTINGS, tiny_listener_dirs))
     load_into(qtbot, win, tiny_models)
@@ -96,7 +91,7 @@ def test_spoken_then_typed_turn_stream_into_bubbles(
     qtbot.waitUntil(lambda: not win.replay.playing, timeout=WAIT_MS)
 
 
-def test_stop_button_interrupts_a_reply_and_new_conversation_clears_history(qtbot, make_window, tiny_models):  # noqa: F811
+def test_stop_button_interrupts_a_reply_and_new_conversation_clears_history(qtbot, make_window, tiny_models):
     win = make_window()
     load_into(qtbot, win, tiny_models)
     ended: list[ReplyEnded] = []
@@ -117,7 +112,7 @@ def test_stop_button_interrupts_a_reply_and_new_conversation_clears_history(qtbo
     assert win.view.bubbles() == [] and win.conversation_log.turns == []
 
 
-def test_push_to_talk_records_while_held(qtbot, make_window, tiny_models, speech_factory):  # noqa: F811
+def test_push_to_talk_records_while_held(qtbot, make_window, tiny_models, speech_factory):
     win = make_window()
     load_into(qtbot, win, tiny_models)
     win.controls.mode.setCurrentIndex(1)
@@ -133,7 +128,7 @@ def test_push_to_talk_records_while_held(qtbot, make_window, tiny_models, speech
     assert user.audio_s > 1.0 and win.view.find("user", 1).note.text() == "push-to-talk"
 
 
-def test_talk_key_works_in_hands_free_mode(qtbot, make_window, tiny_models, speech_factory):  # noqa: F811
+def test_talk_key_works_in_hands_free_mode(qtbot, make_window, tiny_models, speech_factory):
     from PySide6.QtCore import Qt
 
     win = make_window()

@@ -21,15 +21,12 @@ from app.settings import AppSettings
 from core.engine.events import EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged, UserTurnCaptured
 from core.listeners.events import ListenerStatus, TurnEmotion
 from core.lm.events import EmotionLabel
-from tests.ui_helpers import (  # noqa: F401 (fixtures)
+from tests.ui.helpers import (
     WAIT_MS,
     load_into,
-    make_window,
-    tiny_decoder_dir,
-    tiny_models,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 OFFLINE_REASON = ("unreadable config: OSError: We couldn't connect to 'https://huggingface.co' to load the files, "
                   "and couldn't find them in the cached files.")
 
@@ -41,7 +38,7 @@ def _color_at_rest(widget) -> tuple[int, int, int]:
 
 
 # 1 -----------------------------------------------------------------------------------------------------------------
-def test_f1_first_run_text_box_looks_off_stop_is_quiet_and_no_button_takes_keys(qtbot, make_window):  # noqa: F811
+def test_f1_first_run_text_box_looks_off_stop_is_quiet_and_no_button_takes_keys(qtbot, make_window):
     win = make_window()
     entry, stop = win.controls.entry, win.controls.stop
     assert not entry.isEnabled() and "Load a model first" in entry.placeholderText()
@@ -56,7 +53,7 @@ def test_f1_first_run_text_box_looks_off_stop_is_quiet_and_no_button_takes_keys(
 
 
 # 2 -----------------------------------------------------------------------------------------------------------------
-def test_f2_offline_download_says_no_internet_and_cancel_is_immediate(qtbot, make_window, monkeypatch):  # noqa: F811
+def test_f2_offline_download_says_no_internet_and_cancel_is_immediate(qtbot, make_window, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://hub.invalid")
     win = make_window()
     t0 = time.monotonic()
@@ -80,7 +77,7 @@ def test_f2_offline_download_says_no_internet_and_cancel_is_immediate(qtbot, mak
 
 
 # 3 -----------------------------------------------------------------------------------------------------------------
-def test_f3_listener_lines_are_short_human_and_offer_the_download(qtbot, make_window):  # noqa: F811
+def test_f3_listener_lines_are_short_human_and_offer_the_download(qtbot, make_window):
     from ui.messages import listener_line
 
     win = make_window(settings=AppSettings())  # the default hub listeners, not downloaded
@@ -103,7 +100,7 @@ def test_f3_listener_lines_are_short_human_and_offer_the_download(qtbot, make_wi
 
 
 @pytest.mark.slow
-def test_f3_demo_shows_emotions_from_random_listeners_and_short_replies(qtbot, make_window):  # noqa: F811
+def test_f3_demo_shows_emotions_from_random_listeners_and_short_replies(qtbot, make_window):
     win = make_window(settings=AppSettings(temperature=1.0))
     with qtbot.waitSignal(win.model_loaded, timeout=WAIT_MS):
         win.load_demo()
@@ -140,7 +137,7 @@ def test_f4_verbose_flag_anywhere_and_converse_demo(monkeypatch, tmp_path):
 
 
 # 5 -----------------------------------------------------------------------------------------------------------------
-def test_f5_shortcuts_reach_the_window_while_the_text_box_has_focus(qtbot, make_window, tiny_models):  # noqa: F811
+def test_f5_shortcuts_reach_the_window_while_the_text_box_has_focus(qtbot, make_window, tiny_models):
     win = make_window()
     load_into(qtbot, win, tiny_models)
     entry = win.controls.entry
@@ -163,7 +160,7 @@ def test_f5_shortcuts_reach_the_window_while_the_text_box_has_focus(qtbot, make_
 
 # 6 -----------------------------------------------------------------------------------------------------------------
 def test_f6_export_picker_status_after_failed_load_no_flags_and_quiet_mic_warning(
-        qtbot, make_window, tiny_models, monkeypatch, tmp_path):  # noqa: F811
+        qtbot, make_window, tiny_models, monkeypatch, tmp_path):
     from app.model_loader import LoadRequest
 
     win = make_window()
@@ -206,7 +203,7 @@ def test_f6_export_picker_status_after_failed_load_no_flags_and_quiet_mic_warnin
 
 
 # 7 -----------------------------------------------------------------------------------------------------------------
-def test_f7_half_duplex_says_the_mic_is_off_while_speaking(qtbot, make_window):  # noqa: F811
+def test_f7_half_duplex_says_the_mic_is_off_while_speaking(qtbot, make_window):
     win = make_window()
     win.presenter.handle(StateChanged(EngineState.LISTENING, EngineState.SPEAKING, "test"))
     assert win.strip.mic_note.text() == "Mic off while I speak" and win.strip.mic_note.isVisible()
@@ -220,7 +217,7 @@ def test_f7_half_duplex_says_the_mic_is_off_while_speaking(qtbot, make_window): 
 
 # 8 -----------------------------------------------------------------------------------------------------------------
 def test_f8_replay_becomes_stop_interrupted_emotion_settles_note_clear_of_button_and_one_ptt_message(
-        qtbot, make_window, tiny_models):  # noqa: F811
+        qtbot, make_window, tiny_models):
     win = make_window()
     load_into(qtbot, win, tiny_models)
     clip = np.sin(np.linspace(0, 2000, 16000 * 3)).astype(np.float32) * 0.1
@@ -265,7 +262,7 @@ def _reply_ended(turn_id: int, heard: str) -> ReplyEnded:
 
 
 # 9 -----------------------------------------------------------------------------------------------------------------
-def test_f9_settings_in_groups_with_help_and_defaults_and_readable_paths(qtbot, make_window):  # noqa: F811
+def test_f9_settings_in_groups_with_help_and_defaults_and_readable_paths(qtbot, make_window):
     from ui.dialogs import OpenCheckpointDialog
     from ui.settings_dialog import GROUPS, ROWS, SettingsDialog
 
@@ -290,7 +287,7 @@ def test_f9_settings_in_groups_with_help_and_defaults_and_readable_paths(qtbot, 
 
 
 # 10 ----------------------------------------------------------------------------------------------------------------
-def test_f10_hint_mode_toggle_quiet_stop_icons_chip_width_and_header(qtbot, make_window, tiny_models):  # noqa: F811
+def test_f10_hint_mode_toggle_quiet_stop_icons_chip_width_and_header(qtbot, make_window, tiny_models):
     win = make_window()
     load_into(qtbot, win, tiny_models)
     assert win.view.hint.isVisible() and "Say something" in win.view.hint.text()

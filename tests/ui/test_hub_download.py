@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 
 from app.downloader import DECODER_REPO, LISTENER_REPOS, MODEL_REPO, HubDownloader, RepoTarget
-from tests.fake_hub_server import FakeHub
-from tests.ui_helpers import WAIT_MS, make_window, tiny_decoder_dir, tiny_listener_dirs  # noqa: F401
+from tests.ui.fake_hub_server import FakeHub
+from tests.ui.helpers import WAIT_MS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BIG_FILE = "model-00002-of-00002.safetensors"  # the largest file of the tiny checkpoint (~7 MB)
 
 
 @pytest.fixture
-def hub(tiny_checkpoint, tiny_decoder_dir, tiny_listener_dirs, monkeypatch, tmp_path):  # noqa: F811
+def hub(tiny_checkpoint, tiny_decoder_dir, tiny_listener_dirs, monkeypatch, tmp_path):
     repos = {MODEL_REPO: tiny_checkpoint, DECODER_REPO: tiny_decoder_dir,
              LISTENER_REPOS["asr"]: tiny_listener_dirs["asr"],
              LISTENER_REPOS["user_emotion"]: tiny_listener_dirs["ser"],
@@ -42,7 +42,7 @@ def _same_tree(a: Path, b: Path) -> bool:
     return bool(files) and all((b / f).read_bytes() == (a / f).read_bytes() for f in files)
 
 
-def test_download_from_the_window_then_the_app_loads_it_and_answers(qtbot, make_window, hub, tiny_checkpoint):  # noqa: F811
+def test_download_from_the_window_then_the_app_loads_it_and_answers(qtbot, make_window, hub, tiny_checkpoint):
     win = make_window()
     dl = win.actions_.start_download()
     dialog = win.actions_.download_dialog
@@ -127,7 +127,7 @@ def test_killed_mid_file_then_restarted_keeps_finished_files(qtbot, hub, tmp_pat
     dl.wait(5000)
 
 
-def test_cancel_closes_at_once_and_nothing_is_reported_after(qtbot, make_window, hub):  # noqa: F811
+def test_cancel_closes_at_once_and_nothing_is_reported_after(qtbot, make_window, hub):
     hub.chunk_delay_s = 0.01
     win = make_window()
     dl = win.actions_.start_download()
@@ -144,7 +144,7 @@ def test_cancel_closes_at_once_and_nothing_is_reported_after(qtbot, make_window,
     assert win.last_error_box is None and not win._loading
 
 
-def test_server_going_away_gives_one_plain_line(qtbot, make_window, hub):  # noqa: F811
+def test_server_going_away_gives_one_plain_line(qtbot, make_window, hub):
     hub.chunk_delay_s = 0.01
     win = make_window()
     dl = win.actions_.start_download()

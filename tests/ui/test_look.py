@@ -12,9 +12,9 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from tests.ui_helpers import WAIT_MS, load_into, make_window, tiny_decoder_dir, tiny_models  # noqa: F401
+from tests.ui.helpers import load_into
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _brightness(widget) -> float:
@@ -23,7 +23,7 @@ def _brightness(widget) -> float:
     return (c.red() + c.green() + c.blue()) / 3
 
 
-def test_dark_mode_follows_the_system(qtbot, make_window, monkeypatch):  # noqa: F811
+def test_dark_mode_follows_the_system(qtbot, make_window, monkeypatch):
     """The offscreen platform reports no colour scheme, so the system's switch is played by the theme override
     plus the very signal Qt emits when the desktop switches (QStyleHints.colorSchemeChanged)."""
     from ui.theme import DARK_SHEET, THEME_ENV, apply_theme
@@ -53,7 +53,7 @@ def _no_overlap(widgets) -> bool:
     return all(not a[1].intersects(b[1]) for i, a in enumerate(rects) for b in rects[i + 1:])
 
 
-def test_works_at_800x600(qtbot, make_window, tiny_models):  # noqa: F811
+def test_works_at_800x600(qtbot, make_window, tiny_models):
     win = make_window()
     win.resize(800, 600)
     qtbot.wait(100)

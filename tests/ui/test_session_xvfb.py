@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from tests.audio_fixtures import espeak, pulse_server  # noqa: F401 (fixture)
-from tests.xvfb_app import App, Xvfb, require_tools
+from tests.audio_fixtures import espeak
+from tests.ui.xvfb_app import App, Xvfb, require_tools
 
 pytestmark = [pytest.mark.slow, pytest.mark.audio]
 SCREENSHOT_COPY_ENV = "UI_SCREENSHOT_DIR"
 
 
-def test_first_session_start_to_finish(pulse_server, tmp_path):  # noqa: F811
+def test_first_session_start_to_finish(pulse_server, tmp_path):
     require_tools("Xvfb", "xdotool", "import", "espeak-ng")
     copy_to = Path(os.environ[SCREENSHOT_COPY_ENV]) if os.environ.get(SCREENSHOT_COPY_ENV) else None
     _x, rate = espeak("Hello! I had a really wonderful day today.", tmp_path, "hello")

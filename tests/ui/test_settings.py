@@ -9,10 +9,10 @@ import json
 import pytest
 
 from app.settings import AppSettings, SettingsStore
-from tests.ui_helpers import TEST_SETTINGS, make_window  # noqa: F401 (fixture)
+from tests.ui.helpers import TEST_SETTINGS
 
 
-def test_emotion_toggle_hides_labels_and_persists(qtbot, make_window, tmp_path):  # noqa: F811
+def test_emotion_toggle_hides_labels_and_persists(qtbot, make_window, tmp_path):
     win = make_window()
     bubble = win.view.bubble("assistant", 1)
     bubble.set_emotion("happy", 0.83, final=True)
@@ -48,7 +48,7 @@ def test_settings_are_validated_through_the_frozen_configs(tmp_path):
     assert store.load() == s
 
 
-def test_settings_dialog_refuses_invalid_values(qtbot, make_window):  # noqa: F811
+def test_settings_dialog_refuses_invalid_values(qtbot, make_window):
     from ui.settings_dialog import SettingsDialog
 
     win = make_window()
@@ -67,7 +67,7 @@ def test_settings_dialog_refuses_invalid_values(qtbot, make_window):  # noqa: F8
     )
 
 
-def test_settings_dialog_from_the_menu_restarts_the_engine_config(qtbot, make_window, tmp_path):  # noqa: F811
+def test_settings_dialog_from_the_menu_restarts_the_engine_config(qtbot, make_window, tmp_path):
     from ui.settings_dialog import SettingsDialog
 
     win = make_window()

@@ -11,15 +11,10 @@ import pytest
 from app.journal import ConversationJournal, read_journal
 from app.model_loader import LoadRequest
 from core.engine.events import EngineError, UserTurnCaptured
-from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
-from tests.ui_helpers import (  # noqa: F401 (fixtures)
-    TEST_SETTINGS,
+from tests.ui.helpers import (
     WAIT_MS,
     load_into,
-    make_window,
     speech_at,
-    tiny_decoder_dir,
-    tiny_models,
 )
 
 
@@ -31,7 +26,7 @@ def _say_typed(qtbot, win, text: str) -> None:
 
 
 # -- finding 3 ------------------------------------------------------------------------------------------------------
-def test_turn_ids_continue_after_settings_rebuild_the_engine(qtbot, make_window, tiny_models):  # noqa: F811
+def test_turn_ids_continue_after_settings_rebuild_the_engine(qtbot, make_window, tiny_models):
     win = make_window()
     load_into(qtbot, win, tiny_models)
     _say_typed(qtbot, win, "First")
@@ -47,7 +42,7 @@ def test_turn_ids_continue_after_settings_rebuild_the_engine(qtbot, make_window,
 @pytest.mark.parametrize("error", [ZeroDivisionError("integer division or modulo by zero"),
                                    OverflowError("cannot convert float infinity to integer"),
                                    MemoryError()])
-def test_any_load_failure_is_reported_and_the_next_load_runs(qtbot, make_window, tiny_models, error):  # noqa: F811
+def test_any_load_failure_is_reported_and_the_next_load_runs(qtbot, make_window, tiny_models, error):
     win = make_window()
 
     def broken(*_):
@@ -59,7 +54,7 @@ def test_any_load_failure_is_reported_and_the_next_load_runs(qtbot, make_window,
     load_into(qtbot, win, tiny_models)  # not "A model is already loading."
 
 
-def test_a_failed_settings_save_still_enables_the_controls(qtbot, make_window, tiny_models, monkeypatch):  # noqa: F811
+def test_a_failed_settings_save_still_enables_the_controls(qtbot, make_window, tiny_models, monkeypatch):
     win = make_window()
 
     def full_disk(_settings):
@@ -71,7 +66,7 @@ def test_a_failed_settings_save_still_enables_the_controls(qtbot, make_window, t
 
 
 # -- finding 8 ------------------------------------------------------------------------------------------------------
-def test_an_export_write_error_is_shown_not_raised(qtbot, make_window, tmp_path, monkeypatch):  # noqa: F811
+def test_an_export_write_error_is_shown_not_raised(qtbot, make_window, tmp_path, monkeypatch):
     import app.turns
 
     win = make_window()
@@ -89,7 +84,7 @@ def test_an_export_write_error_is_shown_not_raised(qtbot, make_window, tmp_path,
 
 
 # -- finding 13 -----------------------------------------------------------------------------------------------------
-def test_push_to_talk_obeys_the_turn_cap(qtbot, make_window, tiny_models, speech_factory):  # noqa: F811
+def test_push_to_talk_obeys_the_turn_cap(qtbot, make_window, tiny_models, speech_factory):
     win = make_window()
     load_into(qtbot, win, tiny_models)
     win.controls.mode.setCurrentIndex(1)
@@ -110,7 +105,7 @@ def test_push_to_talk_obeys_the_turn_cap(qtbot, make_window, tiny_models, speech
     assert len(errors) == n_errors  # no "Hold the talk button" after the capped turn
 
 
-def test_losing_focus_while_the_talk_key_is_held_ends_the_turn(qtbot, make_window, tiny_models, monkeypatch):  # noqa: F811
+def test_losing_focus_while_the_talk_key_is_held_ends_the_turn(qtbot, make_window, tiny_models, monkeypatch):
     from PySide6.QtCore import QEvent, Qt
 
     win = make_window()
@@ -124,7 +119,7 @@ def test_losing_focus_while_the_talk_key_is_held_ends_the_turn(qtbot, make_windo
 
 
 # -- finding 7 and the journal --------------------------------------------------------------------------------------
-def test_the_journal_has_every_turn_before_the_window_closes(qtbot, make_window, tiny_models, tmp_path):  # noqa: F811
+def test_the_journal_has_every_turn_before_the_window_closes(qtbot, make_window, tiny_models, tmp_path):
     win = make_window()
     load_into(qtbot, win, tiny_models)
     _say_typed(qtbot, win, "Remember me")
@@ -138,7 +133,7 @@ def test_the_journal_has_every_turn_before_the_window_closes(qtbot, make_window,
     assert np.array_equal(reply.audio(), live_reply.audio()) and reply.sample_rate_hz == 22050
 
 
-def test_the_next_start_offers_the_last_conversation(qtbot, make_window, tiny_models, tmp_path):  # noqa: F811
+def test_the_next_start_offers_the_last_conversation(qtbot, make_window, tiny_models, tmp_path):
     first = make_window()
     load_into(qtbot, first, tiny_models)
     _say_typed(qtbot, first, "Before the crash")
@@ -175,7 +170,7 @@ def test_a_torn_journal_line_and_a_partial_sample_are_skipped(tmp_path):
 
 
 # -- the settings file ----------------------------------------------------------------------------------------------
-def test_a_corrupt_settings_file_is_named_in_the_status_bar(qtbot, make_window, tmp_path):  # noqa: F811
+def test_a_corrupt_settings_file_is_named_in_the_status_bar(qtbot, make_window, tmp_path):
     config = tmp_path / "config"
     config.mkdir()
     (config / "settings.json").write_text('{"show_emotion": tru')

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.audio_fixtures import pulse_server  # noqa: F401 (fixture)
-
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCREEN = "1280x800x24"
 START_TIMEOUT_S = 120.0
 EXIT_TIMEOUT_S = 30.0

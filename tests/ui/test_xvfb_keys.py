@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.xvfb_app import App, Xvfb, require_tools
+from tests.ui.xvfb_app import App, Xvfb, require_tools
 
 pytestmark = pytest.mark.slow
 

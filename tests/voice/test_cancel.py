@@ -17,7 +17,7 @@ from core.lm.events import SpeechUnits
 from core.voice.token2wav import ChunkSchedule, VoiceDecoder
 from models.glm_constants import FLOW_STEPS
 from tests.engine_fakes import FakeConversation, FakeRunner
-from tests.vocoder_helpers import decoder, units
+from tests.voice.helpers import decoder, units
 
 SCHEDULE = ChunkSchedule()  # the first flow call needs its first chunk of units
 

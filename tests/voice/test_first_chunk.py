@@ -21,7 +21,7 @@ from models.glm_constants import (
     SAMPLE_RATE_HZ,
     UNIT_RATE_HZ,
 )
-from tests.vocoder_helpers import decoder, stream_decode, units, with_local_flow
+from tests.voice.helpers import decoder, stream_decode, units, with_local_flow
 
 MACHINERY_TOLERANCE = 2e-3  # as tests/test_vocoder_stream.py: relative to the whole waveform's peak
 PREBUFFER_S = 0.120  # the engine's jitter-buffer fill (AudioConfig.prebuffer_ms)

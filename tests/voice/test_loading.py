@@ -15,7 +15,7 @@ from models.decoder_checkpoint import load_decoder
 from models.decoder_config import load_decoder_config
 from models.errors import CheckpointError
 from models.tiny_decoder import DIMS
-from tests.vocoder_helpers import tiny_dir
+from tests.voice.helpers import tiny_dir
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ import torch
 from core.voice import onnx_backend as vocoder_onnx
 from core.voice.chunk_schedule import ChunkSchedule
 from core.voice.token2wav import VoiceDecoder
-from tests.vocoder_helpers import decoder, stream_decode, tiny_dir, units
+from tests.voice.helpers import decoder, stream_decode, tiny_dir, units
 
 GRAPH_TOLERANCE = 1e-4
 WAVE_TOLERANCE = 1e-2

@@ -17,7 +17,7 @@ from models.decoder_checkpoint import load_decoder, read_state_dict
 from models.flow import mel_frames_for_units, time_grid
 from models.flow_encoder import block_causal_mask, shift_relative
 from models.weight_norm import WNConv1d, WNConvTranspose1d
-from tests.vocoder_helpers import decoder, stream_decode, tiny_dir, units
+from tests.voice.helpers import decoder, stream_decode, tiny_dir, units
 
 
 def test_frame_count_is_floor_of_exact_rational():

@@ -1,6 +1,6 @@
 """Parity of the GLM-4-Voice decoder with the public reference implementation.
 
-tests/data/reference_decoder_tiny.npz (numbers only) was produced by running the public reference decoder code (the
+tests/reference/reference_decoder_tiny.npz (numbers only) was produced by running the public reference decoder code (the
 `cosyvoice` flow and HiFT modules in CASIA-LM/OpenS2S @ 359565cd, built from the tiny decoder's config.yaml, fp32,
 CPU) outside this repository on the tiny decoder `make_tiny_decoder(seed=0)` writes. Its noise was the reference's
 own: the flow reseeds the global RNG to 42 and HiFT drew from the global RNG seeded 123; we inject the same draws
@@ -20,7 +20,7 @@ from models.decoder_checkpoint import load_decoder
 from models.hift import SourceNoise
 from models.tiny_decoder import make_tiny_decoder
 
-REF = Path(__file__).parent / "data" / "reference_decoder_tiny.npz"
+REF = Path(__file__).parents[1] / "reference" / "reference_decoder_tiny.npz"
 FLOW_REFERENCE_SEED = 42  # the reference flow's torch.manual_seed(42)
 
 

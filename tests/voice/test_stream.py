@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from core.voice.chunk_schedule import ChunkSchedule
-from tests.vocoder_helpers import decoder, stream_decode, units, with_local_flow
+from tests.voice.helpers import decoder, stream_decode, units, with_local_flow
 
 SEAM_HALF_WINDOW = 441  # 20 ms at 22050 Hz
 MACHINERY_TOLERANCE = 2e-3  # relative to the peak of the whole-utterance waveform

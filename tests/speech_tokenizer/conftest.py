@@ -1,0 +1,12 @@
+"""The speech tokenizer's tests: loading, extraction, CLI, reference parity."""
+
+from __future__ import annotations
+
+from tests.fast import mark_fast
+
+# This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
+FAST = ()
+
+
+def pytest_collection_modifyitems(items):
+    mark_fast(items, __file__, FAST)

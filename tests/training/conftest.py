@@ -1,0 +1,12 @@
+"""Training's tests: the jsonl loader, loss parity, runs on tiny checkpoints."""
+
+from __future__ import annotations
+
+from tests.fast import mark_fast
+
+# This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
+FAST = ()
+
+
+def pytest_collection_modifyitems(items):
+    mark_fast(items, __file__, FAST)
