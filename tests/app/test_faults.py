@@ -3,11 +3,11 @@ that nothing already said or heard is lost. docs/faults.md has the table. Cases 
 
 | fault | test |
 |---|---|
-| a device vanishes mid-reply | test_engine_fake.py::test_device_vanishing_mid_reply_goes_idle_and_restarts |
-| PulseAudio killed, then restarted | test_audio_pulse.py::test_server_death_mid_reply_is_reported_and_recoverable |
-| the model raises mid-reply | test_engine_fake.py::test_model_raising_mid_reply_keeps_heard_text_and_recovers |
-| the vocoder raises | test_engine_fake.py::test_vocoder_raising_reports_and_recovers |
-| a cached ONNX graph is corrupt | test_vocoder_onnx.py::test_truncated_or_empty_graphs_are_rebuilt |
+| a device vanishes mid-reply | engine/test_fake_devices.py::test_device_vanishing_mid_reply_goes_idle_and_restarts |
+| PulseAudio killed, then restarted | audio/test_pulse.py::test_server_death_mid_reply_is_reported_and_recoverable |
+| the model raises mid-reply | engine/test_fake_devices.py::test_model_raising_mid_reply_keeps_heard_text_and_recovers |
+| the vocoder raises | engine/test_fake_devices.py::test_vocoder_raising_reports_and_recovers |
+| a cached ONNX graph is corrupt | voice/test_onnx.py::test_truncated_or_empty_graphs_are_rebuilt |
 
 Here: an output or input stream stalls, the disk fills while recording (RLIMIT_FSIZE child), memory runs out
 during a load (RLIMIT_AS child), the settings file is corrupt, SIGTERM arrives during a reply.

@@ -3,7 +3,7 @@ small preset (random weights) with the tiny decoder, the app's default vocoder s
 this machine's measured speeds), the listeners on (tiny checkpoints through the app's ListenerBridge), espeak-ng
 speech into the virtual microphone. Prints the longest gap and writes it to $OPENS2S_GAPS_JSON when set.
 
-Slow (model load, a ~6 s reply in real time); run: pytest -m "audio and slow" tests/test_pulse_reply_gaps.py -s
+Slow (model load, a ~6 s reply in real time); run: pytest -m "audio and slow" tests/audio/test_pulse_reply_gaps.py -s
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Reliability findings in the engine (issue 19): turn ids across engines (3), playback that never drains (6),
-quitting during a reply (15), torch threads inside reply workers (16). Stalled streams: tests/test_faults.py."""
+quitting during a reply (15), torch threads inside reply workers (16). Stalled streams: tests/app/test_faults.py."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_first_turn_id_continues_the_numbering(engines):
     events.wait_for(lambda e: isinstance(e, ReplyEnded) and e.turn_id == 4, 20)
 
 
-# -- finding 6: stalled streams (a stalled stream itself: tests/test_faults.py) -----------------------------------
+# -- finding 6: stalled streams (a stalled stream itself: tests/app/test_faults.py) -----------------------------------
 def test_playback_that_never_drains_ends_the_reply_after_the_drain_timeout(engines):
     eng, events, audio, conv = make_engine(FakeRunner(default_script(words=3)), stall_timeout_s=60.0,
                                            drain_timeout_s=0.5)

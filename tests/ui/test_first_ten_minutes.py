@@ -1,6 +1,6 @@
 """One test per finding of issue 20 ("everything a new user meets in the first ten minutes"), offscreen.
 The findings whose real event path matters (key focus, shortcuts, held keys) are also driven through Xvfb +
-xdotool in tests/test_ui_xvfb_keys.py."""
+xdotool in tests/ui/test_xvfb_keys.py."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _color_at_rest(widget) -> tuple[int, int, int]:
 
 
 # 1 -----------------------------------------------------------------------------------------------------------------
-def test_f1_first_run_text_box_looks_off_stop_is_quiet_and_no_button_takes_keys(qtbot, make_window):
+def test_first_run_text_box_looks_off_stop_is_quiet_and_no_button_takes_keys(qtbot, make_window):
     win = make_window()
     entry, stop = win.controls.entry, win.controls.stop
     assert not entry.isEnabled() and "Load a model first" in entry.placeholderText()
@@ -53,7 +53,7 @@ def test_f1_first_run_text_box_looks_off_stop_is_quiet_and_no_button_takes_keys(
 
 
 # 2 -----------------------------------------------------------------------------------------------------------------
-def test_f2_offline_download_says_no_internet_and_cancel_is_immediate(qtbot, make_window, monkeypatch):
+def test_offline_download_says_no_internet_and_cancel_is_immediate(qtbot, make_window, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://hub.invalid")
     win = make_window()
     t0 = time.monotonic()
@@ -77,7 +77,7 @@ def test_f2_offline_download_says_no_internet_and_cancel_is_immediate(qtbot, mak
 
 
 # 3 -----------------------------------------------------------------------------------------------------------------
-def test_f3_listener_lines_are_short_human_and_offer_the_download(qtbot, make_window):
+def test_listener_lines_are_short_human_and_offer_the_download(qtbot, make_window):
     from ui.messages import listener_line
 
     win = make_window(settings=AppSettings())  # the default hub listeners, not downloaded
@@ -100,7 +100,7 @@ def test_f3_listener_lines_are_short_human_and_offer_the_download(qtbot, make_wi
 
 
 @pytest.mark.slow
-def test_f3_demo_shows_emotions_from_random_listeners_and_short_replies(qtbot, make_window):
+def test_demo_shows_emotions_from_random_listeners_and_short_replies(qtbot, make_window):
     win = make_window(settings=AppSettings(temperature=1.0))
     with qtbot.waitSignal(win.model_loaded, timeout=WAIT_MS):
         win.load_demo()
@@ -117,7 +117,7 @@ def test_f3_demo_shows_emotions_from_random_listeners_and_short_replies(qtbot, m
 
 
 # 4 -----------------------------------------------------------------------------------------------------------------
-def test_f4_verbose_flag_anywhere_and_converse_demo(monkeypatch, tmp_path):
+def test_verbose_flag_anywhere_and_converse_demo(monkeypatch, tmp_path):
     from app.cli import build_parser, with_default_command
     from app.commands.converse import resolve_demo
     from main import GUI_COMMAND_MODULE
@@ -137,7 +137,7 @@ def test_f4_verbose_flag_anywhere_and_converse_demo(monkeypatch, tmp_path):
 
 
 # 5 -----------------------------------------------------------------------------------------------------------------
-def test_f5_shortcuts_reach_the_window_while_the_text_box_has_focus(qtbot, make_window, tiny_models):
+def test_shortcuts_reach_the_window_while_the_text_box_has_focus(qtbot, make_window, tiny_models):
     win = make_window()
     load_into(qtbot, win, tiny_models)
     entry = win.controls.entry
@@ -159,7 +159,7 @@ def test_f5_shortcuts_reach_the_window_while_the_text_box_has_focus(qtbot, make_
 
 
 # 6 -----------------------------------------------------------------------------------------------------------------
-def test_f6_export_picker_status_after_failed_load_no_flags_and_quiet_mic_warning(
+def test_export_picker_status_after_failed_load_no_flags_and_quiet_mic_warning(
         qtbot, make_window, tiny_models, monkeypatch, tmp_path):
     from app.model_loader import LoadRequest
 
@@ -203,7 +203,7 @@ def test_f6_export_picker_status_after_failed_load_no_flags_and_quiet_mic_warnin
 
 
 # 7 -----------------------------------------------------------------------------------------------------------------
-def test_f7_half_duplex_says_the_mic_is_off_while_speaking(qtbot, make_window):
+def test_half_duplex_says_the_mic_is_off_while_speaking(qtbot, make_window):
     win = make_window()
     win.presenter.handle(StateChanged(EngineState.LISTENING, EngineState.SPEAKING, "test"))
     assert win.strip.mic_note.text() == "Mic off while I speak" and win.strip.mic_note.isVisible()
@@ -216,7 +216,7 @@ def test_f7_half_duplex_says_the_mic_is_off_while_speaking(qtbot, make_window):
 
 
 # 8 -----------------------------------------------------------------------------------------------------------------
-def test_f8_replay_becomes_stop_interrupted_emotion_settles_note_clear_of_button_and_one_ptt_message(
+def test_replay_becomes_stop_interrupted_emotion_settles_note_clear_of_button_and_one_ptt_message(
         qtbot, make_window, tiny_models):
     win = make_window()
     load_into(qtbot, win, tiny_models)
@@ -262,7 +262,7 @@ def _reply_ended(turn_id: int, heard: str) -> ReplyEnded:
 
 
 # 9 -----------------------------------------------------------------------------------------------------------------
-def test_f9_settings_in_groups_with_help_and_defaults_and_readable_paths(qtbot, make_window):
+def test_settings_in_groups_with_help_and_defaults_and_readable_paths(qtbot, make_window):
     from ui.dialogs import OpenCheckpointDialog
     from ui.settings_dialog import GROUPS, ROWS, SettingsDialog
 
@@ -287,7 +287,7 @@ def test_f9_settings_in_groups_with_help_and_defaults_and_readable_paths(qtbot, 
 
 
 # 10 ----------------------------------------------------------------------------------------------------------------
-def test_f10_hint_mode_toggle_quiet_stop_icons_chip_width_and_header(qtbot, make_window, tiny_models):
+def test_hint_mode_toggle_quiet_stop_icons_chip_width_and_header(qtbot, make_window, tiny_models):
     win = make_window()
     load_into(qtbot, win, tiny_models)
     assert win.view.hint.isVisible() and "Say something" in win.view.hint.text()
@@ -324,7 +324,7 @@ lib.snd_pcm_open(ctypes.byref(handle), b"no_such_pcm_device", 0, 0)
 """
 
 
-def test_f11_no_alsa_lines_no_futurewarning_reply_says_what_it_wrote_and_no_stray_units(tiny_checkpoint,
+def test_no_alsa_lines_no_futurewarning_reply_says_what_it_wrote_and_no_stray_units(tiny_checkpoint,
                                                                                          tiny_decoder, tmp_path):
     import ctypes.util
 

@@ -1,5 +1,5 @@
 """The real download path: the app's HubDownloader -> huggingface_hub -> a local server that speaks the hub's
-file API (tests/fake_hub_server.py, reached through HF_ENDPOINT), serving a tiny checkpoint in the released
+file API (tests/ui/fake_hub_server.py, reached through HF_ENDPOINT), serving a tiny checkpoint in the released
 layout. Progress, a process killed mid-file then restarted, a dropped connection resumed with Range, cancel,
 the server going away, a full disk, offline; after a download from the window the app loads it and answers."""
 

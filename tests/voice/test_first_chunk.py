@@ -23,7 +23,7 @@ from models.glm_constants import (
 )
 from tests.voice.helpers import decoder, stream_decode, units, with_local_flow
 
-MACHINERY_TOLERANCE = 2e-3  # as tests/test_vocoder_stream.py: relative to the whole waveform's peak
+MACHINERY_TOLERANCE = 2e-3  # as tests/voice/test_stream.py: relative to the whole waveform's peak
 PREBUFFER_S = 0.120  # the engine's jitter-buffer fill (AudioConfig.prebuffer_ms)
 SHORT_FIRST = ChunkSchedule(chunk_units=(6, 8, 16), first_overlap_frames=17)  # 41 - 17 = 24 < 28 context frames
 
