@@ -5,7 +5,9 @@ from __future__ import annotations
 from tests.fast import mark_fast
 
 # This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
-FAST = ()
+FAST = (
+    "test_architecture.py",
+)
 
 
 def pytest_collection_modifyitems(items):

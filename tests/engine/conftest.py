@@ -30,7 +30,17 @@ def rig():
 
 
 # This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
-FAST = ()
+FAST = (
+    "test_worker.py",
+    "test_recorder.py",
+    "test_submit_text.py",
+    "test_warmup.py",
+    "test_lifecycle.py::test_a_job_is_not_finished_before_it_starts",
+    "test_fake_devices.py::test_one_turn_one_full_reply",
+    "test_fake_devices.py::test_no_devices_or_refused_rate_raise_device_error",
+    "test_control.py::test_a_reply_that_outlives_its_join_keeps_the_model_until_it_returns",
+    "test_fake_devices.py::test_barge_in_stops_playback_cancels_and_clips_history",
+)
 
 
 def pytest_collection_modifyitems(items):

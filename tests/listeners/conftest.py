@@ -15,7 +15,13 @@ def tiny(tmp_path_factory):
 
 
 # This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
-FAST = ()
+FAST = (
+    "test_worker.py",
+    "test_bridge.py",
+    "test_tiny.py",
+    "test_cli.py",
+    "test_manager.py::test_turn_events_arrive_in_order",
+)
 
 
 def pytest_collection_modifyitems(items):

@@ -5,7 +5,10 @@ from __future__ import annotations
 from tests.fast import mark_fast
 
 # This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
-FAST = ()
+FAST = (
+    "test_vad.py",
+    "test_semantic.py",
+)
 
 
 def pytest_collection_modifyitems(items):
