@@ -1,5 +1,6 @@
-"""Reference numbers for tests/speech_tokenizer/test_reference_parity.py: GLM-4-Voice's own speech tokenizer code on our tiny
-random checkpoint. Writes numbers only (codes, float64 pooled encoder states, fp32 error, fingerprints) to an .npz.
+"""Reference numbers for tests/speech_tokenizer/test_reference_parity.py: GLM-4-Voice's own speech tokenizer code
+on our tiny random checkpoint. Writes numbers only (codes, float64 pooled encoder states, fp32 error, fingerprints)
+to an .npz.
 
 Reference: THUDM/GLM-4-Voice @ eb00ce9142e8d98b0ed7c57cd47e0d6d5dce9a1a, `speech_tokenizer/` (modeling_whisper.py,
 configuration_whisper.py, utils.py: `WhisperVQEncoder`, `load_quantize_encoder`, `extract_speech_token`), run
