@@ -6,6 +6,9 @@ import pytest
 
 from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint
 
+# speech_factory (espeak-ng speech) and pulse_server (a private PulseAudio server): used by several stages.
+pytest_plugins = ["tests.audio_fixtures"]
+
 # (spec, seed, shards) for each tiny checkpoint the stored reference vectors were made with.
 TINY_VARIANTS = {
     "1:2": (TinySpec(), 0, 2),
