@@ -43,7 +43,7 @@ def generate_per_span(runner: OpenS2SRunner, prompt: torch.Tensor, max_text: int
     res, t0, first = BaselineResult(), time.perf_counter(), True
     while True:
         t = time.perf_counter()
-        out = llm.generate(inputs_embeds=torch.cat(llm_seq, 1), past_key_values=llm_cache, output_hidden_states=True,
+        out = llm.generate(inputs_embeds=torch.cat(llm_seq, 1), cache=llm_cache, output_hidden_states=True,
                            max_new_tokens=min(ts, max_text - len(res.text_ids)),
                            eos_token_id=list(runner.llm_eos), **common)
         res.llm_s += time.perf_counter() - t
@@ -62,7 +62,7 @@ def generate_per_span(runner: OpenS2SRunner, prompt: torch.Tensor, max_text: int
         if budget < 1:
             return res
         t = time.perf_counter()
-        out = tts.generate(inputs_embeds=torch.cat(tts_seq, 1), past_key_values=tts_cache, max_new_tokens=budget,
+        out = tts.generate(inputs_embeds=torch.cat(tts_seq, 1), cache=tts_cache, max_new_tokens=budget,
                            eos_token_id=list(runner.tts_eos), **common)
         res.tts_s += time.perf_counter() - t
         if res.first_unit_s is None:

@@ -1,5 +1,5 @@
 """A synthetic speech-band clip for tests and benchmarks: a chirp plus a little noise at 16 kHz. The same
-formula made the stored reference vectors (tests/data), so it must not change."""
+formula made the stored reference vectors (tests/reference), so it must not change."""
 
 from __future__ import annotations
 

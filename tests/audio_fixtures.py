@@ -1,7 +1,7 @@
 """Audio fixtures: espeak-ng utterances generated at test time (testing.espeak), and a private PulseAudio
 server with a null speaker sink and a virtual microphone (testing.pulse_server).
 
-Register with `pytest_plugins = ["tests.audio_fixtures"]` (tests/conftest.py) or import the fixtures.
+Registered for every test by `pytest_plugins = ["tests.audio_fixtures"]` in tests/conftest.py.
 Nothing here imports sounddevice: the server's env vars must be set before PortAudio initialises.
 """
 

@@ -5,7 +5,7 @@ listeners hold their work (config `hold_until_first_audio`) until the reply's au
 playback (`on_reply_first_audio` releases it), or the reply ends, or the listeners' `max_pause_ms` runs out: the
 final transcript and the emotions never compete with the model and vocoder for the first audio, nor for the next
 chunks, which must come before the first one has played (the first emits only ~0.3 s; with the listeners released
-at the first audio, the sink recording of tests/test_pulse_reply_gaps.py had a 96-176 ms gap right after it).
+at the first audio, the sink recording of tests/audio/test_pulse_reply_gaps.py had a 96-176 ms gap right after it).
 """
 
 from __future__ import annotations

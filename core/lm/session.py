@@ -38,7 +38,7 @@ class LMSession:
         """Run the pending inputs. Returns (hidden [1, H] after the final norm, logits [V] float32)."""
         embeds = torch.cat(self._pending, dim=1) if len(self._pending) > 1 else self._pending[0]  # [1, T, H]
         self._pending.clear()
-        out = self._lm.model(inputs_embeds=embeds, past_key_values=self.cache, use_cache=True)
+        out = self._lm.model(inputs_embeds=embeds, cache=self.cache, use_cache=True)
         self.n_positions += embeds.shape[1]
         hidden = out.last_hidden_state[:, -1]  # [1, H]
         logits = self._lm.lm_head(hidden)[0].float()  # [V]

@@ -21,6 +21,7 @@ from transformers import WhisperFeatureExtractor
 from core.audio.clips import MODEL_RATE_HZ
 from core.compute import resolve_device, resolve_dtype
 from core.speech_tokenizer.audio import MAX_DURATION_S, prepare_audio, read_audio_file
+from core.speech_tokenizer.features import log_mel_float64
 from models.errors import CheckpointError
 from models.speech_tokenizer import WhisperVQEncoder
 from models.speech_tokenizer_checkpoint import FEATURE_CONFIG_FILE, load_speech_tokenizer_network
@@ -153,6 +154,11 @@ class SpeechTokenizer:
             padding="longest", pad_to_multiple_of=self.stride_samples, device=feature_device,
         )
         mel = features["input_features"].to(self.device, self.dtype)  # [B, n_mels, T]
+        if self.dtype == torch.float64:  # float64 from the first operation: features not rounded to float32
+            padded = np.zeros((len(audios), mel.shape[-1] * self.extractor.hop_length))  # [B, N], zero padding
+            for row, audio in enumerate(audios):
+                padded[row, : audio.size] = audio
+            mel = log_mel_float64(self.extractor, padded, feature_device).to(self.device)  # [B, n_mels, T]
         frame_mask = features["attention_mask"].to(self.device)  # [B, T]
         out = self.network(mel, frame_mask)
         states_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32

@@ -98,7 +98,7 @@ class Trainer:
                 p.data = p.data.float()  # trainable weights and their optimizer state stay fp32 (bf16 autocast)
         if cfg.grad_checkpointing:
             for lm in (base_causal_lm(model.llm_model), model.tts_lm_model):
-                lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+                lm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         model.train()
         self.global_batch = cfg.batch_size * cfg.grad_accum * self.acc.num_processes
         self.steps_per_epoch = len(self.train_set.examples) // self.global_batch

@@ -1,5 +1,6 @@
-"""Reference numbers for tests/test_speech_tokenizer_parity.py: GLM-4-Voice's own speech tokenizer code on our tiny
-random checkpoint. Writes numbers only (codes, float64 pooled encoder states, fp32 error, fingerprints) to an .npz.
+"""Reference numbers for tests/speech_tokenizer/test_reference_parity.py: GLM-4-Voice's own speech tokenizer code
+on our tiny random checkpoint. Writes numbers only (codes, float64 pooled encoder states, fp32 error, fingerprints)
+to an .npz.
 
 Reference: THUDM/GLM-4-Voice @ eb00ce9142e8d98b0ed7c57cd47e0d6d5dce9a1a, `speech_tokenizer/` (modeling_whisper.py,
 configuration_whisper.py, utils.py: `WhisperVQEncoder`, `load_quantize_encoder`, `extract_speech_token`), run
@@ -17,7 +18,7 @@ How it was run:
     python3 -m venv /tmp/refvenv && /tmp/refvenv/bin/pip install torch==2.13.0 transformers==4.44.1 \\
         numpy==1.26.4 safetensors==0.4.5
     PYTHONPATH=/tmp/glm4voice_ref /tmp/refvenv/bin/python scripts/parity/speech_tokenizer_reference.py \\
-        --tokenizer /tmp/tok_tiny --out tests/data/reference_speech_tokenizer_tiny.npz
+        --tokenizer /tmp/tok_tiny --out tests/reference/reference_speech_tokenizer_tiny.npz
 """
 
 from __future__ import annotations

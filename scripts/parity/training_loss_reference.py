@@ -2,7 +2,7 @@
 
 Reference: CASIA-LM/OpenS2S @ 359565cd (src/modeling_omnispeech.py `OmniSpeechModel.forward`,
 src/instruction_dataset.py `process_dataset` + `InstructionDataCollator`, src/feature_extraction_audio.py).
-Environment used for tests/data/reference_training_loss.json: Debian 12, Python 3.11.7, CPU, fp32, eval mode,
+Environment used for tests/reference/reference_training_loss.json: Debian 12, Python 3.11.7, CPU, fp32, eval mode,
 no gradients; step 1 with this project's venv (torch 2.13.0, transformers 5.24); step 2 in a separate venv with
 torch 2.13.0+cpu, transformers 4.51.3, peft 0.15.2, datasets, fire, soundfile. torchaudio is not installed there: the
 clips are 16 kHz mono, so the reference's `get_waveform` reduces to a soundfile read, which step 2 patches in.
@@ -13,7 +13,7 @@ Nothing of the reference is stored in this repository; only the numbers are.
     # 2. (4.51 venv) the reference forward
     git --git-dir=<mirror> archive 359565cd | tar -x -C /tmp/opens2s_ref
     PYTHONPATH=/tmp/opens2s_ref /tmp/ref451/bin/python scripts/parity/training_loss_reference.py reference /tmp/tl \
-        tests/data/reference_training_loss.json
+        tests/reference/reference_training_loss.json
 """
 
 from __future__ import annotations

@@ -1,0 +1,20 @@
+"""The app's tests: commands and the CLI, settings, files, untrusted configs, faults, thread policy."""
+
+from __future__ import annotations
+
+from tests.fast import mark_fast
+
+# This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
+FAST = (
+    "test_converse_cli.py",
+    "test_file_safety.py",
+    "test_untrusted_configs.py",
+    "test_stack_dump.py",
+    "test_cpu_threads.py",
+    "test_faults.py::test_a_stalled_stream",
+    "test_reply_cli.py::test_reply_text_streams_and_writes_units",
+)
+
+
+def pytest_collection_modifyitems(items):
+    mark_fast(items, __file__, FAST)

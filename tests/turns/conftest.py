@@ -1,0 +1,15 @@
+"""Turn-taking's tests: VAD, semantic end of turn, the `turns` command."""
+
+from __future__ import annotations
+
+from tests.fast import mark_fast
+
+# This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
+FAST = (
+    "test_vad.py",
+    "test_semantic.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    mark_fast(items, __file__, FAST)

@@ -1,0 +1,119 @@
+"""Settings: the emotion toggle persists across runs, invalid values are refused, the file lives in the config dir,
+and `main.py` with no sub-command (or only --checkpoint/--decoder) means the GUI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from app.settings import AppSettings, SettingsStore
+from tests.ui.helpers import TEST_SETTINGS
+
+
+def test_emotion_toggle_hides_labels_and_persists(qtbot, make_window, tmp_path):
+    win = make_window()
+    bubble = win.view.bubble("assistant", 1)
+    bubble.set_emotion("happy", 0.83, final=True)
+    assert not bubble.emotion.isHidden() and "happy · 83%" in bubble.emotion.text()
+    win.actions_.show_emotion.trigger()  # Ctrl+M
+    assert bubble.emotion.isHidden()
+    saved = json.loads((tmp_path / "config" / "settings.json").read_text())
+    assert saved["show_emotion"] is False
+    win.shutdown()
+    again = make_window(config_dir=tmp_path / "config")
+    assert not again.settings.show_emotion and not again.actions_.show_emotion.isChecked()
+    new_bubble = again.view.bubble("assistant", 7)
+    new_bubble.set_emotion("sad", 0.5, final=True)
+    assert new_bubble.emotion.isHidden()
+    again.actions_.show_emotion.trigger()
+    assert not new_bubble.emotion.isHidden()
+
+
+def test_settings_are_validated_through_the_frozen_configs(tmp_path):
+    with pytest.raises(ValueError, match="stop_threshold"):
+        AppSettings(vad_start_threshold=0.3, vad_stop_threshold=0.6)
+    with pytest.raises(ValueError, match="top_p"):
+        AppSettings(top_p=0.0)
+    with pytest.raises(ValueError, match="vocoder_backend"):
+        AppSettings(vocoder_backend="tpu")
+    store = SettingsStore(tmp_path)
+    store.path.write_text(json.dumps({"temperature": -1, "barge_in": True, "unknown": 3, "show_emotion": False}))
+    loaded = store.load()  # the invalid value falls back to its default, the rest is kept
+    assert loaded.temperature == AppSettings().temperature and loaded.barge_in and not loaded.show_emotion
+    s = loaded.with_recent("/m", "/d", "mine").with_recent("/m2", "/d2").with_recent("/m", "/d", "mine")
+    assert [r.checkpoint for r in s.recent] == ["/m", "/m2"] and s.checkpoint == "/m"
+    store.save(s)
+    assert store.load() == s
+
+
+def test_settings_dialog_refuses_invalid_values(qtbot, make_window):
+    from ui.settings_dialog import SettingsDialog
+
+    win = make_window()
+    dlg = SettingsDialog(win.settings, ["fake"], win)
+    qtbot.addWidget(dlg)
+    dlg.start_threshold.setValue(0.3)
+    dlg.stop_threshold.setValue(0.6)
+    dlg.accept()
+    assert dlg.result is None and "stop_threshold" in dlg.error.text()
+    dlg.stop_threshold.setValue(0.2)
+    dlg.barge_in.setChecked(True)
+    dlg.prompt.setPlainText("You are kind.")
+    dlg.accept()
+    assert dlg.result == dataclasses.replace(
+        win.settings, vad_start_threshold=0.3, vad_stop_threshold=0.2, barge_in=True, system_prompt="You are kind."
+    )
+
+
+def test_settings_dialog_from_the_menu_restarts_the_engine_config(qtbot, make_window, tmp_path):
+    from ui.settings_dialog import SettingsDialog
+
+    win = make_window()
+
+    dlg = win.actions_.open_settings()
+    assert isinstance(dlg, SettingsDialog) and dlg.isVisible()
+    dlg.end_silence.setValue(900)
+    dlg.speculate.setValue(0)  # "off"
+    dlg.prompt.setPlainText("You are a calm companion.")
+    dlg.accept()
+    assert win.settings.end_silence_ms == 900
+    assert SettingsStore(tmp_path / "config").load().end_silence_ms == 900
+    assert win.session.settings.engine_config().vad.end_silence_ms == 900
+    assert win.settings.speculate_after_ms is None
+    assert win.session.settings.engine_config().vad.speculate_after_ms is None
+    win.session.apply_settings(win.settings).result(30)  # wait for the control thread
+    assert win.session.conversation.system_prompt == "You are a calm companion."
+
+
+def test_no_subcommand_means_gui():
+    from app.cli import build_parser, with_default_command
+    from main import GUI_COMMAND_MODULE
+
+    parser = build_parser((GUI_COMMAND_MODULE,))
+    assert with_default_command([], parser) == ["gui"]
+    assert with_default_command(["--checkpoint", "m", "--decoder", "d"], parser)[0] == "gui"
+    assert with_default_command(["-v", "--demo"], parser) == ["-v", "gui", "--demo"]
+    assert with_default_command(["reply", "--text", "x"], parser)[0] == "reply"
+    args = parser.parse_args(with_default_command(["--checkpoint", "m", "--decoder", "d"], parser))
+    assert (args.command, args.checkpoint, args.decoder) == ("gui", "m", "d")
+
+
+def test_test_settings_are_valid():
+    assert TEST_SETTINGS.sampling_config().max_text_tokens == 24
+
+
+def test_vocoder_schedule_setting_reaches_the_vocoder_stream(tiny_decoder):
+    import torch
+
+    from core.voice.chunk_schedule import ChunkSchedule
+    from core.voice.schedule_plan import PlaybackPlan
+    from core.voice.vocoder import Vocoder
+
+    with pytest.raises(ValueError, match="vocoder_schedule"):
+        AppSettings(vocoder_schedule="turbo")
+    dec = Vocoder.load(tiny_decoder)
+    for name, expected in (("fast", ChunkSchedule()), ("smooth", ChunkSchedule.smooth())):
+        plan = PlaybackPlan.preset(AppSettings(vocoder_schedule=name).vocoder_schedule)
+        assert dec.open_stream(plan.schedule, torch.Generator().manual_seed(plan.seed)).schedule == expected
