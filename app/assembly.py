@@ -84,7 +84,8 @@ then an error: the window asks before it downloads). Raises CheckpointError / Re
     report(STEP_RUNNER, "loading the model")
     from core.lm.runner import OpenS2SRunner
 
-    runner = OpenS2SRunner.load(checkpoint, device=config.compute.torch_device, weights=config.compute.weights)
+    runner = OpenS2SRunner.load(checkpoint, device=config.compute.torch_device, dtype=config.compute.dtype,
+                                weights=config.compute.weights)
     companion = Companion(config, runner, audio=audio)
     if vocoder:
         from core.voice.vocoder import Vocoder

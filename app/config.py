@@ -18,6 +18,7 @@ from core.voice.config import VoiceConfig
 from models.weights import WEIGHT_KINDS
 
 COMPUTE_DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,16 @@ class ModelSource:
 @dataclass(frozen=True)
 class ComputeConfig:
     device: str = opt("auto", "compute device: auto (cuda when available), cpu, cuda, cuda:N")
+    dtype: str | None = opt(None, "float32, bfloat16 or float16 (default: bfloat16 on CUDA, else float32)",
+                            choices=DTYPES)
     weights: str = opt("full", "LM weight storage: full (the compute dtype), int8 (about half the memory of bf16), "
                                "int4 (CUDA only)", choices=WEIGHT_KINDS)
 
     def __post_init__(self) -> None:
         if self.device.split(":", 1)[0] not in COMPUTE_DEVICES:
             raise ValueError(f"device must be one of {COMPUTE_DEVICES} or cuda:N, got {self.device!r}")
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         if self.weights not in WEIGHT_KINDS:
             raise ValueError(f"weights must be one of {WEIGHT_KINDS}, got {self.weights!r}")
 

@@ -114,7 +114,10 @@ class AppSettings:
         config = CompanionConfig()
         for f in dataclasses.fields(self):
             if CONFIG_PATH in f.metadata:
-                config = replace_at(config, f.metadata[CONFIG_PATH], getattr(self, f.name))
+                try:
+                    config = replace_at(config, f.metadata[CONFIG_PATH], getattr(self, f.name))
+                except ValueError as err:  # name the setting, not the config field
+                    raise ValueError(f"{f.name}: {err}") from None
         audio = dataclasses.replace(config.engine.audio, input_device=_device(self.input_device),
                                     output_device=_device(self.output_device))
         return dataclasses.replace(

@@ -42,7 +42,7 @@ from testing.pulse_server import PulseServer  # noqa: E402
 from testing.sine_vocoder import SineDecoder  # noqa: E402
 
 PHRASE = "Hello there, how are you doing today?"
-END_SILENCE_MS = 700.0
+END_SILENCE_MS = VadConfig().end_silence_ms  # the app default
 PREBUFFER_MS = 120.0
 MAX_TEXT_TOKENS, MAX_UNITS = 24, 48
 

@@ -197,15 +197,17 @@ def headline(ours, decoder, sampling, turns: int, false_cuts: bool = True,
     buffer) on the complete espeak-ng sentences
     (bench/turn_sets.py), spoken into the fake microphone: end of speech -> first reply sample, the end-of-turn
     decision, the cost of speculation; and the false cuts of the audio model on the paused sentences."""
-    from app.playback_plan import auto_plan
+    from app.assembly import load_end_of_turn, playback_plan
+    from app.config import CompanionConfig
     from bench import turn_sets
     from bench.bench_turns import figures
-    from core.turns.smart_turn import load_smart_turn
     from core.turns.vad import SileroVad
 
-    scorer, status = load_smart_turn()
+    app = CompanionConfig()  # the app's defaults, through the app's assembly
+    eot = load_end_of_turn(app)
+    scorer, status = eot.scorer, eot.status
     sentences = [espeak_speech_16k(t) for t in turn_sets.COMPLETE]
-    plan = auto_plan(ours, decoder)  # the app's default vocoder schedule ("auto"), planned on this machine
+    plan = playback_plan(app, ours, decoder)  # the default vocoder schedule ("auto"), planned on this machine
     rows = engine_vad_turns(ours, decoder, sentences, sampling, turns, VadConfig().speculate_after_ms, scorer,
                             speculate_at_ms, plan)
     out = _medians_ms(rows)
@@ -273,7 +275,8 @@ def table_rows(res: dict) -> list[tuple[str, float, float, float]]:
     if "headline" in res:
         h = res["headline"]
         rows += [
-            ("END OF SPEECH -> FIRST REPLY SAMPLE ms (app defaults / VAD 700)", h["speech_end_to_first_sample_ms"],
+            (f"END OF SPEECH -> FIRST REPLY SAMPLE ms (app defaults / VAD {res['end_silence_ms']:g})",
+             h["speech_end_to_first_sample_ms"],
              res["end_silence_ms"] + b["first_audio_ms"], r["headline_speedup"]),
             ("  end-of-turn decision after end of speech ms", h["decision_ms"], res["end_silence_ms"], math.nan),
             ("  paused sentences cut mid-sentence (audio model)", h.get("paused_false_cut_rate", math.nan),

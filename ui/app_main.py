@@ -51,7 +51,7 @@ def build_window(options: GuiOptions, store: Any = None, data_root: Path | None 
     settings = store.load()
     root = data_root or data_dir()
     session = Session(settings, audio=options.audio)
-    replay = ReplayPlayer(options.audio, settings.engine_config().audio.output_device)
+    replay = ReplayPlayer(options.audio, settings.config().engine.audio.output_device)
     win = MainWindow(session, store, root, replay)
     win.offer_restore()  # the last run's conversation, if it left one (app/window/journal.py)
     if options.send_text:

@@ -298,7 +298,7 @@ class MainWindow(QMainWindow):
             unsaved = f"Settings apply now but could not be saved ({err})."
             self.statusBar().showMessage(unsaved, STATUS_MESSAGE_MS)
         if self.replay is not None:
-            self.replay.set_device(self.session.audio, settings.engine_config().audio.output_device)
+            self.replay.set_device(self.session.audio, settings.config().engine.audio.output_device)
         effective = self.session_settings(settings)
         if restart_engine:
             self.session.apply_settings(effective)
@@ -356,7 +356,7 @@ class MainWindow(QMainWindow):
         label = request.label or Path(request.checkpoint).name
         self.demo = label == DEMO_LABEL
         effective = self.session_settings(self.settings)
-        listeners_change = effective.listeners_config() != self.session.settings.listeners_config()
+        listeners_change = effective.config().listeners != self.session.settings.config().listeners
         if self.session.listeners is not None and listeners_change:
             self.session.set_models(runner, vocoder, playback, label)
             self.session.apply_settings(effective)  # new listeners (demo <-> real), after the swap

@@ -29,8 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.config import COMPUTE_DEVICES
 from app.hub import LISTENER_REPOS, approx_size_text
-from app.settings import COMPUTE_DEVICES, VOCODER_BACKENDS, VOCODER_SCHEDULES, AppSettings
+from app.settings import AppSettings
+from core.voice.config import BACKENDS as VOCODER_BACKENDS
+from core.voice.config import SCHEDULES as VOCODER_SCHEDULES
 from models.weights import WEIGHT_KINDS
 from ui.theme import icon
 
@@ -40,12 +43,12 @@ MAX_TOKENS_LIMIT = 8192
 DEFAULT_SENTINEL = 0  # 0 in a token spin box = the checkpoint's default
 
 
-def _spin(lo: float, hi: float, value: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
+def _spin(lo: float, hi: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
+    """A number box; its value comes from the settings shown (`_show`), so no default is written here."""
     box = QDoubleSpinBox()
     box.setRange(lo, hi)
     box.setDecimals(decimals)
     box.setSingleStep(step)
-    box.setValue(value)
     return box
 
 
@@ -130,21 +133,21 @@ class SettingsDialog(QDialog):
         self.result: AppSettings | None = None
         self.input_device = self._device_box()
         self.output_device = self._device_box()
-        self.start_threshold = _spin(0.05, 0.99, 0.5, 0.05)
-        self.stop_threshold = _spin(0.01, 0.99, 0.35, 0.05)
-        self.end_silence = _spin(100, 5000, 700, 50, 0)
-        self.speculate = _spin(0, 5000, 0, 50, 0)
+        self.start_threshold = _spin(0.05, 0.99, 0.05)
+        self.stop_threshold = _spin(0.01, 0.99, 0.05)
+        self.end_silence = _spin(100, 5000, 50, 0)
+        self.speculate = _spin(0, 5000, 50, 0)
         self.speculate.setSpecialValueText("off")
         self.semantic = QCheckBox("on (Smart Turn)")
-        self.eot_commit = _spin(0.05, 1.0, 0.8, 0.05)
-        self.eot_hold = _spin(0.0, 0.95, 0.3, 0.05)
-        self.eot_max = _spin(160, 10000, 1500, 50, 0)
+        self.eot_commit = _spin(0.05, 1.0, 0.05)
+        self.eot_hold = _spin(0.0, 0.95, 0.05)
+        self.eot_max = _spin(160, 10000, 50, 0)
         self.barge_in = QCheckBox("on (headphones)")
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("empty: the model's default (\"You are a helpful assistant.\")")
         self.prompt.setFixedHeight(72)
-        self.temperature = _spin(0.0, 2.0, 0.2, 0.05)
-        self.top_p = _spin(0.05, 1.0, 0.8, 0.05)
+        self.temperature = _spin(0.0, 2.0, 0.05)
+        self.top_p = _spin(0.05, 1.0, 0.05)
         self.max_tokens = _int_spin(None)
         self.compute = _combo(COMPUTE_DEVICES)
         self.weights = _combo(WEIGHT_KINDS)

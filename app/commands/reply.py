@@ -12,20 +12,30 @@ from pathlib import Path
 
 import numpy as np
 
+from app.config import CompanionConfig, ComputeConfig, ModelSource
+from app.flags import FlagGroup, add_flags, apply_flags
 from core.audio.clips import load_audio_file
 from core.lm.conversation import Conversation
 from core.lm.events import SpeechUnits, TextDelta, TurnEnd
-from core.lm.runner import OpenS2SRunner
 from core.lm.sampling import SamplingConfig
+from core.voice.config import VoiceConfig
 from models.errors import UserError
-from models.weights import WEIGHT_KINDS
 
 log = logging.getLogger(__name__)
 
 
+def flag_groups() -> tuple[FlagGroup, ...]:
+    """The config fields `reply` offers as flags (defaults and help come from the fields)."""
+    return (
+        FlagGroup("model", ModelSource, title="models"),
+        FlagGroup("compute", ComputeConfig, title="compute"),
+        FlagGroup("voice", VoiceConfig, prefix="vocoder-", fields=("backend", "seed"), title="voice"),
+        FlagGroup("sampling", SamplingConfig, title="sampling"),
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reply", help="generate one spoken reply (text + speech units) from audio or text")
-    p.add_argument("--checkpoint", required=True, help="OpenS2S checkpoint directory")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--audio", help="the user's turn as an audio file (WAV/FLAC/OGG, any rate, mono or stereo)")
     src.add_argument("--text", help="the user's turn as text")
@@ -34,30 +44,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--units-out", default=None, help="also write the speech units to this JSON file (default: none)")
     p.add_argument("--json-events", action="store_true", help="print every event as one JSON line")
     p.add_argument("--dump-logits", metavar="FILE.npz", help="save last-position logits of every LM step")
-    p.add_argument("--greedy", action="store_true", help="greedy decoding for both LMs (deterministic)")
-    p.add_argument("--temperature", type=float, default=SamplingConfig.temperature)
-    p.add_argument("--top-p", type=float, default=SamplingConfig.top_p)
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--max-text-tokens", type=int, default=None)
-    p.add_argument("--max-units", type=int, default=None)
-    p.add_argument("--decoder", help="glm-4-voice-decoder directory: also vocode the reply while it streams")
     p.add_argument("--out", help="reply WAV (22050 Hz) written chunk by chunk; needs --decoder")
-    p.add_argument("--vocoder-backend", choices=("torch", "onnx"), default="torch")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
-    p.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default: bf16 on CUDA, else fp32)")
-    p.add_argument("--weights", choices=WEIGHT_KINDS, default="full",
-                   help="LM weight storage: full (the dtype), int8, or int4 (CUDA + bf16); int8 needs ~half the "
-                        "memory of bf16 (torchao)")
+    add_flags(p, flag_groups())
     p.set_defaults(func=run)
 
 
-def _sampling(args: argparse.Namespace) -> SamplingConfig:
-    try:
-        return SamplingConfig(temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, greedy=args.greedy,
-                              seed=args.seed, max_text_tokens=args.max_text_tokens, max_units=args.max_units)
-    except ValueError as err:
-        raise UserError(f"invalid sampling option: {err}") from None
+def build_config(args: argparse.Namespace) -> CompanionConfig:
+    """One reply: no warm-up, and the fixed "fast" chunk schedule (nothing to plan for a file)."""
+    base = CompanionConfig(warm_up=False, voice=VoiceConfig(schedule="fast"))
+    config = apply_flags(base, args, flag_groups())
+    if config.model.checkpoint is None:
+        raise UserError("reply needs --checkpoint (a folder or a hub id)")
+    if bool(config.model.decoder) != bool(args.out):
+        raise UserError("--decoder and --out go together: give both to write the spoken reply")
+    return config
 
 
 def _conversation(args: argparse.Namespace) -> Conversation:
@@ -97,19 +97,14 @@ def _event_json(ev, t0: float) -> str:
 class _WavSink:
     """Streams reply units through the vocoder into a WAV file, appending each chunk as it is made."""
 
-    def __init__(self, decoder_dir: str, out: str, backend: str, device: str | None, seed: int | None):
+    def __init__(self, vocoder, playback, out: str):
         import soundfile as sf
         import torch
 
-        from core.voice.vocoder import Vocoder
-
-        self._dec = Vocoder.load(decoder_dir, backend=backend, device=device)
-        gen = torch.Generator()
-        gen.manual_seed(seed) if seed is not None else gen.seed()
-        self._stream = self._dec.open_stream(generator=gen)
-        self._file = sf.SoundFile(out, "w", samplerate=self._dec.sample_rate_hz, channels=1, subtype="PCM_16")
+        self._stream = vocoder.open_stream(playback.schedule, torch.Generator().manual_seed(playback.seed))
+        self._file = sf.SoundFile(out, "w", samplerate=vocoder.sample_rate_hz, channels=1, subtype="PCM_16")
         self.n_samples = 0
-        self.rate_hz = self._dec.sample_rate_hz
+        self.rate_hz = vocoder.sample_rate_hz
 
     def _write(self, chunks) -> None:
         for chunk in chunks:
@@ -132,14 +127,14 @@ def _note(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    sampling = _sampling(args)
-    if bool(args.decoder) != bool(args.out):
-        raise UserError("--decoder and --out go together: give both to write the spoken reply")
+    from app.assembly import build
+
+    config = build_config(args)
     conv = _conversation(args)
-    runner = OpenS2SRunner.load(args.checkpoint, device=args.device, dtype=args.dtype, weights=args.weights)
-    wav = _WavSink(args.decoder, args.out, args.vocoder_backend, args.device, args.seed) if args.decoder else None
+    companion = build(config, vocoder=bool(config.model.decoder), end_of_turn=False)
+    wav = _WavSink(companion.vocoder, companion.playback, args.out) if companion.vocoder is not None else None
     recorder = _LogitsRecorder() if args.dump_logits else None
-    stream = runner.reply(conv, sampling, logits_sink=recorder)
+    stream = companion.runner.reply(conv, config.sampling, logits_sink=recorder)
     units: list[int] = []
     t0 = time.perf_counter()
     end: TurnEnd | None = None

@@ -59,7 +59,7 @@ class Session(QObject):
         self.text_only = False
         self._generation = itertools.count(1)
         self._live_generation = 0
-        self.talk_vad = TalkVad(make_vad, settings.engine_config().vad.max_turn_ms / 1000)
+        self.talk_vad = TalkVad(make_vad, settings.config().engine.vad.max_turn_ms / 1000)
         self.talk_vad.set_push_to_talk(settings.push_to_talk)
         self.talk_vad.on_limit = self._talk_limit
         self.conversation = Conversation(settings.system_prompt or None)
@@ -194,7 +194,7 @@ class Session(QObject):
     def _apply_settings(self, old: AppSettings, new: AppSettings) -> None:
         self.audio, self.text_only = self._real_audio, False  # new device settings: try the real devices again
         self.conversation.system_prompt = new.system_prompt or DEFAULT_SYSTEM_PROMPT
-        if new.listeners_config() != old.listeners_config() and self.listeners is not None:
+        if new.config().listeners != old.config().listeners and self.listeners is not None:
             self.listeners.close()
             self.listeners = self._make_listeners(new)
         if self._models is not None:
@@ -220,30 +220,26 @@ class Session(QObject):
         return action(self.engine)
 
     def _make_engine(self, runner: Any, vocoder: Any, playback: Any) -> Any:
-        from core.engine.engine import Engine
+        from app.assembly import Companion, EndOfTurn
 
         gen = self._live_generation = next(self._generation)
         last = self.engine.last_turn_id if self.engine is not None else 0
         first_turn_id = max(last, self._turn_floor) + 1  # ids never restart: the GUI log is keyed by them
-        return Engine(
-            runner,
-            vocoder,
-            playback=playback,
-            config=self.settings.engine_config(),
+        config = self.settings.config()  # settings change without a reload: the models stay, the config is new
+        scorer = self._eot.scorer(config.engine.end_of_turn)
+        companion = Companion(config, runner, vocoder, playback, EndOfTurn(scorer), audio=self.audio)
+        return companion.engine(
             sink=lambda ev: self._sink(ev, gen),
-            audio=self.audio,
             conversation=self.conversation,
-            sampling=self.settings.sampling_config(),
             vad=self.talk_vad,
             first_turn_id=first_turn_id,
-            end_of_turn=self._eot.scorer(self.settings.engine_config().end_of_turn),
             end_of_turn_text=self._eot.text_prob,
         )
 
     def _make_listeners(self, settings: AppSettings) -> Any:
         from core.listeners.manager import Listeners
 
-        return Listeners(settings.listeners_config(), self._eot.tap(self._incoming.emit))
+        return Listeners(settings.config().listeners, self._eot.tap(self._incoming.emit))
 
     def _start_engine(self) -> bool:
         try:
@@ -270,7 +266,7 @@ class Session(QObject):
             except OSError as err:  # the PortAudio library itself is missing
                 raise DeviceError(f"No sound system is available ({err}).") from err
             self.audio = self._real_audio = sounddevice
-        audio_cfg = self.settings.engine_config().audio
+        audio_cfg = self.settings.config().engine.audio
         device_info(self.audio, audio_cfg.input_device, "input")
         device_info(self.audio, audio_cfg.output_device, "output")
 

@@ -47,22 +47,23 @@ def test_gaps_helper():
 
 
 def test_reply_has_no_gap_at_the_sink(pulse_server, speech_factory, tmp_path):
-    from app.playback_plan import auto_plan
-    from core.engine.config import EngineConfig
-    from core.engine.engine import Engine
+    from app.assembly import build
+    from app.config import CompanionConfig, ModelSource
     from core.listeners.bridge import ListenerBridge
     from core.listeners.config import ListenersConfig
     from core.listeners.manager import Listeners
-    from core.lm.runner import OpenS2SRunner
     from core.lm.sampling import SamplingConfig
-    from core.voice.vocoder import Vocoder
     from models.listeners.tiny import write_tiny_listeners
     from models.tiny_checkpoint import TinySpec, make_tiny_checkpoint
     from models.tiny_decoder import make_tiny_decoder
 
-    runner = OpenS2SRunner.load(make_tiny_checkpoint(tmp_path / "ckpt", TinySpec.small()))
-    decoder = Vocoder.load(make_tiny_decoder(tmp_path / "dec", seed=0, size="tiny"), backend="torch")
-    plan = auto_plan(runner, decoder)
+    # the app's defaults (warm-up, the "auto" schedule planned here) through the app's assembly; the VAD's silence
+    # ends the turn (no Smart Turn model: this test is about playback)
+    model = ModelSource(str(make_tiny_checkpoint(tmp_path / "ckpt", TinySpec.small())),
+                        str(make_tiny_decoder(tmp_path / "dec", seed=0, size="tiny")))
+    companion = build(CompanionConfig(model=model, sampling=SamplingConfig(seed=0, max_text_tokens=40, max_units=80)),
+                      end_of_turn=False, download=False)
+    plan = companion.playback
     paths = write_tiny_listeners(tmp_path / "listeners")
     listeners = Listeners(ListenersConfig(asr_checkpoint=str(paths["asr"]), ser_checkpoint=str(paths["ser"]),
                                           text_emotion_checkpoint=str(paths["text_emotion"])), lambda ev: None)
@@ -72,8 +73,7 @@ def test_reply_has_no_gap_at_the_sink(pulse_server, speech_factory, tmp_path):
         bridge.on_event(ev)
         events(ev)
 
-    eng = Engine(runner, decoder, playback=plan, config=EngineConfig(), sink=sink,
-                 sampling=SamplingConfig(seed=0, max_text_tokens=40, max_units=80))
+    eng = companion.engine(sink=sink)
     rec_path = tmp_path / "monitor.raw"
     wav = wav_of(speech_factory, "Could you tell me something about the weather?", tmp_path)
     try:

@@ -80,9 +80,9 @@ def test_settings_dialog_from_the_menu_restarts_the_engine_config(qtbot, make_wi
     dlg.accept()
     assert win.settings.end_silence_ms == 900
     assert SettingsStore(tmp_path / "config").load().end_silence_ms == 900
-    assert win.session.settings.engine_config().vad.end_silence_ms == 900
+    assert win.session.settings.config().engine.vad.end_silence_ms == 900
     assert win.settings.speculate_after_ms is None
-    assert win.session.settings.engine_config().vad.speculate_after_ms is None
+    assert win.session.settings.config().engine.vad.speculate_after_ms is None
     win.session.apply_settings(win.settings).result(30)  # wait for the control thread
     assert win.session.conversation.system_prompt == "You are a calm companion."
 
@@ -101,7 +101,7 @@ def test_no_subcommand_means_gui():
 
 
 def test_test_settings_are_valid():
-    assert TEST_SETTINGS.sampling_config().max_text_tokens == 24
+    assert TEST_SETTINGS.config().sampling.max_text_tokens == 24
 
 
 def test_vocoder_schedule_setting_reaches_the_vocoder_stream(tiny_decoder):
