@@ -117,22 +117,17 @@ def apply_flags(config: Any, args: argparse.Namespace, groups: Iterable[FlagGrou
         changes.setdefault(path, {})[name] = value
     for path, values in changes.items():
         try:
-            config = _replace_in(config, path, values)
+            config = replace_in(config, path, values)
         except (TypeError, ValueError) as err:
             flags = ", ".join(names[(path, n)] for n in values)
             raise UserError(f"invalid option ({flags}): {err}") from None
     return config
 
 
-def _replace_in(root: Any, path: str, values: dict[str, Any]) -> Any:
+def replace_in(root: Any, path: str, values: dict[str, Any]) -> Any:
     """`root` with the fields `values` of the config at `path` replaced ("" = root itself)."""
     if not path:
         return dataclasses.replace(root, **values)
     head, _, rest = path.partition(".")
-    return dataclasses.replace(root, **{head: _replace_in(getattr(root, head), rest, values)})
+    return dataclasses.replace(root, **{head: replace_in(getattr(root, head), rest, values)})
 
-
-def replace_at(root: Any, path: str, value: Any) -> Any:
-    """`root` with the one field at the dotted `path` set to `value` (validated on the way up)."""
-    parent, _, name = path.rpartition(".")
-    return _replace_in(root, parent, {name: value})

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.flags import replace_at
+from app.flags import replace_in
 from core.options import HELP, default_of
 
 if typing.TYPE_CHECKING:
@@ -112,12 +112,16 @@ class AppSettings:
         from app.config import CompanionConfig
 
         config = CompanionConfig()
+        by_owner: dict[str, dict[str, str]] = {}  # config path -> {field: setting}; one owner is validated at once
         for f in dataclasses.fields(self):
             if CONFIG_PATH in f.metadata:
-                try:
-                    config = replace_at(config, f.metadata[CONFIG_PATH], getattr(self, f.name))
-                except ValueError as err:  # name the setting, not the config field
-                    raise ValueError(f"{f.name}: {err}") from None
+                owner, _, name = f.metadata[CONFIG_PATH].rpartition(".")
+                by_owner.setdefault(owner, {})[name] = f.name
+        for owner, names in by_owner.items():
+            try:
+                config = replace_in(config, owner, {name: getattr(self, key) for name, key in names.items()})
+            except ValueError as err:  # name the settings, not the config fields
+                raise ValueError(f"{', '.join(names.values())}: {err}") from None
         audio = dataclasses.replace(config.engine.audio, input_device=_device(self.input_device),
                                     output_device=_device(self.output_device))
         return dataclasses.replace(

@@ -46,13 +46,13 @@ def test_converse_options_become_a_validated_config():
         "USB",
         "--end-silence-ms",
         "500",
-        "--max-turn-s",
-        "10",
+        "--max-turn-ms",
+        "10000",
     )
-    cfg = converse.build_config(args)
+    cfg = converse.build_config(args).engine
     assert cfg.barge_in and cfg.audio.input_device == 3 and cfg.audio.output_device == "USB"
     assert cfg.vad.end_silence_ms == 500 and cfg.vad.max_turn_ms == 10000
-    with pytest.raises(UserError, match="end_silence_ms"):
+    with pytest.raises(UserError, match="--end-silence-ms.*end_silence_ms"):
         converse.build_config(parse("converse", "--checkpoint", "c", "--decoder", "d", "--end-silence-ms", "0"))
 
 

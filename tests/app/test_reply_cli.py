@@ -52,7 +52,7 @@ def test_reply_text_streams_and_writes_units(tiny_checkpoint, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--checkpoint", "/nonexistent/ckpt", "--text", "hi"], "not a directory"),
+        (["--checkpoint", "/nonexistent/ckpt", "--text", "hi"], "does not exist"),
         (["--audio", "{missing}"], "not found"),
         (["--audio", "{silent}"], "silent"),
         (["--text", "hi", "--top-p", "0"], "top_p"),

@@ -119,7 +119,7 @@ def test_demo_shows_emotions_from_random_listeners_and_short_replies(qtbot, make
 # 4 -----------------------------------------------------------------------------------------------------------------
 def test_verbose_flag_anywhere_and_converse_demo(monkeypatch, tmp_path):
     from app.cli import build_parser, with_default_command
-    from app.commands.converse import resolve_demo
+    from app.commands.converse import build_config
     from main import GUI_COMMAND_MODULE
 
     parser = build_parser((GUI_COMMAND_MODULE,))
@@ -128,9 +128,10 @@ def test_verbose_flag_anywhere_and_converse_demo(monkeypatch, tmp_path):
     args = parser.parse_args(with_default_command(["converse", "--demo", "-vv"], parser))
     assert (args.command, args.demo, args.verbose) == ("converse", True, 2)
     monkeypatch.setenv("OPENS2S_COMPANION_DATA_DIR", str(tmp_path))
-    args = resolve_demo(args)
-    assert (Path(args.checkpoint) / "config.json").is_file() and (Path(args.decoder) / "flow.pt").is_file()
-    assert args.max_units == 40
+    config = build_config(args)
+    assert (Path(config.model.checkpoint) / "config.json").is_file()
+    assert (Path(config.model.decoder) / "flow.pt").is_file()
+    assert config.sampling.max_units == 40
     res = subprocess.run([sys.executable, "main.py", "converse"], cwd=REPO, capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 2 and "--demo" in res.stderr
