@@ -120,8 +120,9 @@ def _literal_defaults(values: dict[str, float]) -> dict[str, list[str]]:
 
 
 def test_each_default_is_written_once_in_the_product():
-    found = _literal_defaults({"end_silence_ms": VadConfig().end_silence_ms, "temperature": SamplingConfig().temperature,
-                               "top_p": SamplingConfig().top_p})
+    sampling = SamplingConfig()
+    found = _literal_defaults({"end_silence_ms": VadConfig().end_silence_ms, "temperature": sampling.temperature,
+                               "top_p": sampling.top_p})
     owners = {name: [where.split(":")[0] for where in places] for name, places in found.items()}
     assert owners == {"end_silence_ms": ["core/turns/config.py"], "temperature": ["core/lm/sampling.py"],
                       "top_p": ["core/lm/sampling.py"]}, found

@@ -192,6 +192,17 @@ def test_core_stages_depend_in_the_order_of_a_turn(graph):
     assert core_order_violations(imports) == []
 
 
+def test_commands_never_import_the_window(graph):
+    """The commands (and what they use: the assembly, config, hub, settings) run without Qt: only app.window and
+    ui import PySide6 or the window's services."""
+    bad = [f"{name}:{line} imports {target}" for name, imports in graph[1].items()
+           if name.startswith("app.") and not name.startswith("app.window")
+           for target, _, line in imports if target.startswith("app.window")]
+    assert bad == []
+    qt = [p for p in (ROOT / "app").rglob("*.py") if "window" not in p.parts and "PySide6" in p.read_text()]
+    assert qt == []
+
+
 def test_no_import_cycles(graph):
     _, imports = graph
     assert cycles(imports) == []
