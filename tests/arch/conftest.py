@@ -7,6 +7,8 @@ from tests.fast import mark_fast
 # This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
 FAST = (
     "test_architecture.py",
+    "test_install_lock.py",
+    "test_wheel_contents.py::test_package_discovery_leaves_out_test_support",
 )
 
 

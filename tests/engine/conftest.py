@@ -32,6 +32,7 @@ def rig():
 # This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
 FAST = (
     "test_worker.py",
+    "test_event_types.py",
     "test_recorder.py",
     "test_submit_text.py",
     "test_warmup.py",
