@@ -191,9 +191,13 @@ def test_settings_and_cli_validate_weights():
     from app.cli import build_parser
     from main import GUI_COMMAND_MODULE
 
+    from app.commands import converse, reply
+
     parser = build_parser((GUI_COMMAND_MODULE,))
-    assert parser.parse_args(["reply", "--checkpoint", "x", "--text", "hi", "--weights", "int8"]).weights == "int8"
-    assert parser.parse_args(["converse", "--checkpoint", "x", "--decoder", "y"]).weights == "full"
+    args = parser.parse_args(["reply", "--checkpoint", "x", "--text", "hi", "--weights", "int8"])
+    assert reply.build_config(args).compute.weights == "int8"
+    args = parser.parse_args(["converse", "--checkpoint", "x", "--decoder", "y"])
+    assert converse.build_config(args).compute.weights == "full"
     with pytest.raises(SystemExit):
         parser.parse_args(["reply", "--checkpoint", "x", "--text", "hi", "--weights", "int3"])
     assert set(WEIGHT_KINDS) == {"full", "int8", "int4"}
