@@ -189,9 +189,8 @@ def test_settings_and_cli_validate_weights():
         AppSettings(weights="int3")
     assert AppSettings.from_json({"weights": "bogus"}).weights == "full"  # an invalid stored value falls back
     from app.cli import build_parser
-    from main import GUI_COMMAND_MODULE
-
     from app.commands import converse, reply
+    from main import GUI_COMMAND_MODULE
 
     parser = build_parser((GUI_COMMAND_MODULE,))
     args = parser.parse_args(["reply", "--checkpoint", "x", "--text", "hi", "--weights", "int8"])
