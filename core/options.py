@@ -14,32 +14,15 @@ HELP = "help"
 CHOICES = "choices"
 
 
-def opt(default: Any = dataclasses.MISSING, help: str = "", *, choices: tuple[Any, ...] | None = None,  # noqa: A002
-        factory: Any = dataclasses.MISSING) -> Any:
+def opt(default: Any, help: str = "", *, choices: tuple[Any, ...] | None = None) -> Any:  # noqa: A002
     """A dataclass field with its help line (what the value means, in the user's words) and, for a value from a
     fixed set, its `choices` (the owner's __post_init__ still validates)."""
     metadata = {HELP: help} if choices is None else {HELP: help, CHOICES: tuple(choices)}
-    return dataclasses.field(default=default, default_factory=factory, metadata=metadata)
-
-
-def choices_of(cls: type, name: str) -> tuple[Any, ...]:
-    """The fixed set of values of `cls.name` (KeyError when it has none)."""
-    for f in dataclasses.fields(cls):
-        if f.name == name:
-            return f.metadata[CHOICES]
-    raise KeyError(f"{cls.__name__} has no field {name!r}")
-
-
-def help_of(cls: type, name: str) -> str:
-    """The help line of `cls.name` ("" when the field has none)."""
-    for f in dataclasses.fields(cls):
-        if f.name == name:
-            return f.metadata.get(HELP, "")
-    raise KeyError(f"{cls.__name__} has no field {name!r}")
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def default_of(cls: type, name: str) -> Any:
-    """The default of `cls.name` (a default_factory is called)."""
+    """The default of `cls.name` (a default_factory is called: nested configs)."""
     for f in dataclasses.fields(cls):
         if f.name == name:
             if f.default is not dataclasses.MISSING:
