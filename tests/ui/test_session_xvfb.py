@@ -25,7 +25,9 @@ SCREENSHOT_COPY_ENV = "UI_SCREENSHOT_DIR"
 def test_first_session_start_to_finish(pulse_server, tmp_path):
     require_tools("Xvfb", "xdotool", "import", "espeak-ng")
     copy_to = Path(os.environ[SCREENSHOT_COPY_ENV]) if os.environ.get(SCREENSHOT_COPY_ENV) else None
-    _x, rate = espeak("Hello! I had a really wonderful day today.", tmp_path, "hello")
+    # one sentence: "Hello! I had ..." has a 420 ms pause after a finished sentence, which the end-of-turn policy may
+    # rightly end the turn at (then the rest is heard while the app talks); that case is turn-taking's, not this flow's
+    _x, rate = espeak("I had a really wonderful day today.", tmp_path, "hello")
     wav = tmp_path / "hello.wav"
     padded = tmp_path / "hello_padded.wav"
     x, rate = sf.read(str(wav), dtype="float32")
