@@ -31,3 +31,9 @@ def default_of(cls: type, name: str) -> Any:
                 return f.default_factory()
             raise KeyError(f"{cls.__name__}.{name} has no default")
     raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+
+def check(cond: bool, msg: str) -> None:
+    """ValueError(msg) unless `cond`: the one-line validation the config dataclasses' __post_init__ use."""
+    if not cond:
+        raise ValueError(msg)

@@ -6,13 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.audio.levels import LevelConfig
-from core.options import opt
+from core.options import check, opt
 from core.turns.config import VAD_FRAME_MS, EndOfTurnConfig, VadConfig
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ValueError(msg)
 
 
 @dataclass(frozen=True)
@@ -33,19 +28,19 @@ class AudioConfig:
     def __post_init__(self) -> None:
         for name in ("input_rate_hz", "output_rate_hz"):
             rate = getattr(self, name)
-            _check(rate is None or 8000 <= rate <= 192000, f"{name} must be in [8000, 192000], got {rate}")
-        _check(
+            check(rate is None or 8000 <= rate <= 192000, f"{name} must be in [8000, 192000], got {rate}")
+        check(
             2.0 <= self.input_block_ms <= 200.0,
             f"input_block_ms must be in [2, 200], got {self.input_block_ms}",
         )
-        _check(
+        check(
             2.0 <= self.output_block_ms <= 200.0,
             f"output_block_ms must be in [2, 200], got {self.output_block_ms}",
         )
-        _check(self.input_queue_blocks >= 4, f"input_queue_blocks must be >= 4, got {self.input_queue_blocks}")
-        _check(0.0 <= self.prebuffer_ms <= 2000.0, f"prebuffer_ms must be in [0, 2000], got {self.prebuffer_ms}")
-        _check(self.open_timeout_s > 0, f"open_timeout_s must be > 0, got {self.open_timeout_s}")
-        _check(0.2 <= self.stall_timeout_s <= 60.0, f"stall_timeout_s must be in [0.2, 60], got {self.stall_timeout_s}")
+        check(self.input_queue_blocks >= 4, f"input_queue_blocks must be >= 4, got {self.input_queue_blocks}")
+        check(0.0 <= self.prebuffer_ms <= 2000.0, f"prebuffer_ms must be in [0, 2000], got {self.prebuffer_ms}")
+        check(self.open_timeout_s > 0, f"open_timeout_s must be > 0, got {self.open_timeout_s}")
+        check(0.2 <= self.stall_timeout_s <= 60.0, f"stall_timeout_s must be in [0.2, 60], got {self.stall_timeout_s}")
 
 
 @dataclass(frozen=True)
@@ -65,14 +60,14 @@ class EngineConfig:
     first_chunk_priority: bool = opt(True, "until the first audio chunk, no decode step while the vocoder computes")
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.vad, VadConfig), "vad must be a VadConfig")
-        _check(isinstance(self.audio, AudioConfig), "audio must be an AudioConfig")
-        _check(isinstance(self.end_of_turn, EndOfTurnConfig), "end_of_turn must be an EndOfTurnConfig")
-        _check(isinstance(self.levels, LevelConfig), "levels must be a LevelConfig")
-        _check(
+        check(isinstance(self.vad, VadConfig), "vad must be a VadConfig")
+        check(isinstance(self.audio, AudioConfig), "audio must be an AudioConfig")
+        check(isinstance(self.end_of_turn, EndOfTurnConfig), "end_of_turn must be an EndOfTurnConfig")
+        check(isinstance(self.levels, LevelConfig), "levels must be a LevelConfig")
+        check(
             VAD_FRAME_MS <= self.barge_in_ms <= 5000.0,
             f"barge_in_ms must be in [{VAD_FRAME_MS}, 5000], got {self.barge_in_ms}",
         )
-        _check(self.join_timeout_s > 0, f"join_timeout_s must be > 0, got {self.join_timeout_s}")
-        _check(self.stop_timeout_s >= self.join_timeout_s, "stop_timeout_s must be >= join_timeout_s")
-        _check(self.drain_timeout_s > 0, f"drain_timeout_s must be > 0, got {self.drain_timeout_s}")
+        check(self.join_timeout_s > 0, f"join_timeout_s must be > 0, got {self.join_timeout_s}")
+        check(self.stop_timeout_s >= self.join_timeout_s, "stop_timeout_s must be >= join_timeout_s")
+        check(self.drain_timeout_s > 0, f"drain_timeout_s must be > 0, got {self.drain_timeout_s}")

@@ -6,17 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.options import opt
+from core.options import check, opt
 from models.rates import SPEECH_RATE_HZ as VAD_RATE_HZ  # silero-vad and the model both take 16 kHz mono
 
 VAD_FRAME = 512  # samples per silero-vad chunk at 16 kHz (32 ms)
 VAD_FRAME_MS = 1000.0 * VAD_FRAME / VAD_RATE_HZ
 TURN_TAIL_MS = 200.0  # silence kept at the end of a turn (the last word's natural decay)
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ValueError(msg)
 
 
 @dataclass(frozen=True)
@@ -37,24 +32,24 @@ class VadConfig:
                                                   "ends (none = off)")
 
     def __post_init__(self) -> None:
-        _check(
+        check(
             0.0 < self.stop_threshold <= self.start_threshold < 1.0,
             f"need 0 < stop_threshold <= start_threshold < 1, got {self.stop_threshold}, {self.start_threshold}",
         )
-        _check(0.0 <= self.pre_roll_ms <= 2000.0, f"pre_roll_ms must be in [0, 2000], got {self.pre_roll_ms}")
-        _check(
+        check(0.0 <= self.pre_roll_ms <= 2000.0, f"pre_roll_ms must be in [0, 2000], got {self.pre_roll_ms}")
+        check(
             0.0 <= self.min_speech_ms <= 5000.0,
             f"min_speech_ms must be in [0, 5000], got {self.min_speech_ms}",
         )
-        _check(
+        check(
             VAD_FRAME_MS <= self.end_silence_ms <= 10000.0,
             f"end_silence_ms must be in [{VAD_FRAME_MS}, 10000], got {self.end_silence_ms}",
         )
-        _check(
+        check(
             self.max_turn_ms >= 1000.0 and self.max_turn_ms > self.min_speech_ms,
             f"max_turn_ms must be >= 1000 and > min_speech_ms, got {self.max_turn_ms}",
         )
-        _check(
+        check(
             self.speculate_after_ms is None or VAD_FRAME_MS <= self.speculate_after_ms <= 10000.0,
             f"speculate_after_ms must be None (off) or in [{VAD_FRAME_MS}, 10000], got {self.speculate_after_ms}",
         )
@@ -81,18 +76,18 @@ class EndOfTurnConfig:
     rejoin_ms: float = opt(2000.0, "speech this soon after an early commit continues that turn")
 
     def __post_init__(self) -> None:
-        _check(VAD_FRAME_MS <= self.first_check_ms <= 5000.0,
+        check(VAD_FRAME_MS <= self.first_check_ms <= 5000.0,
                f"first_check_ms must be in [{VAD_FRAME_MS}, 5000], got {self.first_check_ms}")
-        _check(VAD_FRAME_MS <= self.speculate_at_ms <= self.first_check_ms,
+        check(VAD_FRAME_MS <= self.speculate_at_ms <= self.first_check_ms,
                f"speculate_at_ms must be in [{VAD_FRAME_MS}, first_check_ms], got {self.speculate_at_ms}")
-        _check(VAD_FRAME_MS <= self.check_every_ms <= 5000.0,
+        check(VAD_FRAME_MS <= self.check_every_ms <= 5000.0,
                f"check_every_ms must be in [{VAD_FRAME_MS}, 5000], got {self.check_every_ms}")
-        _check(0.0 <= self.hold_prob < self.commit_prob <= 1.0,
+        check(0.0 <= self.hold_prob < self.commit_prob <= 1.0,
                f"need 0 <= hold_prob < commit_prob <= 1, got {self.hold_prob}, {self.commit_prob}")
-        _check(self.first_check_ms <= self.max_silence_ms <= 10000.0,
+        check(self.first_check_ms <= self.max_silence_ms <= 10000.0,
                f"max_silence_ms must be in [first_check_ms, 10000], got {self.max_silence_ms}")
-        _check(0.0 <= self.text_weight <= 1.0, f"text_weight must be in [0, 1], got {self.text_weight}")
-        _check(0.0 <= self.rejoin_ms <= 10000.0, f"rejoin_ms must be in [0, 10000], got {self.rejoin_ms}")
+        check(0.0 <= self.text_weight <= 1.0, f"text_weight must be in [0, 1], got {self.text_weight}")
+        check(0.0 <= self.rejoin_ms <= 10000.0, f"rejoin_ms must be in [0, 10000], got {self.rejoin_ms}")
 
     def required_silence_ms(self, evidence: float) -> float:
         """The silence a turn with this evidence needs before it ends."""
