@@ -18,11 +18,6 @@ def _quiet_import_warnings() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _configure_logging(verbosity: int) -> None:
-    level = logging.WARNING - 10 * min(verbosity, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-
-
 def _stack_dumps_on_sigusr1() -> None:
     """`kill -USR1 PID` writes every thread's Python stack to stderr (a hung app can say where it hangs)."""
     if hasattr(signal, "SIGUSR1"):
@@ -37,11 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     silence_alsa()  # before PortAudio loads: no "ALSA lib … underrun occurred" lines on the terminal
     quiet_third_party_warnings()
     from app.cli import build_parser, run_cli, with_default_command
+    from app.logs import configure_logging
 
     parser = build_parser((GUI_COMMAND_MODULE,))
     argv = with_default_command(sys.argv[1:] if argv is None else list(argv), parser)
     known, _ = parser.parse_known_args(argv)
-    _configure_logging(known.verbose)
+    configure_logging(known.verbose)
     return run_cli(argv, parser)
 
 

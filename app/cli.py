@@ -6,6 +6,7 @@ Each command module exposes `register(subparsers)`, which adds its parser and se
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -88,10 +89,37 @@ def run_cli(argv: list[str] | None, parser: argparse.ArgumentParser) -> int:
         return int(args.func(args) or 0)
     except UserError as err:
         log.debug("user error", exc_info=True)
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        return 2
+        return _say(str(err), 2)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly, as other CLI tools do
         sys.stderr.close()
         return 141
+    except MemoryError:
+        return _say("not enough memory for this; close other programs or use a smaller input or model", 2)
+    except OSError as err:  # the environment, not a bug: a full disk, a permission, a vanished folder
+        log.debug("OS error", exc_info=True)
+        return _say(_os_error_line(err), 2)
+    except Exception as err:  # the last line of defence: one line, the traceback in the log file
+        return _unexpected(err, args.command)
+
+
+def _say(line: str, code: int) -> int:
+    print("error: " + " ".join(line.split()), file=sys.stderr, flush=True)
+    return code
+
+
+def _os_error_line(err: OSError) -> str:
+    if err.errno == errno.ENOSPC:
+        return f"the disk is full{f' (writing {err.filename})' if err.filename else ''}; free some space and run again"
+    where = f": {err.filename}" if err.filename else ""
+    return f"{err.strerror or type(err).__name__}{where}"
+
+
+def _unexpected(err: Exception, command: str) -> int:
+    from app.logs import record_crash
+
+    path = record_crash(err, command)
+    where = f"the details are in {path}" if path else "run again with -vv for the details"
+    summary = " ".join(str(err).split())[:200]
+    return _say(f"unexpected {type(err).__name__} in '{command}' ({summary}); this is a bug: {where}", 1)

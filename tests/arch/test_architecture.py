@@ -31,7 +31,7 @@ FORBIDDEN = {
 # engine reads from lm and voice (core/seams.py); training: fine-tuning the LM; engine: turns in, replies out;
 # listeners: transcript and emotion, fed by the engine's events; data: the data pipeline (listeners label it).
 CORE_LAYERS = (
-    ("compute", "options"),
+    ("compute", "options", "files"),
     ("audio",),
     ("turns", "speech_tokenizer"),
     ("lm", "voice"),

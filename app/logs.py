@@ -1,0 +1,67 @@
+"""Where the app's log goes, and the one line a user sees for a failure nobody foresaw.
+
+Every run appends INFO and above (DEBUG with -vv) to `<user log dir>/companion.log` (platformdirs; the
+`OPENS2S_COMPANION_LOG_DIR` environment variable moves it), so an unexpected error can be reported in one line
+that names the file holding its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+LOG_DIR_ENV = "OPENS2S_COMPANION_LOG_DIR"
+LOG_FILE = "companion.log"
+ROTATE_AT_BYTES = 5 * 1024 * 1024  # at start: a larger log is kept as companion.log.1 and a new one begun
+FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
+
+def log_path() -> Path:
+    from platformdirs import user_log_dir
+
+    from app.settings import APP_NAME
+
+    return Path(os.environ.get(LOG_DIR_ENV) or user_log_dir(APP_NAME)) / LOG_FILE
+
+
+def _file_handler(level: int) -> logging.Handler | None:
+    path = log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_file() and path.stat().st_size > ROTATE_AT_BYTES:
+            os.replace(path, path.with_name(LOG_FILE + ".1"))
+        handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+    except OSError:  # a read-only home: the terminal still gets everything
+        return None
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    return handler
+
+
+def configure_logging(verbosity: int) -> None:
+    """Terminal: WARNING (INFO with -v, DEBUG with -vv). Log file: INFO, or DEBUG with -vv."""
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.setLevel(logging.WARNING - 10 * min(verbosity, 2))
+    terminal.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handlers = [terminal]
+    file_handler = _file_handler(logging.DEBUG if verbosity >= 2 else logging.INFO)
+    if file_handler is not None:
+        handlers.append(file_handler)
+    logging.basicConfig(level=min(h.level for h in handlers), handlers=handlers)
+
+
+def record_crash(err: BaseException, command: str) -> Path | None:
+    """Append `err`'s traceback to the log file; returns the file, or None when it cannot be written."""
+    path = log_path()
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{datetime.now().isoformat(timespec='seconds')} {os.getpid()} CRASH in {command}:\n{text}\n")
+    except OSError:
+        return None
+    return path
