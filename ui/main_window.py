@@ -7,6 +7,7 @@ output) and the listeners, bounded in time.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -22,7 +23,7 @@ from app.settings import AppSettings, SettingsStore
 from app.window.journal import ConversationJournal
 from app.window.model_loader import LoadRequest, ModelLoader, demo_loader, demo_request
 from app.window.session import AudioFallback, Session
-from app.window.turns import ASSISTANT, ConversationLog, export_conversation
+from app.window.turns import ConversationLog, export_conversation
 from core.engine.events import EngineError, ErrorKind
 from ui.controls import BUSY_STATES, ControlBar, StatusStrip
 from ui.conversation_view import ConversationView
@@ -164,6 +165,8 @@ class MainWindow(QMainWindow):
         box.open()
 
     def answer_restore(self, restore: bool) -> None:
+        """Restore: every journaled turn back in the log (a superseded one kept, not shown) and exactly the
+        journaled history in the model (app/window/journal_replay.py)."""
         pending, self.pending_journal = self.pending_journal, None
         if pending is None:
             return
@@ -172,20 +175,21 @@ class MainWindow(QMainWindow):
                 self.journal.discard(pending)
                 return
             restored = self.journal.restore(pending)
-        except OSError as err:
+        except (OSError, ValueError) as err:  # ValueError: UnreadableJournal (a newer format), kept as previous/
+            with contextlib.suppress(OSError):
+                self.journal.discard(pending)
             self.statusBar().showMessage(f"Could not restore the last conversation ({err}).", STATUS_MESSAGE_MS)
             return
-        history = []
-        for rec in restored.turns:
+        at = 0
+        for rec in restored.log.turns:
             if self.conversation_log.find(rec.role, rec.turn_id) is not None:
                 continue
-            self.conversation_log.insert(len(history), rec)
-            self._show_restored(rec)
-            heard = rec.heard_text if rec.heard_text is not None else rec.text
-            audio = rec.audio() if rec.role != ASSISTANT and not rec.typed and rec.sample_rate_hz == 16000 else None
-            history.append((rec.role, heard if rec.role == ASSISTANT else rec.text, audio))
-        last_id = max((r.turn_id for r in restored.turns), default=0)
-        self.session.restore_history(history, last_id)
+            self.conversation_log.insert(at, rec)
+            at += 1
+            if not rec.superseded:
+                self._show_restored(rec)
+        history = [(t.role, t.text, t.audio) for t in restored.history]
+        self.session.restore_history(history, restored.last_turn_id)
         self.statusBar().showMessage(f"Restored {len(history)} turns of the last conversation.", STATUS_MESSAGE_MS)
 
     def _show_restored(self, rec) -> None:

@@ -1,12 +1,23 @@
-"""Crash-safe journal of the window's conversation: every turn as it happens, in the data dir.
+"""Crash-safe journal of the window's conversation: every state change of every turn as it happens, in the data dir.
 
-Layout (`<data dir>/journal/`): `current/` is being written; `journal.jsonl` holds one JSON line per change
-(`user_audio`, `user_text`, `transcript`, `reply_text` delta, `reply_audio` start, `reply_end`, `emotion`), and
+Layout (`<data dir>/journal/`): `current/` is being written; `journal.jsonl` holds one JSON line per change, and
 each turn's audio is raw float32 appended to `<role>_<turn_id>.f32`. Every line and every audio chunk is
 appended, flushed and fsynced at once, so a crash or a kill loses nothing already said or heard (at most a torn
-last line, which `read_journal` skips). On start `take_previous()` moves a non-empty `current/` to `pending/` for
-the window to offer; restoring copies it back in front of the new journal. A new conversation moves `current/`
-to `previous/` (one level of undo). Owned by the GUI thread.
+last line, which the reader skips). The lines (format 2; the first line is `{"op": "format", "version": 2}`):
+
+    audio        a turn's audio starts (user: the whole turn, `samples`, `reason`; assistant: streamed chunks)
+    superseded   the user went on after turn N was committed early: N (and its reply) left the model's history
+    user_text    a typed turn          transcript   a spoken turn's final transcript
+    reply_text   a reply text delta    playing      the reply's first sample was played
+    heard        what of the reply had been played and heard so far (`played_s`, `heard_text`), while it plays
+    barge_in     the reply was stopped (speech or the stop button)
+    reply_end    the reply ended: `reason`, `interrupted`, `heard_text` (what entered the history), `played_s`
+    emotion      a final emotion label
+
+`app/window/journal_replay.py` replays them into the turns to show and exactly the model's history. On start
+`take_previous()` moves a non-empty `current/` to `pending/` for the window to offer; restoring puts it back in
+front of the new journal. A new conversation moves `current/` to `previous/` (one level of undo). Owned by the GUI
+thread.
 """
 
 from __future__ import annotations
@@ -15,30 +26,73 @@ import json
 import logging
 import os
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.window.turns import ASSISTANT, USER, ConversationLog
-from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, UserTextSubmitted, UserTurnCaptured
+from app.window.journal_replay import (
+    FORMAT_VERSION,
+    LOG_NAME,
+    Replayed,
+    audio_name,
+    journal_lines,
+    read_journal,
+    replay_journal,
+)
+from app.window.turns import ASSISTANT, USER
+from core.engine.events import (
+    BargeIn,
+    EngineState,
+    ReplyAudio,
+    ReplyEnded,
+    ReplyText,
+    ReplyUnits,
+    StateChanged,
+    UserTextSubmitted,
+    UserTurnCaptured,
+)
 from core.listeners.events import TurnEmotion, UserTranscript
+from core.lm.heard_text import HeardTextTracker, units_heard
 
 log = logging.getLogger(__name__)
 
+__all__ = ["ConversationJournal", "read_journal", "replay_journal"]
+
 JOURNAL_DIR = "journal"
-LOG_NAME = "journal.jsonl"
 CURRENT, PENDING, PREVIOUS = "current", "pending", "previous"
+HEARD_EVERY_S = 0.25  # a `heard` line at most this often while a reply plays (only when the heard text grew)
+
+
+class _Reply:
+    """What the journal knows of the reply being computed: its text and units (which text its audio speaks),
+    the audio generated, and when its first sample played."""
+
+    def __init__(self, turn_id: int) -> None:
+        self.turn_id = turn_id
+        self.tracker = HeardTextTracker()
+        self.generated_s = 0.0
+        self.playing_since: float | None = None
+        self.heard = ""
+
+    def heard_now(self, now: float) -> tuple[float, str]:
+        played_s = min(max(0.0, now - (self.playing_since or now)), self.generated_s)
+        return played_s, self.tracker.heard_text(units_heard(played_s, self.generated_s, self.tracker.n_units, False))
 
 
 class ConversationJournal:
-    """`handle(event)` journals what the presenter shows; `read_journal(dir)` rebuilds the ConversationLog."""
+    """`handle(event)` journals every change (module doc); `replay_journal(dir)` reads a journal back."""
 
-    def __init__(self, data_root: Path) -> None:
+    def __init__(self, data_root: Path, clock: Callable[[], float] = time.monotonic) -> None:
         self.root = Path(data_root) / JOURNAL_DIR
         self.dir = self.root / CURRENT
         self._log: Any = None
         self._audio_started: set[tuple[str, int]] = set()
+        self._reply: _Reply | None = None
+        self._clock = clock
+        self._heard_at = 0.0
         self.failed: str | None = None  # the first write error (the journal stops; the app goes on)
         self.on_failure: Any = None  # called once with that line (the window shows it)
 
@@ -52,11 +106,13 @@ class ConversationJournal:
         os.replace(self.dir, pending)
         return pending
 
-    def restore(self, pending: Path) -> ConversationLog:
-        """The pending conversation, which becomes the start of the current journal."""
-        restored = read_journal(pending)
+    def restore(self, pending: Path) -> Replayed:
+        """The pending conversation (its turns and the model's history), which becomes the start of the current
+        journal. Raises UnreadableJournal (a newer format; the folder stays pending) or OSError."""
+        restored = replay_journal(pending)
         self.close()
-        current = list(_lines(self.dir / LOG_NAME)) if self.dir.exists() else []
+        current = [ln for ln in journal_lines(self.dir / LOG_NAME) if ln.get("op") != "format"] \
+            if self.dir.exists() else []
         shutil.rmtree(self.dir, ignore_errors=True)
         os.replace(pending, self.dir)
         for line in current:  # anything journaled since start-up goes after the restored turns
@@ -75,6 +131,7 @@ class ConversationJournal:
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
         self._audio_started.clear()
+        self._reply = None
 
     # -- events (GUI thread) ----------------------------------------------------------------------------------
     def handle(self, ev: object) -> None:
@@ -82,6 +139,7 @@ class ConversationJournal:
             return
         try:
             self._handle(ev)
+            self._note_heard()
         except OSError as err:  # a full disk must not take the conversation down
             self.failed = f"The conversation journal stopped ({err}); export the conversation to keep it."
             log.warning("%s", self.failed)
@@ -89,30 +147,73 @@ class ConversationJournal:
                 self.on_failure(self.failed)
 
     def _handle(self, ev: object) -> None:
+        reply = self._reply
         if isinstance(ev, UserTurnCaptured):
-            self._append_audio(USER, ev.turn_id, ev.samples, ev.sample_rate_hz)
+            if ev.continues_turn is not None:  # before the new turn: replay drops N, then adds this one
+                self._append({"op": "superseded", "turn_id": ev.continues_turn, "by": ev.turn_id})
+            self._reply = _Reply(ev.turn_id)
+            self._append_audio(USER, ev.turn_id, ev.samples, ev.sample_rate_hz,
+                               {"samples": int(ev.samples.size), "reason": ev.reason})
         elif isinstance(ev, UserTextSubmitted):
+            self._reply = _Reply(ev.turn_id)
             self._append({"op": "user_text", "turn_id": ev.turn_id, "text": ev.text})
         elif isinstance(ev, UserTranscript) and ev.turn_id is not None and ev.is_final:
             self._append({"op": "transcript", "turn_id": ev.turn_id, "text": ev.text})
         elif isinstance(ev, ReplyText):
+            if reply is not None and reply.turn_id == ev.turn_id:
+                reply.tracker.add_text(ev.delta.text)
             self._append({"op": "reply_text", "turn_id": ev.turn_id, "text": ev.delta.text})
+        elif isinstance(ev, ReplyUnits):
+            if reply is not None and reply.turn_id == ev.turn_id:
+                reply.tracker.add_units(len(ev.units.units))
         elif isinstance(ev, ReplyAudio):
+            if reply is not None and reply.turn_id == ev.turn_id and ev.chunk.sample_rate_hz:
+                reply.generated_s += ev.chunk.samples.size / ev.chunk.sample_rate_hz
             self._append_audio(ASSISTANT, ev.turn_id, ev.chunk.samples, ev.chunk.sample_rate_hz)
+        elif isinstance(ev, StateChanged) and ev.new is EngineState.SPEAKING and reply is not None:
+            if reply.playing_since is None:
+                reply.playing_since = self._heard_at = self._clock()
+                self._append({"op": "playing", "turn_id": reply.turn_id})
+        elif isinstance(ev, BargeIn):
+            if reply is not None and reply.turn_id == ev.turn_id:
+                self._write_heard(reply)  # up to the stop; reply_end follows with the engine's own count
+                reply.playing_since = None
+            self._append({"op": "barge_in", "turn_id": ev.turn_id, "speech_ms": round(float(ev.speech_ms), 1)})
         elif isinstance(ev, ReplyEnded):
-            self._append({"op": "reply_end", "turn_id": ev.turn_id, "interrupted": ev.interrupted,
-                          "heard_text": ev.heard_text})
+            if reply is not None and reply.turn_id == ev.turn_id:
+                self._reply = None
+            self._append({"op": "reply_end", "turn_id": ev.turn_id, "reason": ev.reason.value,
+                          "interrupted": ev.interrupted, "heard_text": ev.heard_text,
+                          "played_s": round(float(ev.played_s), 3), "error": ev.error})
         elif isinstance(ev, TurnEmotion) and ev.turn_id is not None and ev.is_final:
             role = USER if ev.emotion.source == "user" else ASSISTANT
             self._append({"op": "emotion", "role": role, "turn_id": ev.turn_id, "label": ev.emotion.label,
                           "confidence": float(ev.emotion.confidence)})
 
-    def _append_audio(self, role: str, turn_id: int, samples: np.ndarray, rate_hz: int) -> None:
+    def _note_heard(self) -> None:
+        """Any event (mic levels arrive every 100 ms) may note how much of the playing reply was heard by now."""
+        reply = self._reply
+        if reply is None or reply.playing_since is None or self._clock() - self._heard_at < HEARD_EVERY_S:
+            return
+        self._write_heard(reply)
+
+    def _write_heard(self, reply: _Reply) -> None:
+        if reply.playing_since is None:
+            return
+        self._heard_at = now = self._clock()
+        played_s, heard = reply.heard_now(now)
+        if heard != reply.heard:
+            reply.heard = heard
+            self._append({"op": "heard", "turn_id": reply.turn_id, "played_s": round(played_s, 3),
+                          "heard_text": heard})
+
+    def _append_audio(self, role: str, turn_id: int, samples: np.ndarray, rate_hz: int,
+                      extra: dict | None = None) -> None:
         key = (role, turn_id)
         if key not in self._audio_started:  # the line first: a crash mid-chunk still finds the file
             self._audio_started.add(key)
-            self._append({"op": "audio", "role": role, "turn_id": turn_id, "rate_hz": int(rate_hz)})
-        with open(self.dir / _audio_name(role, turn_id), "ab") as f:
+            self._append({"op": "audio", "role": role, "turn_id": turn_id, "rate_hz": int(rate_hz), **(extra or {})})
+        with open(self.dir / audio_name(role, turn_id), "ab") as f:
             f.write(np.ascontiguousarray(samples, dtype="<f4").tobytes())
             f.flush()
             os.fsync(f.fileno())
@@ -120,7 +221,11 @@ class ConversationJournal:
     def _append(self, line: dict) -> None:
         if self._log is None:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self._log = open(self.dir / LOG_NAME, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            path = self.dir / LOG_NAME
+            fresh = not path.exists() or path.stat().st_size == 0
+            self._log = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            if fresh:
+                self._log.write(json.dumps({"op": "format", "version": FORMAT_VERSION}) + "\n")
         self._log.write(json.dumps(line, ensure_ascii=False) + "\n")
         self._log.flush()
         os.fsync(self._log.fileno())
@@ -131,59 +236,5 @@ class ConversationJournal:
             self._log = None
 
 
-def read_journal(directory: Path) -> ConversationLog:
-    """The conversation a journal holds (a torn last line and a partial last audio sample are skipped)."""
-    result = ConversationLog()
-    for line in _lines(Path(directory) / LOG_NAME):
-        op, tid = line.get("op"), line.get("turn_id")
-        if not isinstance(tid, int):
-            continue
-        if op == "audio" and line.get("role") in (USER, ASSISTANT):
-            rec = result.get_or_add(line["role"], tid)
-            rec.sample_rate_hz = int(line.get("rate_hz") or 0)
-            rec.chunks = [_read_f32(Path(directory) / _audio_name(rec.role, tid))]
-        elif op == "user_text":
-            rec = result.get_or_add(USER, tid)
-            rec.text, rec.typed = str(line.get("text", "")), True
-        elif op == "transcript":
-            result.get_or_add(USER, tid).text = str(line.get("text", ""))
-        elif op == "reply_text":
-            result.get_or_add(ASSISTANT, tid).text += str(line.get("text", ""))
-        elif op == "reply_end":
-            rec = result.get_or_add(ASSISTANT, tid)
-            rec.interrupted, rec.heard_text = bool(line.get("interrupted")), line.get("heard_text")
-        elif op == "emotion" and line.get("role") in (USER, ASSISTANT):
-            rec = result.get_or_add(line["role"], tid)
-            rec.emotions.append((str(line.get("label")), float(line.get("confidence") or 0.0)))
-    return result
-
-
-def _lines(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return
-    for raw in text.splitlines():
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            log.info("journal: skipping a torn line in %s", path)
-            continue
-        if isinstance(line, dict):
-            yield line
-
-
-def _read_f32(path: Path) -> np.ndarray:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return np.zeros(0, np.float32)
-    return np.frombuffer(data[: len(data) // 4 * 4], dtype="<f4").astype(np.float32)
-
-
-def _audio_name(role: str, turn_id: int) -> str:
-    return f"{role}_{turn_id:04d}.f32"
-
-
 def _has_turns(directory: Path) -> bool:
-    return any(True for _ in _lines(directory / LOG_NAME))
+    return any(ln.get("op") != "format" for ln in journal_lines(directory / LOG_NAME))
