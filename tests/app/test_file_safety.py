@@ -140,3 +140,35 @@ def test_make_tiny_refuses_a_folder_that_holds_files(tmp_path, command, capsys):
     assert run_cli([command, str(real)], build_parser()) == 2
     assert "not empty (config.json); pick an empty folder, or pass --force" in capsys.readouterr().err
     assert (real / "config.json").read_text() == '{"real": true}'
+
+
+# -- issue 31, finding 9: export removes only what it wrote ----------------------------------------------------------
+def test_export_never_removes_or_overwrites_the_users_own_files(tmp_path):
+    (tmp_path / "turn_100_my_song.wav").write_bytes(b"my song")
+    (tmp_path / "notes.txt").write_text("my notes")
+    (tmp_path.parent / "outside.txt").write_text("outside")
+    export_conversation(_log(2), tmp_path)  # an export of this app beside the user's files
+    doc = json.loads((tmp_path / "conversation.json").read_text())
+    # an earlier export's list naming the user's files (and one outside the folder): never followed
+    doc["files"] = doc.get("files", []) + [{"name": "notes.txt", "bytes": 8, "sha256": "0" * 64}, {"name": "../outside.txt"},
+                     {"name": "turn_100_my_song.wav"}]
+    doc["turns"].append({"turn_id": 100, "role": "user", "text": "", "audio": "turn_100_my_song.wav"})
+    (tmp_path / "conversation.json").write_text(json.dumps(doc))
+    export_conversation(_log(1), tmp_path)
+    assert (tmp_path / "turn_100_my_song.wav").read_bytes() == b"my song"
+    assert (tmp_path / "notes.txt").read_text() == "my notes" and (tmp_path.parent / "outside.txt").exists()
+    assert not (tmp_path / "turn_002_user.wav").exists()  # the earlier export's own, unchanged turn: removed
+
+
+def test_export_keeps_a_changed_earlier_wav_and_refuses_a_foreign_file_at_its_name(tmp_path):
+    export_conversation(_log(2), tmp_path)
+    (tmp_path / "turn_002_user.wav").write_bytes(b"edited by the user")
+    export_conversation(_log(1), tmp_path)
+    assert (tmp_path / "turn_002_user.wav").read_bytes() == b"edited by the user"  # changed since: not ours now
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "turn_001_user.wav").write_bytes(b"mine")
+    (other / "conversation.json").write_text('{"turns": [{"audio": "notes.txt"}]}')
+    with pytest.raises(FileExistsError, match="did not write"):
+        export_conversation(_log(1), other)
+    assert (other / "turn_001_user.wav").read_bytes() == b"mine" and len(list(other.iterdir())) == 2
