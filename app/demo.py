@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from app.config import CompanionConfig, ModelSource
 from app.settings import AppSettings
+from core.files import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -64,25 +67,54 @@ def demo_settings(settings: AppSettings, root: Path) -> AppSettings:
 
 
 def ensure_demo(root: Path, report: Callable[[int, str], None] | None = None) -> tuple[Path, Path]:
-    """Write the demo checkpoint and listeners once (a marker file says it is complete); (model_dir, decoder_dir)."""
+    """Write the demo checkpoint and listeners once; (model_dir, decoder_dir).
+
+    Atomic: everything is written into a temporary sibling folder, marked complete, then renamed to `demo/`, so a
+    reader (another process, or the next start after a kill) sees the whole demo or none of it."""
     from models.tiny_checkpoint import make_tiny_checkpoint
     from models.tiny_decoder import make_tiny_decoder
 
     model, decoder = demo_paths(root)
-    marker = root / DEMO_DIR / DONE_MARKER
-    if marker.exists() and (root / DEMO_DIR / LISTENERS_DIR).is_dir():
+    final = root / DEMO_DIR
+    if _complete(final):
         return model, decoder
-    if report:
-        report(2, "writing the demo model (random weights)")
-    make_tiny_checkpoint(model, seed=DEMO_SEED, shards=1)
-    if report:
-        report(6, "writing the demo speech decoder (random weights)")
-    make_tiny_decoder(decoder, seed=DEMO_SEED)
-    if report:
-        report(8, "writing the demo listeners (random weights)")
-    from models.listeners.tiny import write_tiny_listeners
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f".{DEMO_DIR}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        if report:
+            report(2, "writing the demo model (random weights)")
+        make_tiny_checkpoint(staging / model.name, seed=DEMO_SEED, shards=1)
+        if report:
+            report(6, "writing the demo speech decoder (random weights)")
+        make_tiny_decoder(staging / decoder.name, seed=DEMO_SEED)
+        if report:
+            report(8, "writing the demo listeners (random weights)")
+        from models.listeners.tiny import write_tiny_listeners
 
-    write_tiny_listeners(root / DEMO_DIR / LISTENERS_DIR)
-    marker.write_text("ok\n", encoding="utf-8")
-    log.info("demo checkpoint written to %s", root / DEMO_DIR)
+        write_tiny_listeners(staging / LISTENERS_DIR)
+        (staging / DONE_MARKER).write_text("ok\n", encoding="utf-8")
+        _swap_in(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("demo checkpoint written to %s", final)
     return model, decoder
+
+
+def _complete(folder: Path) -> bool:
+    return (folder / DONE_MARKER).exists() and (folder / LISTENERS_DIR).is_dir()
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Rename the finished `staging` to `final`; an incomplete `final` (a run killed before this fix) is moved
+    aside first; a complete one that appeared meanwhile (another process) is kept and `staging` dropped."""
+    if final.exists() and not _complete(final):
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+        shutil.rmtree(old, ignore_errors=True)
+    try:
+        os.rename(staging, final)
+    except OSError:
+        if not _complete(final):
+            raise
+    fsync_dir(final.parent)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
+import stat
 import types
 import typing
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ CONFIG_DIR_ENV = "OPENS2S_COMPANION_CONFIG_DIR"
 DATA_DIR_ENV = "OPENS2S_COMPANION_DATA_DIR"
 SETTINGS_FILE = "settings.json"
 MAX_RECENT = 8
+MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few KB; anything larger is not one
 CONFIG_PATH = "config_path"  # field metadata: where a mirrored setting sits in CompanionConfig
 
 
@@ -147,8 +150,10 @@ class AppSettings:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AppSettings:
-        """Known keys only; a value that fails validation falls back to its default (logged)."""
+    def from_json(cls, data: dict[str, Any], problems: list[str] | None = None) -> AppSettings:
+        """Known keys only; a value that fails validation falls back to its default (logged, and added to
+        `problems` by name)."""
+        problems = [] if problems is None else problems
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         recent = values.get("recent")
@@ -166,7 +171,8 @@ class AppSettings:
             try:
                 settings = dataclasses.replace(settings, **{key: value})
             except (TypeError, ValueError) as err:
-                log.warning("settings: ignoring %s=%r (%s)", key, value, err)
+                log.warning("settings: ignoring %s=%.80r (%s)", key, value, err)
+                problems.append(key)
         return settings
 
 
@@ -187,7 +193,9 @@ def _check_types(settings: AppSettings) -> None:
             for t in allowed
         )
         if not ok:
-            raise ValueError(f"{f.name} must be {getattr(hint, '__name__', hint)}, got {value!r}")
+            raise ValueError(f"{f.name} must be {getattr(hint, '__name__', hint)}, got {value!r:.80}")
+        if isinstance(value, float) and not math.isfinite(value):  # JSON's NaN / Infinity, or 1e999
+            raise ValueError(f"{f.name} must be a finite number, got {value!r}")
 
 
 def _recent_ok(r: dict) -> bool:
@@ -201,7 +209,10 @@ def _device(value: str | None) -> int | str | None:
 
 
 class SettingsStore:
-    """Loads and saves `AppSettings` as JSON (atomic replace)."""
+    """Loads and saves `AppSettings` as JSON (atomic replace). Loading never fails and never waits: a file that
+    is not a plain file (a FIFO, a device, a folder), larger than MAX_SETTINGS_BYTES, not UTF-8 JSON, nested too
+    deeply, or not an object is moved aside to `settings.json.bad` (left in place if it cannot be moved) and the
+    defaults are used; a bad value falls back to its default. Either way `load_warning` is one line to show."""
 
     def __init__(self, directory: Path | None = None) -> None:
         self.path = (directory or config_dir()) / SETTINGS_FILE
@@ -210,35 +221,83 @@ class SettingsStore:
     def load(self) -> AppSettings:
         self.load_warning = None
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = _read_bounded(self.path, MAX_SETTINGS_BYTES)
         except FileNotFoundError:
             return AppSettings()
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        except _NotSettings as why:
+            return self._unusable(str(why))
+        except OSError as err:
             return self._unusable(f"unreadable ({_one_line(err)})")
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            return self._unusable(f"unreadable ({_one_line(err)[:200]})")
+        except ValueError:  # an integer of over 4300 digits
+            return self._unusable("unreadable (a number with too many digits)")
+        except RecursionError:
+            return self._unusable("nested too deeply to be settings")
         if not isinstance(data, dict):
             return self._unusable(f"not a JSON object (a {type(data).__name__})")
-        return AppSettings.from_json(data)
+        problems: list[str] = []
+        settings = AppSettings.from_json(data, problems)
+        if problems:
+            shown = ", ".join(problems[:8]) + (f" and {len(problems) - 8} more" if len(problems) > 8 else "")
+            self.load_warning = f"Some settings were invalid and use their defaults: {shown} ({self.path})."
+            log.warning("%s", self.load_warning)
+        return settings
 
     def _unusable(self, why: str) -> AppSettings:
         kept = self.path.with_name(self.path.name + ".bad")
         try:
             os.replace(self.path, kept)
+            where = f"the old file is kept as {kept}"
         except OSError:
-            kept = self.path
-        self.load_warning = f"The settings file was {why}; using defaults (the old file is kept as {kept})."
+            where = f"{self.path} was left as it is"
+        self.load_warning = f"The settings file was {why}; using defaults ({where})."
         log.warning("%s", self.load_warning)
         return AppSettings()
 
     def save(self, settings: AppSettings) -> None:
-        """Atomic (temporary file, fsync, rename). Raises OSError (disk full, read-only) for the caller to show."""
+        """Atomic (a temporary file of this process, fsync, rename). Raises OSError (disk full, read-only, a
+        folder in the way) for the caller to show."""
+        from core.files import write_text_atomic
+        from models.errors import UserError
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(settings.to_json(), indent=2))
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(self.path)
+        try:
+            write_text_atomic(self.path, json.dumps(settings.to_json(), indent=2))
+        except UserError as err:  # e.g. a folder named settings.json that could not be moved aside
+            raise OSError(str(err)) from None
         log.debug("settings saved to %s", self.path)
+
+
+class _NotSettings(Exception):
+    """The settings path holds something that is not a settings file (the message says what)."""
+
+
+def _read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of the plain file at `path` (links followed), at most `limit`; never blocks on a FIFO or a device.
+    Raises FileNotFoundError, _NotSettings or OSError."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a special file")
+            raise _NotSettings(f"not a regular file ({kind})")
+        if st.st_size > limit:
+            raise _NotSettings(f"too large ({st.st_size} bytes; settings are under {limit} bytes)")
+        data = b""
+        while len(data) <= limit:
+            block = os.read(fd, limit + 1 - len(data))
+            if not block:
+                break
+            data += block
+        if len(data) > limit:  # grew while being read
+            raise _NotSettings(f"too large (over {limit} bytes)")
+        return data
+    finally:
+        os.close(fd)
 
 
 def _one_line(err: object) -> str:

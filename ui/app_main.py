@@ -81,8 +81,16 @@ def run_gui(options: GuiOptions) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app.settings import data_dir
+    from app.window.instance_lock import AlreadyRunning, hold_instance_lock
+
     _no_weight_loading_bars()
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    try:
+        hold_instance_lock(data_dir())  # one window per data dir (journal, demo model), for this process's life
+    except AlreadyRunning as err:
+        _tell_already_running(str(err))
+        raise  # the CLI prints it as one line and exits 2
     app.setApplicationDisplayName(APP_DISPLAY_NAME)
     from ui.theme import apply_theme
 
@@ -105,6 +113,15 @@ def run_gui(options: GuiOptions) -> int:
     clean = win.shutdown()
     log.info("exiting (clean=%s)", clean)
     return 0 if clean else 1
+
+
+def _tell_already_running(message: str) -> None:
+    """Started from a launcher there is no terminal for the one line: say it in a box too (not offscreen)."""
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QMessageBox
+
+    if QGuiApplication.platformName() not in ("offscreen", "minimal"):
+        QMessageBox.information(None, APP_DISPLAY_NAME, message)
 
 
 def _install_signal_handlers(win: Any) -> None:

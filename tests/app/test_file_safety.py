@@ -150,8 +150,8 @@ def test_export_never_removes_or_overwrites_the_users_own_files(tmp_path):
     export_conversation(_log(2), tmp_path)  # an export of this app beside the user's files
     doc = json.loads((tmp_path / "conversation.json").read_text())
     # an earlier export's list naming the user's files (and one outside the folder): never followed
-    doc["files"] = doc.get("files", []) + [{"name": "notes.txt", "bytes": 8, "sha256": "0" * 64}, {"name": "../outside.txt"},
-                     {"name": "turn_100_my_song.wav"}]
+    doc["files"] = doc.get("files", []) + [{"name": "notes.txt", "bytes": 8, "sha256": "0" * 64},
+                                           {"name": "../outside.txt"}, {"name": "turn_100_my_song.wav"}]
     doc["turns"].append({"turn_id": 100, "role": "user", "text": "", "audio": "turn_100_my_song.wav"})
     (tmp_path / "conversation.json").write_text(json.dumps(doc))
     export_conversation(_log(1), tmp_path)
