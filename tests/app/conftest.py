@@ -11,6 +11,7 @@ FAST = (
     "test_assembly.py::test_each_default_is_written_once_in_the_product",
     "test_assembly.py::test_a_hub_id_downloads_once_then_works_offline",
     "test_file_safety.py",
+    "test_settings_files.py",
     "test_untrusted_configs.py",
     "test_stack_dump.py",
     "test_cpu_threads.py",

@@ -104,8 +104,9 @@ def test_a_bad_settings_file_gives_usable_settings_and_one_line(tmp_path, name, 
         assert settings.temperature == DEFAULTS.temperature and settings.end_silence_ms == DEFAULTS.end_silence_ms
     store.save(settings)  # and the window can save its settings again
     assert SettingsStore(tmp_path).load() == settings
+    shown = line.replace(str(tmp_path), "CONFIG").replace("|", "/")
     verdict = "one line (defaults, file kept as .bad)" if refused else "one line (bad values use defaults)"
-    ROWS.append(f"| settings.json | {name} | {verdict} | {seconds:.2f} | {line.replace('|', '/')[:160]} |")
+    ROWS.append(f"| settings.json | {name} | {verdict} | {seconds:.2f} | {shown[:160]} |")
 
 
 def teardown_module(_module) -> None:
