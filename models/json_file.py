@@ -35,7 +35,7 @@ def read_json(path: Path, *, finite: bool = True) -> Any:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path} is not valid JSON ({err.msg} at line {err.lineno}); re-download it") from None
+        raise CheckpointError(f"{path} is not readable JSON ({err.msg} at line {err.lineno}); re-download it") from None
     except RecursionError:
         raise CheckpointError(f"{path} is nested too deeply to be a checkpoint file; re-download it") from None
     if finite:

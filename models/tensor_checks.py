@@ -1,9 +1,9 @@
 """Checks on loaded weight tensors: a float dtype where the model expects floats, and only finite values.
 
 A NaN or an infinity in one weight makes every reply empty (or a WAV of constant -1.0) with exit 0, so loaders
-refuse such files naming the key. The finite check is one reduction per tensor: the float32 (float64) sum of a
-tensor is finite only if every element is (NaN and infinities propagate through a sum); only a non-finite sum,
-which could also be an overflow of huge finite values, is confirmed element by element."""
+refuse such files naming the key. The finite check is one reduction per tensor: the sum of a tensor is finite only
+if every element is (NaN and infinities propagate through a sum); only a non-finite sum, which could also be an
+overflow of huge finite values, is confirmed element by element. See docs/reliability/models.md for its cost."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ def is_finite(tensor: torch.Tensor) -> bool:
     """True when a tensor holds no NaN and no infinity (integer and empty tensors always do)."""
     if not tensor.is_floating_point() or tensor.numel() == 0:
         return True
-    acc = torch.float64 if tensor.dtype == torch.float64 else torch.float32
-    if bool(torch.isfinite(tensor.sum(dtype=acc))):
+    # bfloat16 / float32 / float64 sum in their own dtype (the fast kernels; their range is float32's or more),
+    # float16 in float32 (its own range, 65504, would overflow on a large tensor and take the slow path)
+    total = tensor.sum(dtype=torch.float32) if tensor.dtype == torch.float16 else tensor.sum()
+    if bool(torch.isfinite(total)):
         return True
     return bool(torch.isfinite(tensor).all())
 

@@ -232,3 +232,16 @@ def test_the_cli_says_one_line_for_a_nan_weight(ckpt, capsys):
     rc = run_cli(["reply", "--checkpoint", str(ckpt), "--text", "hi", "--max-text-tokens", "2"], build_parser())
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "not finite" in err[0], err
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=str)
+def test_the_finite_check_is_exact_when_a_sum_overflows(dtype):
+    from models.tensor_checks import is_finite
+
+    big = torch.full((4096,), torch.finfo(dtype).max / 2, dtype=dtype)  # finite values whose sum is not
+    assert is_finite(big)
+    big[17] = float("nan")
+    assert not is_finite(big)
+    big[17], big[18] = float("inf"), float("-inf")
+    assert not is_finite(big)
+    assert is_finite(torch.zeros(0, dtype=dtype)) and is_finite(torch.arange(5))
