@@ -6,21 +6,25 @@ strict: every missing, unexpected or mis-shaped tensor is reported in one `Check
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from huggingface_hub.errors import StrictDataclassError
 from safetensors import SafetensorError, safe_open
-from transformers import AutoTokenizer, GenerationConfig, PreTrainedTokenizerBase, WhisperFeatureExtractor
+from transformers import GenerationConfig, PreTrainedTokenizerBase, WhisperFeatureExtractor
 
 from models.adapter import adapter_base, apply_adapter, is_adapter_dir
 from models.config import OpenS2SConfig
-from models.errors import CheckpointError
+from models.config_checks import check_generation
+from models.errors import CheckpointError, allocation_failure
+from models.json_file import read_json, unreadable
 from models.opens2s import OpenS2SModel
 from models.quantize import StreamingQuantizer
+from models.tensor_checks import dtype_problem, is_finite, refuse_nonfinite
+from models.tokenizer_files import load_tokenizer
 from models.weights import WeightsOption
 
 log = logging.getLogger(__name__)
@@ -50,11 +54,15 @@ def weight_files(checkpoint_dir: Path) -> list[Path]:
     """The safetensors files of a checkpoint: the shards named by the index, or the single file."""
     index = checkpoint_dir / SHARD_INDEX_FILE
     if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise CheckpointError(f"{index} is unreadable ({err}); re-download the checkpoint") from None
-        files = [checkpoint_dir / name for name in sorted(set(weight_map.values()))]
+        doc = read_json(index)
+        weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise CheckpointError(f"{index} has no weight_map of key -> shard file name; re-download it")
+        names = sorted(set(weight_map.values()))
+        outside = [n for n in names if Path(n).name != n or n in ("", ".", "..")]
+        if outside:
+            raise CheckpointError(f"{index} names shard(s) outside the checkpoint folder: {_describe(outside)}")
+        files = [checkpoint_dir / name for name in names]
         missing = [f.name for f in files if not f.is_file()]
         if missing:
             raise CheckpointError(f"{checkpoint_dir}: weight shard(s) {', '.join(missing)} missing; re-download")
@@ -71,14 +79,30 @@ def weight_files(checkpoint_dir: Path) -> list[Path]:
         f"{checkpoint_dir}: no {SINGLE_WEIGHTS_FILE} or {SHARD_INDEX_FILE}; is the download complete?")
 
 
+def _readable(path: Path) -> None:
+    """Open and read the first bytes ourselves: an unreadable file (permissions, I/O) is told apart from a corrupt
+    one (safetensors reports both as its own error)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.read(8)
+    except OSError as err:
+        raise unreadable(path, err) from None
+
+
 def iter_tensors(files: list[Path], device: torch.device) -> Iterator[tuple[str, torch.Tensor]]:
     for path in files:
+        _readable(path)
         try:
             with safe_open(str(path), framework="pt", device=str(device)) as f:
                 for key in f.keys():
                     yield key, f.get_tensor(key)
-        except (SafetensorError, OSError, ValueError) as err:
-            raise CheckpointError(f"{path} is corrupt or truncated ({err}); re-download it") from None
+        except OSError as err:
+            if allocation_failure(err):
+                raise
+            raise unreadable(path, err) from None
+        except (SafetensorError, ValueError) as err:
+            first = " ".join(str(err).split())[:200]
+            raise CheckpointError(f"{path} is corrupt or truncated ({first}); re-download it") from None
 
 
 def _describe(keys: list[str]) -> str:
@@ -93,24 +117,31 @@ def load_weights_strict(model: torch.nn.Module, files: list[Path], dtype: torch.
     `consume(key, tensor)`, if given, sees every well-shaped tensor first (in the compute dtype, on `device`); when
     it returns True it has placed the tensor in the model itself (e.g. quantized it at once) and the tensor is not
     kept for the final assignment."""
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    params = model.state_dict()
+    expected = {k: tuple(v.shape) for k, v in params.items()}
     tied = _tied_keys(model)
     state: dict[str, torch.Tensor] = {}
     consumed: set[str] = set()
-    unexpected, mismatched = [], []
+    unexpected, mismatched, wrong_dtype, nonfinite = [], [], [], []
     for key, tensor in iter_tensors(files, device):
         if key not in expected:
             unexpected.append(key)
         elif tuple(tensor.shape) != expected[key]:
             mismatched.append(f"{key} {list(tensor.shape)} != expected {list(expected[key])}")
+        elif problem := dtype_problem(key, tensor, params[key].dtype):
+            wrong_dtype.append(problem)
         else:
             tensor = tensor.to(dtype) if tensor.is_floating_point() else tensor
-            if consume is not None and consume(key, tensor):
+            if not is_finite(tensor):  # after the cast: a float32 value past bfloat16's range is infinite
+                nonfinite.append(key)
+            elif consume is not None and consume(key, tensor):
                 consumed.add(key)
             else:
                 state[key] = tensor
         del tensor  # a consumed full-precision tensor must not outlive its quantization
-    missing = [k for k in expected if k not in state and k not in consumed and k not in tied]
+    refuse_nonfinite(where, nonfinite)
+    missing = [k for k in expected if k not in state and k not in consumed and k not in tied
+               and k not in nonfinite and not any(p.startswith(k + " ") for p in wrong_dtype)]
     problems = []
     if missing:
         problems.append(f"missing {_describe(missing)}")
@@ -118,6 +149,8 @@ def load_weights_strict(model: torch.nn.Module, files: list[Path], dtype: torch.
         problems.append(f"unexpected {_describe(unexpected)}")
     if mismatched:
         problems.append(f"wrong shape {_describe(mismatched)}")
+    if wrong_dtype:
+        problems.append(f"wrong dtype {_describe(wrong_dtype)}")
     if problems:
         raise CheckpointError(f"{where}: weights do not match config.json: " + "; ".join(problems))
     model.load_state_dict(state, strict=False, assign=True)
@@ -153,38 +186,45 @@ def _materialize_buffers(model: OpenS2SModel, device: torch.device) -> None:
         raise CheckpointError(f"internal: buffers not materialized after load: {_describe(leftover)}")
 
 
-def _load_tokenizer(path: Path, what: str) -> PreTrainedTokenizerBase:
-    if not path.is_dir():
-        raise CheckpointError(f"{path} not found: the checkpoint needs its {what} tokenizer there")
-    try:
-        return AutoTokenizer.from_pretrained(str(path))
-    except (OSError, ValueError, TypeError, KeyError) as err:
-        raise CheckpointError(f"{path}: the {what} tokenizer cannot be loaded ({err})") from None
-
-
 def _load_generation_config(path: Path) -> GenerationConfig:
-    if not (path / "generation_config.json").is_file():
+    file = path / "generation_config.json"
+    if not file.is_file():
         log.info("%s has no generation_config.json; using transformers defaults", path)
         return GenerationConfig()
+    raw = read_json(file)
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{file} is not a JSON object; re-download the checkpoint")
+    check_generation(str(file), raw)  # before transformers, which refuses some wrong types its own way
     try:
         gen = GenerationConfig.from_pretrained(str(path))
-    except (OSError, ValueError, TypeError) as err:
-        raise CheckpointError(f"{path / 'generation_config.json'} is invalid ({err})") from None
-    from models.config_checks import check_generation
-
-    check_generation(str(path / "generation_config.json"), gen)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, StrictDataclassError) as err:
+        raise CheckpointError(f"{file} is invalid ({' '.join(str(err).split())[:200]})") from None
+    check_generation(str(file), gen)
     return gen
 
 
 def _load_feature_extractor(path: Path) -> WhisperFeatureExtractor:
-    if not (path / "preprocessor_config.json").is_file():
-        raise CheckpointError(
-            f"{path / 'preprocessor_config.json'} not found: the checkpoint's audio/ folder is missing")
+    file = path / "preprocessor_config.json"
+    if not file.is_file():
+        raise CheckpointError(f"{file} not found: the checkpoint's audio/ folder is missing")
+    if not isinstance(read_json(file), dict):
+        raise CheckpointError(f"{file} is not a JSON object; re-download the checkpoint")
     try:
         fe = WhisperFeatureExtractor.from_pretrained(str(path))
-    except (OSError, ValueError, TypeError) as err:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
         raise CheckpointError(f"{path}: the audio feature extractor cannot be loaded ({err})") from None
     return fe
+
+
+def _build(config: OpenS2SConfig, where: Path) -> OpenS2SModel:
+    """The model on the meta device; config values transformers refuses only here become one line."""
+    try:
+        with torch.device("meta"):
+            return OpenS2SModel(config)
+    except (KeyError, ValueError, TypeError, AttributeError, ZeroDivisionError) as err:
+        first = " ".join(str(err).split())[:200]
+        raise CheckpointError(f"{where / 'config.json'} describes a model that cannot be built "
+                              f"({type(err).__name__}: {first})") from None
 
 
 def _load_with_adapter(folder: Path, device: torch.device, dtype: torch.dtype,
@@ -203,6 +243,18 @@ def load_checkpoint(checkpoint_dir: str | Path, device: torch.device, dtype: tor
     """`weights`: full precision (default) or quantized LM blocks, quantized layer by layer while loading."""
     weights = weights or WeightsOption()
     root = Path(checkpoint_dir).expanduser()
+    try:
+        return _load_checkpoint(root, device, dtype, weights)
+    except (OSError, RuntimeError) as err:
+        if allocation_failure(err):  # one kind of error for every way of running out, so front ends say so
+            raise MemoryError(f"not enough memory to load {root}") from err
+        if isinstance(err, OSError):  # a folder or file that exists but cannot be read (permissions, I/O)
+            raise unreadable(root, err) from None
+        raise
+
+
+def _load_checkpoint(root: Path, device: torch.device, dtype: torch.dtype,
+                     weights: WeightsOption) -> OpenS2SCheckpoint:
     if is_adapter_dir(root):
         return _load_with_adapter(root, device, dtype, weights)
     if not root.is_dir():
@@ -215,10 +267,9 @@ def load_checkpoint(checkpoint_dir: str | Path, device: torch.device, dtype: tor
             f"{root / AUDIO_SUBDIR}: feature_size {feature_extractor.feature_size} != encoder num_mel_bins "
             f"{config.audio_encoder.num_mel_bins}"
         )
-    tokenizer = _load_tokenizer(root, "LLM")
-    tts_tokenizer = _load_tokenizer(root / TTS_SUBDIR, "TTS")
-    with torch.device("meta"):
-        model = OpenS2SModel(config)
+    tokenizer = load_tokenizer(root, "LLM", chat=True)
+    tts_tokenizer = load_tokenizer(root / TTS_SUBDIR, "TTS")
+    model = _build(config, root)
     quantizer = StreamingQuantizer(model, weights) if weights.quantized else None
     load_weights_strict(model, files, dtype, device, str(root), consume=quantizer.consume if quantizer else None)
     if quantizer:

@@ -7,16 +7,24 @@ never execute anything from it.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub.errors import StrictDataclassError
 from transformers import PretrainedConfig, Qwen2AudioEncoderConfig, Qwen2Config, Qwen3Config
 
-from models.config_checks import MAX_WIDTH, check_audio_encoder, check_int, check_transformer
+from models.config_checks import (
+    MAX_WIDTH,
+    check_audio_encoder,
+    check_dtype_name,
+    check_int,
+    check_transformer,
+    checked_raw_sub_config,
+)
 from models.errors import CheckpointError
+from models.json_file import read_json
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,8 @@ AUDIO_ENCODER_TYPES = {"qwen2_audio_encoder": Qwen2AudioEncoderConfig, "qwen2_au
 CAUSAL_LM_TYPES = {"qwen3": Qwen3Config, "qwen2": Qwen2Config}
 # Model types other OmniSpeech-style models write at the top level; anything else non-empty is another model.
 ACCEPTED_TOP_LEVEL_TYPES = {"", "omnispeech"}
+# How attention is computed is this app's choice (per device), not the checkpoint's: these keys are dropped.
+RUNTIME_KEYS = ("attn_implementation", "_attn_implementation", "_attn_implementation_autoset")
 
 
 def parse_interleave(strategy: str) -> tuple[int, int]:
@@ -60,16 +70,18 @@ def _sub_config(raw: dict[str, Any], key: str, types: dict[str, type], default_t
     sub = raw.get(key)
     if not isinstance(sub, dict):
         raise CheckpointError(f"config.json: '{key}' is missing or not an object; is this an OpenS2S checkpoint?")
-    sub = dict(sub)
+    sub = {k: v for k, v in sub.items() if k not in RUNTIME_KEYS}
     model_type = sub.pop("model_type", default_type) or default_type
-    if model_type not in types:
+    if not isinstance(model_type, str) or model_type not in types:
         raise CheckpointError(
             f"config.json: {key}.model_type {model_type!r} is not supported (expected one of {sorted(types)})"
         )
+    sub = checked_raw_sub_config(f"config.json: {key}", sub, audio=key == "audio_encoder_config")
     try:
         return types[model_type](**sub)
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"config.json: {key} is invalid: {err}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, StrictDataclassError) as err:
+        first = " ".join(str(err).split())[:200]
+        raise CheckpointError(f"config.json: {key} is invalid ({type(err).__name__}: {first})") from None
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,7 @@ class OpenS2SConfig:
                 "config.json has a lora_config: merge the LoRA weights into the LLM before loading (unmerged LoRA "
                 "checkpoints are not supported)"
             )
+        check_dtype_name("config.json: torch_dtype", raw.get("torch_dtype"))
         text_span, speech_span = parse_interleave(raw.get("interleave_strategy", DEFAULT_INTERLEAVE_STRATEGY))
         audio = _sub_config(raw, "audio_encoder_config", AUDIO_ENCODER_TYPES, "qwen2_audio_encoder")
         llm = _sub_config(raw, "llm_config", CAUSAL_LM_TYPES, "qwen3")
@@ -127,12 +140,9 @@ class OpenS2SConfig:
     @classmethod
     def from_dir(cls, checkpoint_dir: str | Path) -> OpenS2SConfig:
         path = Path(checkpoint_dir) / CONFIG_FILE
-        if not path.is_file():
+        if not path.exists():
             raise CheckpointError(f"{path} not found: choose the OpenS2S checkpoint directory (it has config.json)")
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise CheckpointError(f"{path} is not readable JSON ({err}); re-download the checkpoint") from None
+        raw = read_json(path)
         if not isinstance(raw, dict):
             raise CheckpointError(f"{path} is not a JSON object; re-download the checkpoint")
         return cls.from_dict(raw)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +18,12 @@ import torch
 from torch import nn
 
 from models.decoder_config import DecoderConfig, load_decoder_config
-from models.errors import CheckpointError
+from models.errors import CheckpointError, allocation_failure
 from models.flow import FlowModel
 from models.glm_constants import CONFIG_FILE, FLOW_WEIGHTS_FILE, HIFT_WEIGHTS_FILE
 from models.hift import HiftGenerator
 from models.key_report import key_problems
+from models.tensor_checks import dtype_problem, is_finite, refuse_nonfinite
 from models.weight_norm import fold_weight_norm
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,21 @@ class LoadedDecoder:
 
 
 def load_decoder(directory: str | Path) -> LoadedDecoder:
-    """Build flow and HiFT from a decoder directory; raises `CheckpointError` with one line on any problem."""
+    """Build flow and HiFT from a decoder directory; raises `CheckpointError` with one line on any problem (and
+    MemoryError, however the allocation failed)."""
     root = Path(directory)
+    try:
+        return _load_decoder(root)
+    except (OSError, RuntimeError) as err:
+        if allocation_failure(err):
+            raise MemoryError(f"not enough memory to load the decoder {root}") from err
+        if isinstance(err, OSError):  # e.g. a folder that cannot be listed
+            raise CheckpointError(f"cannot read {err.filename or root} ({err.strerror or type(err).__name__})"
+                                  + ("; check its permissions" if isinstance(err, PermissionError) else "")) from None
+        raise
+
+
+def _load_decoder(root: Path) -> LoadedDecoder:
     if not root.is_dir():
         raise CheckpointError(
             f"decoder directory {root} does not exist (expected {CONFIG_FILE}, "
@@ -68,15 +83,20 @@ def load_decoder(directory: str | Path) -> LoadedDecoder:
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """`torch.load(weights_only=True)` of a plain {name: tensor} dict, or `CheckpointError`."""
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a legacy pickle is refused below; torch's warning about it is noise
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError) as err:
+        if allocation_failure(err):
+            raise MemoryError(f"not enough memory to read {path}") from err
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
             f"{path.name} is not a plain tensor state dict (torch.load weights_only refused it: "
             f"{first[:160]})"
         ) from err
     except OSError as err:
-        raise CheckpointError(f"cannot read {path}: {err.strerror}") from err
+        raise CheckpointError(f"cannot read {path} ({err.strerror})"
+                              + ("; check its permissions" if isinstance(err, PermissionError) else "")) from None
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise CheckpointError(f"{path.name} is not a plain {{name: tensor}} state dict")
     return data
@@ -103,7 +123,12 @@ def _load_strict(module: nn.Module, state: dict[str, torch.Tensor], file_name: s
     problems = key_problems(module, state)
     if problems:
         raise CheckpointError(f"{file_name} does not match config.yaml: {problems}")
+    expected = module.state_dict()
+    wrong = [p for k, v in state.items() if (p := dtype_problem(k, v, expected[k].dtype))]
+    if wrong:
+        raise CheckpointError(f"{file_name} does not match config.yaml: wrong dtype {'; '.join(wrong[:4])}")
     tensors = {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()}
+    refuse_nonfinite(file_name, [k for k, v in tensors.items() if not is_finite(v)])
     module.load_state_dict(tensors, strict=True, assign=True)
 
 

@@ -210,7 +210,12 @@ def load_decoder_config(path: Path) -> DecoderConfig:
             raise CheckpointError(f"decoder config {path} is over {MAX_CONFIG_BYTES // 1000} KB; is it a config.yaml?")
         raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_TagKeepingLoader)  # noqa: S506
     except OSError as err:
-        raise CheckpointError(f"cannot read decoder config {path}: {err.strerror}") from err
+        raise CheckpointError(f"cannot read decoder config {path} ({err.strerror})"
+                              + ("; check its permissions" if isinstance(err, PermissionError) else "")) from None
+    except UnicodeDecodeError:
+        raise CheckpointError(f"decoder config {path} is not a text file (not UTF-8)") from None
+    except RecursionError:  # the YAML composer recurses once per nesting level
+        raise CheckpointError(f"decoder config {path} is nested too deeply to be a config.yaml") from None
     except yaml.YAMLError as err:
         raise CheckpointError(f"decoder config {path} is not valid YAML: {str(err).splitlines()[0]}") from err
     if not isinstance(raw, dict):

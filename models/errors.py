@@ -24,3 +24,13 @@ class DeviceError(UserError):
 
 class ResourceError(UserError):
     """The compute device ran out of memory (or another resource the user can free)."""
+
+
+def allocation_failure(err: BaseException) -> bool:
+    """Whether `err` is a failed allocation said another way: torch's CPU allocator raises a RuntimeError ("can't
+    allocate memory"), CUDA a torch.OutOfMemoryError (a RuntimeError), mmap an OSError with ENOMEM."""
+    if isinstance(err, MemoryError) or getattr(err, "errno", None) == 12:
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text
+                                              or "not enough memory" in text)

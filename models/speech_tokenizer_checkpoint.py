@@ -13,7 +13,6 @@ unexpected and mis-shaped keys. Safetensors only.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -23,8 +22,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from models.errors import CheckpointError
+from models.json_file import read_json, unreadable
 from models.key_report import key_problems
 from models.speech_tokenizer import SpeechTokenizerConfig, WhisperVQEncoder
+from models.tensor_checks import is_finite, refuse_nonfinite
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,7 @@ class LoadedSpeechTokenizer:
 
 def read_config(directory: Path, attn_implementation: str = "sdpa") -> SpeechTokenizerConfig:
     path = directory / CONFIG_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise CheckpointError(f"cannot read {path}: {err.strerror}") from err
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path} is not valid JSON ({err.msg} at line {err.lineno})") from err
+    data = read_json(path)
     if not isinstance(data, dict):
         raise CheckpointError(f"{path} must hold a JSON object")
     config = SpeechTokenizerConfig.from_dict(data, str(path))
@@ -86,11 +82,16 @@ def local_name(file_key: str, prefixed: bool, quantize_position: int) -> str | N
 def read_weights(directory: Path, quantize_position: int) -> dict[str, torch.Tensor]:
     """Tensors the network needs from model*.safetensors, renamed to its names (unchecked)."""
     handles = []
-    try:
-        for path in weight_files(directory):
+    for path in weight_files(directory):
+        try:
+            with open(path, "rb") as fh:  # unreadable (permissions, I/O) is told apart from corrupt
+                fh.read(8)
+        except OSError as err:
+            raise unreadable(path, err) from None
+        try:
             handles.append((path, safe_open(str(path), framework="pt", device="cpu")))
-    except (SafetensorError, OSError) as err:
-        raise CheckpointError(f"{path} is not a readable safetensors file ({str(err)[:160]})") from err
+        except (SafetensorError, OSError) as err:
+            raise CheckpointError(f"{path} is not a readable safetensors file ({str(err)[:160]})") from err
     keys = [k for _, h in handles for k in h.keys()]
     prefixed = any(k.startswith(PREFIX) for k in keys)
     state: dict[str, torch.Tensor] = {}
@@ -127,7 +128,9 @@ def load_speech_tokenizer_network(
     with torch.device("meta"):
         network = WhisperVQEncoder(config)
     check_keys(network, state, root)
-    network.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True, assign=True)
+    tensors = {k: v.to(torch.float32) for k, v in state.items()}
+    refuse_nonfinite(str(root), [k for k, v in tensors.items() if not is_finite(v)])
+    network.load_state_dict(tensors, strict=True, assign=True)
     network.eval().requires_grad_(False)
     n_params = sum(p.numel() for p in network.parameters())
     log.info("loaded GLM-4-Voice speech tokenizer from %s (%d layers, %.1f M params)", root,
