@@ -160,11 +160,3 @@ def available_bytes() -> int | None:
     return min(found) if found else None
 
 
-def out_of_memory(err: BaseException) -> bool:
-    """MemoryError, or torch's / the OS's own way of saying it (an allocator RuntimeError, ENOMEM)."""
-    if isinstance(err, MemoryError) or getattr(err, "errno", None) == 12:
-        return True
-    text = str(err).lower()
-    return isinstance(err, RuntimeError) and ("can't allocate memory" in text or "not enough memory" in text)
-
-

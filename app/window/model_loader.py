@@ -16,9 +16,9 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
-from app.assembly import OUT_OF_MEMORY, STEP_DONE, out_of_memory
+from app.assembly import OUT_OF_MEMORY, STEP_DONE
 from app.settings import AppSettings
-from models.errors import UserError
+from models.errors import UserError, allocation_failure
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class ModelLoader(QThread):
             self.failed.emit(_one_line(str(err)))
         except Exception as err:  # anything (a bad config number, onnxruntime's own errors, memory): report it
             log.warning("model load failed", exc_info=True)
-            if out_of_memory(err):  # past the up-front check (check_memory_for): a large activation, another process
+            if allocation_failure(err):  # past the up-front check (check_memory_for): an activation, another process
                 self.failed.emit(OUT_OF_MEMORY)
             else:
                 self.failed.emit(_one_line(f"Could not load the model: {type(err).__name__}: {err}"))
