@@ -113,9 +113,10 @@ def interrupted_line(args: argparse.Namespace, cfg: TrainConfig, trainer) -> str
     else:  # interrupted while loading: a resumed run's state is still where it was
         state, at = (latest_complete(out / CHECKPOINTS_DIR)[0] if cfg.resume == "auto" else
                      Path(cfg.resume).expanduser() if cfg.resume else None), "while loading"
+    model = f"the previous model in {out} is unchanged" if (out / "config.json").is_file() else "no model exported"
     if state is None:
-        return (f"interrupted {at}: no resumable state was saved (--save-every N saves one every N steps); the model "
-                f"in {out} was not changed; start again with: {resume_command(args, None)}")
+        return (f"interrupted {at}: no resumable state was saved (--save-every N saves one every N steps); {model}; "
+                f"start again with: {resume_command(args, None)}")
     inside = state.parent.resolve() == (out / CHECKPOINTS_DIR).resolve()
-    return (f"interrupted {at}: the last complete state is {state}; the model in {out} was not changed; resume "
-            f"with: {resume_command(args, 'auto' if inside else str(state))}")
+    return (f"interrupted {at}: the last complete state is {state}; {model}; resume with: "
+            f"{resume_command(args, 'auto' if inside else str(state))}")

@@ -11,6 +11,7 @@ import json
 import logging
 import pickle
 import random
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -104,11 +105,14 @@ def load_state(folder: Path, acc: Accelerator, model, optimizer, scheduler, meta
     else:
         try:
             _load_plain(folder, acc, model, optimizer, scheduler)
-        except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, SafetensorError,
-                pickle.UnpicklingError, EOFError, RecursionError) as err:
+        except pickle.UnpicklingError:
+            raise UserError(f"{folder}: a saved file holds pickled objects other than tensors; refused (nothing in it "
+                            "was run); resume from another step folder") from None
+        except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, SafetensorError, EOFError,
+                RecursionError) as err:
             reason = " ".join(str(err).split())[:160]
-            raise UserError(f"{folder}: the saved state cannot be loaded ({type(err).__name__}: {reason}); only "
-                            "tensors are read from it (no pickled code); resume from another step folder") from None
+            raise UserError(f"{folder}: the saved state cannot be loaded ({type(err).__name__}: {reason}); resume "
+                            "from another step folder") from None
     log.info("resumed from %s at step %d", folder, saved["step"])
     return int(saved["step"])
 
@@ -122,6 +126,16 @@ def _load_plain(folder: Path, acc: Accelerator, model, optimizer, scheduler) -> 
     with torch.no_grad():
         for name, value in weights.items():
             params[name].copy_(value.to(params[name].device))
-    optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True))
-    scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
+    optimizer.load_state_dict(_tensors_only(folder / "optimizer.pt"))
+    scheduler.load_state_dict(_tensors_only(folder / "scheduler.pt"))
     _load_rng(folder / f"rng_{acc.process_index}")
+
+
+def _tensors_only(path: Path) -> dict:
+    """torch.load restricted to tensors and plain containers (a pickled object is an UnpicklingError, never run)."""
+    with warnings.catch_warnings():  # torch warns about the pickle protocol of a refused file on stderr
+        warnings.simplefilter("ignore")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path.name} does not hold a state dict")
+    return state
