@@ -76,7 +76,11 @@ def test_ctrl_c_without_saved_state_says_nothing_resumable(tiny_checkpoint, data
     args = build_parser().parse_args(["train", "--checkpoint", str(tiny_checkpoint), "--data", str(data), "--out",
                                       str(out), "--stage", "bridge", "--max-steps", "3", "--device", "cpu",
                                       "--no-progress"])
-    assert train_command.run(args) == 130
+    try:
+        rc = train_command.run(args)
+    except KeyboardInterrupt:  # (escaping here would stop the whole pytest session)
+        rc = None
+    assert rc == 130
     line = capsys.readouterr().err.strip()
     assert "\n" not in line and "at step 0 of 3" in line and "no resumable state was saved" in line
 
