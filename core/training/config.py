@@ -28,6 +28,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     eval_every: int = 0  # steps; 0 = only at the end (when eval data is given)
     save_every: int = 0  # steps; 0 = no intermediate training states
+    keep_checkpoints: int = 2  # newest step folders of this run kept; 0 = all
     seed: int = 1
     grad_checkpointing: bool = False
     lora: LoraSpec = field(default_factory=LoraSpec)
@@ -45,7 +46,7 @@ class TrainConfig:
         for name in ("batch_size", "grad_accum", "epochs"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("warmup_steps", "eval_every", "save_every"):
+        for name in ("warmup_steps", "eval_every", "save_every", "keep_checkpoints"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} must not be negative")
         if self.max_steps is not None and self.max_steps < 1:

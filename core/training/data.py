@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 USER, ASSISTANT = "user", "assistant"
 ITEM_KEYS = frozenset({"text", "audio", "speech_units", "spk_emb"})
 EXTRA_COLUMNS = frozenset({"id", "meta"})  # tolerated beside "messages" (bookkeeping of data builders)
-UNIT_RE = re.compile(r"<\|audio_(\d+)\|>")
+UNIT_RE = re.compile(r"<\|audio_(\d{1,9})\|>")  # more digits: never a unit (and no 4300-digit int)
+MAX_LINE_BYTES = 16 * 2**20  # a long spoken reply is ~10 KB of units; anything near this is not a real record
 
 
 class DataError(UserError):
@@ -128,6 +129,9 @@ def parse_line(line: str, line_no: int, base: Path, where: str, n_units: int = N
         row = json.loads(line)
     except json.JSONDecodeError as err:
         raise DataError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
+    except RecursionError:
+        raise DataError(f"{where}: nested too deeply to be a training record (one object per line: messages, "
+                        "content items)") from None
     if not isinstance(row, dict):
         raise DataError(f"{where}: each line must be a JSON object with a 'messages' column")
     if "messages" not in row:
@@ -153,18 +157,37 @@ def parse_line(line: str, line_no: int, base: Path, where: str, n_units: int = N
     return RawExample(line_no=line_no, messages=tuple(messages))
 
 
+def _lines(path: Path):
+    """(line number, text) of each line, read one line at a time: a huge line is refused before it is held whole."""
+    with path.open("rb") as f:
+        line_no = 0
+        while True:
+            raw = f.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            line_no += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise DataError(f"{path} line {line_no}: longer than {MAX_LINE_BYTES // 2**20} MiB; a training record "
+                                "holds text, unit strings and paths (audio stays in its own files)")
+            try:
+                yield line_no, raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError(f"{path} line {line_no}: not UTF-8 text (a binary file?); training data is a jsonl "
+                                "file, one JSON object per line") from None
+
+
 def load_dataset_file(path: str | Path, n_units: int = N_SPEECH_UNITS) -> DatasetFile:
     """Read and validate a whole training jsonl; the first problem raises one DataError naming its line."""
     path = Path(path).expanduser()
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: training data file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: cannot be read as UTF-8 text ({err})") from None
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file; give the training jsonl file")
     base = path.resolve().parent
-    examples = [parse_line(line, i, base, f"{path} line {i}", n_units)
-                for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    try:
+        examples = [parse_line(line, i, base, f"{path} line {i}", n_units) for i, line in _lines(path) if line.strip()]
+    except OSError as err:
+        raise DataError(f"{path}: cannot be read ({err.strerror or err})") from None
     if not examples:
         raise DataError(f"{path}: empty file, no examples (one JSON object per line)")
     log.info("%s: %d examples", path, len(examples))

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.audio.clips import MODEL_RATE_HZ, resample, to_mono
+from core.audio.clips import MAX_DURATION_S, MODEL_RATE_HZ, resample, to_mono
 from core.lm.runner import unit_offset
-from core.training.data import ASSISTANT, DatasetFile, RawExample
+from core.training.data import ASSISTANT, DataError, DatasetFile, RawExample
 from models.special_tokens import (
     AUDIO_END,
     AUDIO_START,
@@ -56,6 +56,39 @@ class Example:
     @property
     def n_tokens(self) -> int:
         return len(self.input_ids)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Lengths one example may have, checked before its audio is read or its tensors are built."""
+
+    max_tokens: int | None = None  # LLM positions (config llm.max_position_embeddings)
+    max_units: int | None = None  # TTS positions (config tts_lm.max_position_embeddings)
+    max_audio_s: float = MAX_DURATION_S
+
+
+def audio_seconds(path: Path) -> float | None:
+    """A clip's duration from its header alone (nothing is read), or None when the header is unreadable."""
+    try:
+        info = sf.info(str(path))
+    except Exception as err:  # noqa: BLE001 - an unreadable clip is skipped and counted later, as before
+        log.debug("%s: no audio header: %s", path, err)
+        return None
+    return info.frames / info.samplerate if info.samplerate > 0 else None
+
+
+def check_lengths(raw: RawExample, where: str, limits: Limits) -> None:
+    """One DataError naming the line for an example too long to train on (before anything is allocated for it)."""
+    for m in raw.messages:
+        for it in m.items:
+            if limits.max_units and len(it.units) + 1 > limits.max_units:
+                raise DataError(f"{where}: {len(it.units)} speech units in one item; the TTS LM takes at most "
+                                f"{limits.max_units - 1} (split the reply)")
+    for path in raw.audio_paths:
+        seconds = audio_seconds(path)
+        if seconds is not None and seconds > limits.max_audio_s:
+            raise DataError(f"{where}: the clip {path} is {seconds:.0f} s long; the limit is "
+                            f"{limits.max_audio_s:.0f} s (split it into shorter turns)")
 
 
 @dataclass
@@ -132,10 +165,15 @@ def read_training_audio(path: Path) -> np.ndarray | None:
     return samples if np.all(np.isfinite(samples)) else None
 
 
-def build_training_set(dataset: DatasetFile, encoder: ExampleEncoder, check_audio: bool = True) -> TrainingSet:
-    """Encode every example; drop (and count) those with an unreadable clip or one under 0.5 s."""
+def build_training_set(dataset: DatasetFile, encoder: ExampleEncoder, check_audio: bool = True,
+                       limits: Limits | None = None) -> TrainingSet:
+    """Encode every example; drop (and count) those with an unreadable clip or one under 0.5 s. An example longer
+    than `limits` is a DataError naming its line (checked from headers and counts, before any clip is read)."""
     out = TrainingSet(examples=[])
+    limits = limits or Limits()
     for raw in dataset.examples:
+        where = f"{dataset.path} line {raw.line_no}"
+        check_lengths(raw, where, limits)
         if check_audio:
             clips = [read_training_audio(p) for p in raw.audio_paths]
             if any(c is None for c in clips):
@@ -144,7 +182,11 @@ def build_training_set(dataset: DatasetFile, encoder: ExampleEncoder, check_audi
             if any(c.size < MIN_TRAIN_SAMPLES for c in clips):
                 out.skipped_short.append(raw.line_no)
                 continue
-        out.examples.append(encoder.encode(raw))
+        example = encoder.encode(raw)
+        if limits.max_tokens and example.n_tokens > limits.max_tokens:
+            raise DataError(f"{where}: {example.n_tokens} text tokens; the LLM takes at most {limits.max_tokens} "
+                            "(shorten or split the dialogue)")
+        out.examples.append(example)
     if out.n_skipped:
         log.warning("%s: skipped %d example(s): %d with unreadable audio (lines %s), %d with audio under %.1f s "
                     "(lines %s)", dataset.path, out.n_skipped, len(out.skipped_unreadable),

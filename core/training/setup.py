@@ -10,7 +10,7 @@ import torch
 
 from core.training.collate import Batch, Collator
 from core.training.data import load_dataset_file
-from core.training.encode import ExampleEncoder, TrainingSet, build_training_set
+from core.training.encode import ExampleEncoder, Limits, TrainingSet, build_training_set
 from core.training.loss import batch_losses
 from models.checkpoint import OpenS2SCheckpoint
 from models.errors import CheckpointError, UserError
@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 def load_training_set(ckpt: OpenS2SCheckpoint, data: str | Path) -> TrainingSet:
     """Validate the jsonl against this checkpoint's codebook, encode it, and skip (counting) bad clips."""
     dataset = load_dataset_file(data, n_units=codebook_size(ckpt.tts_tokenizer))
-    out = build_training_set(dataset, ExampleEncoder(ckpt.tokenizer, ckpt.tts_tokenizer))
+    limits = Limits(max_tokens=ckpt.config.llm.max_position_embeddings,
+                    max_units=ckpt.config.tts_lm.max_position_embeddings)
+    out = build_training_set(dataset, ExampleEncoder(ckpt.tokenizer, ckpt.tts_tokenizer), limits=limits)
     if not out.examples:
         raise UserError(f"{data}: every example was skipped (unreadable or too-short audio); nothing to train on")
     return out

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import random
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from models.errors import UserError
@@ -53,7 +56,8 @@ def _load_rng(path_stem: Path) -> None:
 
 
 def save_state(folder: Path, acc: Accelerator, model, optimizer, scheduler, step: int, meta: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+    """Collective; `folder` exists (steps.save_step makes it). The state file is written last: its presence marks
+    the folder complete."""
     if acc.distributed_type in SHARDED:
         acc.save_state(str(folder))
     else:
@@ -71,12 +75,24 @@ def save_state(folder: Path, acc: Accelerator, model, optimizer, scheduler, step
     acc.wait_for_everyone()
 
 
-def load_state(folder: Path, acc: Accelerator, model, optimizer, scheduler, meta: dict) -> int:
-    """Restore everything `save_state` wrote; returns the step to continue from."""
+def _read_state(folder: Path) -> dict:
     path = folder / STATE_FILE
     if not path.is_file():
-        raise UserError(f"{folder}: no {STATE_FILE}; point --resume at a step-N folder under <out>/checkpoints")
-    saved = json.loads(path.read_text())
+        raise UserError(f"{folder}: no {STATE_FILE} (not a step folder, or its save was interrupted); point --resume "
+                        "at a complete step-N folder under <out>/checkpoints, or use --resume auto")
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as err:
+        raise UserError(f"{path} is unreadable ({type(err).__name__}); resume from another step folder") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("step"), int) or \
+            not isinstance(saved.get("num_processes"), int):
+        raise UserError(f"{path}: not a training state written by train (no integer step / num_processes)")
+    return saved
+
+
+def load_state(folder: Path, acc: Accelerator, model, optimizer, scheduler, meta: dict) -> int:
+    """Restore everything `save_state` wrote; returns the step to continue from."""
+    saved = _read_state(folder)
     for key, value in meta.items():
         if saved.get(key) != value:
             raise UserError(f"{folder}: saved with {key}={saved.get(key)!r}, this run has {value!r}; resume with "
@@ -87,13 +103,39 @@ def load_state(folder: Path, acc: Accelerator, model, optimizer, scheduler, meta
     if acc.distributed_type in SHARDED:
         acc.load_state(str(folder))
     else:
-        weights = load_file(str(folder / "trainable.safetensors"))
-        params = dict(acc.unwrap_model(model).named_parameters())
-        with torch.no_grad():
-            for name, value in weights.items():
-                params[name].copy_(value.to(params[name].device))
-        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True))
-        scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
-        _load_rng(folder / f"rng_{acc.process_index}")
+        try:
+            _load_plain(folder, acc, model, optimizer, scheduler)
+        except pickle.UnpicklingError:
+            raise UserError(f"{folder}: a saved file holds pickled objects other than tensors; refused (nothing in it "
+                            "was run); resume from another step folder") from None
+        except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, SafetensorError, EOFError,
+                RecursionError) as err:
+            reason = " ".join(str(err).split())[:160]
+            raise UserError(f"{folder}: the saved state cannot be loaded ({type(err).__name__}: {reason}); resume "
+                            "from another step folder") from None
     log.info("resumed from %s at step %d", folder, saved["step"])
     return int(saved["step"])
+
+
+def _load_plain(folder: Path, acc: Accelerator, model, optimizer, scheduler) -> None:
+    weights = load_file(str(folder / "trainable.safetensors"))
+    params = dict(acc.unwrap_model(model).named_parameters())
+    unknown = sorted(set(weights) - set(params))
+    if unknown:
+        raise KeyError(f"trainable.safetensors holds {unknown[0]!r}, which this model does not have")
+    with torch.no_grad():
+        for name, value in weights.items():
+            params[name].copy_(value.to(params[name].device))
+    optimizer.load_state_dict(_tensors_only(folder / "optimizer.pt"))
+    scheduler.load_state_dict(_tensors_only(folder / "scheduler.pt"))
+    _load_rng(folder / f"rng_{acc.process_index}")
+
+
+def _tensors_only(path: Path) -> dict:
+    """torch.load restricted to tensors and plain containers (a pickled object is an UnpicklingError, never run)."""
+    with warnings.catch_warnings():  # torch warns about the pickle protocol of a refused file on stderr
+        warnings.simplefilter("ignore")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path.name} does not hold a state dict")
+    return state

@@ -27,19 +27,19 @@ from transformers import get_linear_schedule_with_warmup
 
 from core.training.collate import Batch, Collator
 from core.training.config import TrainConfig
-from core.training.export import export_checkpoint
+from core.training.export import remove_leftovers, staged_export, write_export
 from core.training.loss import base_causal_lm, batch_losses
+from core.training.outdir import METRICS_FILE, check_out
 from core.training.setup import load_training_set, make_collator
 from core.training.stages import apply_stage, is_lora, merge_lora, save_adapter
 from core.training.state import load_state, save_state
+from core.training.steps import CHECKPOINTS_DIR, prune, remove_temporaries, resolve_auto, save_step
 from models.checkpoint import load_checkpoint
 from models.errors import UserError
 from models.opens2s import OpenS2SModel
 
 log = logging.getLogger(__name__)
 
-CHECKPOINTS_DIR = "checkpoints"
-METRICS_FILE = "metrics.jsonl"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -73,6 +73,10 @@ class Trainer:
         cpu = cfg.device == "cpu" or not torch.cuda.is_available()
         bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and not cpu)
         self.acc = Accelerator(cpu=cpu, mixed_precision="bf16" if bf16 else "no")
+        check_out(cfg, announce=self.acc.is_main_process)  # refusals before any work
+        self.out = Path(cfg.out).expanduser()
+        self.last_state: Path | None = None  # the newest complete step folder this run can be resumed from
+        self.step = 0  # steps done so far
         set_seed(cfg.seed)
         kind = self.acc.distributed_type
         # FSDP flattens frozen and trainable weights together, so they must share a dtype: fp32 + its bf16 policy
@@ -117,9 +121,11 @@ class Trainer:
         self._deepspeed = kind == DistributedType.DEEPSPEED
         self.start_step = 0
         if cfg.resume:
-            folder = self._resume_folder(cfg.resume)
+            folder = resolve_auto(self.out) if cfg.resume == "auto" else Path(cfg.resume).expanduser()
             self.start_step = load_state(folder, self.acc, self.module, self.optimizer, self.scheduler,
                                          cfg.resume_meta())
+            self.last_state = folder
+        self.step = self.start_step
 
     # ---- data order -------------------------------------------------------------------------------------------
     def step_examples(self, step: int) -> list[list]:
@@ -183,7 +189,11 @@ class Trainer:
     # ---- the run ----------------------------------------------------------------------------------------------
     def run(self) -> Path:
         cfg, acc = self.cfg, self.acc
-        out = Path(cfg.out)
+        out = self.out
+        if acc.is_main_process:
+            remove_leftovers(out)
+            remove_temporaries(out / CHECKPOINTS_DIR)
+        acc.wait_for_everyone()
         metrics = _MetricsLog(out / METRICS_FILE, acc.is_main_process, keep_until=self.start_step)
         metrics.write({"step": self.start_step, "event": "start", "stage": cfg.stage,
                        "num_processes": acc.num_processes, "global_batch": self.global_batch,
@@ -194,43 +204,49 @@ class Trainer:
         t0 = time.perf_counter()
         for step in range(self.start_step, self.total_steps):
             res = self.train_step(step)
+            self.step = res.step
             metrics.write({**res.__dict__, "elapsed_s": round(time.perf_counter() - t0, 3)})
             bar.update(1)
             bar.set_postfix(loss=f"{res.loss:.4f}", lr=f"{res.lr:.2e}")
             if self.eval_set and cfg.eval_every and res.step % cfg.eval_every == 0:
                 metrics.write({"step": res.step, **self.evaluate()})
             if cfg.save_every and res.step % cfg.save_every == 0 and res.step < self.total_steps:
-                save_state(out / CHECKPOINTS_DIR / f"step-{res.step}", acc, self.module, self.optimizer,
-                           self.scheduler, res.step, cfg.resume_meta())
+                self.save(res.step)
         bar.close()
         if self.eval_set and (not cfg.eval_every or self.total_steps % cfg.eval_every):
             metrics.write({"step": self.total_steps, **self.evaluate()})
         return self.export(out)
 
+    def save(self, step: int) -> Path:
+        """A resumable state in OUT/checkpoints/step-N (atomic); older ones of this run pruned to --keep-checkpoints."""
+        cfg, checkpoints = self.cfg, self.out / CHECKPOINTS_DIR
+        folder = save_step(checkpoints, step, self.acc, lambda tmp: save_state(
+            tmp, self.acc, self.module, self.optimizer, self.scheduler, step, cfg.resume_meta()))
+        self.last_state = folder
+        if self.acc.is_main_process:
+            prune(checkpoints, folder, cfg.keep_checkpoints, cfg.resume_meta())
+        self.acc.wait_for_everyone()
+        return folder
+
     def export(self, out: Path) -> Path:
+        """The released-layout export, staged and swapped into OUT by the main process (see export.py)."""
         acc, cfg = self.acc, self.cfg
         acc.wait_for_everyone()
-        if acc.distributed_type == DistributedType.FSDP:
-            state = {k.removeprefix("model."): v for k, v in acc.get_state_dict(self.module).items()}
-        else:
-            model = acc.unwrap_model(self.module).model
-            if acc.is_main_process and cfg.save_adapter and is_lora(model):
-                save_adapter(model, out, self.ckpt.path)
-            merge_lora(model)
-            state = model.state_dict() if acc.is_main_process else {}
-        if acc.is_main_process:
-            dtype = DTYPES[cfg.save_dtype] if cfg.save_dtype else self.frozen_dtype
-            export_checkpoint(state, self.ckpt.config, self.ckpt.path, out, dtype, cfg.max_shard_size)
+        main = acc.is_main_process
+        with staged_export(out) if main else _nullcontext() as stage:
+            if acc.distributed_type == DistributedType.FSDP:
+                state = {k.removeprefix("model."): v for k, v in acc.get_state_dict(self.module).items()}
+            else:
+                model = acc.unwrap_model(self.module).model
+                if main and cfg.save_adapter and is_lora(model):  # before the merge; swapped in with the model
+                    save_adapter(model, stage, self.ckpt.path)
+                merge_lora(model)
+                state = model.state_dict() if main else {}
+            if main:
+                dtype = DTYPES[cfg.save_dtype] if cfg.save_dtype else self.frozen_dtype
+                write_export(state, self.ckpt.config, self.ckpt.path, stage, dtype, cfg.max_shard_size)
         acc.wait_for_everyone()
         return out
-
-    def _resume_folder(self, resume: str) -> Path:
-        if resume != "auto":
-            return Path(resume).expanduser()
-        steps = sorted((Path(self.cfg.out) / CHECKPOINTS_DIR).glob("step-*"), key=lambda p: int(p.name[5:]))
-        if not steps:
-            raise UserError(f"--resume auto: no saved state under {Path(self.cfg.out) / CHECKPOINTS_DIR}")
-        return steps[-1]
 
 
 class _nullcontext:
