@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import faulthandler
-import logging
 import signal
 import sys
 
 # The window's command lives in ui/ (ui -> app, never back), so the entry point adds it to app's commands.
 GUI_COMMAND_MODULE = "ui.command"
-
-
-def _quiet_import_warnings() -> None:
-    from models.weights import NOISY_IMPORT_LOGGERS  # torch-free
-
-    for name in NOISY_IMPORT_LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _stack_dumps_on_sigusr1() -> None:
@@ -26,11 +18,9 @@ def _stack_dumps_on_sigusr1() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _stack_dumps_on_sigusr1()
-    _quiet_import_warnings()
-    from app.quiet_audio import quiet_third_party_warnings, silence_alsa
+    from app.quiet_audio import quiet_process
 
-    silence_alsa()  # before PortAudio loads: no "ALSA lib … underrun occurred" lines on the terminal
-    quiet_third_party_warnings()
+    quiet_process()
     from app.cli import build_parser, run_cli, with_default_command
     from app.logs import configure_logging
 

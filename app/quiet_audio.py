@@ -40,3 +40,14 @@ def quiet_third_party_warnings() -> None:
     """Deprecation notices from libraries that the user can do nothing about (logged at debug instead)."""
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers(\..*)?")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch(\..*)?")
+
+
+def quiet_process() -> None:
+    """Everything `main.py` does before the command line is parsed to keep the terminal to what the user needs:
+    known noisy import loggers at ERROR, libasound's chatter off, third-party deprecation notices off."""
+    from models.weights import NOISY_IMPORT_LOGGERS  # torch-free
+
+    for name in NOISY_IMPORT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    silence_alsa()  # before PortAudio loads: no "ALSA lib … underrun occurred" lines on the terminal
+    quiet_third_party_warnings()

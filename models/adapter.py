@@ -21,6 +21,7 @@ from models.errors import CheckpointError
 log = logging.getLogger(__name__)
 
 ADAPTER_CONFIG_FILE = "adapter_config.json"
+ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"  # peft's safetensors name; its pickled .bin is never opened
 BRIDGE_WEIGHTS_FILE = "bridge.safetensors"
 
 
@@ -45,10 +46,14 @@ def apply_adapter(model: torch.nn.Module, folder: Path) -> None:
     """Merge the folder's LoRA into `model.llm_model` and copy its bridge weights (in place)."""
     from peft import PeftModel  # only adapter folders need peft
 
-    if not (folder / BRIDGE_WEIGHTS_FILE).is_file():
-        raise CheckpointError(f"{folder}: {BRIDGE_WEIGHTS_FILE} missing; not an adapter folder written by `train`")
+    for name in (ADAPTER_WEIGHTS_FILE, BRIDGE_WEIGHTS_FILE):
+        if not (folder / name).is_file():
+            pickled = " (a pickled adapter_model.bin is never loaded: it could run code)" if (
+                name == ADAPTER_WEIGHTS_FILE and any(folder.glob("adapter_model*.bin"))) else ""
+            raise CheckpointError(f"{folder}: {name} missing{pickled}; not an adapter folder written by `train`")
     dtype, device = model.llm2tts.weight.dtype, model.llm2tts.weight.device
     try:
+        # peft reads adapter_model.safetensors when it exists (checked above), never the .bin beside it
         model.llm_model = PeftModel.from_pretrained(model.llm_model, str(folder)).merge_and_unload()
         bridge = load_file(str(folder / BRIDGE_WEIGHTS_FILE), device=str(device))
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as err:

@@ -21,6 +21,9 @@ def main() -> None:
     answers = os.fdopen(os.dup(1), "w", buffering=1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # C-level writes (PortAudio, ALSA) must not corrupt the answers
+    from app.quiet_audio import quiet_process
+
+    quiet_process()  # as main.py does: the user's terminal, not a developer's
     from app.cli import build_parser, run_cli
     from app.logs import configure_logging
 
