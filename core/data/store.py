@@ -17,7 +17,7 @@ import soundfile as sf
 
 from core.data.config import DataConfig
 from core.data.config_io import to_plain
-from core.files import note_nonempty
+from core.files import fsync_dir, note_nonempty
 from models.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -89,8 +90,9 @@ class Store:
         if run_file.is_file():
             try:
                 previous = json.loads(run_file.read_text("utf-8")).get("fingerprint")
-            except (OSError, json.JSONDecodeError):
-                previous = None
+            except (OSError, ValueError, AttributeError):
+                raise UserError(f"{run_file} is unreadable, so this folder cannot be resumed safely; use another "
+                                "--out") from None
             if previous != fingerprint:
                 raise UserError(f"{self.out} holds a dataset made with other settings (only n_dialogues and run.* may "
                                 "change between runs into one folder); use another --out")
