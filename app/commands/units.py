@@ -35,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--decoder and --out go together: give both for a round trip, or neither")
     from core.speech_tokenizer import SpeechTokenizer
 
+    if args.out is not None:
+        from app.commands.vocode import check_audio_out
+
+        check_audio_out(args.out, {"--audio": args.audio, "--tokenizer": args.tokenizer, "--decoder": args.decoder})
     tokenizer = SpeechTokenizer.load(args.tokenizer, device=args.device, dtype=args.dtype)
     units = tokenizer.encode_file(args.audio)
     if args.json:
@@ -47,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def roundtrip(units: list[int], args: argparse.Namespace) -> None:
-    import soundfile as sf
     import torch
 
+    from core.audio.clips import write_audio_atomic
     from core.voice.vocoder import Vocoder, VocoderConfig
 
     decoder = Vocoder.load(args.decoder, config=VocoderConfig.from_env(device=args.device))
@@ -58,5 +62,5 @@ def roundtrip(units: list[int], args: argparse.Namespace) -> None:
     except ValueError as err:
         raise UserError(str(err)) from err
     audio = decoder.decode(units, torch.Generator().manual_seed(args.seed))
-    sf.write(args.out, audio, decoder.sample_rate_hz)
+    write_audio_atomic(args.out, audio, decoder.sample_rate_hz)
     print(f"wrote {args.out}: {len(audio) / decoder.sample_rate_hz:.2f} s from {len(units)} units", file=sys.stderr)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import soundfile as sf
 import soxr
 from transformers import WhisperFeatureExtractor
 
+from core.files import atomic_file
 from models.errors import AudioInputError
 from models.rates import SPEECH_RATE_HZ as MODEL_RATE_HZ  # the Whisper feature extractor's rate
 
@@ -20,6 +23,8 @@ WINDOW_SAMPLES = 30 * MODEL_RATE_HZ  # features are padded to whole 30 s windows
 MIN_DURATION_MS = 100
 MAX_DURATION_S = 600.0  # beyond this the prompt would not fit any sensible context; reject early
 SILENCE_PEAK = 1e-4  # peak amplitude below which a clip is treated as silence
+MAX_READ_SAMPLES = 2**27  # frames x channels one file may hold (512 MiB as float32): checked before reading
+FORMATS_HINT = "use WAV, FLAC or OGG"
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -58,16 +63,75 @@ def validate_clip(samples: np.ndarray, max_duration_s: float = MAX_DURATION_S) -
     return samples
 
 
-def load_audio_file(path: str | Path) -> np.ndarray:
-    """Any WAV/FLAC/OGG (soundfile formats) -> validated mono float32 at 16 kHz."""
+def probe_audio_file(path: str | Path, max_duration_s: float = MAX_DURATION_S):
+    """Check an audio file from its header before anything is read: it must be a regular, non-empty file that
+    soundfile can open, with samples, at most `max_duration_s` long and at most MAX_READ_SAMPLES in all.
+
+    Returns soundfile's info; raises `AudioInputError` (one line saying what the path is) otherwise."""
     path = Path(path)
-    if not path.is_file():
-        raise AudioInputError(f"{path} not found")
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise AudioInputError(f"{path} not found") from None
+    except OSError as err:
+        raise AudioInputError(f"cannot read {path}: {err.strerror or err}") from None
+    if stat.S_ISDIR(mode):
+        raise AudioInputError(f"{path} is a folder, not an audio file; give a file ({FORMATS_HINT})")
+    if not stat.S_ISREG(mode):
+        raise AudioInputError(f"{path} is not a regular file (a device, pipe or socket); give an audio file "
+                              f"({FORMATS_HINT})")
+    if path.stat().st_size == 0:
+        raise AudioInputError(f"{path} is an empty file (0 bytes); record or choose a clip with speech in it")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise AudioInputError(f"{path} is not a readable audio file ({reason}); {FORMATS_HINT}") from None
+    if info.samplerate <= 0:
+        raise AudioInputError(f"{path} has an invalid sample rate {info.samplerate} Hz; the file is corrupt")
+    if info.frames <= 0:
+        raise AudioInputError(f"{path} holds no audio samples (the file is empty); record or choose a clip with "
+                              "speech in it")
+    duration_s = info.frames / info.samplerate
+    if duration_s > max_duration_s:
+        raise AudioInputError(f"{path} is {duration_s:.0f} s long (from its header); the limit is "
+                              f"{max_duration_s:.0f} s, split it into shorter clips")
+    if info.frames * max(1, info.channels) > MAX_READ_SAMPLES:
+        raise AudioInputError(f"{path} holds {info.channels} channels x {info.frames} frames, more than "
+                              f"{MAX_READ_SAMPLES} samples; mix it down or split it")
+    return info
+
+
+def read_audio_samples(path: str | Path, max_duration_s: float = MAX_DURATION_S) -> tuple[np.ndarray, int]:
+    """A checked audio file (`probe_audio_file`) -> ([N, C] float32, rate_hz); `AudioInputError` otherwise."""
+    probe_audio_file(path, max_duration_s)
     try:
         data, rate_hz = sf.read(str(path), dtype="float32", always_2d=True)  # [N, C]
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
-        raise AudioInputError(f"{path} is not a readable audio file ({err}); use WAV, FLAC or OGG") from None
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise AudioInputError(f"{path} is not a readable audio file ({reason}); {FORMATS_HINT}") from None
+    if data.shape[0] == 0:
+        raise AudioInputError(f"{path} holds no audio samples (the file is empty); record or choose a clip with "
+                              "speech in it")
+    return data, int(rate_hz)
+
+
+def load_audio_file(path: str | Path) -> np.ndarray:
+    """Any WAV/FLAC/OGG (soundfile formats) -> validated mono float32 at 16 kHz."""
+    data, rate_hz = read_audio_samples(path)
     return validate_clip(resample(to_mono(data), rate_hz))
+
+
+def write_audio_atomic(path: str | Path, samples: np.ndarray, rate_hz: int) -> None:
+    """Write a mono clip to `path` (format from its extension; WAV when soundfile does not know it) through a
+    temporary sibling renamed into place, so an existing file is replaced whole or left as it was."""
+    path = Path(path)
+    ext = path.suffix.lstrip(".").upper()
+    fmt = ext if ext in sf.available_formats() else "WAV"
+    buffer = io.BytesIO()  # encoded in memory first: a write error must reach us, not stop inside libsndfile
+    sf.write(buffer, samples, rate_hz, format=fmt)
+    with atomic_file(path, "wb") as f:
+        f.write(buffer.getbuffer())
 
 
 @dataclass(frozen=True)

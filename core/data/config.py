@@ -12,6 +12,20 @@ LLM_BACKENDS = ("auto", "transformers", "vllm")
 LLM_MODES = ("guided", "json")
 TTS_BACKENDS = ("espeak", "vits")
 DTYPES = ("float32", "bfloat16", "float16")
+# Upper bounds of the counts (a typo such as 1e30 must fail at once, not allocate for a minute). Record ids have
+# six digits, so a folder holds at most MAX_DIALOGUES records.
+MAX_DIALOGUES = 1_000_000
+MAX_BATCH = 4096
+MAX_ACTORS = 1024
+MAX_NEW_TOKENS = 32_768
+
+
+def check_range(key: str, value: float, low: float, high: float, low_open: bool = False) -> None:
+    """`low <= value <= high` (or `low < value` with `low_open`); a ValueError naming `key` otherwise."""
+    below = value <= low if low_open else value < low
+    if below or value > high:
+        bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
+        raise ValueError(f"{key} must be in {bound}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -37,13 +51,19 @@ class LLMConfig:
             raise ValueError("llm.path is required: a local Hugging Face causal-LM folder")
         if self.temperature < 0:
             raise ValueError(f"llm.temperature must be >= 0 (0 = greedy), got {self.temperature}")
+        check_range("llm.temperature", self.temperature, 0, 10)
         if not 0 < self.top_p <= 1:
             raise ValueError(f"llm.top_p must be in (0, 1], got {self.top_p}")
         if self.top_k < 0 or self.repetition_penalty <= 0:
             raise ValueError("llm.top_k must be >= 0 and llm.repetition_penalty > 0")
+        check_range("llm.top_k", self.top_k, 0, 1_000_000)
+        check_range("llm.repetition_penalty", self.repetition_penalty, 0, 10, low_open=True)
         for name in ("max_new_tokens", "max_field_tokens", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"llm.{name} must be >= 1, got {getattr(self, name)}")
+        check_range("llm.max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS)
+        check_range("llm.max_field_tokens", self.max_field_tokens, 1, MAX_NEW_TOKENS)
+        check_range("llm.batch_size", self.batch_size, 1, MAX_BATCH)
         if self.device.split(":", 1)[0] not in ("cpu", "cuda"):
             raise ValueError(f"llm.device must be cpu, cuda or cuda:N, got {self.device!r}")
 
@@ -69,6 +89,7 @@ class SpeechConfig:
             raise ValueError(f"speech.sample_rate_hz must be in [8000, 48000], got {self.sample_rate_hz}")
         if self.batch_size < 1:
             raise ValueError("speech.batch_size must be >= 1")
+        check_range("speech.batch_size", self.batch_size, 1, MAX_BATCH)
 
 
 @dataclass(frozen=True)
@@ -90,11 +111,14 @@ class FilterConfig:
     def __post_init__(self) -> None:
         if not 0 < self.min_duration_s < self.max_duration_s:
             raise ValueError("filters: need 0 < min_duration_s < max_duration_s")
+        check_range("filters.max_duration_s", self.max_duration_s, 0, 3600, low_open=True)
+        check_range("filters.silence_dbfs", self.silence_dbfs, -200, 0)
         for name in ("max_silence_ratio", "max_clipped_ratio"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"filters.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.asr_max_new_tokens < 1:
             raise ValueError(f"filters.asr_max_new_tokens must be >= 1, got {self.asr_max_new_tokens}")
+        check_range("filters.asr_max_new_tokens", self.asr_max_new_tokens, 1, MAX_NEW_TOKENS)
         if self.max_wer < 0:
             raise ValueError(f"filters.max_wer must be >= 0, got {self.max_wer}")
         for pair in self.emotion_map:
@@ -126,6 +150,10 @@ class RunConfig:
             raise ValueError("run.llm_actors and run.speech_actors must be >= 1")
         if self.cpus_per_actor <= 0 or self.gpus_per_llm_actor < 0:
             raise ValueError("run.cpus_per_actor must be > 0 and run.gpus_per_llm_actor >= 0")
+        check_range("run.llm_actors", self.llm_actors, 1, MAX_ACTORS)
+        check_range("run.speech_actors", self.speech_actors, 1, MAX_ACTORS)
+        check_range("run.cpus_per_actor", self.cpus_per_actor, 0, MAX_ACTORS, low_open=True)
+        check_range("run.gpus_per_llm_actor", self.gpus_per_llm_actor, 0, 64)
 
 
 @dataclass(frozen=True)
@@ -145,6 +173,9 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.n_dialogues < 1:
             raise ValueError(f"n_dialogues must be >= 1, got {self.n_dialogues}")
+        if self.n_dialogues > MAX_DIALOGUES:
+            raise ValueError(f"n_dialogues must be at most {MAX_DIALOGUES} (record ids have six digits), got "
+                             f"{self.n_dialogues}; split a larger dataset over several --out folders and seeds")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import stat
 import types
 import typing
 from pathlib import Path
@@ -20,21 +22,68 @@ class ConfigError(UserError):
     """A config file that cannot be read or has a wrong key or value (the message names the file and key)."""
 
 
-def read_mapping(path: Path) -> dict[str, Any]:
-    """Safe-load a YAML (or JSON, a YAML subset) file into a dict; errors name the file and line."""
+MAX_CONFIG_BYTES = 1024 * 1024  # a make-data config is a few hundred bytes; a seeds file a few KB
+MAX_DEPTH = 32  # nesting levels of mappings and lists (a config needs 3)
+MAX_INT = 2**63 - 1
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses nesting beyond MAX_DEPTH while composing (deep input would exhaust the stack)."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def read_mapping(path: Path, max_bytes: int = MAX_CONFIG_BYTES) -> dict[str, Any]:
+    """Safe-load a YAML (or JSON, a YAML subset) file into a dict; errors name the file and line.
+
+    Only a regular file of at most `max_bytes` is read (a device such as /dev/zero, or a FIFO, is refused before
+    reading); nesting deeper than MAX_DEPTH, binary content and unreadable numbers are one-line errors too."""
+    path = Path(path)
     try:
-        text = Path(path).read_text("utf-8")
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError(f"{path}: is a folder, not a config file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{path}: not a regular file (a device, pipe or socket); give a YAML or JSON file")
+        if info.st_size > max_bytes:
+            raise ConfigError(f"{path}: {info.st_size} bytes is too large for a config file (the limit is "
+                              f"{max_bytes} bytes)")
+        with open(path, "rb") as f:
+            raw = f.read(max_bytes + 1)
     except OSError as err:
         raise ConfigError(f"{path}: cannot read config ({err.strerror or err})") from None
     try:
-        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); is it a binary file?") from None
+    try:
+        data = json.loads(text) if str(path).endswith(".json") else yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader
     except json.JSONDecodeError as err:
         raise ConfigError(f"{path}: line {err.lineno}: not valid JSON ({err.msg})") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(err, "problem", None) or "not valid YAML"
+        problem = getattr(err, "problem", None) or getattr(err, "reason", None) or "not valid YAML"
         raise ConfigError(f"{path}: {where}{problem}") from None
+    except (_TooDeep, RecursionError):
+        raise ConfigError(f"{path}: nested more than {MAX_DEPTH} levels deep; a config is a flat mapping of "
+                          "sections") from None
+    except ValueError as err:  # a number of more than 4300 digits, an impossible date
+        reason = "a number is too long" if "digits" in str(err) else " ".join(str(err).split())[:80]
+        raise ConfigError(f"{path}: a value cannot be read ({reason})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -98,10 +147,16 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key}: must be an integer, got {_show(value)}")
+        if abs(value) > MAX_INT:
+            raise ConfigError(f"{key}: {_show(value)} is out of range (at most {MAX_INT})")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: must be a number, got {_show(value)}")
+        if isinstance(value, int) and abs(value) > MAX_INT:
+            raise ConfigError(f"{key}: {_show(value)} is out of range")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: must be a finite number, got {value}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -115,5 +170,7 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

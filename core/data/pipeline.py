@@ -19,6 +19,7 @@ from core.data.config_io import to_plain
 from core.data.seeds import DEFAULT_SEEDS_FILE, SeedLists, draw_seed, load_seed_lists
 from core.data.stages import DialogueStage, LMFactory, SpeechStage, jsonl_row
 from core.data.store import JSONL_NAME, MANIFEST_NAME, Store, atomic_write_bytes, atomic_write_json
+from core.files import refuse_overlap
 from models.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def make_data(config: DataConfig, out: str | Path, ray_address: str | None = Non
     store = Store(out)
     lists = load_seed_lists(config.seeds_file)  # a bad seeds file fails here, before any worker starts
     _preflight(config)
+    refuse_overlap(store.out, input_paths(config))
     store.prepare(config, {"seeds_file": str(config.seeds_file or DEFAULT_SEEDS_FILE)})
     done = store.done_ids()
     pending = [i for i in range(config.n_dialogues)
@@ -86,6 +88,15 @@ def _preflight(config: DataConfig) -> None:
         synth = EspeakSynth()
         for voice in (*config.speech.user_voices, config.speech.assistant_voice):
             synth.check_voice(voice)
+
+
+def input_paths(config: DataConfig) -> dict[str, Path | None]:
+    """What a run reads, by key ({key: path}; hub ids and absent paths are left out): --out may not overlap them."""
+    given = {"seeds_file": config.seeds_file or DEFAULT_SEEDS_FILE,
+             "llm.path": config.llm.path, "units.tokenizer": config.units.tokenizer,
+             "speech.checkpoint": config.speech.checkpoint, "filters.asr_checkpoint": config.filters.asr_checkpoint,
+             "filters.emotion_checkpoint": config.filters.emotion_checkpoint}
+    return {key: Path(p) for key, p in given.items() if p and Path(p).exists()}
 
 
 def _ray_init(address: str | None) -> None:

@@ -17,6 +17,7 @@ import soundfile as sf
 
 from core.data.config import DataConfig
 from core.data.config_io import to_plain
+from core.files import fsync_dir, note_nonempty
 from models.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -70,21 +72,31 @@ class Store:
         self.audio = self.out / AUDIO_DIR
 
     def prepare(self, config: DataConfig, extra: dict[str, Any]) -> None:
-        """Create the folder, or check that an existing one was made with the same content settings."""
-        self.records.mkdir(parents=True, exist_ok=True)
-        self.audio.mkdir(parents=True, exist_ok=True)
-        for leftover in [*self.out.rglob(f"*{TMP_SUFFIX}")]:
-            leftover.unlink(missing_ok=True)  # a killed run's half-written file
+        """Create the folder, or check that an existing one was made with the same content settings (then this
+        run resumes it: finished records are kept, the missing ones are made). A non-empty folder that no
+        make-data run made is used with a warning (only data.jsonl, manifest.json, run.json, records/ and audio/
+        are written; other files are left alone)."""
+        if self.out.exists() and not self.out.is_dir():
+            raise UserError(f"--out {self.out} is a file; give a folder (it will hold data.jsonl and audio/)")
         fingerprint = content_fingerprint(config)
         run_file = self.out / RUN_NAME
+        if not run_file.is_file():
+            note_nonempty(self.out, "make-data output folder")
+        self.records.mkdir(parents=True, exist_ok=True)
+        self.audio.mkdir(parents=True, exist_ok=True)
+        for folder in (self.out, self.records, self.audio):  # a killed run's half-written files (only ours)
+            for leftover in folder.glob(f".*{TMP_SUFFIX}"):
+                leftover.unlink(missing_ok=True)
         if run_file.is_file():
             try:
                 previous = json.loads(run_file.read_text("utf-8")).get("fingerprint")
-            except (OSError, json.JSONDecodeError):
-                previous = None
+            except (OSError, ValueError, AttributeError):
+                raise UserError(f"{run_file} is unreadable, so this folder cannot be resumed safely; use another "
+                                "--out") from None
             if previous != fingerprint:
                 raise UserError(f"{self.out} holds a dataset made with other settings (only n_dialogues and run.* may "
                                 "change between runs into one folder); use another --out")
+            log.info("resuming %s: %d record(s) already made are kept", self.out, len(self.done_ids()))
             return
         atomic_write_json(run_file, {"fingerprint": fingerprint, "config": to_plain(config), **extra})
 

@@ -6,9 +6,8 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from core.audio.clips import MODEL_RATE_HZ, SILENCE_PEAK, resample
+from core.audio.clips import MODEL_RATE_HZ, SILENCE_PEAK, read_audio_samples, resample
 from models.errors import AudioInputError
 
 log = logging.getLogger(__name__)
@@ -22,6 +21,8 @@ def first_channel(samples: np.ndarray) -> np.ndarray:
     if np.issubdtype(x.dtype, np.integer):
         x = x.astype(np.float32) / float(np.iinfo(x.dtype).max)
     x = x.astype(np.float32, copy=False)
+    if x.ndim == 2 and x.shape[0] == 0:
+        return x[:, 0] if x.shape[1] else np.zeros(0, np.float32)  # no samples: "empty", said by the caller
     if x.ndim == 2:
         if x.shape[1] > x.shape[0]:
             raise AudioInputError(f"audio has shape {x.shape}, more channels than samples; pass [samples, channels]")
@@ -51,14 +52,7 @@ def prepare_audio(
     return resample(x, sample_rate_hz, MODEL_RATE_HZ)
 
 
-def read_audio_file(path: str | Path) -> tuple[np.ndarray, int]:
-    """A WAV/FLAC/OGG file -> ([N, C] float32, rate_hz); `AudioInputError` for missing or non-audio files."""
-    path = Path(path)
-    if not path.is_file():
-        raise AudioInputError(f"{path} not found")
-    try:
-        data, rate_hz = sf.read(str(path), dtype="float32", always_2d=True)  # [N, C]
-    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
-        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
-        raise AudioInputError(f"{path} is not a readable audio file ({reason}); use WAV, FLAC or OGG") from None
-    return data, int(rate_hz)
+def read_audio_file(path: str | Path, max_duration_s: float = MAX_DURATION_S) -> tuple[np.ndarray, int]:
+    """A WAV/FLAC/OGG file -> ([N, C] float32, rate_hz); `AudioInputError` (one line saying what the path is) for a
+    missing path, a folder, a device, an empty or non-audio file, or one too long by its header (not read then)."""
+    return read_audio_samples(path, max_duration_s)

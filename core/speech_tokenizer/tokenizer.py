@@ -113,7 +113,7 @@ class SpeechTokenizer:
         return self.encode_batch([(samples, sample_rate_hz)])[0]
 
     def encode_file(self, path: str | Path) -> list[int]:
-        data, rate_hz = read_audio_file(path)
+        data, rate_hz = read_audio_file(path, self.config.max_duration_s)
         clip = prepare_audio(data, rate_hz, self.config.max_duration_s, str(path))
         return self._run([clip])[0].codes.tolist()
 

@@ -127,7 +127,9 @@ class Vocoder:
         vocab = self.flow.cfg.vocab_size
         bad = [u for u in values if u >= vocab]
         if bad:
-            raise ValueError(f"speech unit ids must be < {vocab}; got {bad[:5]} (pass ids minus <|audio_0|>)")
+            shown = ", ".join(str(u) if len(str(u)) <= 12 else f"{str(u)[:6]}...({len(str(u))} digits)"
+                              for u in bad[:5])
+            raise ValueError(f"speech unit ids must be < {vocab}; got [{shown}] (pass ids minus <|audio_0|>)")
         return values
 
     @torch.inference_mode()

@@ -27,6 +27,7 @@ import torch
 
 from core.voice.chunk_schedule import ChunkSchedule
 from core.voice.noise_tape import NoiseTape, derive_seed
+from models.errors import CheckpointError
 from models.flow import EstimatorFn, FlowCancelled, FlowModel
 from models.glm_constants import MEL_BINS, MEL_HOP_SAMPLES, MEL_OVERLAP_FRAMES
 from models.hift import HiftGenerator, SourceNoise
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 
 FLOW_NOISE_BLOCK_FRAMES = 64
 SOURCE_NOISE_BLOCK_SAMPLES = 64 * MEL_HOP_SAMPLES
+
+
+class VocoderOutputError(CheckpointError):
+    """The decoder produced NaN or infinite audio (its weights are corrupt)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,16 @@ def crossfade_weights(n_overlap: int, unit_gain: bool) -> tuple[torch.Tensor, to
         total = fade_in + fade_out
         fade_in, fade_out = fade_in / total, fade_out / total
     return fade_in, fade_out
+
+
+def check_finite_audio(audio: np.ndarray, decoder: object) -> None:
+    """Refuse audio with NaN or infinite samples (one reduction per chunk): corrupt decoder weights would otherwise
+    be written or played as full-scale noise or a constant -1.0."""
+    if audio.size and not np.isfinite(audio).all():
+        loaded = getattr(decoder, "loaded", None)
+        where = f" {loaded.directory}" if loaded is not None else ""
+        raise VocoderOutputError(f"the decoder{where} produced non-finite audio (NaN or infinity); its weights "
+                                 "(flow.pt, hift.pt) are probably corrupt: download or copy them again")
 
 
 class VocoderParts(Protocol):
@@ -175,6 +190,7 @@ class VocoderStream:
         mel = self._crossfade(mel)
         started = time.perf_counter()
         audio, hift_frames = self._vocode(mel, final)
+        check_finite_audio(audio, self.dec)
         if not final:
             self._prompt_units += units
         self.records.append(

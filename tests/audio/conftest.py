@@ -6,6 +6,7 @@ from tests.fast import mark_fast
 
 # This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
 FAST = (
+    "test_audio_files.py",
     "test_clips.py",
     "test_playout.py",
 )

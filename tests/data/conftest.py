@@ -6,6 +6,7 @@ from tests.fast import mark_fast
 
 # This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
 FAST = (
+    "test_reliability.py",
     "test_config.py",
     "test_tts.py",
     "test_llm.py",

@@ -141,6 +141,42 @@ def test_killed_run_resumes_to_the_uninterrupted_dataset(e2e, kit, tmp_path):
     assert dataset_files(out) == dataset_files(root / "out")
 
 
+def test_ctrl_c_keeps_finished_records_and_its_resume_command_finishes_the_dataset(e2e, kit, tmp_path):
+    import shlex
+
+    root, _, _ = e2e
+    cfg = write_config(tmp_path / "c.yaml", kit, N_E2E)
+    out = tmp_path / "out"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, str(REPO / "main.py"), "make-data", "--config", str(cfg), "--out", str(out), "--inline",
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 240
+    try:
+        while len(list((out / "records").glob("*.json"))) < 2 and time.monotonic() < deadline:
+            assert proc.poll() is None, "make-data ended before it could be interrupted"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    done = len(list((out / "records").glob("*.json")))
+    lines = err.strip().splitlines()
+    assert lines, f"nothing said on Ctrl-C (exit {proc.returncode})"
+    last = lines[-1]
+    assert proc.returncode == 130 and 2 <= done < N_E2E, (proc.returncode, done, err[-2000:])
+    assert last.startswith(f"interrupted: {done} finished record(s) are saved in {out / 'records'}"), last
+    resume = shlex.split(last.split("resume with: ", 1)[1])
+    assert resume[1:] == [str(REPO / "main.py"), *cmd[2:]]
+    again = subprocess.run(resume, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"{N_E2E - done} processed in this run" in again.stdout
+    assert dataset_files(out) == dataset_files(root / "out")
+
+
 @pytest.mark.slow  # Ray start-up plus two actors importing torch: ~35 s alone, ~90 s on 2 busy cores
 def test_local_ray_matches_the_inline_run(e2e, kit, tmp_path):
     import ray

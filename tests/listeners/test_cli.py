@@ -67,4 +67,4 @@ def test_listen_unreadable_audio_is_a_user_error(tmp_path, capsys):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF nonsense")
     assert run_cli(["listen", "--audio", str(bad), "--offline"], _parser()) == 2
-    assert "cannot read audio" in capsys.readouterr().err
+    assert "not a readable audio file" in capsys.readouterr().err

@@ -6,6 +6,7 @@ from tests.fast import mark_fast
 
 # This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
 FAST = (
+    "test_units_files.py",
     "test_reference_parity.py",
     "test_tokenizer.py::test_bad_files",
     "test_tokenizer.py::test_units_per_segment_and_utterance",
