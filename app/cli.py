@@ -110,8 +110,11 @@ def _say(line: str, code: int) -> int:
 
 
 def _os_error_line(err: OSError) -> str:
+    writing = f" (writing {err.filename})" if err.filename else ""
     if err.errno == errno.ENOSPC:
-        return f"the disk is full{f' (writing {err.filename})' if err.filename else ''}; free some space and run again"
+        return f"the disk is full{writing}; free some space and run again"
+    if err.errno == errno.EFBIG:
+        return f"the file grew past the size this disk or a limit allows{writing} (ulimit -f)"
     where = f": {err.filename}" if err.filename else ""
     return f"{err.strerror or type(err).__name__}{where}"
 

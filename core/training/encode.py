@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.audio.clips import MAX_DURATION_S, MODEL_RATE_HZ, resample, to_mono
+from core.audio.clips import MAX_DURATION_S, MODEL_RATE_HZ, probe_audio_file, resample, to_mono
 from core.lm.runner import unit_offset
 from core.training.data import ASSISTANT, DataError, DatasetFile, RawExample
 from models.special_tokens import (
@@ -157,6 +157,7 @@ class ExampleEncoder:
 def read_training_audio(path: Path) -> np.ndarray | None:
     """Mono float32 at 16 kHz, or None if the file cannot be decoded (no silence or length policy here)."""
     try:
+        probe_audio_file(path)  # a device, pipe, folder or absurd header is refused before any read
         data, rate_hz = sf.read(str(path), dtype="float32", always_2d=True)  # [N, C]
         samples = resample(to_mono(data), rate_hz)
     except Exception as err:  # noqa: BLE001 - any decoder failure means "unreadable": skip and count
