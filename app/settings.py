@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import os
-import stat
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.flags import replace_in
+from core.files import UnusableFile, read_bounded
 from core.options import HELP, default_of
 
 if typing.TYPE_CHECKING:
@@ -221,10 +221,10 @@ class SettingsStore:
     def load(self) -> AppSettings:
         self.load_warning = None
         try:
-            raw = _read_bounded(self.path, MAX_SETTINGS_BYTES)
+            raw = read_bounded(self.path, MAX_SETTINGS_BYTES)
         except FileNotFoundError:
             return AppSettings()
-        except _NotSettings as why:
+        except UnusableFile as why:
             return self._unusable(str(why))
         except OSError as err:
             return self._unusable(f"unreadable ({_one_line(err)})")
@@ -269,35 +269,6 @@ class SettingsStore:
         except UserError as err:  # e.g. a folder named settings.json that could not be moved aside
             raise OSError(str(err)) from None
         log.debug("settings saved to %s", self.path)
-
-
-class _NotSettings(Exception):
-    """The settings path holds something that is not a settings file (the message says what)."""
-
-
-def _read_bounded(path: Path, limit: int) -> bytes:
-    """The bytes of the plain file at `path` (links followed), at most `limit`; never blocks on a FIFO or a device.
-    Raises FileNotFoundError, _NotSettings or OSError."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
-                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a special file")
-            raise _NotSettings(f"not a regular file ({kind})")
-        if st.st_size > limit:
-            raise _NotSettings(f"too large ({st.st_size} bytes; settings are under {limit} bytes)")
-        data = b""
-        while len(data) <= limit:
-            block = os.read(fd, limit + 1 - len(data))
-            if not block:
-                break
-            data += block
-        if len(data) > limit:  # grew while being read
-            raise _NotSettings(f"too large (over {limit} bytes)")
-        return data
-    finally:
-        os.close(fd)
 
 
 def _one_line(err: object) -> str:

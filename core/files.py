@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
@@ -100,3 +101,43 @@ def note_nonempty(folder: Path, what: str = "output folder") -> bool:
         log.warning("the %s %s is not empty; files this run writes are replaced, others are kept", what, folder)
         return True
     return False
+
+
+class UnusableFile(UserError):
+    """A path that cannot be read as a small data file: a folder, a FIFO, a device, or larger than allowed. The
+    message says which (e.g. "a FIFO, not a regular file"); callers put the path and what they wanted in front."""
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+def read_bounded(path: Path, limit_bytes: int) -> bytes:
+    """The bytes of the regular file at `path` (links followed), at most `limit_bytes`; never blocks on a FIFO or
+    a device and never reads more than the limit (it is checked again while reading: a file may grow).
+
+    Raises UnusableFile for anything else, FileNotFoundError / OSError as the OS says."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnusableFile(f"{_kind(st.st_mode)}, not a regular file")
+        if st.st_size > limit_bytes:
+            raise UnusableFile(f"too large ({st.st_size} bytes; the limit is {limit_bytes} bytes)")
+        data = b""
+        while len(data) <= limit_bytes:
+            block = os.read(fd, limit_bytes + 1 - len(data))
+            if not block:
+                break
+            data += block
+        if len(data) > limit_bytes:
+            raise UnusableFile(f"too large (over {limit_bytes} bytes)")
+        return data
+    finally:
+        os.close(fd)

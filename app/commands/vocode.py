@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import stat
 from pathlib import Path
 
-from core.files import refuse_overlap
+from core.files import UnusableFile, read_bounded, refuse_overlap
 from models.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -52,19 +51,10 @@ def read_units(path: str | Path) -> list[int]:
     would never end), holding at most MAX_UNITS ids."""
     path = Path(path)
     try:
-        info = path.stat()
-    except OSError as err:
-        raise UserError(f"cannot read units file {path}: {err.strerror}") from err
-    if stat.S_ISDIR(info.st_mode):
-        raise UserError(f"units file {path} is a folder; give a JSON file")
-    if not stat.S_ISREG(info.st_mode):
-        raise UserError(f"units file {path} is not a regular file (a device, pipe or socket); give a JSON file")
-    if info.st_size > MAX_UNITS_FILE_BYTES:
-        raise UserError(f"units file {path} is {info.st_size / 2**20:.0f} MiB; a units file is at most "
-                        f"{MAX_UNITS_FILE_BYTES // 2**20} MiB (up to {MAX_UNITS} units)")
-    try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read(MAX_UNITS_FILE_BYTES + 1).decode("utf-8"))
+        data = json.loads(read_bounded(path, MAX_UNITS_FILE_BYTES).decode("utf-8"))
+    except UnusableFile as err:
+        raise UserError(f"units file {path} is {err}; give a JSON file of at most {MAX_UNITS_FILE_BYTES // 2**20} MiB "
+                        f"(up to {MAX_UNITS} units)") from None
     except OSError as err:
         raise UserError(f"cannot read units file {path}: {err.strerror}") from err
     except UnicodeDecodeError:

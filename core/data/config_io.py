@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import stat
 import types
 import typing
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from core.files import UnusableFile, read_bounded
 from models.errors import UserError
 
 T = TypeVar("T")
@@ -53,16 +53,9 @@ def read_mapping(path: Path, max_bytes: int = MAX_CONFIG_BYTES) -> dict[str, Any
     reading); nesting deeper than MAX_DEPTH, binary content and unreadable numbers are one-line errors too."""
     path = Path(path)
     try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise ConfigError(f"{path}: is a folder, not a config file")
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"{path}: not a regular file (a device, pipe or socket); give a YAML or JSON file")
-        if info.st_size > max_bytes:
-            raise ConfigError(f"{path}: {info.st_size} bytes is too large for a config file (the limit is "
-                              f"{max_bytes} bytes)")
-        with open(path, "rb") as f:
-            raw = f.read(max_bytes + 1)
+        raw = read_bounded(path, max_bytes)
+    except UnusableFile as err:
+        raise ConfigError(f"{path}: {err}; give a YAML or JSON config file") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read config ({err.strerror or err})") from None
     try:
