@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the Xvfb session test N times beside K busy-loop CPU hogs and count the passes (issue 31, finding 7).
 #
-#   scripts/soak_session_test.sh [--runs 50] [--hogs 2] [--log /tmp/soak_session.log] [--keep DIR] [--test NODEID]
+#   [PYTHON=.venv/bin/python] scripts/soak_session_test.sh [--runs 50] [--hogs 2] [--log FILE] [--keep DIR] [--test NODEID]
 #
 # Each run gets its own pytest basetemp under --keep (default: a temporary folder, removed at the end unless a
 # run failed), so a failed run's app.log, companion.log and screenshots stay for diagnosis. The hogs are
@@ -36,7 +36,8 @@ hog_pids=()
 stop_hogs() {
     for pid in "${hog_pids[@]}"; do kill "$pid" 2>/dev/null; done
 }
-trap stop_hogs EXIT INT TERM
+trap stop_hogs EXIT
+trap 'exit 130' INT TERM  # stops after the run in progress (bash waits for it); the EXIT trap kills the hogs
 for _ in $(seq "$hogs"); do
     "$python" -c 'while True: pass' &
     hog_pids+=("$!")
@@ -52,7 +53,20 @@ for i in $(seq "$runs"); do
     PYTHONPATH="$repo" OMP_NUM_THREADS=1 timeout 300 "$python" -m pytest -x -q -p no:cacheprovider \
         --basetemp="$keep/run$i" "$test_id" >> "$log" 2>&1
     rc=$?
-    echo "run $i rc=$rc $(( $(date +%s) - start )) s load $(cut -d' ' -f1 /proc/loadavg)" >> "$log"
+    # log lines the app wrote to its log file but that never reached its stderr (the test reads stderr)
+    lost=$("$python" - "$keep/run$i" <<'PY'
+import re, sys
+from pathlib import Path
+n = 0
+for app_log in Path(sys.argv[1]).glob("*/app.log"):
+    shown = set(app_log.read_text(errors="replace").splitlines())
+    for f in app_log.parent.glob("home/**/companion.log"):
+        for line in f.read_text(errors="replace").splitlines():
+            n += bool(re.match(r"\d{4}-", line)) and re.sub(r" \d+ (?=[A-Z]+ )", " ", line, count=1) not in shown
+print(n)
+PY
+)
+    echo "run $i rc=$rc $(( $(date +%s) - start )) s load $(cut -d' ' -f1 /proc/loadavg) lost_log_lines ${lost:-?}" >> "$log"
     if [ "$rc" -eq 0 ]; then
         passed=$((passed + 1))
         rm -rf "$keep/run$i"
