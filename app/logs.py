@@ -13,6 +13,7 @@ import sys
 import traceback
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 LOG_DIR_ENV = "OPENS2S_COMPANION_LOG_DIR"
 LOG_FILE = "companion.log"
@@ -42,9 +43,24 @@ def _file_handler(level: int) -> logging.Handler | None:
     return handler
 
 
+def terminal_stream() -> TextIO:
+    """Where the terminal log goes: a private duplicate of file descriptor 2 when sys.stderr is that descriptor.
+
+    Libraries point fd 2 elsewhere for a moment: `import sounddevice` sends it to /dev/null while PortAudio
+    probes the devices (0.1 s, seconds under load). Log lines that other threads wrote meanwhile were lost from
+    the terminal (a listener's "ready"); a duplicate keeps pointing at the real stderr."""
+    try:
+        if sys.stderr.fileno() != 2:
+            return sys.stderr
+        fd = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # a replaced sys.stderr (StringIO: UnsupportedOperation)
+        return sys.stderr
+    return open(fd, "w", encoding=sys.stderr.encoding, errors="backslashreplace", buffering=1)  # noqa: SIM115
+
+
 def configure_logging(verbosity: int) -> None:
     """Terminal: WARNING (INFO with -v, DEBUG with -vv). Log file: INFO, or DEBUG with -vv."""
-    terminal = logging.StreamHandler(sys.stderr)
+    terminal = logging.StreamHandler(terminal_stream())
     terminal.setLevel(logging.WARNING - 10 * min(verbosity, 2))
     terminal.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handlers = [terminal]

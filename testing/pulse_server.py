@@ -37,6 +37,7 @@ class PulseServer:
         self.runtime_dir = runtime_dir
         self.proc: subprocess.Popen | None = None
         self._warm: list[subprocess.Popen] = []
+        self._n_samples = 0
         self.env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime_dir), PULSE_SERVER=f"unix:{runtime_dir}/pulse/native")
 
     def start(self) -> None:
@@ -88,8 +89,16 @@ class PulseServer:
         return r.stdout
 
     def play_to_mic(self, wav: Path) -> subprocess.Popen:
-        """Speak into the virtual microphone (non-blocking)."""
-        return subprocess.Popen(["paplay", "--device=micsink", "--latency-msec=20", str(wav)], env=self.env)
+        """Speak into the virtual microphone (non-blocking; the process ends once the playback has started).
+
+        The server plays the file from its sample cache, with no client in the loop: a feeder starved of CPU
+        (paplay with a 20 ms buffer beside CPU hogs) let the null sink render silence inside the speech, gaps of
+        up to 540 ms in an utterance whose longest pause is 44 ms (scripts/mic_feed_gaps.py), which the
+        end-of-turn policy rightly took for the end of the turn."""
+        self._n_samples += 1
+        name = f"mic{self._n_samples}"
+        self.pactl("upload-sample", str(wav), name)
+        return subprocess.Popen(["pactl", "play-sample", name, "micsink"], env=self.env)
 
     def record_monitor(self, out: Path, rate_hz: int = SPEECH_RATE_HZ) -> subprocess.Popen:
         """Record what the speaker sink plays (float32 mono raw at rate_hz) until terminated."""

@@ -74,6 +74,10 @@ class Presenter(QObject):
             handler(ev)
 
     def set_listener_statuses(self, statuses: dict[str, ListenerStatus]) -> None:
+        """A snapshot (after a model load): a status already "ready" in it is shown, and logged, from here; its
+        queued event then changes nothing."""
+        for ev in statuses.values():
+            self._log_if_new(ev)
         self.listener_status = dict(statuses)
         self._show_listeners()
 
@@ -197,10 +201,13 @@ class Presenter(QObject):
             self.view.bubble(role, ev.turn_id).set_emotion(ev.emotion.label, ev.emotion.confidence, ev.is_final)
 
     def _listener(self, ev: ListenerStatus) -> None:
-        if ev.name not in self.listener_status or self.listener_status[ev.name].reason != ev.reason:
-            log.info("listener shown: %s: %s", ev.name, ev.reason)  # e.g. "assistant_emotion: ready"
+        self._log_if_new(ev)
         self.listener_status[ev.name] = ev
         self._show_listeners()
+
+    def _log_if_new(self, ev: ListenerStatus) -> None:
+        if ev.name not in self.listener_status or self.listener_status[ev.name].reason != ev.reason:
+            log.info("listener shown: %s: %s", ev.name, ev.reason)  # e.g. "assistant_emotion: ready"
 
     def _show_listeners(self) -> None:
         order = {name: i for i, name in enumerate(LISTENER_NAMES)}

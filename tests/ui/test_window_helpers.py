@@ -119,3 +119,26 @@ def test_display_helpers():
     assert ZERO_WIDTH_SPACE in printable(long) and printable(long).replace(ZERO_WIDTH_SPACE, "") == long
     assert printable("short words stay") == "short words stay"
     assert meter_value(-90) == 0 and meter_value(0) == 100 and meter_value(-30) == 50
+
+
+def test_a_listener_ready_in_the_load_snapshot_is_logged_once(qtbot, caplog):
+    """After a model load the window shows the listeners' statuses from a snapshot; one already "ready" there is
+    shown from it, and its queued "ready" event then changes nothing: the line is logged once, from the snapshot."""
+    import logging
+
+    from app.window.turns import ConversationLog
+    from core.listeners.events import ListenerStatus
+    from ui.controls import StatusStrip
+    from ui.conversation_view import ConversationView
+    from ui.presenter import Presenter
+
+    view, strip = ConversationView(), StatusStrip()
+    qtbot.addWidget(view)
+    p = Presenter(view, strip, ConversationLog())
+    ready = ListenerStatus("assistant_emotion", True, "ready", checkpoint="/d/demo/listeners/text_emotion")
+    loading = ListenerStatus("asr", False, "loading", checkpoint="/d/demo/listeners/asr")
+    with caplog.at_level(logging.INFO, logger="ui.presenter"):
+        p.set_listener_statuses({"asr": loading, "assistant_emotion": ready})
+        p.handle(ready)  # the event the listener emitted before the snapshot was read, delivered after it
+    assert caplog.text.count("listener shown: assistant_emotion: ready") == 1, caplog.text
+    assert caplog.text.count("listener shown: asr: loading") == 1, caplog.text
