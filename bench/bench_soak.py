@@ -215,7 +215,7 @@ def main() -> int:
         clips = [espeak_16k(t, tmp) for t in PHRASES]
         threads_before = {t.name for t in threading.enumerate()}
         audio, events, conv = SoakAudio(args.speed), Events(), Conversation()
-        sampling = settings.sampling_config()
+        sampling = settings.config().sampling
         tracemalloc.start()
         eng = Engine(runner, vocoder, playback=playback, config=engine_config(0), sink=events, audio=audio,
                      conversation=conv, sampling=sampling)
