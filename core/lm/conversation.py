@@ -146,6 +146,7 @@ class Conversation:
 
     def clear(self) -> None:
         self.turns.clear()
+        self.spool = ClipSpool()  # the old file goes when the last turn that refers to it does
 
     @property
     def n_audio_turns(self) -> int:

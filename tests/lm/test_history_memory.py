@@ -56,6 +56,8 @@ def test_spilled_audio_reads_back_bit_exact_and_only_the_newest_clip_stays_in_me
         np.testing.assert_array_equal(turn.audio, clip)
         assert turn.n_samples == clip.size
     assert conv.spool.nbytes == sum(c.nbytes for c in clips)
+    conv.clear()  # a new conversation: a new file; the old one goes with its last turn
+    assert conv.spool.nbytes == 0 and not conv.turns
 
 
 def test_a_spool_that_cannot_write_keeps_the_audio_in_memory(tmp_path):
