@@ -226,13 +226,15 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from app.settings import AppSettings
     from app.window.model_loader import LoadRequest, load_models
-    from core.compute import configure_cpu_threads, tune_malloc
+    from core.compute import configure_cpu_threads
     from core.lm.conversation import Conversation
     from models.tiny_checkpoint import make_tiny_checkpoint
     from models.tiny_decoder import make_tiny_decoder
 
     configure_cpu_threads()
     if not args.default_malloc:
+        from core.compute import tune_malloc
+
         tune_malloc()  # as the app does (app/cli.py)
     tmp = Path(tempfile.mkdtemp(prefix="soak-"))
     try:
