@@ -82,9 +82,10 @@ def run_cli(argv: list[str] | None, parser: argparse.ArgumentParser) -> int:
         parser.print_help()
         return 0
     if getattr(args, "uses_models", True):  # (importing torch is slow: `devices` does without)
-        from core.compute import configure_cpu_threads
+        from core.compute import configure_cpu_threads, tune_malloc
 
         configure_cpu_threads()  # cores - 1 unless OMP_NUM_THREADS says otherwise
+        tune_malloc()  # memory stays flat in a long session (docs/reliability/memory.md)
     try:
         return int(args.func(args) or 0)
     except UserError as err:

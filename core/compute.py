@@ -86,3 +86,36 @@ def apply_cpu_threads(n_threads: int | None = None) -> int:
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
+
+
+# glibc malloc, tuned for a long session (bench/bench_soak.py, docs/reliability/memory.md): its defaults raise the
+# mmap threshold each time a large block is freed (up to 32 MiB), so the growing KV caches, activations and audio
+# buffers of later turns come from the heap, whose free holes are seldom given back; and each thread that allocates
+# may get an arena of its own (up to 8 per core), which the engine's threads, replaced on each settings change,
+# fill with more holes. A fixed threshold sends every block of 128 KiB or more to mmap (returned to the system
+# when freed), and two arenas keep the holes few.
+MALLOC_MMAP_THRESHOLD_BYTES = 128 * 1024
+MALLOC_ARENA_MAX = 2
+_M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8  # mallopt() parameters (malloc.h)
+
+
+def tune_malloc(env: dict[str, str] | None = None) -> bool:
+    """Apply the settings above through mallopt(); True when applied. Skipped (False) off glibc, and for any setting
+    the user chose with glibc's own environment variables (MALLOC_MMAP_THRESHOLD_, MALLOC_ARENA_MAX)."""
+    import ctypes
+    import ctypes.util
+
+    env = os.environ if env is None else env
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    ok = True
+    if "MALLOC_MMAP_THRESHOLD_" not in env:
+        ok &= bool(mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD_BYTES))
+    if "MALLOC_ARENA_MAX" not in env:
+        ok &= bool(mallopt(_M_ARENA_MAX, MALLOC_ARENA_MAX))
+    log.debug("malloc tuned: mmap threshold %d bytes, at most %d arenas (%s)", MALLOC_MMAP_THRESHOLD_BYTES,
+              MALLOC_ARENA_MAX, "ok" if ok else "refused")
+    return ok

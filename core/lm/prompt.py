@@ -24,7 +24,7 @@ HOP_SAMPLES = WINDOW_SAMPLES // ENCODER_WINDOW_FRAMES  # 160 samples per mel fra
 
 
 def message_content(turn: Turn) -> str:
-    if turn.audio is not None:
+    if turn.has_audio:
         return f"{AUDIO_START}{AUDIO_PLACEHOLDER}{AUDIO_END}{turn.text}"
     return turn.text
 
@@ -73,7 +73,7 @@ class PromptPlan:
     def position_keys(self) -> list:
         """One key per prompt position: the token id, or (turn, i) inside an audio turn (turns compare by
         identity). Used to find the prefix shared with the previous turn's prompt."""
-        audio_turns = iter([t for t in self.turns if t.audio is not None])
+        audio_turns = iter([t for t in self.turns if t.has_audio])
         lens = iter(self.audio_lens)
         keys: list = []
         for token_id in self.ids:
@@ -99,9 +99,9 @@ def plan_prompt(tokenizer: PreTrainedTokenizerBase, conversation: Conversation, 
     dropped = 0
     while True:
         ids = prompt_ids(tokenizer, conversation.system_prompt, turns)
-        if ids.count(AUDIO_TOKEN_INDEX) != sum(t.audio is not None for t in turns):
+        if ids.count(AUDIO_TOKEN_INDEX) != sum(t.has_audio for t in turns):
             raise UserError(f"a message contains the reserved marker {AUDIO_PLACEHOLDER}; remove it")
-        audio_lens = tuple(audio_embed_len(t.audio.size, kernel_sizes) for t in turns if t.audio is not None)
+        audio_lens = tuple(audio_embed_len(t.n_samples, kernel_sizes) for t in turns if t.has_audio)
         n_pos = len(ids) - ids.count(AUDIO_TOKEN_INDEX) + sum(audio_lens)
         alone = len(turns) == 1
         if n_pos <= max_prompt_positions or (alone and n_pos < context_positions):

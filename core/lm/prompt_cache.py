@@ -62,6 +62,10 @@ class PromptCache:
         with self._lock:
             self._cache, self._keys = cache, list(keys)
 
+    def kept(self) -> DynamicCache | None:
+        """The cache kept for the next turn (None while a turn has it checked out, or when empty). Read only."""
+        return self._cache
+
     def clear(self) -> None:
         with self._lock:
             self._cache, self._keys = None, []

@@ -241,8 +241,8 @@ class ReplyStream:
         The first `skip` positions (already in a reused KV cache) are not computed: audio inside them is not
         encoded again."""
         embed = self._r.model.llm_model.get_input_embeddings()
-        clips = iter(zip([t.audio for t in self.plan.turns if t.audio is not None], self.plan.audio_lens,
-                         strict=True))
+        # turns, not samples: a spilled clip is read back only when its embeddings are computed
+        clips = iter(zip([t for t in self.plan.turns if t.has_audio], self.plan.audio_lens, strict=True))
         pieces, run, pos = [], [], 0
         for token_id in self.plan.ids + [AUDIO_TOKEN_INDEX]:  # a trailing sentinel flushes the last text run
             if token_id != AUDIO_TOKEN_INDEX:
@@ -252,9 +252,9 @@ class ReplyStream:
                 pieces.append(embed(torch.tensor(run[max(0, skip - pos):], device=self._r.device)))
             pos += len(run)
             run = []
-            clip, n_embeds = next(clips, (None, 0))
-            if clip is not None and pos + n_embeds > skip:
-                pieces.append(self._encode_clip(clip, n_embeds)[max(0, skip - pos):])
+            turn, n_embeds = next(clips, (None, 0))
+            if turn is not None and pos + n_embeds > skip:
+                pieces.append(self._encode_clip(turn.audio, n_embeds)[max(0, skip - pos):])
             pos += n_embeds
         return torch.cat(pieces, dim=0)[None]
 
