@@ -85,7 +85,7 @@ def run_cli(argv: list[str] | None, parser: argparse.ArgumentParser) -> int:
         from core.compute import configure_cpu_threads, tune_malloc
 
         configure_cpu_threads()  # cores - 1 unless OMP_NUM_THREADS says otherwise
-        tune_malloc()  # memory stays flat in a long session (docs/reliability/memory.md)
+        tune_malloc()  # memory stays flat in a long session (docs/reliability.md, "Long sessions")
     try:
         return int(args.func(args) or 0)
     except UserError as err:

@@ -88,12 +88,12 @@ def apply_cpu_threads(n_threads: int | None = None) -> int:
     return n
 
 
-# glibc malloc, tuned for a long session (bench/bench_soak.py, docs/reliability/memory.md): its defaults raise the
-# mmap threshold each time a large block is freed (up to 32 MiB), so the growing KV caches, activations and audio
-# buffers of later turns come from the heap, whose free holes are seldom given back; and each thread that allocates
-# may get an arena of its own (up to 8 per core), which the engine's threads, replaced on each settings change,
-# fill with more holes. A fixed threshold sends every block of 128 KiB or more to mmap (returned to the system
-# when freed), and two arenas keep the holes few.
+# glibc malloc, tuned for a long session (bench/bench_soak.py; docs/reliability.md "Long sessions"): its defaults
+# raise the mmap threshold each time a large block is freed (up to 32 MiB), so the growing KV caches, activations
+# and audio buffers of later turns come from the heap, whose free holes are seldom given back; and each thread
+# that allocates may get an arena of its own (up to 8 per core), which the engine's threads, replaced on each
+# settings change, fill with more holes. A fixed threshold sends every block of 128 KiB or more to mmap (returned
+# to the system when freed), and two arenas keep the holes few.
 MALLOC_MMAP_THRESHOLD_BYTES = 128 * 1024
 MALLOC_ARENA_MAX = 2
 _M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8  # mallopt() parameters (malloc.h)

@@ -288,4 +288,5 @@ class ConversationView(QScrollArea):
             b.setMaximumWidth(width)
 
     def _stick_to_bottom(self, _min: int, maximum: int) -> None:
-        QTimer.singleShot(SCROLL_DELAY_MS, lambda: self.verticalScrollBar().setValue(maximum))
+        # `self` as the context: a view deleted before the timer fires cancels it (no call into a deleted object)
+        QTimer.singleShot(SCROLL_DELAY_MS, self, lambda: self.verticalScrollBar().setValue(maximum))

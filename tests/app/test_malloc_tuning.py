@@ -1,5 +1,5 @@
 """tune_malloc(): freed large buffers go back to the system, so a long session's RSS does not keep its peaks
-(docs/reliability/memory.md)."""
+(docs/reliability.md, "Long sessions")."""
 
 from __future__ import annotations
 

@@ -113,20 +113,30 @@ def test_filters_drop_and_count(kit, tmp_path):
     assert state["checks"]["user"]["heard_emotion"] in ("neutral", "happy", "sad", "angry")
 
 
+def _start_make_data(cfg, out, stderr):
+    """`main.py make-data` in its own session (so a signal reaches its whole group); returns (proc, cmd, env)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, str(REPO / "main.py"), "make-data", "--config", str(cfg), "--out", str(out), "--inline",
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True,
+                            start_new_session=True)
+    return proc, cmd, env
+
+
+def _wait_for_records(proc, out, n, what):
+    deadline = time.monotonic() + 240
+    while len(list((out / "records").glob("*.json"))) < n and time.monotonic() < deadline:
+        assert proc.poll() is None, f"make-data ended before it could be {what}"
+        time.sleep(0.02)
+
+
 def test_killed_run_resumes_to_the_uninterrupted_dataset(e2e, kit, tmp_path):
     root, _, _ = e2e
     cfg = write_config(tmp_path / "c.yaml", kit, N_E2E)
     out = tmp_path / "out"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, str(REPO / "main.py"), "make-data", "--config", str(cfg), "--out", str(out), "--inline",
-           "--no-progress"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.monotonic() + 240
+    proc, _, _ = _start_make_data(cfg, out, subprocess.DEVNULL)
     try:
-        while len(list((out / "records").glob("*.json"))) < 2 and time.monotonic() < deadline:
-            assert proc.poll() is None, "make-data ended before it could be killed"
-            time.sleep(0.02)
+        _wait_for_records(proc, out, 2, "killed")
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
@@ -147,16 +157,9 @@ def test_ctrl_c_keeps_finished_records_and_its_resume_command_finishes_the_datas
     root, _, _ = e2e
     cfg = write_config(tmp_path / "c.yaml", kit, N_E2E)
     out = tmp_path / "out"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, str(REPO / "main.py"), "make-data", "--config", str(cfg), "--out", str(out), "--inline",
-           "--no-progress"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    deadline = time.monotonic() + 240
+    proc, cmd, env = _start_make_data(cfg, out, subprocess.PIPE)
     try:
-        while len(list((out / "records").glob("*.json"))) < 2 and time.monotonic() < deadline:
-            assert proc.poll() is None, "make-data ended before it could be interrupted"
-            time.sleep(0.02)
+        _wait_for_records(proc, out, 2, "interrupted")
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         _, err = proc.communicate(timeout=60)
     finally:
