@@ -65,6 +65,8 @@ class EndOfTurnConfig:
 
     semantic: bool = opt(True, "use the Smart Turn audio model (and the text signal when a transcript exists)")
     smart_turn_model: str | None = opt(None, "Smart Turn v3 ONNX file (default: the one inside the pipecat-ai wheel)")
+    policy: str = opt("mean", "how the evidence over a pause is read: 'course' (a classifier over the model's course, "
+                              "prosody and the text signal) or 'mean' (the mean probability)")
     first_check_ms: float = opt(160.0, "shortest pause: the first model call (also the earliest commit)")
     speculate_at_ms: float = opt(96.0, "silence after which the turn's samples are fixed and the speculative reply "
                                        "starts on them (at most first_check_ms: a head start over every commit)")
@@ -76,6 +78,7 @@ class EndOfTurnConfig:
     rejoin_ms: float = opt(2000.0, "speech this soon after an early commit continues that turn")
 
     def __post_init__(self) -> None:
+        check(self.policy in ("course", "mean"), f"policy must be 'course' or 'mean', got {self.policy!r}")
         check(VAD_FRAME_MS <= self.first_check_ms <= 5000.0,
                f"first_check_ms must be in [{VAD_FRAME_MS}, 5000], got {self.first_check_ms}")
         check(VAD_FRAME_MS <= self.speculate_at_ms <= self.first_check_ms,
