@@ -76,6 +76,10 @@ class EndOfTurnConfig:
     max_silence_ms: float = opt(1500.0, "the longest silence inside a turn (the model's 'not finished' limit)")
     text_weight: float = opt(0.5, "weight of the text end-of-utterance probability when a transcript exists")
     rejoin_ms: float = opt(2000.0, "speech this soon after an early commit continues that turn")
+    course_weights: str | None = opt(None, "the course policy's classifier (default: assets/end_of_turn/course.json)")
+    commit_score: float = opt(0.5, "course policy: the classifier score that ends the turn (half-duplex)")
+    full_duplex_commit_score: float = opt(0.5, "course policy: the score that ends the turn when the user may talk "
+                                               "over the reply (a wrong commit is then undone by speaking on)")
 
     def __post_init__(self) -> None:
         check(self.policy in ("course", "mean"), f"policy must be 'course' or 'mean', got {self.policy!r}")
@@ -91,6 +95,13 @@ class EndOfTurnConfig:
                f"max_silence_ms must be in [first_check_ms, 10000], got {self.max_silence_ms}")
         check(0.0 <= self.text_weight <= 1.0, f"text_weight must be in [0, 1], got {self.text_weight}")
         check(0.0 <= self.rejoin_ms <= 10000.0, f"rejoin_ms must be in [0, 10000], got {self.rejoin_ms}")
+        for name in ("commit_score", "full_duplex_commit_score"):
+            value = getattr(self, name)
+            check(0.0 < value <= 1.0, f"{name} must be in (0, 1], got {value}")
+
+    def commit_score_for(self, full_duplex: bool) -> float:
+        """The course policy's operating point for this duplex mode."""
+        return self.full_duplex_commit_score if full_duplex else self.commit_score
 
     def required_silence_ms(self, evidence: float) -> float:
         """The silence a turn with this evidence needs before it ends."""

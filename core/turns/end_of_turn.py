@@ -27,7 +27,9 @@ class Check:
 
 
 class SilencePolicy:
-    """The evidence of one silence; `reset()` when speech comes back."""
+    """The evidence of one silence ("mean" policy); `reset()` when speech comes back."""
+
+    needs_context = False
 
     def __init__(self, config: EndOfTurnConfig) -> None:
         self.cfg = config
@@ -46,7 +48,7 @@ class SilencePolicy:
         w = self.cfg.text_weight
         return (1.0 - w) * audio_prob + w * text_prob
 
-    def add(self, silence_ms: float, audio_prob: float, text_prob: float | None = None) -> Check:
+    def add(self, silence_ms: float, audio_prob: float, text_prob: float | None = None, context=None) -> Check:
         """Record a model answer at `silence_ms`; the returned check says whether the turn ends now."""
         probs = [c.audio_prob if c.text_prob is None else self.combine(c.audio_prob, c.text_prob)
                  for c in self.checks]

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from core.turns.config import VAD_FRAME_MS, TurnSettings, VadConfig
+from core.turns.config import VAD_FRAME, VAD_FRAME_MS, TurnSettings, VadConfig
+from core.turns.course import CoursePolicy, SilenceContext, load_weights
 from core.turns.end_of_turn import Check, EndOfTurnConfig, SilencePolicy
+from core.turns.prosody import prosody_before_pause
 from core.turns.vad import (
     DetectorEvent,
     Discarded,
@@ -54,7 +57,8 @@ class ContinuedAfterCommit:
 
 class SemanticTurnDetector:
     def __init__(self, vad: VadConfig, config: EndOfTurnConfig, scorer: TurnScorer,
-                 text_prob: Callable[[float], float | None] | None = None) -> None:
+                 text_prob: Callable[[float], float | None] | None = None, full_duplex: bool = False,
+                 policy=None) -> None:
         self._cfg = config
         self._speculate = vad.speculate_after_ms is not None
         self._min_speech_ms = vad.min_speech_ms
@@ -62,7 +66,8 @@ class SemanticTurnDetector:
         self._base = TurnDetector(dataclasses.replace(vad, end_silence_ms=config.max_silence_ms,
                                                       speculate_after_ms=None))
         self._scorer, self._text_prob = scorer, text_prob
-        self._policy = SilencePolicy(config)
+        self._policy = policy if policy is not None else make_policy(config, full_duplex)
+        self._context: SilenceContext | None = None
         self._rejoin_frames = vad.frames(config.rejoin_ms)
         self._candidate: Turn | None = None
         self._candidate_out = False
@@ -140,7 +145,13 @@ class SemanticTurnDetector:
             at_s = frames_to_s(self.frame_index)
             text = self._text_prob(at_s) if self._text_prob is not None else None
             self.last_compute_s += score.compute_s
-            check = self._policy.add(silence_ms, score.prob, text)
+            if self._policy.needs_context and self._context is None:
+                t0 = time.perf_counter()
+                self._context = SilenceContext(
+                    prosody_before_pause(self._base.samples_so_far(), self._base.silence_frames * VAD_FRAME),
+                    self._base.speech_ms)
+                self.last_compute_s += time.perf_counter() - t0
+            check = self._policy.add(silence_ms, score.prob, text, self._context)
             self.checks.append(check)
             # never more often than the model keeps up with (a slow machine must not build a backlog)
             self._next_check_ms = silence_ms + max(self._cfg.check_every_ms, 1000 * score.compute_s)
@@ -164,16 +175,36 @@ class SemanticTurnDetector:
 
     def _clear_silence(self) -> None:
         self._policy.reset()
+        self._context = None
         self._candidate = None
         self._candidate_out = False
         self._next_check_ms = self._cfg.first_check_ms
         self.checks = []
 
 
+def make_policy(config: EndOfTurnConfig, full_duplex: bool = False):
+    """The silence policy `config.policy` names ("course": the classifier at this duplex mode's operating point)."""
+    if config.policy == "mean":
+        return SilencePolicy(config)
+    return CoursePolicy(_weights(config.course_weights), config.commit_score_for(full_duplex),
+                        config.max_silence_ms)
+
+
+_WEIGHTS: dict[str | None, object] = {}
+
+
+def _weights(path: str | None):
+    """The course classifier, read once per file."""
+    if path not in _WEIGHTS:
+        _WEIGHTS[path] = load_weights(path)
+    return _WEIGHTS[path]
+
+
 def make_detector(config: TurnSettings, scorer: TurnScorer | None,
                   text_prob: Callable[[float], float | None] | None = None):
     """The capture side's detector for `config` (e.g. an EngineConfig): semantic when it is on and a model is
-    loaded, else the VAD's silence alone (`TurnDetector`)."""
+    loaded, else the VAD's silence alone (`TurnDetector`). Full duplex (`barge_in`) takes the faster operating
+    point."""
     if scorer is not None and config.end_of_turn.semantic:
-        return SemanticTurnDetector(config.vad, config.end_of_turn, scorer, text_prob)
+        return SemanticTurnDetector(config.vad, config.end_of_turn, scorer, text_prob, full_duplex=config.barge_in)
     return TurnDetector(config.vad)
