@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 # every external tool a test needs (a missing one would skip it), and the apt package that provides it
 TOOL_PACKAGES = {"Xvfb": "xvfb", "import": "imagemagick", "espeak-ng": "espeak-ng", "pulseaudio": "pulseaudio",
                  "pactl": "pulseaudio-utils", "parec": "pulseaudio-utils", "paplay": "pulseaudio-utils",
-                 "xdotool": "xdotool"}
+                 "xdotool": "xdotool", "flite": "flite"}
 
 
 # -- finding 2 ------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from tests.fast import mark_fast
 FAST = (
     "test_vad.py",
     "test_semantic.py",
+    "test_turn_corpus.py",
 )
 
 
