@@ -25,7 +25,9 @@ from app.window.talk_vad import TalkVad
 from core.audio.backend import AudioBackend
 from core.engine.events import EngineError, EngineState, ErrorKind
 from core.listeners.bridge import ListenerBridge
+from core.listeners.events import ASR
 from core.turns.config import VAD_RATE_HZ
+from core.turns.transcript_config import TranscriptConfig
 from models.errors import DeviceError, UserError
 from models.special_tokens import DEFAULT_SYSTEM_PROMPT
 
@@ -73,8 +75,8 @@ class Session(QObject):
         self._turn_floor = 0  # turn ids a restored conversation already uses
         self._incoming.connect(self.event.emit, Qt.ConnectionType.QueuedConnection)
         self._partial = PartialFeed(lambda: self.listeners)
-        self._eot = SessionEndOfTurn(self._incoming.emit)
-        self.talk_vad.set_tap(self._partial.on_frame)
+        self._eot = SessionEndOfTurn(self._incoming.emit, self._asr_running)
+        self.talk_vad.set_tap(self._on_frame)
 
     # -- models and settings --------------------------------------------------------------------------------
     def set_models(self, runner: Any, vocoder: Any, playback: Any, label: str) -> Future:
@@ -227,6 +229,7 @@ class Session(QObject):
         first_turn_id = max(last, self._turn_floor) + 1  # ids never restart: the GUI log is keyed by them
         config = self.settings.config()  # settings change without a reload: the models stay, the config is new
         scorer = self._eot.scorer(config.engine.end_of_turn)
+        self._eot.use_transcript(TranscriptConfig())  # config.engine.transcript once EngineConfig holds it
         companion = Companion(config, runner, vocoder, playback, EndOfTurn(scorer), audio=self.audio)
         return companion.engine(
             sink=lambda ev: self._sink(ev, gen),
@@ -289,6 +292,7 @@ class Session(QObject):
 
     def _stop_all(self) -> None:
         self._stop_engine()
+        self._eot.close()
         if self.listeners is not None:
             self.listeners.close()
 
@@ -297,6 +301,7 @@ class Session(QObject):
         if generation != self._live_generation and isinstance(ev, EngineError) and ev.fatal:
             log.info("dropped a fatal error from a replaced engine: %s", ev.message)
             return
+        self._eot.on_event(ev)
         self._route_to_listeners(ev)
         self._incoming.emit(ev)
 
@@ -304,8 +309,16 @@ class Session(QObject):
         if self.listeners is None:
             return
         self._partial.on_event(ev)
-        self._eot.on_event(ev)
         self._bridge.on_event(ev)
+
+    # -- engine-capture thread --------------------------------------------------------------------------------
+    def _on_frame(self, frame: Any) -> None:
+        self._partial.on_frame(frame)
+        self._eot.on_frame(frame)
+
+    def _asr_running(self) -> bool:
+        lis = self.listeners
+        return lis is not None and lis.status()[ASR].enabled
 
 
 def _log_failure(fut: Future) -> None:
