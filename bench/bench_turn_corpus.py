@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import turn_policies as tp  # noqa: E402
 from bench import turn_text  # noqa: E402
-from bench.turn_traces import load_traces  # noqa: E402
+from bench.turn_traces import load_traces, refresh_prosody  # noqa: E402
 from core.turns.course import DEFAULT_WEIGHTS, load_weights  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ def fit(args) -> int:
     clips = load_corpus()
     train = [c for c in clips if c.split == "train"]
     traces = load_traces(train, corpus_dir(), args.workers)
+    refresh_prosody(traces, train)
     sphinx = turn_text.sphinx(train, traces, corpus_dir())
     w = tp.fit_course(train, traces, sphinx, f"turn corpus TRAIN split ({len(train)} clips, "
                       f"{corpus_dir().name}), text: pocketsphinx partials + lexical signal")
@@ -105,11 +106,12 @@ def curves(args) -> int:
 
     clips = load_corpus()
     traces = load_traces(clips, corpus_dir(), args.workers)
+    refresh_prosody(traces, clips)
     train = [c for c in clips if c.split == "train"]
     weights = load_weights(args.weights)
     ablation = tp.fit_course(train, traces, tp.no_text, "ablation: no prosody",
                              drop=tuple(n for n in weights.audio.features if n not in (
-                                 "p_now", "p_mean", "p_min", "p_max", "p_first", "silence_s", "log_speech_s")))
+                                 "p_now", "p_mean", "p_min", "p_max", "p_first", "silence_s")))
     cands = candidates(weights, ablation, clips, traces, corpus_dir())
     res: dict = {"thresholds_chosen_on": "train", "cells": {}}
     for (split, synth), cell in sorted(_cells(clips).items()):

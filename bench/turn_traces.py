@@ -109,6 +109,22 @@ def trace_clip(samples_16k: np.ndarray, speech_end_s: float, vad, scorer, clip_i
     return ClipTrace(clip_id, silences)
 
 
+def refresh_prosody(traces: dict[str, ClipTrace], clips) -> None:
+    """Recompute every silence's prosody with today's core.turns.prosody from the clip's audio (the Smart Turn
+    course stays as traced): the speech before the silence plus the first call's silence, as the live detector
+    measures it at its first call."""
+    for clip in clips:
+        x = None
+        for s in traces[clip.id].silences:
+            if not s.checks:
+                continue
+            x = clip.samples() if x is None else x
+            first = s.checks[0].silence_ms
+            end = int(round((s.start_s + first / 1000) * VAD_RATE_HZ))
+            begin = max(0, end - int(3.5 * VAD_RATE_HZ))
+            s.prosody = prosody_before_pause(x[begin:end], int(round(first / 1000 * VAD_RATE_HZ))).as_list()
+
+
 def _to_json(t: ClipTrace) -> str:
     return json.dumps(dataclasses.asdict(t), separators=(",", ":"))
 

@@ -27,7 +27,6 @@ from core.engine.events import EngineError, EngineState, ErrorKind
 from core.listeners.bridge import ListenerBridge
 from core.listeners.events import ASR
 from core.turns.config import VAD_RATE_HZ
-from core.turns.transcript_config import TranscriptConfig
 from models.errors import DeviceError, UserError
 from models.special_tokens import DEFAULT_SYSTEM_PROMPT
 
@@ -229,7 +228,7 @@ class Session(QObject):
         first_turn_id = max(last, self._turn_floor) + 1  # ids never restart: the GUI log is keyed by them
         config = self.settings.config()  # settings change without a reload: the models stay, the config is new
         scorer = self._eot.scorer(config.engine.end_of_turn)
-        self._eot.use_transcript(TranscriptConfig())  # config.engine.transcript once EngineConfig holds it
+        self._eot.use_transcript(config.engine.transcript)
         companion = Companion(config, runner, vocoder, playback, EndOfTurn(scorer), audio=self.audio)
         return companion.engine(
             sink=lambda ev: self._sink(ev, gen),

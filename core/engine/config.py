@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from core.audio.levels import LevelConfig
 from core.options import check, opt
 from core.turns.config import VAD_FRAME_MS, EndOfTurnConfig, VadConfig
+from core.turns.transcript_config import TranscriptConfig
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class EngineConfig:
 
     vad: VadConfig = field(default_factory=VadConfig)
     end_of_turn: EndOfTurnConfig = field(default_factory=EndOfTurnConfig)
+    transcript: TranscriptConfig = field(default_factory=TranscriptConfig)  # the text end-of-turn signal's source
     audio: AudioConfig = field(default_factory=AudioConfig)
     levels: LevelConfig = field(default_factory=LevelConfig)  # MicLevel period, silence and noise warnings
     barge_in: bool = opt(False, "let speech interrupt replies (use headphones); off: half-duplex, the mic is "
@@ -63,6 +65,7 @@ class EngineConfig:
         check(isinstance(self.vad, VadConfig), "vad must be a VadConfig")
         check(isinstance(self.audio, AudioConfig), "audio must be an AudioConfig")
         check(isinstance(self.end_of_turn, EndOfTurnConfig), "end_of_turn must be an EndOfTurnConfig")
+        check(isinstance(self.transcript, TranscriptConfig), "transcript must be a TranscriptConfig")
         check(isinstance(self.levels, LevelConfig), "levels must be a LevelConfig")
         check(
             VAD_FRAME_MS <= self.barge_in_ms <= 5000.0,

@@ -1,8 +1,7 @@
 """The "course" end-of-turn policy: a classifier over the whole course of a pause.
 
 At each model call during a silence the features are: the audio model's probability now, and its mean, minimum,
-maximum and first value over this silence; how long the silence has lasted; how much the user has said; the
-prosody of the speech before the pause (core.turns.prosody); and, when a partial transcript exists, the text
+maximum and first value over this silence; how long the silence has lasted; the prosody of the speech before the pause (core.turns.prosody); and, when a partial transcript exists, the text
 end-of-utterance probability. A logistic regression (weights in `assets/end_of_turn/course.json`, fitted on the
 training split of the project's turn corpus by `bench/bench_turn_corpus.py fit`) turns them into a score; the
 turn ends at the first call whose score reaches the operating point (`EndOfTurnConfig.commit_score`, or
@@ -26,7 +25,7 @@ from core.turns.prosody import Prosody
 log = logging.getLogger(__name__)
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "end_of_turn" / "course.json"
-AUDIO_FEATURES = ("p_now", "p_mean", "p_min", "p_max", "p_first", "silence_s", "log_speech_s") + PROSODY_NAMES
+AUDIO_FEATURES = ("p_now", "p_mean", "p_min", "p_max", "p_first", "silence_s") + PROSODY_NAMES
 TEXT_FEATURES = AUDIO_FEATURES + ("p_text",)
 FORMAT = 1
 
@@ -104,7 +103,7 @@ def features(probs: list[float], silence_ms: float, context: SilenceContext,
              text_prob: float | None) -> list[float]:
     """The feature vector of one call (TEXT_FEATURES' order; the text entry only when text_prob is given)."""
     x = [probs[-1], sum(probs) / len(probs), min(probs), max(probs), probs[0], silence_ms / 1000.0,
-         math.log(max(context.speech_ms, 100.0) / 1000.0), *context.prosody.as_list()]
+         *context.prosody.as_list()]
     return x + [text_prob] if text_prob is not None else x
 
 

@@ -38,14 +38,17 @@ class Prosody:
     energy_slope_db_s: float  # level slope over the last 250 ms of speech, dB per second
     final_run_ratio: float  # last voiced run / median voiced run (> 1: final lengthening)
     unvoiced_tail_ms: float  # speech after the last voiced frame (a final consonant)
+    last_run_drop_st: float  # F0 at the end of the last voiced run vs its highest point, semitones (<= 0)
+    last_run_ms: float  # the last voiced run's length
+    level_end_db: float  # the last 100 ms of speech vs the median speech level, dB
 
     def as_list(self) -> list[float]:
-        return [self.f0_end_st, self.f0_slope_st_s, self.energy_slope_db_s, self.final_run_ratio,
-                self.unvoiced_tail_ms]
+        return [getattr(self, n) for n in NAMES]
 
 
-NAMES = ("f0_end_st", "f0_slope_st_s", "energy_slope_db_s", "final_run_ratio", "unvoiced_tail_ms")
-NEUTRAL = Prosody(0.0, 0.0, 0.0, 1.0, 0.0)
+NAMES = ("f0_end_st", "f0_slope_st_s", "energy_slope_db_s", "final_run_ratio", "unvoiced_tail_ms",
+         "last_run_drop_st", "last_run_ms", "level_end_db")
+NEUTRAL = Prosody(0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def _frames(x: np.ndarray) -> np.ndarray:
@@ -135,4 +138,7 @@ def prosody_before_pause(samples_16k: np.ndarray, silence_samples: int) -> Proso
         energy_slope_db_s=_slope(level_db[max(0, end - 25):end]),
         final_run_ratio=float(lengths[-1] / max(np.median(lengths), 1.0)),
         unvoiced_tail_ms=float(1000.0 * (end - last_end) * HOP_S),
+        last_run_drop_st=float(np.median(tail) - st[last_start:last_end].max()),
+        last_run_ms=float(1000.0 * (last_end - last_start) * HOP_S),
+        level_end_db=float(level_db[max(0, end - 10):end].mean() - np.median(level_db[loud])),
     )
