@@ -65,6 +65,10 @@ def headline(ours, decoder, sampling, turns: int, false_cuts: bool = True,
     out = dict(figs["after"])
     out["before"] = figs["before"]
     out["before_over_after"] = {key: _ratio(figs["before"][key], figs["after"][key]) for key, _ in FIGURES}
+    out["before_over_after_paired"] = {  # the median over sentences of each sentence's before/after
+        key: statistics.median(_ratio(b, a) for b, a in zip(figs["before"]["per_turn"][key],
+                                                             figs["after"]["per_turn"][key], strict=True))
+        for key, _ in FIGURES}
     out["schedule"], out["prebuffer_ms"] = list(plan.schedule.chunk_units), plan.prebuffer_ms
     out["duplex"] = stages["after"].duplex
     out["order"] = [name for name, _ in blocks(turns)]
@@ -79,6 +83,8 @@ def summary(rows: list[dict], stage, false_cuts: bool = True) -> dict:
     keys = [k for k in rows[0] if k.endswith("_s")]
     out = {k.removesuffix("_s") + "_ms": 1000 * statistics.median(r[k] for r in rows) for k in keys}
     out["turns"] = len(rows)
+    out["per_turn"] = {key: [round(1000 * r[key.removesuffix("_ms") + "_s"], 1) for r in rows]
+                       for key, _ in FIGURES}  # in run order; turn i spoke sentence i (both points)
     out["replies_dropped_per_turn"] = statistics.mean(r["replies_started"] - 1 for r in rows)
     out["early_cuts"] = sum(r["early_cuts"] for r in rows)
     out["end_of_turn"] = stage.end_of_turn.status
@@ -105,6 +111,8 @@ def format_before_after(h: dict, fmt) -> list[str]:
              f"{'turn stage':<50} {'before':>10} {'after':>10} {'b/a':>7}", "-" * 80]
     for key, label in FIGURES:
         lines.append(f"{label:<50} {fmt(b[key]):>10} {fmt(h[key]):>10} {fmt(h['before_over_after'][key]):>7}")
+    paired = h["before_over_after_paired"]["speech_end_to_first_sample_ms"]
+    lines.append(f"{'  b/a per sentence (median over the sentences)':<50} {'':>10} {'':>10} {fmt(paired):>7}")
     lines.append(f"{'  speculation: replies dropped per turn':<50} {fmt(b['replies_dropped_per_turn']):>10} "
                  f"{fmt(h['replies_dropped_per_turn']):>10}")
     if "paused_false_cut_rate" in h and "paused_false_cut_rate" in b:

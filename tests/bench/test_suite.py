@@ -42,6 +42,8 @@ def test_headline_measures_before_issue_32_and_the_app_defaults_in_the_same_run(
     for fig in ("speech_end_to_first_sample_ms", "decision_ms", "after_decision_ms"):
         assert before[fig] > 0 and h[fig] > 0
         assert h["before_over_after"][fig] == pytest.approx(before[fig] / h[fig])
+        assert h["before_over_after_paired"][fig] == pytest.approx(before[fig] / h[fig])  # one sentence: the same
+        assert before["per_turn"][fig] == [pytest.approx(before[fig], abs=0.05)]
     for point in (h, before):  # the wait is the decision plus the rest, per turn
         assert point["speech_end_to_first_sample_ms"] == pytest.approx(point["decision_ms"] +
                                                                        point["after_decision_ms"], abs=1e-6)
