@@ -66,8 +66,8 @@ def headline(ours, decoder, sampling, turns: int, false_cuts: bool = True,
     out["before"] = figs["before"]
     out["before_over_after"] = {key: _ratio(figs["before"][key], figs["after"][key]) for key, _ in FIGURES}
     out["before_over_after_paired"] = {  # the median over sentences of each sentence's before/after
-        key: statistics.median(_ratio(b, a) for b, a in zip(figs["before"]["per_turn"][key],
-                                                             figs["after"]["per_turn"][key], strict=True))
+        key: statistics.median(_ratio(b[_s(key)], a[_s(key)]) for b, a in zip(rows["before"], rows["after"],
+                                                                                strict=True))
         for key, _ in FIGURES}
     out["schedule"], out["prebuffer_ms"] = list(plan.schedule.chunk_units), plan.prebuffer_ms
     out["duplex"] = stages["after"].duplex
@@ -83,7 +83,7 @@ def summary(rows: list[dict], stage, false_cuts: bool = True) -> dict:
     keys = [k for k in rows[0] if k.endswith("_s")]
     out = {k.removesuffix("_s") + "_ms": 1000 * statistics.median(r[k] for r in rows) for k in keys}
     out["turns"] = len(rows)
-    out["per_turn"] = {key: [round(1000 * r[key.removesuffix("_ms") + "_s"], 1) for r in rows]
+    out["per_turn"] = {key: [round(1000 * r[_s(key)], 1) for r in rows]
                        for key, _ in FIGURES}  # in run order; turn i spoke sentence i (both points)
     out["replies_dropped_per_turn"] = statistics.mean(r["replies_started"] - 1 for r in rows)
     out["early_cuts"] = sum(r["early_cuts"] for r in rows)
@@ -97,6 +97,11 @@ def summary(rows: list[dict], stage, false_cuts: bool = True) -> dict:
         out["paused_false_cut_rate"] = paused["paused_false_cut_rate"]
         out["paused_one_turn"] = f"{paused['paused_one_turn']}/{paused['paused_total']}"
     return out
+
+
+def _s(key: str) -> str:
+    """A row's key (seconds) for a figure's key (ms)."""
+    return key.removesuffix("_ms") + "_s"
 
 
 def _ratio(before: float, after: float) -> float:
