@@ -3,7 +3,9 @@
 It owns every step between "these are the settings" and "the engine can start": resolving each model source (a
 folder, or a hub id downloaded with progress), the memory check, loading the runner and the vocoder, warm-up, the
 playback plan (the "auto" schedule is measured here) and the end-of-turn model. `converse`, `reply`, the window,
-the benchmarks and the tests all build through it, so they cannot drift apart.
+the benchmarks and the tests all build through it, so they cannot drift apart. The turn stage (VAD, end of turn,
+duplex, the Smart Turn scorer) comes from here for all of them: `turn_stage(config)` for `main.py turns` and
+bench/suite.py (no companion), `Companion.turn_stage()` for `converse` and the window.
 
     companion = build(CompanionConfig(model=ModelSource("CASIA-LM/OpenS2S", "THUDM/glm-4-voice-decoder")))
     engine = companion.engine(sink=print)
@@ -39,6 +41,25 @@ class EndOfTurn:
     status: str = "off"
 
 
+@dataclass(frozen=True)
+class TurnStage:
+    """The turn stage as the app runs it: `settings` (the `EngineConfig`: `vad`, `end_of_turn`, `barge_in`, what
+    core.turns reads as `TurnSettings`) and the Smart Turn scorer with its status line."""
+
+    settings: Any  # core.engine.config.EngineConfig
+    end_of_turn: EndOfTurn
+
+    @property
+    def duplex(self) -> str:
+        """'full' (barge_in: the user may interrupt a reply) or 'half' (the mic is ignored while the app speaks)."""
+        return "full" if self.settings.barge_in else "half"
+
+
+def turn_stage(config: CompanionConfig) -> TurnStage:
+    """The turn stage `config` describes, its scorer loaded (`load_end_of_turn`)."""
+    return TurnStage(config.engine, load_end_of_turn(config))
+
+
 @dataclass
 class Companion:
     """A built companion: the loaded weights and the plan; `engine()` makes the realtime engine around them."""
@@ -49,6 +70,10 @@ class Companion:
     playback: Any = None  # core.voice.schedule_plan.PlaybackPlan
     end_of_turn: EndOfTurn = field(default_factory=EndOfTurn)
     audio: Any = None  # the audio backend (None: the sounddevice module)
+
+    def turn_stage(self) -> TurnStage:
+        """What `engine()` runs the turn stage on."""
+        return TurnStage(self.config.engine, self.end_of_turn)
 
     def engine(self, **kwargs: Any):
         """`core.engine.engine.Engine` for this companion; `kwargs` (sink, conversation, listeners' text signal,

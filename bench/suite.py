@@ -5,6 +5,8 @@
                           [--repeats 3] [--turns 10] [--json suite.json]
 
 Prints a table and writes JSON. Every ratio compares figures measured in this run (alternating repeats, medians).
+The headline (end of speech -> first reply sample) is measured twice in the run, on the same sentences: with the
+turn stage as before issue 32 (bench/turn_baselines.py) and with the app's defaults (app.assembly.turn_stage).
 See docs/performance.md for the method and each figure.
 """
 
@@ -27,6 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.suite_engine import END_SILENCE_MS, engine_turns, engine_vad_turns, espeak_speech_16k  # noqa: E402
+from bench.suite_headline import format_before_after, headline  # noqa: E402
 from bench.suite_measure import (  # noqa: E402
     ReplyFigures,
     baseline_reply,
@@ -35,11 +38,11 @@ from bench.suite_measure import (  # noqa: E402
     multi_turn,
     ours_reply,
 )
+from bench.turn_baselines import app_config  # noqa: E402
 from core.compute import configure_cpu_threads  # noqa: E402
 from core.engine.warmup import warm_up  # noqa: E402
 from core.lm.conversation import Conversation  # noqa: E402
 from core.lm.runner import OpenS2SRunner  # noqa: E402
-from core.turns.config import VadConfig  # noqa: E402
 from models.rates import SPEECH_RATE_HZ  # noqa: E402
 from testing.synthetic import synthetic_clip  # noqa: E402
 
@@ -163,8 +166,7 @@ def measure(ckpt: Path, decoder_dir: Path, device: str = "cpu", repeats: int = 3
         rows = engine_turns(ours, decoder, clip, greedy(max_text, max_units), n_engine_turns)
         res["engine"] = _medians_ms(rows)
     if vad:
-        res["engine_vad"] = {"speculative": vad["speculative"], "no_speculation": vad["no_speculation"],
-                             "speculate_after_ms": VadConfig().speculate_after_ms}
+        res["engine_vad"] = {k: vad[k] for k in ("speculative", "no_speculation", "speculate_after_ms")}
         if headline_turns:
             res["headline"] = headline(ours, decoder, greedy(max_text, max_units), headline_turns, false_cuts,
                                        speculate_at_ms)
@@ -186,41 +188,19 @@ def _vad_engine(ours, decoder, sampling, turns: int) -> dict | None:
     speech = espeak_speech_16k() if turns else None
     if speech is None:
         return None
-    spec = engine_vad_turns(ours, decoder, speech, sampling, turns, VadConfig().speculate_after_ms)
-    plain = engine_vad_turns(ours, decoder, speech, sampling, turns, None)
-    return {"clip": spec[0]["samples"], "speculative": _medians_ms(spec), "no_speculation": _medians_ms(plain)}
+    spec_cfg, plain_cfg = vad_only_configs()
+    spec = engine_vad_turns(ours, decoder, speech, sampling, turns, spec_cfg)
+    plain = engine_vad_turns(ours, decoder, speech, sampling, turns, plain_cfg)
+    return {"clip": spec[0]["samples"], "speculative": _medians_ms(spec), "no_speculation": _medians_ms(plain),
+            "speculate_after_ms": spec_cfg.vad.speculate_after_ms}
 
 
-def headline(ours, decoder, sampling, turns: int, false_cuts: bool = True,
-             speculate_at_ms: float | None = None) -> dict:
-    """The app's defaults (semantic end of turn + speculative start, the "auto" vocoder schedule and jitter
-    buffer) on the complete espeak-ng sentences
-    (bench/turn_sets.py), spoken into the fake microphone: end of speech -> first reply sample, the end-of-turn
-    decision, the cost of speculation; and the false cuts of the audio model on the paused sentences."""
-    from app.assembly import load_end_of_turn, playback_plan
-    from app.config import CompanionConfig
-    from bench import turn_sets
-    from bench.bench_turns import figures
-    from core.turns.vad import SileroVad
-
-    app = CompanionConfig()  # the app's defaults, through the app's assembly
-    eot = load_end_of_turn(app)
-    scorer, status = eot.scorer, eot.status
-    sentences = [espeak_speech_16k(t) for t in turn_sets.COMPLETE]
-    plan = playback_plan(app, ours, decoder)  # the default vocoder schedule ("auto"), planned on this machine
-    rows = engine_vad_turns(ours, decoder, sentences, sampling, turns, VadConfig().speculate_after_ms, scorer,
-                            speculate_at_ms, plan)
-    out = _medians_ms(rows)
-    out["schedule"], out["prebuffer_ms"] = list(plan.schedule.chunk_units), plan.prebuffer_ms
-    out["end_of_turn"] = status
-    out["turns"] = len(rows)
-    out["replies_dropped_per_turn"] = statistics.mean(r["replies_started"] - 1 for r in rows)
-    out["early_cuts"] = sum(r["early_cuts"] for r in rows)
-    if scorer is not None and false_cuts:
-        paused = figures(SileroVad(), scorer, complete=[])
-        out["paused_false_cut_rate"] = paused["paused_false_cut_rate"]
-        out["paused_one_turn"] = f"{paused['paused_one_turn']}/{paused['paused_total']}"
-    return out
+def vad_only_configs():
+    """(with, without the speculative start): the app's engine config with the semantic end of turn off (the VAD's
+    silence ends turns), for the rows measured from the dispatch."""
+    engine = app_config().engine
+    vad_only = dataclasses.replace(engine, end_of_turn=dataclasses.replace(engine.end_of_turn, semantic=False))
+    return vad_only, dataclasses.replace(vad_only, vad=dataclasses.replace(vad_only.vad, speculate_after_ms=None))
 
 
 def _ours_first_sample_ms(res: dict) -> float:
@@ -249,6 +229,7 @@ def ratios(res: dict) -> dict:
     if "headline" in res:
         out["headline_speedup"] = (res["end_silence_ms"] + b["first_audio_ms"]) / res["headline"][
             "speech_end_to_first_sample_ms"]
+        out["headline_before_over_after"] = res["headline"]["before_over_after"]["speech_end_to_first_sample_ms"]
     return out
 
 
@@ -341,9 +322,11 @@ def format_table(res: dict) -> str:
                  f"tokens: {res['same_tokens']}; peak RSS {res['memory']['peak_rss_mb']:.0f} MB (process)")
     if "headline" in res:
         h = res["headline"]
-        lines.append(f"headline: end of turn {h['end_of_turn']}; vocoder schedule (auto) {h['schedule']}, "
-                     f"jitter buffer {h['prebuffer_ms']:.0f} ms")
+        lines.append(f"headline: end of turn {h['end_of_turn']}; {h['duplex']} duplex (the app default); vocoder "
+                     f"schedule (auto) {h['schedule']}, jitter buffer {h['prebuffer_ms']:.0f} ms")
     lines += [f"target {k}: {v['value']:.3g} -> {'MET' if v['met'] else 'NOT MET'}" for k, v in res["targets"].items()]
+    if "headline" in res:
+        lines += ["", *format_before_after(res["headline"], _fmt)]
     return "\n".join(lines)
 
 
@@ -358,9 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--turns", type=int, default=10)
     ap.add_argument("--engine-turns", type=int, default=3)
     ap.add_argument("--headline-turns", type=int, default=8,
-                    help="spoken turns for the end of speech -> first sample headline (0: skip)")
+                    help="spoken turns for the end of speech -> first sample headline, for each of the two turn "
+                         "stages (before issue 32, the app's defaults; 0: skip)")
     ap.add_argument("--speculate-at-ms", type=float,
-                    help="headline: the speculative reply's start in ms of silence (default: EndOfTurnConfig's)")
+                    help="headline: the speculative reply's start in ms of silence, for the app's defaults "
+                         "(default: theirs); 'before' keeps its own")
     ap.add_argument("--max-text-tokens", type=int, default=24)
     ap.add_argument("--max-units", type=int, default=48)
     ap.add_argument("--warm-up", action="store_true",

@@ -7,7 +7,6 @@ time, so the VAD ends the turn and the speculative turn start (`VadConfig.specul
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import tempfile
 import time
@@ -19,7 +18,7 @@ import soxr
 from core.engine.config import EngineConfig
 from core.engine.engine import Engine
 from core.engine.events import EngineState, ReplyEnded, UserTurnCaptured
-from core.turns.config import VAD_RATE_HZ, EndOfTurnConfig, VadConfig
+from core.turns.config import VAD_RATE_HZ, VadConfig
 from core.voice.schedule_plan import PlaybackPlan
 from testing.collector import EventCollector
 from testing.espeak import espeak, espeak_available
@@ -89,23 +88,19 @@ class CountingRunner:
         return getattr(self._runner, name)
 
 
-def engine_vad_turns(runner, decoder, speech_16k, sampling, turns: int, speculate_ms: float | None,
-                     end_of_turn=None, speculate_at_ms: float | None = None,
-                     playback: PlaybackPlan | None = None) -> list[dict]:
+def engine_vad_turns(runner, decoder, speech_16k, sampling, turns: int, config: EngineConfig,
+                     end_of_turn=None, playback: PlaybackPlan | None = None) -> list[dict]:
     """`turns` one-turn conversations spoken into the fake mic (`speech_16k`: one clip, or a list used in turn);
-    per turn: the captured samples, end of speech -> first sample, dispatched -> first sample, the speculative
-    head start (0 without speculation) and the replies started for it (> 1: speculative replies dropped).
-    end_of_turn: a Smart Turn scorer (the app's default semantic end of turn) or None (the VAD's silence);
-    speculate_at_ms: the semantic detector's speculative start (None: EndOfTurnConfig's default); playback: the
-    vocoder's schedule, jitter buffer and seed (None: the engine's default, the "fast" schedule, seed 0)."""
+    per turn: the captured samples, end of speech -> first sample, dispatched -> first sample, the end-of-turn
+    decision (end of speech -> dispatch), the speculative head start (0 without speculation) and the replies
+    started for it (> 1: speculative replies dropped).
+    config: the engine's config as the caller built it (its `vad`, `end_of_turn` and duplex mode are used as they
+    are: the app's through app.assembly.turn_stage, or a named baseline); end_of_turn: the Smart Turn scorer (None:
+    the VAD's silence ends turns); playback: the vocoder's schedule, jitter buffer and seed (None: the engine's
+    default, the "fast" schedule, seed 0)."""
     events, audio = EventCollector(), FakeAudio()
-    semantic = EndOfTurnConfig(semantic=end_of_turn is not None)
-    if speculate_at_ms is not None:
-        semantic = dataclasses.replace(semantic, speculate_at_ms=speculate_at_ms)
-    cfg = EngineConfig(vad=VadConfig(end_silence_ms=END_SILENCE_MS, speculate_after_ms=speculate_ms),
-                       end_of_turn=semantic)
     counting = CountingRunner(runner)
-    eng = Engine(counting, decoder, playback=playback, config=cfg, sink=events, audio=audio, sampling=sampling,
+    eng = Engine(counting, decoder, playback=playback, config=config, sink=events, audio=audio, sampling=sampling,
                  end_of_turn=end_of_turn)
     clips = speech_16k if isinstance(speech_16k, list) else [speech_16k]
     mic_clips = [soxr.resample(c, VAD_RATE_HZ, audio.in_rate_hz).astype(np.float32) for c in clips]
@@ -127,6 +122,7 @@ def engine_vad_turns(runner, decoder, speech_16k, sampling, turns: int, speculat
                 "dispatch_to_first_sample_s": t.first_play_t - t.dispatched_t,
                 "head_start_s": t.dispatched_t - t.speculated_t if t.speculated_t is not None else 0.0,
                 "decision_s": turn.dispatched_t - turn.speech_end_t,
+                "after_decision_s": t.first_play_t - turn.dispatched_t,  # the rest: the reply's part of the wait
                 "replies_started": counting.replies - started,
                 "early_cuts": cuts,
             })

@@ -19,11 +19,25 @@ log = logging.getLogger(__name__)
 RETRY_S = 2.0  # after a device loss, try to reopen this often
 
 
+def turn_flag_groups() -> tuple[FlagGroup, ...]:
+    """The turn-taking flags (`converse` and `main.py turns` offer the same ones)."""
+    from core.engine.config import EngineConfig
+    from core.turns.config import EndOfTurnConfig, VadConfig
+
+    return (
+        FlagGroup("engine", EngineConfig, fields=("barge_in", "barge_in_ms"), title="turn-taking"),
+        FlagGroup("engine.vad", VadConfig, fields=("end_silence_ms", "speculate_after_ms", "max_turn_ms"),
+                  title="turn-taking"),
+        FlagGroup("engine.end_of_turn", EndOfTurnConfig, fields=("semantic", "smart_turn_model"), title="turn-taking"),
+        FlagGroup("engine.end_of_turn", EndOfTurnConfig, prefix="eot-", title="turn-taking",
+                  fields=("commit_prob", "hold_prob", "first_check_ms", "max_silence_ms", "rejoin_ms")),
+    )
+
+
 def flag_groups() -> tuple[FlagGroup, ...]:
     """The config fields `converse` offers as flags (defaults and help come from the fields)."""
-    from core.engine.config import AudioConfig, EngineConfig
+    from core.engine.config import AudioConfig
     from core.lm.sampling import SamplingConfig
-    from core.turns.config import EndOfTurnConfig, VadConfig
     from core.voice.config import VoiceConfig
 
     return (
@@ -32,12 +46,7 @@ def flag_groups() -> tuple[FlagGroup, ...]:
         FlagGroup("voice", VoiceConfig, prefix="vocoder-", title="voice"),
         FlagGroup("engine.audio", AudioConfig, fields=("input_device", "output_device", "input_rate_hz",
                                                         "output_rate_hz"), title="audio devices"),
-        FlagGroup("engine", EngineConfig, fields=("barge_in", "barge_in_ms"), title="turn-taking"),
-        FlagGroup("engine.vad", VadConfig, fields=("end_silence_ms", "speculate_after_ms", "max_turn_ms"),
-                  title="turn-taking"),
-        FlagGroup("engine.end_of_turn", EndOfTurnConfig, fields=("semantic", "smart_turn_model"), title="turn-taking"),
-        FlagGroup("engine.end_of_turn", EndOfTurnConfig, prefix="eot-", title="turn-taking",
-                  fields=("commit_prob", "hold_prob", "first_check_ms", "max_silence_ms", "rejoin_ms")),
+        *turn_flag_groups(),
         FlagGroup("sampling", SamplingConfig, fields=("temperature", "top_p", "seed", "max_text_tokens", "max_units"),
                   title="sampling"),
         FlagGroup("", CompanionConfig, fields=("warm_up",)),

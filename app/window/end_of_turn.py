@@ -39,17 +39,20 @@ class SessionEndOfTurn:
         self._preroll: collections.deque[np.ndarray] = collections.deque(maxlen=PREROLL_FRAMES)
 
     def scorer(self, config) -> Any:
-        """The Smart Turn scorer for an EndOfTurnConfig (None: off; the status says why)."""
-        if not config.semantic:
+        """The Smart Turn scorer for a CompanionConfig (None: off; the status says why), loaded through the
+        assembly (`app.assembly.load_end_of_turn`, as `converse`, `main.py turns` and the suite load it) once per
+        model file."""
+        eot = config.engine.end_of_turn
+        if not eot.semantic:
             self._emit(ListenerStatus(NAME, False, "off in Settings; the end-of-turn silence ends a turn"))
             return None
-        if config.smart_turn_model not in self._loaded:
-            from core.turns.smart_turn import load_smart_turn
+        if eot.smart_turn_model not in self._loaded:
+            from app.assembly import load_end_of_turn
 
-            self._loaded[config.smart_turn_model] = load_smart_turn(config.smart_turn_model)
-        model, status = self._loaded[config.smart_turn_model]
-        self._emit(ListenerStatus(NAME, model is not None, status.split(" — ", 1)[-1]))
-        return model
+            self._loaded[eot.smart_turn_model] = load_end_of_turn(config)
+        loaded = self._loaded[eot.smart_turn_model]
+        self._emit(ListenerStatus(NAME, loaded.scorer is not None, loaded.status.split(" — ", 1)[-1]))
+        return loaded.scorer
 
     def use_transcript(self, config: TranscriptConfig) -> None:
         """Engine-control thread: the partial transcript source; pocketsphinx is loaded once, when first needed."""

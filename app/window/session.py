@@ -227,7 +227,7 @@ class Session(QObject):
         last = self.engine.last_turn_id if self.engine is not None else 0
         first_turn_id = max(last, self._turn_floor) + 1  # ids never restart: the GUI log is keyed by them
         config = self.settings.config()  # settings change without a reload: the models stay, the config is new
-        scorer = self._eot.scorer(config.engine.end_of_turn)
+        scorer = self._eot.scorer(config)
         self._eot.use_transcript(config.engine.transcript)
         companion = Companion(config, runner, vocoder, playback, EndOfTurn(scorer), audio=self.audio)
         return companion.engine(

@@ -3,6 +3,7 @@ machine's speed (no timed assertions)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -27,6 +28,34 @@ def test_headline_is_end_of_speech_to_first_sample_first_row(suite_result):
     assert h["replies_dropped_per_turn"] >= 0
     first_row = format_table(suite_result).splitlines()[2]
     assert first_row.startswith("END OF SPEECH -> FIRST REPLY SAMPLE")
+
+
+def test_headline_measures_before_issue_32_and_the_app_defaults_in_the_same_run(suite_result):
+    """The same sentence, spoken once with the pre-issue-32 turn stage and once with the app's defaults (one turn
+    each: after, then before), reported side by side with the duplex mode measured."""
+    from app.config import CompanionConfig
+    from bench.turn_baselines import BEFORE_ISSUE_32
+
+    h = suite_result["headline"]
+    before = h["before"]
+    assert h["order"] == ["after", "before"] and before["turns"] == h["turns"] == 1
+    for fig in ("speech_end_to_first_sample_ms", "decision_ms", "after_decision_ms"):
+        assert before[fig] > 0 and h[fig] > 0
+        assert h["before_over_after"][fig] == pytest.approx(before[fig] / h[fig])
+        assert h["before_over_after_paired"][fig] == pytest.approx(before[fig] / h[fig])  # one sentence: the same
+        assert before["per_turn"][fig] == [pytest.approx(before[fig], abs=0.05)]
+    for point in (h, before):  # the wait is the decision plus the rest, per turn
+        assert point["speech_end_to_first_sample_ms"] == pytest.approx(point["decision_ms"] +
+                                                                       point["after_decision_ms"], abs=1e-6)
+    assert before["config"]["end_of_turn"] == dataclasses.asdict(BEFORE_ISSUE_32)
+    app = CompanionConfig().engine
+    assert h["config"]["end_of_turn"] == dataclasses.asdict(app.end_of_turn)
+    assert h["duplex"] == before["duplex"] == ("full" if app.barge_in else "half")
+    assert suite_result["ratios"]["headline_before_over_after"] == h["before_over_after"][
+        "speech_end_to_first_sample_ms"]
+    table = format_table(suite_result)
+    assert f"{h['duplex']} duplex (the app default)" in table
+    assert "BEFORE_ISSUE_32" in table and "the rest (dispatch -> first sample) ms" in table
 
 
 def test_expected_steps_follow_the_interleave_schedule():
