@@ -72,6 +72,7 @@ def via_turns(monkeypatch, *flags: str) -> Stage:
     monkeypatch.setattr("core.audio.clips.load_audio_file", lambda path: np.zeros(16000, np.float32))
     monkeypatch.setattr("core.turns.vad.SileroVad", lambda: None)
     monkeypatch.setattr("core.turns.offline.simulate_turns", simulate)
+    monkeypatch.setattr("app.commands.turns.transcript_signal", lambda *a: (None, "off — test"))
     args = _parse(turns, "turns", "--audio", "speech.wav", "--json", *flags)
     assert args.func(args) == 0
     return got["stage"]
