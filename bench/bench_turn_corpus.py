@@ -18,6 +18,7 @@ import logging
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,8 @@ def candidates(weights, weights_audio_only, clips, traces, corpus_dir):
 
 
 def fit(args) -> int:
-    from testing.turn_corpus import default_folder as corpus_dir, load_corpus
+    from testing.turn_corpus import default_folder as corpus_dir
+    from testing.turn_corpus import load_corpus
 
     clips = load_corpus()
     train = [c for c in clips if c.split == "train"]
@@ -102,7 +104,8 @@ def fit(args) -> int:
 
 
 def curves(args) -> int:
-    from testing.turn_corpus import default_folder as corpus_dir, load_corpus
+    from testing.turn_corpus import default_folder as corpus_dir
+    from testing.turn_corpus import load_corpus
 
     clips = load_corpus()
     traces = load_traces(clips, corpus_dir(), args.workers)
@@ -177,26 +180,25 @@ def plot(res: dict, path: Path) -> None:
     print(f"wrote {path}")
 
 
-def verify(args) -> int:
-    """The app's defaults (CompanionConfig through app.assembly) over every clip, through simulate_turns (the live
-    detector, compute counted), per split x synthesizer."""
-    from app.assembly import load_end_of_turn
+def _verify_rows(item: tuple[list, bool]) -> dict:
+    """Worker: the app's defaults over these clips through simulate_turns."""
+    clips, full_duplex = item
+    from app.assembly import turn_stage
+    from app.commands.turns import transcript_signal
     from app.config import CompanionConfig
     from core.turns.offline import simulate_turns
     from core.turns.vad import SileroVad
-    from testing.turn_corpus import load_corpus
 
-    clips = load_corpus()
     app = CompanionConfig()
-    cfg = app.engine
-    if args.full_duplex:
-        cfg = dataclasses.replace(cfg, barge_in=True)
-    scorer = load_end_of_turn(app).scorer
+    if full_duplex:
+        app = dataclasses.replace(app, engine=dataclasses.replace(app.engine, barge_in=True))
+    stage = turn_stage(app)
     vad = SileroVad()
     rows = {}
-    t0 = time.perf_counter()
     for c in clips:
-        turns = simulate_turns(c.samples(), cfg, vad, scorer)
+        samples = c.samples()
+        text_prob, _ = transcript_signal(samples, stage.settings, app.engine.transcript)
+        turns = simulate_turns(samples, stage.settings, vad, stage.end_of_turn.scorer, text_prob)
         voiced = [t for t in turns if t.start_s < c.speech_end_s]
         last = voiced[-1] if voiced else None
         rows[c.id] = {"split": c.split, "synth": c.synth, "kind": c.kind, "sentence_kind": c.sentence_kind,
@@ -206,16 +208,31 @@ def verify(args) -> int:
                       "vad_decision_ms": None if last is None else 1000 * (last.decided_s - last.end_s),
                       "model_calls": sum(t.model_calls for t in voiced),
                       "model_ms": sum(1000 * t.model_s for t in voiced)}
+    return rows
+
+
+def verify(args) -> int:
+    """The app's defaults (CompanionConfig through app.assembly, as `main.py turns`) over the clips, through
+    simulate_turns (the live detector, compute counted), per split x synthesizer."""
+    from testing.turn_corpus import load_corpus
+
+    clips = [c for c in load_corpus() if args.split in ("all", c.split)]
+    t0 = time.perf_counter()
+    parts = [clips[i::args.workers] for i in range(args.workers)]
+    rows: dict = {}
+    with ProcessPoolExecutor(args.workers) as pool:
+        for part in pool.map(_verify_rows, [(p, args.full_duplex) for p in parts]):
+            rows.update(part)
     out = {"config": "full duplex" if args.full_duplex else "half-duplex (app default)",
-           "wall_s": time.perf_counter() - t0, "clips": rows, "cells": verify_cells(rows)}
+           "wall_s": time.perf_counter() - t0, "workers": args.workers, "clips": rows, "cells": verify_cells(rows)}
     name = "turn_corpus_verify_full_duplex.json" if args.full_duplex else "turn_corpus_verify.json"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / name).write_text(json.dumps(out, indent=1))
     for cell, f in out["cells"].items():
         print(f"{cell:<22} median {f['median_ms']:.0f} ms, p90 {f['p90_ms']:.0f} ms (from the VAD's end: "
               f"{f['vad_median_ms']:.0f}/{f['vad_p90_ms']:.0f}), paused kept {f['paused_kept']}/{f['paused']} "
-              f"({100 * f['paused_kept_rate']:.1f} %), complete cut {f['complete_cut']}/{f['complete']}, "
-              f"model {f['model_ms_per_call']:.0f} ms/call")
+              f"({100 * f['paused_kept_rate']:.1f} %, one turn after merging {f['paused_one_turn_after_merge']}), "
+              f"complete cut {f['complete_cut']}/{f['complete']}, model {f['model_ms_per_call']:.0f} ms/call")
     return 0
 
 
@@ -247,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="fit: where to write the weights (default: the shipped asset)")
     ap.add_argument("--weights", help="curves: the weights to evaluate (default: the shipped asset)")
     ap.add_argument("--full-duplex", action="store_true", help="verify: the full-duplex operating point")
+    ap.add_argument("--split", default="all", choices=("train", "heldout", "all"), help="verify: which clips")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     return {"fit": fit, "curves": curves, "verify": verify}[args.what](args)

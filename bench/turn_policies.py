@@ -175,8 +175,8 @@ def training_rows(clips, traces: dict[str, ClipTrace], text: TextFn, with_text: 
                 ys.append(1.0 if s.final else 0.0)
             if s.final:
                 break
-    x = np.asarray(xs, np.float64)
     names = TEXT_FEATURES if with_text else AUDIO_FEATURES
+    x = np.asarray(xs, np.float64).reshape(-1, len(names))
     for name in drop:  # ablation: a feature held at a constant carries no information
         x[:, names.index(name)] = 0.0
     return x, np.asarray(ys)

@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from testing.turn_corpus import default_folder as corpus_dir, load_corpus
+    from testing.turn_corpus import default_folder as corpus_dir
+    from testing.turn_corpus import load_corpus
 
     clips = [c for c in load_corpus() if args.split in ("all", c.split)]
     traces = load_traces(clips, corpus_dir(), args.workers)

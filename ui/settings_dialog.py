@@ -90,9 +90,12 @@ ROWS = (
     ("Turn-taking", "semantic", "Judge whether you finished",
      "Smart Turn listens to how your sentence ends: finished = a short pause ends the turn, unfinished = it waits "
      "longer. Off (or model missing): the pause above."),
-    ("Turn-taking", "eot_commit", "Answer quickly when P(finished) ≥",
-     "Higher = fewer replies that start before you finished, but a slower answer."),
-    ("Turn-taking", "eot_hold", "Wait longest when P(finished) ≤", "Between the two, the wait is in proportion."),
+    ("Turn-taking", "eot_commit", "Answer when sure you finished ≥",
+     "The end-of-turn score that ends your turn. Higher = fewer replies that start before you finished, but a "
+     "slower answer."),
+    ("Turn-taking", "eot_commit_full", "… when you can interrupt ≥",
+     "The same with 'Interrupt by speaking' on: going on speaking stops a reply that started too early, so the "
+     "app may answer sooner."),
     ("Turn-taking", "eot_max", "Longest pause inside your turn (ms)",
      "How long the app waits when you seem unfinished."),
     ("Turn-taking", "barge_in", "Interrupt by speaking",
@@ -139,8 +142,8 @@ class SettingsDialog(QDialog):
         self.speculate = _spin(0, 5000, 50, 0)
         self.speculate.setSpecialValueText("off")
         self.semantic = QCheckBox("on (Smart Turn)")
-        self.eot_commit = _spin(0.05, 1.0, 0.05)
-        self.eot_hold = _spin(0.0, 0.95, 0.05)
+        self.eot_commit = _spin(0.05, 1.0, 0.05, 3)
+        self.eot_commit_full = _spin(0.05, 1.0, 0.05, 3)
         self.eot_max = _spin(160, 10000, 50, 0)
         self.barge_in = QCheckBox("on (headphones)")
         self.prompt = QPlainTextEdit()
@@ -231,8 +234,8 @@ class SettingsDialog(QDialog):
         self.end_silence.setValue(s.end_silence_ms)
         self.speculate.setValue(s.speculate_after_ms or 0)
         self.semantic.setChecked(s.semantic_end_of_turn)
-        self.eot_commit.setValue(s.eot_commit_prob)
-        self.eot_hold.setValue(s.eot_hold_prob)
+        self.eot_commit.setValue(s.eot_commit_score)
+        self.eot_commit_full.setValue(s.eot_full_duplex_commit_score)
         self.eot_max.setValue(s.eot_max_silence_ms)
         self.barge_in.setChecked(s.barge_in)
         self.prompt.setPlainText(s.system_prompt)
@@ -263,8 +266,8 @@ class SettingsDialog(QDialog):
             "end_silence_ms": self.end_silence.value(),
             "speculate_after_ms": self.speculate.value() or None,
             "semantic_end_of_turn": self.semantic.isChecked(),
-            "eot_commit_prob": self.eot_commit.value(),
-            "eot_hold_prob": self.eot_hold.value(),
+            "eot_commit_score": self.eot_commit.value(),
+            "eot_full_duplex_commit_score": self.eot_commit_full.value(),
             "eot_max_silence_ms": self.eot_max.value(),
             "barge_in": self.barge_in.isChecked(),
             "system_prompt": self.prompt.toPlainText().strip(),

@@ -82,6 +82,8 @@ def transcript_signal(samples, cfg, transcript: TranscriptConfig):
     followed by a VAD of its own, for "auto" and "sphinx" (no transcript listener runs here)."""
     if transcript.partial == "off":
         return None, "off — --transcript off"
+    if transcript.partial == "listener":
+        return None, "off — no transcript listener runs here (--transcript sphinx: pocketsphinx)"
     from core.turns.partial_asr import StreamingTextSignal, load_sphinx
     from core.turns.vad import SileroVad
 

@@ -57,7 +57,7 @@ class SessionEndOfTurn:
     def use_transcript(self, config: TranscriptConfig) -> None:
         """Engine-control thread: the partial transcript source; pocketsphinx is loaded once, when first needed."""
         self._transcript = config
-        if config.partial != "off" and self._sphinx_status is None:
+        if config.partial in ("auto", "sphinx") and self._sphinx_status is None:
             from core.turns.partial_asr import ThreadedPartialTranscript, load_sphinx
 
             rec, self._sphinx_status = load_sphinx()
@@ -108,7 +108,7 @@ class SessionEndOfTurn:
         if mode == "off":
             return None
         with self._lock:
-            text = self._partial if mode == "auto" else ""
+            text = self._partial if mode in ("auto", "listener") else ""
             if not text and self._sphinx_turn:
                 text = self._sphinx.text()  # the latest published hypothesis: never waits for the decoder
         return self._text.prob(text) if text else None

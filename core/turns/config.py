@@ -65,20 +65,22 @@ class EndOfTurnConfig:
 
     semantic: bool = opt(True, "use the Smart Turn audio model (and the text signal when a transcript exists)")
     smart_turn_model: str | None = opt(None, "Smart Turn v3 ONNX file (default: the one inside the pipecat-ai wheel)")
-    policy: str = opt("mean", "how the evidence over a pause is read: 'course' (a classifier over the model's course, "
-                              "prosody and the text signal) or 'mean' (the mean probability)")
-    first_check_ms: float = opt(160.0, "shortest pause: the first model call (also the earliest commit)")
+    policy: str = opt("course", "how the evidence over a pause is read: 'course' (a classifier over the model's "
+                                "course, prosody and the text signal) or 'mean' (the mean probability)")
+    first_check_ms: float = opt(96.0, "shortest pause: the first model call (also the earliest commit)")
     speculate_at_ms: float = opt(96.0, "silence after which the turn's samples are fixed and the speculative reply "
                                        "starts on them (at most first_check_ms: a head start over every commit)")
     check_every_ms: float = opt(96.0, "then one call per this much more silence")
     commit_prob: float = opt(0.8, "P(finished) that ends the turn after the shortest pause")
     hold_prob: float = opt(0.3, "P(finished) at or below which the longest pause is waited for")
-    max_silence_ms: float = opt(1500.0, "the longest silence inside a turn (the model's 'not finished' limit)")
+    max_silence_ms: float = opt(1152.0, "the longest silence inside a turn (the model's 'not finished' limit)")
     text_weight: float = opt(0.5, "weight of the text end-of-utterance probability when a transcript exists")
     rejoin_ms: float = opt(2000.0, "speech this soon after an early commit continues that turn")
     course_weights: str | None = opt(None, "the course policy's classifier (default: assets/end_of_turn/course.json)")
-    commit_score: float = opt(0.5, "course policy: the classifier score that ends the turn (half-duplex)")
-    full_duplex_commit_score: float = opt(0.5, "course policy: the score that ends the turn when the user may talk "
+    # operating points chosen on the turn corpus' TRAINING split (bench/bench_turn_corpus.py curves): the fastest
+    # score keeping >= 95 % (half-duplex) / >= 85 % (full duplex) of paused sentences whole there
+    commit_score: float = opt(0.8, "course policy: the classifier score that ends the turn (half-duplex)")
+    full_duplex_commit_score: float = opt(0.7, "course policy: the score that ends the turn when the user may talk "
                                                "over the reply (a wrong commit is then undone by speaking on)")
 
     def __post_init__(self) -> None:

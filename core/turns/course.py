@@ -1,7 +1,8 @@
 """The "course" end-of-turn policy: a classifier over the whole course of a pause.
 
 At each model call during a silence the features are: the audio model's probability now, and its mean, minimum,
-maximum and first value over this silence; how long the silence has lasted; the prosody of the speech before the pause (core.turns.prosody); and, when a partial transcript exists, the text
+maximum and first value over this silence; how long the silence has lasted; the prosody of the speech before the
+pause (core.turns.prosody); and, when a partial transcript exists, the text
 end-of-utterance probability. A logistic regression (weights in `assets/end_of_turn/course.json`, fitted on the
 training split of the project's turn corpus by `bench/bench_turn_corpus.py fit`) turns them into a score; the
 turn ends at the first call whose score reaches the operating point (`EndOfTurnConfig.commit_score`, or

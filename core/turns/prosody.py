@@ -7,8 +7,9 @@ Three classic cues of a finished utterance, from the last seconds of the turn's 
 - final lengthening: the last voiced run against the median voiced run (syllable-sized stretches).
 
 F0 comes from each 40 ms frame's cumulative-mean-normalized difference function (the YIN method; 10 ms hop,
-60-400 Hz), computed with numpy's FFT. A pitch tracker package would do the same; none fits the project (pyworld has no wheel for this
-Python, parselmouth is GPL, librosa's pyin pulls numba), and this cue only needs a rough contour.
+60-400 Hz), computed with numpy's FFT. A pitch tracker package would do the same; none fits the project (pyworld
+has no wheel for this Python, parselmouth is GPL, librosa's pyin pulls numba), and this cue only needs a rough
+contour.
 """
 
 from __future__ import annotations
