@@ -180,9 +180,9 @@ def plot(res: dict, path: Path) -> None:
     print(f"wrote {path}")
 
 
-def _verify_rows(item: tuple[list, bool]) -> dict:
-    """Worker: the app's defaults over these clips through simulate_turns."""
-    clips, full_duplex = item
+def _verify_rows(item: tuple[list, bool, bool]) -> dict:
+    """Worker: the app's defaults (or the settings before issue 32) over these clips through simulate_turns."""
+    clips, full_duplex, before = item
     from app.assembly import turn_stage
     from app.commands.turns import transcript_signal
     from app.config import CompanionConfig
@@ -192,6 +192,13 @@ def _verify_rows(item: tuple[list, bool]) -> dict:
     app = CompanionConfig()
     if full_duplex:
         app = dataclasses.replace(app, engine=dataclasses.replace(app.engine, barge_in=True))
+    if before:
+        from bench.turn_baselines import BEFORE_ISSUE_32, BEFORE_ISSUE_32_VAD
+        from core.turns.transcript_config import TranscriptConfig
+
+        engine = dataclasses.replace(app.engine, vad=BEFORE_ISSUE_32_VAD, end_of_turn=BEFORE_ISSUE_32,
+                                     transcript=TranscriptConfig(partial="off"))  # `turns` had no text signal
+        app = dataclasses.replace(app, engine=engine)
     stage = turn_stage(app)
     vad = SileroVad()
     rows = {}
@@ -221,11 +228,13 @@ def verify(args) -> int:
     parts = [clips[i::args.workers] for i in range(args.workers)]
     rows: dict = {}
     with ProcessPoolExecutor(args.workers) as pool:
-        for part in pool.map(_verify_rows, [(p, args.full_duplex) for p in parts]):
+        for part in pool.map(_verify_rows, [(p, args.full_duplex, args.before) for p in parts]):
             rows.update(part)
-    out = {"config": "full duplex" if args.full_duplex else "half-duplex (app default)",
+    mode = "full duplex" if args.full_duplex else "half-duplex"
+    out = {"config": f"{mode}, {'before issue 32 (bench/turn_baselines.py)' if args.before else 'app defaults'}",
            "wall_s": time.perf_counter() - t0, "workers": args.workers, "clips": rows, "cells": verify_cells(rows)}
-    name = "turn_corpus_verify_full_duplex.json" if args.full_duplex else "turn_corpus_verify.json"
+    name = ("turn_corpus_verify" + ("_full_duplex" if args.full_duplex else "") + ("_before" if args.before else "")
+            + ".json")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / name).write_text(json.dumps(out, indent=1))
     for cell, f in out["cells"].items():
@@ -264,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="fit: where to write the weights (default: the shipped asset)")
     ap.add_argument("--weights", help="curves: the weights to evaluate (default: the shipped asset)")
     ap.add_argument("--full-duplex", action="store_true", help="verify: the full-duplex operating point")
+    ap.add_argument("--before", action="store_true", help="verify: the settings before issue 32")
     ap.add_argument("--split", default="all", choices=("train", "heldout", "all"), help="verify: which clips")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -46,7 +46,7 @@ def test_config_validates_and_required_silence_falls_with_evidence():
 
 
 def test_policy_uses_the_course_not_one_instant():
-    pol = SilencePolicy(EndOfTurnConfig(hold_prob=0.2, commit_prob=0.8, max_silence_ms=1200))
+    pol = SilencePolicy(EndOfTurnConfig(first_check_ms=160, hold_prob=0.2, commit_prob=0.8, max_silence_ms=1200))
     assert not pol.add(160, 0.1).commit  # low: wait
     c = pol.add(256, 0.95)  # one spike: the mean (0.525) needs ~650 ms
     assert not c.commit and c.evidence == pytest.approx(0.525)
@@ -59,7 +59,9 @@ def test_policy_uses_the_course_not_one_instant():
 
 def _det(probs, **kw) -> tuple[SemanticTurnDetector, Scripted]:
     scorer = Scripted(probs)
-    return SemanticTurnDetector(VadConfig(pre_roll_ms=0, min_speech_ms=64), EndOfTurnConfig(**kw), scorer), scorer
+    # the mean rule at its pre-issue-32 schedule (the course policy: test_course.py)
+    cfg = EndOfTurnConfig(**{"policy": "mean", "first_check_ms": 160.0, "max_silence_ms": 1500.0, **kw})
+    return SemanticTurnDetector(VadConfig(pre_roll_ms=0, min_speech_ms=64), cfg, scorer), scorer
 
 
 def test_high_probability_commits_at_the_first_check_with_the_candidates_samples():
