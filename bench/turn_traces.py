@@ -7,7 +7,10 @@ call. A silence is `final` when the clip's clean speech is over (the corpus' gro
 the speaker talks on after: ending the turn there is a false cut).
 
 A policy replayed on these traces decides at the same calls as the live detector (core/turns/semantic.py) and
-its decision time is the call's silence plus the call's measured compute; `bench/bench_turn_corpus.py` checks the
+its decision time is the call's silence plus a charged compute. Up to its first commit a replay is exact
+(tests/bench/test_turn_corpus_bench.py); after an early commit the live detector starts a new turn (the model
+then hears only the continuation) while the trace goes on with the whole turn, so what a replay decides after a
+cut is approximate (the clip already counts as cut); `bench/bench_turn_corpus.py` checks the
 replay against the real detector (`simulate_turns`) on the held-out split.
 
     python bench/turn_traces.py [--split train|heldout|all] [--workers 2]

@@ -27,6 +27,7 @@ F0_MIN_HZ, F0_MAX_HZ = 60.0, 400.0
 YIN_THRESHOLD = 0.15  # the first lag whose normalized difference dips below this is the period
 VOICED_D = 0.35  # frames whose best normalized difference stays above this are unvoiced
 FLOOR_DB = -45.0  # frames this far below the loudest are silence
+SILENT_RMS = 1e-4  # frames quieter than this (-80 dBFS) are silence
 WINDOW_S = 3.0  # the speech looked at, before the pause
 
 
@@ -71,6 +72,7 @@ def pitch_track(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     energy = np.einsum("fn,fn->f", frames, frames)  # [F]
     level_db = 10 * np.log10(energy + 1e-12)
     level_db -= level_db.max()
+    level_db[energy < FRAME * SILENT_RMS ** 2] = -120.0  # digital silence is silence, whatever the loudest frame
     spec = np.fft.rfft(frames, n=2 * FRAME, axis=1)  # [F, 641]
     r = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :FRAME]  # [F, 640] autocorrelation
     cs = np.concatenate([np.zeros((frames.shape[0], 1)), np.cumsum(frames ** 2, axis=1)], axis=1)  # [F, 641]

@@ -177,7 +177,7 @@ def test_turns_command_runs_with_the_sphinx_transcript(tmp_path):
 
 
 def test_transcript_config_rejects_an_unknown_source():
-    assert TranscriptConfig().partial == "auto"
+    assert TranscriptConfig().partial == "listener"
     with pytest.raises(ValueError, match="partial must be one of"):
         TranscriptConfig(partial="whisper")
 
@@ -189,7 +189,7 @@ def test_the_window_prefers_the_listener_partials_over_pocketsphinx(sentence):
 
     asr_on = [False]
     eot = SessionEndOfTurn(lambda ev: None, lambda: asr_on[0])
-    eot.use_transcript(TranscriptConfig())
+    eot.use_transcript(TranscriptConfig(partial="auto"))  # the default ("listener") never loads pocketsphinx
     eot.on_event(SpeechStarted(0.0))
     for frame in _frames(np.pad(sentence, (0, 8000))):
         eot.on_frame(frame)
@@ -205,4 +205,19 @@ def test_the_window_prefers_the_listener_partials_over_pocketsphinx(sentence):
     assert eot.text_prob(5.0) == UNFINISHED_P
     emit(UserTranscript(turn_id=None, text="my favourite colour is green", is_final=False))
     assert eot.text_prob(5.0) == UNDECIDED_P
+    eot.close()
+
+
+def test_the_default_transcript_source_is_the_listener_alone():
+    from app.window.end_of_turn import SessionEndOfTurn
+    from core.listeners.events import UserTranscript
+    from core.turns.events import SpeechStarted
+
+    eot = SessionEndOfTurn(lambda ev: None, lambda: False)
+    eot.use_transcript(TranscriptConfig())
+    assert eot._sphinx is None  # pocketsphinx is not loaded
+    eot.on_event(SpeechStarted(0.0))
+    assert eot.text_prob(0.0) is None
+    eot.tap(lambda ev: None)(UserTranscript(turn_id=None, text="i went to the", is_final=False))
+    assert eot.text_prob(0.0) == UNFINISHED_P
     eot.close()
