@@ -55,6 +55,14 @@ class RecentCheckpoint:
     label: str = ""
 
 
+# 2: only the mirrored fields the user changed are written (1, unmarked: every field, defaults included)
+SETTINGS_FORMAT = 2
+# the defaults of mirrored fields that changed since format 1: an old file holding one of these values held the
+# default, not a choice, and takes today's default instead
+OLD_DEFAULTS: dict[str, Any] = {"eot_max_silence_ms": 1500.0}
+_NOTHING = object()
+
+
 def mirror(path: str) -> Any:
     """A settings field that mirrors the `CompanionConfig` field at `path` ("engine.vad.end_silence_ms"): its
     default and help are that field's, and `AppSettings.config()` writes it back there."""
@@ -145,8 +153,14 @@ class AppSettings:
 
     # -- JSON -------------------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
+        """The window's own fields, and the mirrored config fields the user changed: a mirrored field left at its
+        default is not written, so a later release's default reaches it."""
         data = dataclasses.asdict(self)
         data["recent"] = [dataclasses.asdict(r) for r in self.recent]
+        for f in dataclasses.fields(self):
+            if CONFIG_PATH in f.metadata and data[f.name] == f.default:
+                del data[f.name]
+        data["format"] = SETTINGS_FORMAT
         return data
 
     @classmethod
@@ -156,6 +170,8 @@ class AppSettings:
         problems = [] if problems is None else problems
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
+        if data.get("format") != SETTINGS_FORMAT:  # written when every field was saved, defaults included
+            values = {k: v for k, v in values.items() if OLD_DEFAULTS.get(k, _NOTHING) != v}
         recent = values.get("recent")
         values["recent"] = tuple(
             RecentCheckpoint(r["checkpoint"], r["decoder"], r.get("label") if isinstance(r.get("label"), str) else "")

@@ -94,6 +94,28 @@ def test_settings_mirror_the_config_defaults_and_build_the_same_config():
         AppSettings(vocoder_schedule="turbo")
 
 
+def test_settings_files_keep_what_the_user_chose_and_let_new_defaults_reach_the_rest(tmp_path):
+    import json
+
+    from app.settings import SettingsStore
+
+    store = SettingsStore(tmp_path)
+    store.save(AppSettings(end_silence_ms=900))
+    written = json.loads((tmp_path / "settings.json").read_text())
+    assert written["end_silence_ms"] == 900 and "eot_max_silence_ms" not in written and "temperature" not in written
+    assert store.load() == AppSettings(end_silence_ms=900)
+    # a file from before (every field written, defaults included): an old default is not a choice ...
+    old = {**written, "eot_max_silence_ms": 1500.0, "eot_commit_prob": 0.8, "temperature": 0.7}
+    del old["format"]
+    (tmp_path / "settings.json").write_text(json.dumps(old))
+    loaded = store.load()
+    assert loaded.eot_max_silence_ms == AppSettings().eot_max_silence_ms != 1500.0
+    assert (loaded.end_silence_ms, loaded.temperature) == (900, 0.7)  # ... a value that was never a default is
+    # a value that differs from the old default is the user's, in an old file too
+    (tmp_path / "settings.json").write_text(json.dumps({**old, "eot_max_silence_ms": 2000.0}))
+    assert store.load().eot_max_silence_ms == 2000.0
+
+
 def _literal_defaults(values: dict[str, float]) -> dict[str, list[str]]:
     """Where product code gives a name its value as a literal: `x: float = 0.2`, `x: float = opt(0.2, ...)`,
     `f(x=0.2)` (other names' values, e.g. the data generator's own temperature, are other settings)."""
