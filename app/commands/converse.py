@@ -30,7 +30,8 @@ def turn_flag_groups() -> tuple[FlagGroup, ...]:
                   title="turn-taking"),
         FlagGroup("engine.end_of_turn", EndOfTurnConfig, fields=("semantic", "smart_turn_model"), title="turn-taking"),
         FlagGroup("engine.end_of_turn", EndOfTurnConfig, prefix="eot-", title="turn-taking",
-                  fields=("commit_prob", "hold_prob", "first_check_ms", "max_silence_ms", "rejoin_ms")),
+                  fields=("policy", "commit_score", "full_duplex_commit_score", "commit_prob", "hold_prob",
+                          "first_check_ms", "max_silence_ms", "rejoin_ms")),
     )
 
 

@@ -66,7 +66,8 @@ class EndOfTurnConfig:
     semantic: bool = opt(True, "use the Smart Turn audio model (and the text signal when a transcript exists)")
     smart_turn_model: str | None = opt(None, "Smart Turn v3 ONNX file (default: the one inside the pipecat-ai wheel)")
     policy: str = opt("course", "how the evidence over a pause is read: 'course' (a classifier over the model's "
-                                "course, prosody and the text signal) or 'mean' (the mean probability)")
+                                "course, prosody and the text signal) or 'mean' (the mean probability)",
+                      choices=("course", "mean"))
     first_check_ms: float = opt(96.0, "shortest pause: the first model call (also the earliest commit)")
     speculate_at_ms: float = opt(96.0, "silence after which the turn's samples are fixed and the speculative reply "
                                        "starts on them (at most first_check_ms: a head start over every commit)")
