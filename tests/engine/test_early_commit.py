@@ -25,7 +25,7 @@ class AlwaysDone:
 def _engine(barge_in: bool, runner: FakeRunner):
     audio, events, conv = FakeAudio(), Collector(), FakeConversation()
     cfg = EngineConfig(vad=VadConfig(end_silence_ms=700), audio=AudioConfig(prebuffer_ms=60), barge_in=barge_in,
-                       end_of_turn=EndOfTurnConfig(rejoin_ms=2000))
+                       end_of_turn=EndOfTurnConfig(policy="mean", rejoin_ms=2000))  # the scorer alone decides
     eng = Engine(runner, FakeDecoder(), config=cfg, sink=events, audio=audio, conversation=conv,
                  end_of_turn=AlwaysDone())
     return eng, events, audio, conv

@@ -5,15 +5,11 @@ window prefers the transcript listener's partials over pocketsphinx's."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from bench import turn_sets
 from core.turns.config import VAD_FRAME
@@ -163,17 +159,17 @@ def test_the_text_signal_follows_turns_with_a_vad():
     assert 0 < len(signal.text(x.size / 16000 + 0.3).split()) < n_first
 
 
-def test_turns_command_runs_with_the_sphinx_transcript(tmp_path):
-    path = tmp_path / "speech.wav"
-    first, _, rest = turn_sets.PAUSED[2]  # "My favourite colour is" ... "probably green."
-    sf.write(str(path), turn_sets.speak(f"{first} <break time='900ms'/> {rest}"), turn_sets.RATE_HZ)
-    cmd = [sys.executable, "main.py", "turns", "--audio", str(path)]
-    out = subprocess.run([*cmd, "--json", "--transcript", "sphinx"], check=True, capture_output=True, text=True,
-                         timeout=300)
-    turns = [json.loads(line) for line in out.stdout.splitlines()]
-    assert len(turns) >= 1 and all(t["start_s"] < t["end_s"] < t["decided_s"] for t in turns)
-    text = subprocess.run([*cmd, "--transcript", "off"], check=True, capture_output=True, text=True, timeout=300)
-    assert "transcript: off" in text.stdout
+def test_turns_command_takes_its_transcript_source_from_the_config():
+    # end to end with pocketsphinx: tests/turns/test_cli.py (one subprocess serves both)
+    from app.commands.turns import transcript_signal
+    from core.engine.config import EngineConfig
+
+    x = np.zeros(16000, np.float32)
+    assert transcript_signal(x, EngineConfig(), TranscriptConfig(partial="off")) == (None, "off — --transcript off")
+    prob, status = transcript_signal(x, EngineConfig(), TranscriptConfig())
+    assert prob is None and "no transcript listener" in status
+    prob, status = transcript_signal(x, EngineConfig(), TranscriptConfig(partial="sphinx"))
+    assert callable(prob) and status.startswith("on")
 
 
 def test_transcript_config_rejects_an_unknown_source():
