@@ -31,7 +31,7 @@ from core.turns.course import (
 )
 from core.turns.prosody import Prosody
 
-MAX_SILENCE_MS = 1152.0  # the longest silence the replayed policies wait (the last traced call)
+MAX_SILENCE_MS = EndOfTurnConfig().max_silence_ms  # the longest silence the replayed policies wait
 NOMINAL_COMPUTE_MS = 60.0  # one Smart Turn call on a quiet core (bench/bench_turn_corpus.py measures it)
 
 # text probability per call of a silence (None: no transcript at that call)

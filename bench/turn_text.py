@@ -77,13 +77,13 @@ def sphinx(clips, traces: dict[str, ClipTrace], corpus_dir: Path, workers: int =
             todo.append((c.id, str(Path(corpus_dir) / c.file), times))
     if todo:
         log.info("pocketsphinx over %d clips", len(todo))
+        times_of = {clip_id: times for clip_id, _, times in todo}
         with open(path, "a") as out, ProcessPoolExecutor(workers) as pool:
             for clip_id, hyps, _ in pool.map(_hypotheses, todo, chunksize=4):
-                times = next(t for i, _, t in todo if i == clip_id)
+                times = times_of[clip_id]
                 out.write(json.dumps({"id": clip_id, "hyp": list(zip(times, hyps, strict=True))}) + "\n")
                 have[clip_id] = dict(zip(times, hyps, strict=True))
 
     def text(clip_id: str, s: Silence) -> list[float | None]:
         return [_LEXICAL.prob(have[clip_id].get(round(c.at_s, 4), "")) for c in s.checks]
-    text.hypotheses = have  # for the recognizer's own figures
     return text

@@ -33,15 +33,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.turns.config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, VadConfig  # noqa: E402
+from core.turns.config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, EndOfTurnConfig, VadConfig  # noqa: E402
 from core.turns.prosody import prosody_before_pause  # noqa: E402
 from core.turns.vad import Turn, TurnDetector, frames_to_s  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-FIRST_CHECK_MS = 96.0
-CHECK_EVERY_MS = 96.0
-TRACE_MAX_MS = 1200.0  # the longest silence traced (the policies' max_silence_ms is at most this)
+_EOT = EndOfTurnConfig()  # the app's schedule: the traced calls are the live detector's
+FIRST_CHECK_MS = _EOT.first_check_ms
+CHECK_EVERY_MS = _EOT.check_every_ms
+TRACE_MAX_MS = _EOT.max_silence_ms + 48.0  # the longest silence traced: just past the policies' longest wait
 CHECKS_MS = tuple(FIRST_CHECK_MS + CHECK_EVERY_MS * k for k in range(int((TRACE_MAX_MS - FIRST_CHECK_MS)
                                                                           // CHECK_EVERY_MS) + 1))
 FINAL_MARGIN_S = 0.25  # a silence starting later than speech_end_s - this is the end of the turn
@@ -140,7 +141,8 @@ def _from_json(line: str) -> ClipTrace:
 
 def traces_path(corpus_dir: Path, scorer_path: Path) -> Path:
     digest = hashlib.sha256(scorer_path.read_bytes()).hexdigest()[:12]
-    return corpus_dir / f"traces-v{FORMAT}-{digest}.jsonl"
+    schedule = f"{FIRST_CHECK_MS:g}+{CHECK_EVERY_MS:g}-{TRACE_MAX_MS:g}ms"  # the calls traced
+    return corpus_dir / f"traces-v{FORMAT}-{digest}-{schedule}.jsonl"
 
 
 _WORKER: dict = {}
