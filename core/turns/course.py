@@ -22,6 +22,7 @@ from pathlib import Path
 from core.turns.end_of_turn import Check
 from core.turns.prosody import NAMES as PROSODY_NAMES
 from core.turns.prosody import Prosody
+from models.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class CourseWeights:
 
 
 def load_weights(path: str | Path | None = None) -> CourseWeights:
-    """The classifier's weights (default: the shipped asset); ValueError naming the file when unusable."""
+    """The classifier's weights (default: the shipped asset); UserError naming the file when unusable."""
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
@@ -97,7 +98,9 @@ def load_weights(path: str | Path | None = None) -> CourseWeights:
         return CourseWeights(Logistic.from_dict(d["audio"], AUDIO_FEATURES),
                              Logistic.from_dict(d["audio_text"], TEXT_FEATURES), str(d.get("provenance", "")))
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"end-of-turn weights {path} are unusable: {err}") from None
+        shipped = DEFAULT_WEIGHTS.relative_to(DEFAULT_WEIGHTS.parents[2])
+        raise UserError(f"end-of-turn weights {path} are unusable: {err} (the app ships {shipped}; reinstall to "
+                        f"restore it)") from None
 
 
 def features(probs: list[float], silence_ms: float, context: SilenceContext,

@@ -24,6 +24,7 @@ from core.turns.course import (
 from core.turns.prosody import NEUTRAL, pitch_track, prosody_before_pause
 from core.turns.semantic import SemanticTurnDetector, make_detector, make_policy
 from core.turns.smart_turn import TurnScore
+from models.errors import UserError
 
 
 def glide(f0_start: float, f0_end: float, seconds: float = 1.2, level_end: float = 1.0) -> np.ndarray:
@@ -105,12 +106,12 @@ def test_weights_round_trip_and_a_bad_file_is_named(tmp_path):
     d = json.loads(path.read_text())
     d["audio"]["features"] = d["audio"]["features"][:-1]
     path.write_text(json.dumps(d))
-    with pytest.raises(ValueError, match=r"w\.json.*features"):
+    with pytest.raises(UserError, match=r"w\.json.*features"):
         load_weights(path)
     d = json.loads(path.read_text())
     d["format"] = 99
     path.write_text(json.dumps(d))
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(UserError, match="format"):
         load_weights(path)
 
 
@@ -154,9 +155,7 @@ def test_detector_commits_on_the_course_policy_with_prosody_measured_once(tmp_pa
     for f in frames:
         events += det.feed(f, 0.9)
     silent = np.zeros(VAD_FRAME, np.float32)
-    for k in range(40):
-        out = det.feed(silent, 0.0)
-        if any(type(e).__name__ == "Turn" for e in out):
-            break
+    frames_to_commit = next(k + 1 for k in range(40)
+                            if any(type(e).__name__ == "Turn" for e in det.feed(silent, 0.0)))
     # calls at 96, 192, 288 ms of silence; the third says 0.95 -> commit
-    assert scorer.calls == 3 and (k + 1) * 32 == 288
+    assert scorer.calls == 3 and frames_to_commit * 32 == 288
