@@ -26,7 +26,6 @@ from core.turns.course import (
     TEXT_FEATURES,
     CourseWeights,
     Logistic,
-    SilenceContext,
     features,
 )
 from core.turns.prosody import Prosody
@@ -79,12 +78,12 @@ def mean_rule(cfg: EndOfTurnConfig, compute_ms: float = NOMINAL_COMPUTE_MS) -> D
 
 
 def course_features(s: Silence, text: list[float | None]) -> list[list[float]]:
-    ctx = SilenceContext(Prosody(*s.prosody), s.speech_ms)
+    prosody = Prosody(*s.prosody)
     probs: list[float] = []
     out = []
     for c, tp in zip(s.checks, text, strict=True):
         probs.append(c.prob)
-        out.append(features(probs, c.silence_ms, ctx, tp))
+        out.append(features(probs, c.silence_ms, prosody, tp))
     return out
 
 

@@ -46,20 +46,13 @@ def _hypotheses(item: tuple[str, str, list[float]]) -> tuple[str, list[str], flo
     clip_id, wav, times = item
     import soundfile as sf
 
-    from core.turns.partial_asr import SphinxPartialTranscript
+    from core.turns.partial_asr import SphinxPartialTranscript, StreamingTextSignal
     if "rec" not in _WORKER:
         _WORKER["rec"] = SphinxPartialTranscript()
-    rec = _WORKER["rec"]
     x, _ = sf.read(wav, dtype="float32")
-    rec.reset()
-    out, pos, t0 = [], 0, time.perf_counter()
-    for at_s in times:
-        end = min(x.size, int(round(at_s * 16000)))
-        while pos + 512 <= end:
-            rec.feed(x[pos:pos + 512])
-            pos += 512
-        out.append(rec.text())
-    return clip_id, out, time.perf_counter() - t0
+    t0 = time.perf_counter()
+    signal = StreamingTextSignal(x, _WORKER["rec"])  # the clip as one utterance, fed up to each time
+    return clip_id, [signal.text(at_s) for at_s in times], time.perf_counter() - t0
 
 
 def sphinx(clips, traces: dict[str, ClipTrace], corpus_dir: Path, workers: int = 2):

@@ -33,14 +33,6 @@ FORMAT = 1
 
 
 @dataclass(frozen=True)
-class SilenceContext:
-    """What the policy knows about the speech before this silence (computed once per silence)."""
-
-    prosody: Prosody
-    speech_ms: float  # the turn's voiced time so far
-
-
-@dataclass(frozen=True)
 class Logistic:
     """score = sigmoid(coef . (x - mean) / scale + intercept)."""
 
@@ -103,11 +95,10 @@ def load_weights(path: str | Path | None = None) -> CourseWeights:
                         f"restore it)") from None
 
 
-def features(probs: list[float], silence_ms: float, context: SilenceContext,
-             text_prob: float | None) -> list[float]:
+def features(probs: list[float], silence_ms: float, prosody: Prosody, text_prob: float | None) -> list[float]:
     """The feature vector of one call (TEXT_FEATURES' order; the text entry only when text_prob is given)."""
     x = [probs[-1], sum(probs) / len(probs), min(probs), max(probs), probs[0], silence_ms / 1000.0,
-         *context.prosody.as_list()]
+         *prosody.as_list()]
     return x + [text_prob] if text_prob is not None else x
 
 
@@ -129,9 +120,10 @@ class CoursePolicy:
         return self.checks[-1].evidence if self.checks else None
 
     def add(self, silence_ms: float, audio_prob: float, text_prob: float | None = None,
-            context: SilenceContext | None = None) -> Check:
+            context: Prosody | None = None) -> Check:
+        """`context`: the prosody of the speech before this silence (measured once per silence)."""
         if context is None:
-            raise ValueError("the course policy needs the silence's context (prosody, speech so far)")
+            raise ValueError("the course policy needs the silence's context (the prosody before it)")
         self._probs.append(audio_prob)
         x = features(self._probs, silence_ms, context, text_prob)
         model = self._w.audio if text_prob is None else self._w.audio_text

@@ -26,9 +26,9 @@ from typing import Protocol
 import numpy as np
 
 from core.turns.config import VAD_FRAME, VAD_FRAME_MS, TurnSettings, VadConfig
-from core.turns.course import CoursePolicy, SilenceContext, load_weights
+from core.turns.course import CoursePolicy, load_weights
 from core.turns.end_of_turn import Check, EndOfTurnConfig, SilencePolicy
-from core.turns.prosody import prosody_before_pause
+from core.turns.prosody import Prosody, prosody_before_pause
 from core.turns.vad import (
     DetectorEvent,
     Discarded,
@@ -57,8 +57,7 @@ class ContinuedAfterCommit:
 
 class SemanticTurnDetector:
     def __init__(self, vad: VadConfig, config: EndOfTurnConfig, scorer: TurnScorer,
-                 text_prob: Callable[[float], float | None] | None = None, full_duplex: bool = False,
-                 policy=None) -> None:
+                 text_prob: Callable[[float], float | None] | None = None, full_duplex: bool = False) -> None:
         self._cfg = config
         self._speculate = vad.speculate_after_ms is not None
         self._min_speech_ms = vad.min_speech_ms
@@ -66,8 +65,8 @@ class SemanticTurnDetector:
         self._base = TurnDetector(dataclasses.replace(vad, end_silence_ms=config.max_silence_ms,
                                                       speculate_after_ms=None))
         self._scorer, self._text_prob = scorer, text_prob
-        self._policy = policy if policy is not None else make_policy(config, full_duplex)
-        self._context: SilenceContext | None = None
+        self._policy = make_policy(config, full_duplex)
+        self._context: Prosody | None = None  # the speech before this silence, for the course policy
         self._rejoin_frames = vad.frames(config.rejoin_ms)
         self._candidate: Turn | None = None
         self._candidate_out = False
@@ -147,9 +146,8 @@ class SemanticTurnDetector:
             self.last_compute_s += score.compute_s
             if self._policy.needs_context and self._context is None:
                 t0 = time.perf_counter()
-                self._context = SilenceContext(
-                    prosody_before_pause(self._base.samples_so_far(), self._base.silence_frames * VAD_FRAME),
-                    self._base.speech_ms)
+                self._context = prosody_before_pause(self._base.samples_so_far(),
+                                                     self._base.silence_frames * VAD_FRAME)
                 self.last_compute_s += time.perf_counter() - t0
             check = self._policy.add(silence_ms, score.prob, text, self._context)
             self.checks.append(check)

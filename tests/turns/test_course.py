@@ -18,7 +18,6 @@ from core.turns.course import (
     CoursePolicy,
     CourseWeights,
     Logistic,
-    SilenceContext,
     load_weights,
 )
 from core.turns.prosody import NEUTRAL, pitch_track, prosody_before_pause
@@ -75,7 +74,7 @@ def _weights(text_coef: float = 0.0) -> CourseWeights:
                          "test")
 
 
-CTX = SilenceContext(NEUTRAL, 1500.0)
+CTX = NEUTRAL  # the prosody before the silence
 
 
 def test_policy_commits_at_the_first_call_whose_score_reaches_the_threshold():
