@@ -162,7 +162,7 @@ def espeak_16k(text: str, tmp: Path) -> np.ndarray:
 def engine_config(i: int) -> EngineConfig:
     end_ms = 500.0 if (i // 20) % 2 == 0 else 600.0  # the settings change every 20th turn
     return EngineConfig(vad=VadConfig(end_silence_ms=end_ms, speculate_after_ms=250.0),
-                        audio=AudioConfig(prebuffer_ms=60), barge_in=True, barge_in_ms=200.0)
+                        audio=AudioConfig(prebuffer_ms=60), duplex="headphones", barge_in_ms=200.0)
 
 
 def rss_mb() -> float:

@@ -191,7 +191,7 @@ def _verify_rows(item: tuple[list, bool, bool]) -> dict:
 
     app = CompanionConfig()
     if full_duplex:
-        app = dataclasses.replace(app, engine=dataclasses.replace(app.engine, barge_in=True))
+        app = dataclasses.replace(app, engine=dataclasses.replace(app.engine, duplex="headphones"))
     if before:
         from bench.turn_baselines import BEFORE_ISSUE_32, BEFORE_ISSUE_32_VAD
         from core.turns.transcript_config import TranscriptConfig

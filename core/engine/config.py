@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.audio.duplex import DUPLEX_CHOICES
+from core.audio.echo import EchoConfig
 from core.audio.levels import LevelConfig
 from core.options import check, opt
 from core.turns.config import VAD_FRAME_MS, EndOfTurnConfig, VadConfig
@@ -44,6 +46,9 @@ class AudioConfig:
         check(0.2 <= self.stall_timeout_s <= 60.0, f"stall_timeout_s must be in [0.2, 60], got {self.stall_timeout_s}")
 
 
+INTERRUPTIONS = ("backchannel", "immediate")
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """Turn-taking and supervision. Provides what the turn stage reads (core.turns.config.TurnSettings)."""
@@ -53,9 +58,17 @@ class EngineConfig:
     transcript: TranscriptConfig = field(default_factory=TranscriptConfig)  # the text end-of-turn signal's source
     audio: AudioConfig = field(default_factory=AudioConfig)
     levels: LevelConfig = field(default_factory=LevelConfig)  # MicLevel period, silence and noise warnings
-    barge_in: bool = opt(False, "let speech interrupt replies (use headphones); off: half-duplex, the mic is "
-                                "ignored while the app replies")
-    barge_in_ms: float = opt(200.0, "user speech this long interrupts the reply (barge-in mode only)")
+    echo: EchoConfig = field(default_factory=EchoConfig)  # the canceller of the "speakers" duplex mode
+    duplex: str = opt("auto", "speakers: echo cancellation, you can interrupt; headphones: no cancellation; half: the "
+                              "mic is off while the app speaks; auto: from the output device's name",
+                      choices=DUPLEX_CHOICES)
+    barge_in_ms: float = opt(128.0, "user speech this long over a reply pauses it (full duplex)")
+    interruption: str = opt("backchannel", "backchannel: a paused reply resumes after a short backchannel "
+                                           "('mm-hm') and stops for longer speech; immediate: it stops at once",
+                            choices=INTERRUPTIONS)
+    backchannel_ms: float = opt(608.0, "speech over a reply this long is an interruption; shorter, then a pause, is "
+                                       "a backchannel")
+    backchannel_gap_ms: float = opt(192.0, "silence after a short speech over a paused reply that resumes it")
     join_timeout_s: float = opt(3.0, "how long stop() waits for each worker thread")
     stop_timeout_s: float = opt(20.0, "how long stop() waits for a cancelled reply's threads (one decode step)")
     drain_timeout_s: float = opt(5.0, "a computed reply whose playback has not drained this long after its end")
@@ -67,10 +80,24 @@ class EngineConfig:
         check(isinstance(self.end_of_turn, EndOfTurnConfig), "end_of_turn must be an EndOfTurnConfig")
         check(isinstance(self.transcript, TranscriptConfig), "transcript must be a TranscriptConfig")
         check(isinstance(self.levels, LevelConfig), "levels must be a LevelConfig")
+        check(isinstance(self.echo, EchoConfig), "echo must be an EchoConfig")
+        check(self.duplex in DUPLEX_CHOICES, f"duplex must be one of {', '.join(DUPLEX_CHOICES)}, got {self.duplex!r}")
+        check(self.interruption in INTERRUPTIONS,
+              f"interruption must be one of {', '.join(INTERRUPTIONS)}, got {self.interruption!r}")
         check(
             VAD_FRAME_MS <= self.barge_in_ms <= 5000.0,
             f"barge_in_ms must be in [{VAD_FRAME_MS}, 5000], got {self.barge_in_ms}",
         )
+        check(self.barge_in_ms <= self.backchannel_ms <= 5000.0,
+              f"backchannel_ms must be in [barge_in_ms, 5000], got {self.backchannel_ms}")
+        check(VAD_FRAME_MS <= self.backchannel_gap_ms <= 2000.0,
+              f"backchannel_gap_ms must be in [{VAD_FRAME_MS}, 2000], got {self.backchannel_gap_ms}")
+
+    @property
+    def barge_in(self) -> bool:
+        """The microphone stays live while the app speaks. "auto" counts as full duplex: the engine resolves it at
+        start (core.audio.duplex.resolve_duplex) and runs with the resolved mode."""
+        return self.duplex != "half"
         check(self.join_timeout_s > 0, f"join_timeout_s must be > 0, got {self.join_timeout_s}")
         check(self.stop_timeout_s >= self.join_timeout_s, "stop_timeout_s must be >= join_timeout_s")
         check(self.drain_timeout_s > 0, f"drain_timeout_s must be > 0, got {self.drain_timeout_s}")

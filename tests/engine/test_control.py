@@ -87,7 +87,7 @@ def test_capture_keeps_delivering_frames_while_a_slow_cancel_is_joined():
             levels.append(time.monotonic())
         events(event)
 
-    cfg = EngineConfig(vad=VadConfig(end_silence_ms=300, speculate_after_ms=None), barge_in=True, barge_in_ms=200,
+    cfg = EngineConfig(vad=VadConfig(end_silence_ms=300, speculate_after_ms=None), duplex="headphones", barge_in_ms=200,
                        audio=AudioConfig(prebuffer_ms=60), join_timeout_s=3.0)
     eng = Engine(runner, FakeDecoder(), config=cfg, sink=sink, audio=audio, conversation=FakeConversation(),
                  vad=EnergyVad())

@@ -127,7 +127,7 @@ def test_full_duplex_takes_its_own_operating_point(tmp_path):
                           full_duplex_commit_score=0.3)
     assert make_policy(cfg, full_duplex=False)._threshold == 0.9
     assert make_policy(cfg, full_duplex=True)._threshold == 0.3
-    engine = dataclasses.replace(EngineConfig(), end_of_turn=cfg, barge_in=True)
+    engine = dataclasses.replace(EngineConfig(), end_of_turn=cfg, duplex="headphones")
     det = make_detector(engine, scorer=object())
     assert isinstance(det, SemanticTurnDetector) and det._policy._threshold == 0.3
 
