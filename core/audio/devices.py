@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soxr
@@ -22,6 +23,9 @@ from core.audio.backend import AudioBackend, AudioStream
 from core.audio.playout import PlayoutBuffer
 from models.errors import DeviceError
 from models.rates import SPEECH_RATE_HZ
+
+if TYPE_CHECKING:
+    from core.audio.echo import EchoReference  # which imports this module's Resampler
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +125,14 @@ class _DeviceStream:
         since = time.monotonic() - (self.last_callback_t or self._opened_t)
         return since if since > stall_timeout_s else 0.0
 
+    @property
+    def latency_s(self) -> float:
+        """The latency PortAudio reports for this stream (input: ADC to callback; output: callback to audible)."""
+        lat = getattr(self._stream, "latency", 0.0) if self._stream is not None else 0.0
+        if isinstance(lat, tuple):
+            lat = lat[0] if self.KIND == "input" else lat[1]
+        return float(lat or 0.0)
+
     def _finished(self) -> None:
         if self._closing:
             return
@@ -158,6 +170,10 @@ class MicCapture(_DeviceStream):
         self.status_flags = 0
         self.first_block = threading.Event()
 
+    def adc_time(self, arrival_t: float, n: int) -> float:
+        """When the first of the `n` samples of a block that arrived at `arrival_t` reached the ADC."""
+        return arrival_t - self.latency_s - n / self.rate_hz
+
     def _callback(self, indata: np.ndarray, frames: int, time_info: object, status: object) -> None:
         # indata: [frames, 1] float32. Copy (with its arrival time) and hand off; never block here.
         self.last_callback_t = time.monotonic()
@@ -185,19 +201,18 @@ class SpeakerOutput(_DeviceStream):
     ) -> None:
         super().__init__(backend, device, rate_hz, block_ms)
         self._playout = playout
+        # the echo canceller's far end (core.audio.echo.EchoReference); set while the "speakers" mode runs
+        self.reference: EchoReference | None = None
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: object, status: object) -> None:
         # outdata: [frames, channels] float32, filled in place.
-        self.last_callback_t = time.monotonic()
+        self.last_callback_t = now = time.monotonic()
         self._playout.fill(outdata[:, 0])
         if outdata.shape[1] > 1:
             outdata[:, 1:] = outdata[:, :1]
-
-    @property
-    def latency_s(self) -> float:
-        """Output latency PortAudio reports (audio handed over but not yet audible)."""
-        lat = getattr(self._stream, "latency", 0.0) if self._stream is not None else 0.0
-        return float(lat[1] if isinstance(lat, tuple) else lat or 0.0)
+        reference = self.reference
+        if reference is not None:  # copy + put_nowait: what the canceller must remove, when it becomes audible
+            reference.push(now + self.latency_s, outdata[:, 0])
 
 
 class Resampler:

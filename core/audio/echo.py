@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 AEC_RATE_HZ = SPEECH_RATE_HZ  # the canceller runs where the VAD does: 16 kHz mono
 AEC_FRAME = AEC_RATE_HZ // 100  # AEC3 works in 10 ms frames
 FAR_HISTORY_S = 2.0  # reference kept for alignment (far more than any device latency)
+FAR_WAIT_S = 0.1  # a mic frame waits at most this long for its reference (resampler delay; a late output callback)
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,9 @@ class EchoReference:
 
 
 class _Clock:
-    """Sample index <-> monotonic time for one stream. Callbacks arrive late, never early, so the earliest
-    (time - elapsed) seen is the best anchor; a jump later than `realign_s` (a gap, drift) re-anchors."""
+    """Sample index <-> monotonic time for one stream, anchored at its first chunk and kept there: the reference
+    must not move by a sample while AEC3's filter holds the echo path (callback jitter is a constant offset its
+    delay estimator absorbs). A deviation over `realign_s` (a gap, the devices' clocks drifting) re-anchors."""
 
     def __init__(self, rate_hz: int, realign_s: float) -> None:
         self._rate, self._realign_s = rate_hz, realign_s
@@ -86,9 +88,8 @@ class _Clock:
         anchor = t - self.count / self._rate
         if self.t0 is None:
             self.t0 = anchor
-        elif anchor < self.t0:
-            self.t0 = anchor
-        elif anchor - self.t0 > self._realign_s:
+        elif abs(anchor - self.t0) > self._realign_s:
+            log.debug("echo reference re-aligned by %.1f ms", 1000 * (anchor - self.t0))
             self.t0 = anchor
             self.realigned += 1
         self.count += n
@@ -118,6 +119,7 @@ class EchoCanceller:
         self._near_next = 0  # near index of _near_buf[0]
         self.frames = 0
         self.compute_s = 0.0
+        self.reference_late = 0  # times frames went on without their reference (it lagged over FAR_WAIT_S)
 
     def reset(self) -> None:
         """Forget the echo path and the alignment (a device or rate change)."""
@@ -134,21 +136,37 @@ class EchoCanceller:
         return self._far_clock.realigned + self._near_clock.realigned
 
     def process(self, near: np.ndarray, adc_t: float) -> np.ndarray:
-        """near: [N] float32 at 16 kHz whose first sample reached the ADC at `adc_t` -> [M] cleaned float32."""
+        """near: [N] float32 at 16 kHz whose first sample reached the ADC at `adc_t` -> [M] cleaned float32.
+        A frame whose reference has not arrived yet waits for it, at most FAR_WAIT_S (then zeros stand in)."""
         self._drain_reference()
         self._near_clock.add(adc_t, near.size)
         buf = np.concatenate([self._near_buf, near]) if self._near_buf.size else near.astype(np.float32)
-        n = buf.size // AEC_FRAME * AEC_FRAME
+        ready = buf.size // AEC_FRAME
+        waiting = 0
+        while waiting < ready and self._far_end(self._near_next + (ready - waiting) * AEC_FRAME) > self._far_clock.count:
+            waiting += 1
+        if (ready - (ready - waiting)) * AEC_FRAME < FAR_WAIT_S * AEC_RATE_HZ:
+            ready -= waiting  # wait for the reference of the newest frames
+        else:
+            self.reference_late += 1
+        n = ready * AEC_FRAME
         out = np.empty(n, np.float32)
         t0 = time.perf_counter()
         for k in range(0, n, AEC_FRAME):
             far = self._far_at(self._near_clock.time_of(self._near_next + k))
             out[k : k + AEC_FRAME] = self._ap.process(np.ascontiguousarray(buf[k : k + AEC_FRAME]), far)
         self.compute_s += time.perf_counter() - t0
-        self.frames += n // AEC_FRAME
+        self.frames += ready
         self._near_buf = buf[n:].copy()
         self._near_next += n
         return out
+
+    def _far_end(self, near_end: int) -> int:
+        """The far index one past the reference of near samples up to `near_end` (exclusive)."""
+        clock = self._far_clock
+        if clock.t0 is None:
+            return 1 << 62
+        return int(round((self._near_clock.time_of(near_end) - clock.t0) * AEC_RATE_HZ))
 
     def _drain_reference(self) -> None:
         while True:

@@ -2,7 +2,9 @@
 
 One reply at a time. Playout of a reply starts once `prebuffer` samples are queued (or its input has ended);
 after that an empty buffer mid-reply is an underrun: the callback plays silence and counts it. `stop()` drops
-everything at once (barge-in): the very next callback is silent. All counts are in output-device samples.
+everything at once (barge-in): the very next callback is silent; `pause()` silences it too but keeps the queue and
+the position, so `resume()` goes on where it stopped (speech over a reply that may turn out to be a backchannel).
+All counts are in output-device samples.
 A listener (`set_listener`) hears each change a supervisor waits for: the first sample played, the reply done.
 """
 
@@ -26,6 +28,7 @@ class PlayoutStats:
     underrun_samples: int  # silence inserted by those
     first_play_t: float | None  # time.monotonic() of the callback that played the first sample
     done: bool  # input ended and everything played (or stopped)
+    paused: bool = False  # silenced by pause(), queue kept
 
 
 class PlayoutBuffer:
@@ -49,6 +52,7 @@ class PlayoutBuffer:
         self._underrun_samples = 0
         self._started = False
         self._ended = False
+        self._paused = False
         self._first_play_t: float | None = None
 
     def set_prebuffer(self, samples: int) -> None:
@@ -103,9 +107,26 @@ class PlayoutBuffer:
             self._offset = 0
             self._queued = 0
             self._ended = True
+            self._paused = False
             self._done.set()
         self._notify()
         return dropped
+
+    def pause(self, reply_id: int) -> bool:
+        """Silence `reply_id` from the next callback, keeping what is queued. False when it is not current."""
+        with self._lock:
+            if reply_id != self._reply_id or self._done.is_set():
+                return False
+            self._paused = True
+            return True
+
+    def resume(self, reply_id: int) -> bool:
+        """Play `reply_id` on from where pause() stopped it. False when it is not current or not paused."""
+        with self._lock:
+            if reply_id != self._reply_id or not self._paused:
+                return False
+            self._paused = False
+            return True
 
     # -- reader side (output callback) ---------------------------------------------------------------------
     def fill(self, out: np.ndarray) -> None:
@@ -113,6 +134,9 @@ class PlayoutBuffer:
         changed = False
         with self._lock:
             n = out.shape[0]
+            if self._paused:
+                out[:] = 0.0
+                return
             if not self._started:
                 if self._queued == 0 or (self._queued < self._prebuffer and not self._ended):
                     out[:] = 0.0
@@ -159,6 +183,7 @@ class PlayoutBuffer:
                 self._underrun_samples,
                 self._first_play_t,
                 self._done.is_set(),
+                self._paused,
             )
 
     def wait_first_play(self, timeout_s: float) -> bool:

@@ -1,5 +1,7 @@
 """The engine's two devices: the speaker (fed by the jitter buffer) and the microphone (feeding the capture
-thread), opened and closed together through the audio backend seam (core.seams.AudioBackend)."""
+thread), opened and closed together through the audio backend seam (core.seams.AudioBackend), and how they share
+the room: the duplex mode, resolved once the output device is known, and in the "speakers" mode the echo
+canceller's far-end reference tapped from the speaker's callback (core.audio.echo)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from collections.abc import Callable
 
 from core.audio.backend import AudioBackend
 from core.audio.devices import DEVICE_RATE_HZ, MicCapture, SpeakerOutput
+from core.audio.duplex import DuplexMode, resolve_duplex
+from core.audio.echo import EchoCanceller, EchoConfig, EchoReference, echo_unavailable
 from core.audio.playout import PlayoutBuffer
 from core.engine.config import AudioConfig
 from core.engine.events import ErrorKind
@@ -18,12 +22,22 @@ log = logging.getLogger(__name__)
 
 class EngineAudio:
     def __init__(self, backend: AudioBackend | None, config: AudioConfig, playout: PlayoutBuffer,
-                 prebuffer_ms: float | None = None) -> None:
+                 prebuffer_ms: float | None = None, duplex: str = "auto", echo: EchoConfig | None = None) -> None:
         self._backend, self._cfg, self._playout = backend, config, playout
         self._prebuffer_ms = config.prebuffer_ms if prebuffer_ms is None else prebuffer_ms
+        self._duplex_request, self._echo_cfg = duplex, echo or EchoConfig()
         self.capture: MicCapture | None = None
         self.speaker: SpeakerOutput | None = None
         self.opening = ErrorKind.OUTPUT_DEVICE  # which device a DeviceError from open() is about
+        self.duplex, self.duplex_reason = DuplexMode.HALF, ""  # resolved by open()
+        self._reference: EchoReference | None = None
+
+    def echo_canceller(self) -> EchoCanceller | None:
+        """A fresh canceller for the devices now open ("speakers" mode), else None: a new one per opening, so a
+        device or rate change never inherits an echo path."""
+        if self._reference is None:
+            return None
+        return EchoCanceller(self._echo_cfg, self._reference)
 
     @property
     def output_rate_hz(self) -> int:
@@ -51,6 +65,14 @@ class EngineAudio:
         self.speaker.on_lost = lambda: on_lost(ErrorKind.OUTPUT_DEVICE)
         self.speaker.open()
         self._playout.set_prebuffer(int(self.speaker.rate_hz * self._prebuffer_ms / 1000))
+        needs_echo = self._duplex_request in ("auto", "speakers")
+        self.duplex, self.duplex_reason = resolve_duplex(self._duplex_request, self.speaker.name,
+                                                         echo_unavailable() if needs_echo else None)
+        self._reference = None
+        if self.duplex.cancels_echo:
+            self._reference = EchoReference(self.speaker.rate_hz, self._echo_cfg.reference_blocks)
+            self.speaker.reference = self._reference
+        log.info("duplex: %s (%s)", self.duplex.value, self.duplex_reason)
         self.opening = ErrorKind.INPUT_DEVICE
         self.capture = MicCapture(self._backend, a.input_device, a.input_rate_hz, a.input_block_ms,
                                   a.input_queue_blocks)
@@ -82,3 +104,4 @@ class EngineAudio:
             if dev is not None:
                 dev.close()
         self.capture = self.speaker = None
+        self._reference = None

@@ -92,12 +92,12 @@ class EngineConfig:
               f"backchannel_ms must be in [barge_in_ms, 5000], got {self.backchannel_ms}")
         check(VAD_FRAME_MS <= self.backchannel_gap_ms <= 2000.0,
               f"backchannel_gap_ms must be in [{VAD_FRAME_MS}, 2000], got {self.backchannel_gap_ms}")
+        check(self.join_timeout_s > 0, f"join_timeout_s must be > 0, got {self.join_timeout_s}")
+        check(self.stop_timeout_s >= self.join_timeout_s, "stop_timeout_s must be >= join_timeout_s")
+        check(self.drain_timeout_s > 0, f"drain_timeout_s must be > 0, got {self.drain_timeout_s}")
 
     @property
     def barge_in(self) -> bool:
         """The microphone stays live while the app speaks. "auto" counts as full duplex: the engine resolves it at
         start (core.audio.duplex.resolve_duplex) and runs with the resolved mode."""
         return self.duplex != "half"
-        check(self.join_timeout_s > 0, f"join_timeout_s must be > 0, got {self.join_timeout_s}")
-        check(self.stop_timeout_s >= self.join_timeout_s, "stop_timeout_s must be >= join_timeout_s")
-        check(self.drain_timeout_s > 0, f"drain_timeout_s must be > 0, got {self.drain_timeout_s}")

@@ -13,6 +13,10 @@ Threads (docs/architecture.md has the picture; all stoppable, joined with timeou
 States: IDLE -(start)-> LISTENING -(turn)-> THINKING -(first sample played)-> SPEAKING -(played out)->
 LISTENING; barge-in: THINKING/SPEAKING -> LISTENING; device loss or stop(): any -> IDLE.
 
+Duplex (core.audio.duplex, resolved at start from the output device): in the "speakers" mode the output callback
+also hands each played block to the echo canceller's reference and the capture thread cancels the echo before the
+VAD; in full duplex, speech over a reply pauses it, then stops it or, after a backchannel, resumes it.
+
 Speculative turn start (`VadConfig.speculate_after_ms`, core.engine.speculation): on a short pause while LISTENING
 with no reply running, a held ReplyJob starts on the turn so far; the turn's dispatch adopts it when its audio is
 the same, otherwise (the user went on, a typed turn, stop) it is cancelled and dropped unseen.
@@ -20,6 +24,7 @@ the same, otherwise (the user went on, a typed turn, stop) it is cancelled and d
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -28,12 +33,13 @@ from collections.abc import Callable
 import numpy as np
 
 from core.audio.backend import AudioBackend
+from core.audio.duplex import DuplexMode
 from core.audio.playout import PlayoutBuffer
 from core.engine.audio_io import EngineAudio
 from core.engine.config import EngineConfig
 from core.engine.control import ControlThread
 from core.engine.event_pump import EventPump
-from core.engine.events import EngineError, EngineEvent, EngineState, ErrorKind, engine_event
+from core.engine.events import DuplexResolved, EngineError, EngineEvent, EngineState, ErrorKind, engine_event
 from core.engine.reply_control import REPLYING, ReplyControl, ReplyModels
 from core.engine.worker import Worker
 from core.lm.sampling import SamplingConfig
@@ -68,8 +74,12 @@ class Engine:
         first_turn_id: int = 1,
         end_of_turn: TurnScorer | None = None,
         end_of_turn_text: Callable[[float], float | None] | None = None,
+        mic_tap: Callable[[np.ndarray, np.ndarray], None] | None = None,
     ) -> None:
+        """mic_tap(raw, cleaned): the microphone at 16 kHz before and after echo cancellation, on the capture
+        thread as it comes (the recorder's debug option, benchmarks); it must only copy."""
         self.config = config or EngineConfig()
+        self._mic_tap = mic_tap
         self._vad = vad
         self._end_of_turn = end_of_turn  # Smart Turn scorer (core.turns.smart_turn) or None: the VAD's silence
         self._end_of_turn_text = end_of_turn_text  # P(utterance over | partial transcript), None when unknown
@@ -79,7 +89,8 @@ class Engine:
         # playback: the vocoder's chunk schedule, noise seed and jitter buffer (a plan measured on this machine says
         # how deep the buffer must be: app/playback_plan.py; None: the engine's AudioConfig.prebuffer_ms)
         playback = playback or PlaybackPlan()
-        self._audio = EngineAudio(audio, self.config.audio, self._playout, playback.prebuffer_ms)
+        self._audio = EngineAudio(audio, self.config.audio, self._playout, playback.prebuffer_ms,
+                                  duplex=self.config.duplex, echo=self.config.echo)
         self._control: ControlThread | None = None
         self._replies = ReplyControl(
             ReplyModels(runner, vocoder, playback, sampling),
@@ -107,6 +118,11 @@ class Engine:
             self._control.call(self._replies.skip_turn_ids, last_used)
         else:
             self._replies.skip_turn_ids(last_used)
+
+    @property
+    def duplex(self) -> DuplexMode:
+        """The mode this engine runs in (resolved at start from `config.duplex`; HALF before)."""
+        return self._audio.duplex
 
     @property
     def conversation(self) -> History:
@@ -137,12 +153,17 @@ class Engine:
                 self._events.put(EngineError(self._audio.opening, str(err), fatal=True))
                 raise
             self._playout.set_listener(self._post_progress)
+            mode = self._audio.duplex
+            self._events.put(DuplexResolved(mode.value, self._audio.duplex_reason))
+            running = dataclasses.replace(self.config, duplex=mode.value)  # "auto" resolved for the turn stage
+            self._replies.full_duplex = mode.full
             self._control = ControlThread(idle_s=WATCHDOG_S, on_idle=self._watchdog)
             self._control.start()
             self._replies.workers = (Worker("reply-model"), Worker("reply-vocoder"))
             self._running.set()
-            self.capture_loop = CaptureLoop(self._audio.capture, self._vad, self.config, self.config.levels,
-                                            self._capture_hooks(), self._end_of_turn, self._end_of_turn_text)
+            self.capture_loop = CaptureLoop(self._audio.capture, self._vad, running, self.config.levels,
+                                            self._capture_hooks(), self._end_of_turn, self._end_of_turn_text,
+                                            echo=self._audio.echo_canceller())
             self._capture_thread = threading.Thread(
                 target=self.capture_loop.run, args=(self._running,), name="engine-capture", daemon=True
             )
@@ -206,6 +227,10 @@ class Engine:
             speculate=lambda turn, t: self._post(r.on_candidate, turn, t),
             resume=lambda: self._post(r.on_resumed),
             continued=lambda: self._post(r.on_continued),
+            replying=lambda: r.state in REPLYING,
+            pause=lambda ms, t: self._post(r.on_pause, ms, t),
+            backchannel=lambda ms: self._post(r.on_backchannel, ms),
+            mic_tap=self._mic_tap,
         )
 
     def _barge_in_heard(self, speech_ms: float, speech_start_t: float | None) -> None:

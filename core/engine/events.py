@@ -103,6 +103,35 @@ class BargeIn:
 
 
 @dataclass(frozen=True)
+class ReplyPaused:
+    """Speech over the reply of `turn_id` (full duplex): playback is silenced, its queue kept. It stops for good
+    (BargeIn) if the speech goes on to `backchannel_ms`, and resumes (ReplyResumed) after a shorter backchannel."""
+
+    turn_id: int
+    speech_ms: float
+    speech_start_t: float | None = None  # time.monotonic() the block with the speech onset arrived
+    paused_t: float = 0.0  # time.monotonic() playback was silenced
+
+
+@dataclass(frozen=True)
+class ReplyResumed:
+    """The speech that paused the reply of `turn_id` was a backchannel ("mm-hm"): it plays on."""
+
+    turn_id: int
+    speech_ms: float  # the backchannel's voiced time
+    resumed_t: float = 0.0
+
+
+@dataclass(frozen=True)
+class DuplexResolved:
+    """How this engine shares the room (core.audio.duplex): 'speakers' (echo cancellation), 'headphones' or
+    'half', and why (the setting, or what 'auto' read from the output device)."""
+
+    mode: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ReplyTiming:
     """time.monotonic() marks of one reply (None = never happened), compute spent before the first sound.
 
@@ -162,6 +191,9 @@ EngineEvent = (
     | ReplyUnits
     | ReplyAudio
     | BargeIn
+    | ReplyPaused
+    | ReplyResumed
+    | DuplexResolved
     | ReplyEnded
     | EngineError
 )

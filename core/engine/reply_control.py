@@ -25,6 +25,8 @@ from core.engine.config import EngineConfig
 from core.engine.events import (
     BargeIn,
     EngineError,
+    ReplyPaused,
+    ReplyResumed,
     EngineEvent,
     EngineState,
     ErrorKind,
@@ -77,10 +79,11 @@ class ReplyControl:
         self._mic_open_t = 0.0
         self._drain: tuple[ReplyJob, float] | None = None  # (finished job, first seen undrained)
         self._early: continuation.EarlyTurn | None = None  # the last turn, when the end-of-turn model committed it
+        self.full_duplex = config.barge_in  # the resolved duplex mode (Engine.start): the mic stays live
 
     # -- read from any thread --------------------------------------------------------------------------------
     def mic_live(self) -> bool:
-        if self._cfg.barge_in:
+        if self.full_duplex:
             return True
         # half-duplex: also live while the reply is computed and nothing plays yet (no echo to hear), so speech
         # that goes on after an early commit is heard
@@ -147,6 +150,23 @@ class ReplyControl:
         log.info("barge-in on reply %d after %.0f ms of speech", job.turn_id, speech_ms)
         self._emit(BargeIn(job.turn_id, speech_ms, speech_start_t, time.monotonic()))
         self.set_state(EngineState.LISTENING, "barge_in" if speech_ms > 0 else "interrupted")
+
+    def on_pause(self, speech_ms: float, speech_start_t: float | None) -> None:
+        """Speech over the reply (full duplex): silence it, keeping its place; a barge-in or a backchannel
+        follows."""
+        job = self._job
+        if job is None or job.cancelled or not self._playout.pause(job.turn_id):
+            return
+        log.info("reply %d paused after %.0f ms of speech over it", job.turn_id, speech_ms)
+        self._emit(ReplyPaused(job.turn_id, speech_ms, speech_start_t, time.monotonic()))
+
+    def on_backchannel(self, speech_ms: float) -> None:
+        """The speech that paused the reply was short ("mm-hm"): play on from where it stopped."""
+        job = self._job
+        if job is None or job.cancelled or not self._playout.resume(job.turn_id):
+            return
+        log.info("reply %d resumed after a %.0f ms backchannel", job.turn_id, speech_ms)
+        self._emit(ReplyResumed(job.turn_id, speech_ms, time.monotonic()))
 
     def on_candidate(self, turn: Turn, speech_end_t: float | None) -> None:
         """A short pause: compute the reply to the turn so far, held back (core.engine.speculation)."""

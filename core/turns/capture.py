@@ -1,7 +1,11 @@
-"""The capture thread's work: device-rate blocks -> 16 kHz 512-sample frames -> silero-vad -> TurnDetector,
-mic levels and signal warnings, and barge-in detection. It decides nothing about replies: it calls back, and the
-engine's hooks only post the decision to its control thread (core.engine.control), so this thread never waits on
-a reply being cancelled or started."""
+"""The capture thread's work: device-rate blocks -> 16 kHz -> echo cancellation (the "speakers" duplex mode) ->
+512-sample frames -> silero-vad -> TurnDetector, mic levels and signal warnings, and speech over a reply. It
+decides nothing about replies: it calls back, and the engine's hooks only post the decision to its control thread
+(core.engine.control), so this thread never waits on a reply being cancelled or started.
+
+Speech over a reply (full duplex), the "backchannel" interruption strategy: `barge_in_ms` of speech pauses the
+reply; reaching `backchannel_ms` stops it (barge-in); a shorter speech followed by `backchannel_gap_ms` of silence
+was a backchannel ("mm-hm"): it is dropped, not a turn, and the reply resumes. "immediate" stops at `barge_in_ms`."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.audio.devices import FrameChunker, MicCapture, Resampler
+from core.audio.echo import EchoCanceller
 from core.audio.levels import LevelConfig, LevelWatch, MicLevel, SignalWarning
 from core.turns.config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, TurnSettings
 from core.turns.events import CaptureProblem, SpeechDiscarded, SpeechIgnored, SpeechStarted
@@ -39,15 +44,24 @@ class CaptureHooks:
     speculate: Callable[[Turn, float | None], None] | None = None  # a TurnCandidate (speculative turn start)
     resume: Callable[[], None] | None = None  # the candidate's speaker went on
     continued: Callable[[], None] | None = None  # the user went on after an early (semantic) commit
+    replying: Callable[[], bool] | None = None  # a reply is running (speech now is speech over it)
+    pause: Callable[[float, float | None], None] | None = None  # (speech_ms, onset arrival): silence the reply
+    backchannel: Callable[[float], None] | None = None  # (speech_ms): that speech was a backchannel, play on
+    mic_tap: Callable[[np.ndarray, np.ndarray], None] | None = None  # (raw, cleaned) 16 kHz, as they come
 
 
 class CaptureLoop:
     def __init__(self, capture: MicCapture, vad: SpeechDetector, config: TurnSettings, levels: LevelConfig,
                  hooks: CaptureHooks, end_of_turn: TurnScorer | None = None,
-                 end_of_turn_text: Callable[[float], float | None] | None = None) -> None:
+                 end_of_turn_text: Callable[[float], float | None] | None = None,
+                 echo: EchoCanceller | None = None) -> None:
         """end_of_turn: a Smart Turn scorer (core.turns.smart_turn) or None (the VAD's silence ends turns);
-        end_of_turn_text: the partial transcript's end-of-utterance probability (core.turns.text_eou)."""
+        end_of_turn_text: the partial transcript's end-of-utterance probability (core.turns.text_eou);
+        echo: the canceller of the "speakers" mode (core.audio.echo), fed the speaker's reference."""
         self._cap, self._vad, self._cfg, self._hooks = capture, vad, config, hooks
+        self.echo = echo
+        self._paused = False  # this speech paused the reply (it may still be a backchannel)
+        self._overlap_ms = 0.0  # voiced time of the speech in progress over a reply
         self._resampler = Resampler(capture.rate_hz, VAD_RATE_HZ)
         self._chunker = FrameChunker(VAD_FRAME)
         self._detector = make_detector(config, end_of_turn, end_of_turn_text)
@@ -69,7 +83,11 @@ class CaptureLoop:
                 continue
             self._check_overflow()
             try:
-                for frame in self._chunker.push(self._resampler.process(block)):
+                raw = self._resampler.process(block)  # [M] float32 at 16 kHz
+                clean = raw if self.echo is None else self.echo.process(raw, self._cap.adc_time(arrival_t, block.size))
+                if self._hooks.mic_tap is not None:
+                    self._hooks.mic_tap(raw, clean)
+                for frame in self._chunker.push(clean):
                     self._on_frame(frame, arrival_t)
             except Exception as err:  # keep listening: a deaf engine would be worse than a lost block
                 self._report_internal(err)
@@ -114,10 +132,15 @@ class CaptureLoop:
         self._ignored_voiced = 0
         if prob >= self._cfg.vad.stop_threshold:
             self._last_voiced_t = arrival_t
+        overlap = self._cfg.barge_in and hooks.replying is not None and hooks.replying()
+        if not overlap:
+            self._paused = False
         for ev in det.feed(frame, prob):
             if isinstance(ev, SpeechStart):
                 self._speech_start_t = arrival_t
                 hooks.emit(SpeechStarted(frames_to_s(ev.frame_index)))
+            elif isinstance(ev, Discarded | Turn) and self._paused:
+                self._backchannel()  # the speech that paused the reply ended short of an interruption
             elif isinstance(ev, Discarded):
                 hooks.emit(SpeechDiscarded(frames_to_s(det.frame_index), ev.voiced_frames * VAD_FRAME_MS))
             elif isinstance(ev, Turn):
@@ -128,8 +151,34 @@ class CaptureLoop:
                 hooks.resume()
             elif isinstance(ev, ContinuedAfterCommit) and hooks.continued is not None:
                 hooks.continued()
-        if self._cfg.barge_in and det.speech_ms >= self._cfg.barge_in_ms:
-            hooks.barge_in(det.speech_ms, self._speech_start_t)
+        if overlap:
+            self._over_reply(det.speech_ms)
+        elif self._cfg.barge_in and det.speech_ms >= self._cfg.barge_in_ms:
+            hooks.barge_in(det.speech_ms, self._speech_start_t)  # a reply starting now: the engine filters
+
+    def _over_reply(self, speech_ms: float) -> None:
+        """Speech while a reply runs (full duplex): pause, stop (barge-in) or, after a backchannel, play on."""
+        cfg, hooks, det = self._cfg, self._hooks, self._detector
+        if speech_ms > 0:
+            self._overlap_ms = speech_ms
+        if cfg.interruption == "immediate" or hooks.pause is None:
+            if speech_ms >= cfg.barge_in_ms:
+                hooks.barge_in(speech_ms, self._speech_start_t)
+            return
+        if speech_ms >= cfg.backchannel_ms:
+            self._paused = False  # an interruption: this speech is the user's next turn
+            hooks.barge_in(speech_ms, self._speech_start_t)
+        elif speech_ms >= cfg.barge_in_ms and not self._paused:
+            self._paused = True
+            hooks.pause(speech_ms, self._speech_start_t)
+        elif self._paused and det.silence_frames * VAD_FRAME_MS >= cfg.backchannel_gap_ms:
+            det.reset()  # the backchannel is not a turn
+            self._backchannel()
+
+    def _backchannel(self) -> None:
+        self._paused = False
+        if self._hooks.backchannel is not None:
+            self._hooks.backchannel(self._overlap_ms)
 
     def _note_ignored(self, prob: float) -> None:
         """Half-duplex muting: say once per muted stretch that voiced sound was heard (never drop it silently)."""

@@ -123,4 +123,7 @@ class TurnSettings(Protocol):
     vad: VadConfig
     end_of_turn: EndOfTurnConfig
     barge_in: bool  # False: half-duplex, user speech never interrupts a reply
-    barge_in_ms: float  # speech this long interrupts a reply (and is reported while half-duplex ignores the mic)
+    barge_in_ms: float  # speech this long over a reply pauses it (and is reported while half-duplex ignores the mic)
+    interruption: str  # "backchannel": pause, then stop or resume; "immediate": stop at barge_in_ms
+    backchannel_ms: float  # speech over a reply this long is an interruption
+    backchannel_gap_ms: float  # silence after shorter speech that makes it a backchannel

@@ -87,6 +87,10 @@ class SemanticTurnDetector:
         return self._base.speech_ms
 
     @property
+    def silence_frames(self) -> int:
+        return self._base.silence_frames
+
+    @property
     def frame_index(self) -> int:
         return self._base.frame_index
 

@@ -24,7 +24,8 @@ class AlwaysDone:
 
 def _engine(barge_in: bool, runner: FakeRunner):
     audio, events, conv = FakeAudio(), Collector(), FakeConversation()
-    cfg = EngineConfig(vad=VadConfig(end_silence_ms=700), audio=AudioConfig(prebuffer_ms=60), barge_in=barge_in,
+    cfg = EngineConfig(vad=VadConfig(end_silence_ms=700), audio=AudioConfig(prebuffer_ms=60),
+                       duplex="headphones" if barge_in else "half",
                        end_of_turn=EndOfTurnConfig(policy="mean", rejoin_ms=2000))  # the scorer alone decides
     eng = Engine(runner, FakeDecoder(), config=cfg, sink=events, audio=audio, conversation=conv,
                  end_of_turn=AlwaysDone())
@@ -105,6 +106,6 @@ def test_half_duplex_speech_while_talking_is_reported(speech_factory):
         events.wait_for(lambda e: e.__class__.__name__ == "StateChanged" and e.new.value == "speaking", 20)
         audio.mic.inject(x)  # the user talks over the reply: muted, so it must be reported
         ev = events.wait_for(lambda e: isinstance(e, SpeechIgnored), 20)
-        assert ev.speech_ms >= 200
+        assert ev.speech_ms >= eng.config.barge_in_ms
     finally:
         eng.stop()

@@ -72,7 +72,7 @@ def test_half_duplex_ignores_speech_while_speaking(rig, speech_factory):
 
 def test_barge_in_stops_playback_cancels_and_clips_history(rig, speech_factory):
     runner = FakeRunner(default_script(words=25))
-    eng, events, audio, runner, conv = rig(runner=runner, duplex="headphones", barge_in_ms=200)
+    eng, events, audio, runner, conv = rig(runner=runner, duplex="headphones", barge_in_ms=200, interruption="immediate")
     eng.start()
     say(audio, speech_factory)
     events.wait_for(lambda e: isinstance(e, StateChanged) and e.new is EngineState.SPEAKING, 15)
@@ -188,7 +188,7 @@ def test_continuous_noise_warns_and_never_dispatches(rig):
 
 def test_monologue_longer_than_max_turn_is_cut_reported_and_answered(rig, speech_factory):
     vad = VadConfig(end_silence_ms=500, max_turn_ms=2000)
-    eng, events, audio, runner, conv = rig(vad=vad)
+    eng, events, audio, runner, conv = rig(vad=vad, duplex="half")  # the monologue's rest plays over the reply
     eng.start()
     say(
         audio,
@@ -295,7 +295,7 @@ def test_recorder_as_engine_sink_keeps_turn_reply_and_log(tmp_path):
         rec.close()
     log = [json.loads(x) for x in (tmp_path / "rec" / "session.jsonl").read_text().splitlines()]
     types = [x["type"] for x in log]
-    assert types[0] == "StateChanged" and "UserTurnCaptured" in types and "ReplyEnded" in types
+    assert types[:2] == ["DuplexResolved", "StateChanged"] and "UserTurnCaptured" in types and "ReplyEnded" in types
     assert log[types.index("ReplyEnded")]["heard_text"] == end.heard_text
     assert sf.info(str(tmp_path / "rec" / "user_001.wav")).frames == 8000
     assert sf.info(str(tmp_path / "rec" / "reply_001.wav")).frames == 30 * 1764  # every vocoder sample
