@@ -43,7 +43,7 @@ class EndOfTurn:
 
 @dataclass(frozen=True)
 class TurnStage:
-    """The turn stage as the app runs it: `settings` (the `EngineConfig`: `vad`, `end_of_turn`, `barge_in`, what
+    """The turn stage as the app runs it: `settings` (the `EngineConfig`: `vad`, `end_of_turn`, `duplex`, what
     core.turns reads as `TurnSettings`) and the Smart Turn scorer with its status line."""
 
     settings: Any  # core.engine.config.EngineConfig
@@ -51,8 +51,9 @@ class TurnStage:
 
     @property
     def duplex(self) -> str:
-        """'full' (barge_in: the user may interrupt a reply) or 'half' (the mic is ignored while the app speaks)."""
-        return "full" if self.settings.barge_in else "half"
+        """'full' (the user may interrupt a reply: duplex "speakers", "headphones", or "auto", which the engine
+        resolves at start and counts as full until then) or 'half' (the mic is ignored while the app speaks)."""
+        return "half" if self.settings.duplex == "half" else "full"
 
 
 def turn_stage(config: CompanionConfig) -> TurnStage:

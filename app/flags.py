@@ -4,7 +4,8 @@ field (`core.options.opt`), so nothing is written twice.
 A `FlagGroup` names where a config sits inside `CompanionConfig` (`"engine.vad"`), its class, a flag prefix and
 which fields a command offers. `add_flags` adds them to a parser; `apply_flags` returns the config with the
 flags the user gave replaced (flags not given keep the base config's value, so settings and defaults stay one
-source). Invalid values raise `UserError` naming the flag.
+source). Invalid values raise `UserError` naming the flag. A `FlagAlias` keeps an old flag working as a fixed
+value of a field's flag (`--barge-in` = `--duplex headphones`).
 """
 
 from __future__ import annotations
@@ -24,12 +25,23 @@ _DEST = "cfg::"
 
 
 @dataclass(frozen=True)
+class FlagAlias:
+    """`flag` (no value) means `field` = `value`; the last of it and the field's own flag wins."""
+
+    flag: str  # "--barge-in"
+    field: str
+    value: Any
+    help: str
+
+
+@dataclass(frozen=True)
 class FlagGroup:
     path: str  # dotted attribute path inside the root config ("" = the root itself)
     cls: type
     prefix: str = ""  # e.g. "eot-" -> --eot-commit-prob
     fields: tuple[str, ...] | None = None  # None: every field that has a help line
     title: str | None = None  # argparse group title
+    aliases: tuple[FlagAlias, ...] = ()
 
 
 def flag_name(group: FlagGroup, field: str) -> str:
@@ -93,6 +105,11 @@ def add_flags(parser: argparse.ArgumentParser, groups: Iterable[FlagGroup]) -> N
             target.add_argument(flag_name(group, f.name), dest=dest, type=convert, choices=choices,
                                 default=argparse.SUPPRESS, help=f"{help_text}{shown}",
                                 metavar=None if choices else f.name.rsplit("_", 1)[-1].upper())
+        for alias in group.aliases:
+            if alias.field not in {f.name for f in _fields(group)}:
+                raise KeyError(f"alias {alias.flag}: {alias.field} is not a flag of this group")
+            target.add_argument(alias.flag, dest=f"{_DEST}{group.path}::{alias.field}", action="store_const",
+                                const=alias.value, default=argparse.SUPPRESS, help=alias.help)
 
 
 def _show(value: Any) -> str:

@@ -59,7 +59,11 @@ class RecentCheckpoint:
 SETTINGS_FORMAT = 2
 # the defaults of mirrored fields that changed since format 1: an old file holding one of these values held the
 # default, not a choice, and takes today's default instead
-OLD_DEFAULTS: dict[str, Any] = {"eot_max_silence_ms": 1500.0}
+OLD_DEFAULTS: dict[str, Any] = {"eot_max_silence_ms": 1500.0, "barge_in_ms": 200.0}
+# a setting that was replaced: old key -> {old value: {new key: new value}} ({}: today's defaults); applied in any
+# format (a format-2 file holds the old key only when the user chose it). Issue 33: the barge-in switch became the
+# duplex mode; it was off by default, so "on" was a choice (made for headphones, as the app said) and "off" was not
+RENAMED: dict[str, dict[Any, dict[str, Any]]] = {"barge_in": {True: {"duplex": "headphones"}, False: {}}}
 _NOTHING = object()
 
 
@@ -93,7 +97,9 @@ class AppSettings:
     eot_commit_score: float = mirror("engine.end_of_turn.commit_score")
     eot_full_duplex_commit_score: float = mirror("engine.end_of_turn.full_duplex_commit_score")
     eot_max_silence_ms: float = mirror("engine.end_of_turn.max_silence_ms")
-    barge_in: bool = mirror("engine.barge_in")
+    duplex: str = mirror("engine.duplex")  # one of core.audio.duplex.DUPLEX_CHOICES ("auto": from the output device)
+    interruption: str = mirror("engine.interruption")
+    backchannel_ms: float = mirror("engine.backchannel_ms")
     barge_in_ms: float = mirror("engine.barge_in_ms")
     system_prompt: str = ""  # "" = the model's default prompt
     temperature: float = mirror("sampling.temperature")
@@ -169,7 +175,7 @@ class AppSettings:
         `problems` by name)."""
         problems = [] if problems is None else problems
         names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in names}
+        values = {k: v for k, v in _renamed(data, problems).items() if k in names}
         if data.get("format") != SETTINGS_FORMAT:  # written when every field was saved, defaults included
             values = {k: v for k, v in values.items() if OLD_DEFAULTS.get(k, _NOTHING) != v}
         recent = values.get("recent")
@@ -190,6 +196,24 @@ class AppSettings:
                 log.warning("settings: ignoring %s=%.80r (%s)", key, value, err)
                 problems.append(key)
         return settings
+
+
+def _renamed(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """`data` with replaced settings (RENAMED) translated; a new key already present wins. An old value that is
+    none of the known ones is a problem (its new setting keeps its default)."""
+    data = dict(data)
+    for old, table in RENAMED.items():
+        if old not in data:
+            continue
+        value = data.pop(old)
+        new = next((new for k, new in table.items() if type(k) is type(value) and k == value), None)
+        if new is None:
+            log.warning("settings: ignoring %s=%.80r (it must be one of %s)", old, value, ", ".join(map(str, table)))
+            problems.append(old)
+            continue
+        for key, replacement in new.items():
+            data.setdefault(key, replacement)
+    return data
 
 
 def _check_types(settings: AppSettings) -> None:

@@ -91,7 +91,7 @@ def summary(rows: list[dict], stage, false_cuts: bool = True) -> dict:
     out["duplex"] = stage.duplex
     out["config"] = {"vad": dataclasses.asdict(stage.settings.vad),
                      "end_of_turn": dataclasses.asdict(stage.settings.end_of_turn),
-                     "barge_in": stage.settings.barge_in}
+                     "duplex": stage.settings.duplex, "barge_in": stage.settings.barge_in}
     if stage.end_of_turn.scorer is not None and false_cuts:
         paused = figures(SileroVad(), stage.end_of_turn.scorer, config=stage.settings, complete=[])
         out["paused_false_cut_rate"] = paused["paused_false_cut_rate"]

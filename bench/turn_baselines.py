@@ -49,7 +49,7 @@ def app_config() -> CompanionConfig:
 
 
 def before(config: CompanionConfig) -> CompanionConfig:
-    """`config` with the turn stage's VAD and end of turn as before issue 32; the duplex mode (`barge_in`) and
+    """`config` with the turn stage's VAD and end of turn as before issue 32; the duplex mode (`duplex`) and
     everything else stay `config`'s, so the two points differ in the end-of-turn settings alone."""
     engine = dataclasses.replace(config.engine, vad=BEFORE_ISSUE_32_VAD, end_of_turn=BEFORE_ISSUE_32)
     return dataclasses.replace(config, engine=engine)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.messages import INTERRUPT_HINT
 from ui.theme import icon
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ class StatusStrip(QFrame):
         self.meter.setToolTip("Microphone level")
         self.mic_icon = QLabel(objectName="micIcon")
         self.mic_note = QLabel("", objectName="micNote")
-        self.mic_note.setToolTip("Half-duplex: the microphone is ignored while the reply plays, so the speaker "
-                                 "does not answer itself. Turn on barge-in in Settings (headphones) to interrupt.")
+        self.mic_note.setToolTip("Half-duplex: the microphone is ignored while the reply plays, so the app does "
+                                 f"not answer itself. To interrupt by speaking, {INTERRUPT_HINT}.")
         self.model = QLabel("", objectName="modelLabel")
         self.model.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         for w in (self.state, self.mic_icon, self.meter, self.mic_note):

@@ -1,4 +1,5 @@
-"""Dialogs: open a checkpoint, download (confirm, progress), keyboard shortcuts, and the first-run welcome panel."""
+"""Dialogs: open a checkpoint, download (confirm, progress), keyboard shortcuts, and the first-run welcome panel
+(with its choice of how the microphone behaves while the app speaks)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -18,10 +20,12 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QRadioButton,
     QVBoxLayout,
     QWidget,
 )
 
+from core.audio.duplex import DUPLEX_LABELS, looks_like_headphones
 from ui.theme import icon
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,15 @@ GB = 1000 * MB
 ERROR_CHARS = 300  # longer error lines are cut in the box; Details has all of it
 FIELD_MIN_PX = 420
 DIALOG_MIN_PX = 720
+# the first-run guide's duplex choices (Settings → Turn-taking also offers "auto"): label, tooltip
+GUIDE_DUPLEX = {
+    "speakers": (DUPLEX_LABELS["speakers"], "Loudspeakers: the app removes its own voice from the microphone, so you "
+                                            "can interrupt it by speaking."),
+    "headphones": (DUPLEX_LABELS["headphones"], "Nothing the app plays reaches the microphone: you can interrupt it "
+                                                "by speaking."),
+    "half": ("Half-duplex", f"{DUPLEX_LABELS['half']}: the app never hears itself, and you wait for the end of a "
+                            "reply (or press Stop)."),
+}
 
 
 class FolderField(QWidget):
@@ -167,6 +180,23 @@ class DownloadDialog(QDialog):
         super().reject()
 
 
+def guide_duplex(setting: str, output_device: str | None, audio: object | None) -> str:
+    """What the guide preselects: the setting when chosen, else what "auto" resolves to for the output device when
+    its name is known without opening the sound system (a device in the settings, or a backend already open), else
+    speakers."""
+    if setting != "auto":
+        return setting
+    name = output_device or ""
+    if not name and audio is not None:
+        from core.audio.devices import device_info
+
+        try:
+            name = str(device_info(audio, None, "output").get("name", ""))
+        except Exception as err:  # no output device: the guide still offers the choice
+            log.info("no output device name for the guide: %s", err)
+    return "headphones" if looks_like_headphones(name) else "speakers"
+
+
 class WelcomePanel(QFrame):
     """Shown until a model is loaded: the three ways to get one, plus the listener models.
 
@@ -176,6 +206,7 @@ class WelcomePanel(QFrame):
     open_clicked = Signal()
     demo_clicked = Signal()
     listeners_clicked = Signal()
+    duplex_chosen = Signal(str)  # the user picked one of GUIDE_DUPLEX (not sent by set_duplex)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -217,7 +248,36 @@ class WelcomePanel(QFrame):
             lay.addWidget(button)
             lay.addWidget(note)
             self.buttons[key] = button
+        self._duplex_row(lay)
         lay.addStretch(2)
+
+    def _duplex_row(self, lay: QVBoxLayout) -> None:
+        """One line: "Replies play on:" and a radio button per GUIDE_DUPLEX choice (it fits at 800x600)."""
+        row = QHBoxLayout()
+        row.setSpacing(14)
+        title = QLabel("Replies play on:", objectName="dimLabel")
+        title.setToolTip("How the microphone behaves while the app speaks; guessed from the output device's name. "
+                         "Change it any time in Settings → Turn-taking.")
+        row.addWidget(title)
+        self.duplex_group = QButtonGroup(self)
+        self.duplex_buttons: dict[str, QRadioButton] = {}
+        for value, (text, tip) in GUIDE_DUPLEX.items():
+            radio = QRadioButton(text)
+            radio.setToolTip(tip)
+            radio.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            radio.setProperty("duplex", value)
+            self.duplex_group.addButton(radio)
+            self.duplex_buttons[value] = radio
+            row.addWidget(radio)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self.duplex_group.buttonClicked.connect(lambda b: self.duplex_chosen.emit(b.property("duplex")))
+
+    def set_duplex(self, value: str) -> None:
+        """Show `value` as chosen ("auto" or an unknown value: none of the buttons)."""
+        radio = self.duplex_buttons.get(value)
+        if radio is not None:
+            radio.setChecked(True)
 
     def refresh_icons(self) -> None:
         for key, name in (("open", "folder"), ("demo", "demo"), ("listeners", "download")):

@@ -24,10 +24,11 @@ from app.window.journal import ConversationJournal
 from app.window.model_loader import LoadRequest, ModelLoader, demo_loader, demo_request
 from app.window.session import AudioFallback, Session
 from app.window.turns import ConversationLog, export_conversation
-from core.engine.events import EngineError, ErrorKind
+from core.audio.duplex import DUPLEX_LABELS
+from core.engine.events import DuplexResolved, EngineError, ErrorKind
 from ui.controls import BUSY_STATES, ControlBar, StatusStrip
 from ui.conversation_view import ConversationView
-from ui.dialogs import OpenCheckpointDialog, WelcomePanel, show_error
+from ui.dialogs import OpenCheckpointDialog, WelcomePanel, guide_duplex, show_error
 from ui.messages import gui_text
 from ui.presenter import Presenter
 from ui.window_actions import WindowActions
@@ -75,7 +76,8 @@ class MainWindow(QMainWindow):
         self.presenter = Presenter(self.view, self.strip, self.conversation_log, self)
         self.presenter.engine_error.connect(self._engine_error)
         self.presenter.state_changed.connect(self._state_changed)
-        self.presenter.half_duplex = lambda: not self.session.settings.barge_in
+        self.duplex_resolved: str | None = None  # the mode the running engine reported (DuplexResolved)
+        self.presenter.half_duplex = lambda: self.duplex_mode() == "half"
         self.presenter.downloadable = self.listener_downloadable
         session.event.connect(self.presenter.handle)
         session.event.connect(self._session_event)
@@ -91,6 +93,8 @@ class MainWindow(QMainWindow):
         self._apply_show_emotion(self.settings.show_emotion)
         self.controls.set_push_to_talk(self.settings.push_to_talk)
         self.controls.set_ready(False)
+        self.welcome.set_duplex(guide_duplex(self.settings.duplex, self.settings.output_device, session.audio))
+        self.welcome.duplex_chosen.connect(self.choose_duplex)
         self.welcome.setFocus()  # not the Download button: a stray Space must not start anything
         if store.load_warning:
             self.statusBar().showMessage(store.load_warning, TEXT_ONLY_MESSAGE_MS)
@@ -293,6 +297,8 @@ class MainWindow(QMainWindow):
 
     def update_settings(self, settings: AppSettings, restart_engine: bool = False) -> str | None:
         """Apply and save `settings`; returns the one-line save failure (also shown), None when saved."""
+        if settings.duplex != self.settings.duplex or settings.output_device != self.settings.output_device:
+            self.duplex_resolved = None  # until the engine resolves the new setting
         self.settings = settings
         unsaved = None
         try:
@@ -310,6 +316,18 @@ class MainWindow(QMainWindow):
             self.session.settings = effective
             self.session.talk_vad.set_push_to_talk(settings.push_to_talk)
         return unsaved
+
+    def duplex_mode(self) -> str:
+        """The duplex mode running: what the engine resolved, else the setting ("auto" counts as full duplex until
+        the engine says otherwise)."""
+        return self.duplex_resolved or self.session.settings.duplex
+
+    def choose_duplex(self, choice: str) -> None:
+        """The first-run guide's choice (one of core.audio.duplex.DUPLEX_CHOICES)."""
+        if choice != self.settings.duplex:
+            log.info("duplex chosen in the guide: %s", choice)
+            self.update_settings(dataclasses.replace(self.settings, duplex=choice),
+                                 restart_engine=self.session.has_model)
 
     def session_settings(self, settings: AppSettings) -> AppSettings:
         """What the engine runs with: the user's settings, or for the demo its random listeners and short replies
@@ -391,6 +409,8 @@ class MainWindow(QMainWindow):
         self.load_failed.emit(message)
 
     def _session_event(self, ev: object) -> None:
+        if isinstance(ev, DuplexResolved):
+            self._duplex_resolved(ev)
         if isinstance(ev, AudioFallback):
             self.strip.set_model(f"Model: {self.session.model_label} · text-only (no sound device)")
             self.statusBar().showMessage(
@@ -398,6 +418,15 @@ class MainWindow(QMainWindow):
                 "Pick devices in Settings to try again.",
                 TEXT_ONLY_MESSAGE_MS,
             )
+
+    def _duplex_resolved(self, ev: DuplexResolved) -> None:
+        """Say which mode runs when the user did not pick it exactly ("auto", or speakers without a canceller)."""
+        self.duplex_resolved = ev.mode
+        label = DUPLEX_LABELS.get(ev.mode, ev.mode)
+        self.strip.mic_icon.setToolTip(f"Microphone while the app speaks: {label} ({ev.reason})")
+        log.info("duplex mode: %s (%s)", ev.mode, ev.reason)
+        if ev.mode != self.session.settings.duplex:
+            self.statusBar().showMessage(f"Microphone while the app speaks: {label} — {ev.reason}.", STATUS_MESSAGE_MS)
 
     def _engine_error(self, ev: EngineError) -> None:
         message = gui_text(ev.message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from core.audio.duplex import DUPLEX_LABELS
 from core.listeners.events import ASR, ASSISTANT_EMOTION, USER_EMOTION, ListenerStatus
 
 LISTENER_TITLES = {ASR: "Transcript", USER_EMOTION: "Your emotion", ASSISTANT_EMOTION: "Reply emotion"}
@@ -17,10 +18,13 @@ NOT_DOWNLOADED = "model not downloaded"
 DEMO_MARK = "demo"  # listener checkpoints under the data dir's demo folder are random
 
 # core message fragment -> what to say in the window
+INTERRUPT_HINT = (f"choose “{DUPLEX_LABELS['speakers']}” or “{DUPLEX_LABELS['headphones']}” in "
+                  "Settings → Turn-taking")
 FLAG_NAMES = {
     "--input-device": "input device (Settings → Audio)",
     "--output-device": "output device (Settings → Audio)",
-    "--barge-in": "barge-in (Settings → Turn-taking)",
+    "--duplex": "microphone mode (Settings → Turn-taking)",
+    "--barge-in": "microphone mode (Settings → Turn-taking)",
     "--decoder": "decoder folder (File → Open checkpoint)",
     "--checkpoint": "model folder (File → Open checkpoint)",
     "--weights": "LM weights (Settings → Model)",

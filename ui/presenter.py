@@ -25,11 +25,11 @@ from core.listeners.events import LISTENER_NAMES, ListenerStatus, TurnEmotion, U
 from core.turns.events import SpeechDiscarded, SpeechIgnored
 from ui.controls import StatusStrip
 from ui.conversation_view import ConversationView
-from ui.messages import listener_line
+from ui.messages import INTERRUPT_HINT, listener_line
 
 log = logging.getLogger(__name__)
-SPEECH_IGNORED_TEXT = ("Heard speech while the app was talking: the microphone is muted then (half-duplex). If that "
-                       "was you, say it again, or turn on barge-in with headphones.")
+SPEECH_IGNORED_TEXT = ("Heard speech while the app was talking: the microphone is off then (half-duplex). If that "
+                       f"was you, say it again; to interrupt by speaking, {INTERRUPT_HINT}.")
 
 LIVE_TURN_ID = 0  # engine turn ids start at 1; 0 is the bubble of the turn still being spoken
 
@@ -47,7 +47,7 @@ class Presenter(QObject):
         super().__init__(parent)
         self.view, self.strip, self.log = view, strip, log_
         self.listener_status: dict[str, ListenerStatus] = {}
-        self.half_duplex: Callable[[], bool] = lambda: True  # the window says whether barge-in is off
+        self.half_duplex: Callable[[], bool] = lambda: True  # the window says whether the mic is off while speaking
         self.downloadable: Callable[[str], bool] = lambda _name: False  # a listener the app can download
         self._listening = False
         self.partials_shown = 0

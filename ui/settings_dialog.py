@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,6 +32,9 @@ from PySide6.QtWidgets import (
 from app.config import COMPUTE_DEVICES
 from app.hub import LISTENER_REPOS, approx_size_text
 from app.settings import AppSettings
+from core.audio.duplex import DUPLEX_CHOICES, DUPLEX_LABELS
+from core.engine.config import INTERRUPTIONS
+from core.options import HELP
 from core.voice.config import BACKENDS as VOCODER_BACKENDS
 from core.voice.config import SCHEDULES as VOCODER_SCHEDULES
 from models.weights import WEIGHT_KINDS
@@ -74,6 +77,32 @@ def _combo(items) -> QComboBox:
     return box
 
 
+def _choice_help(name: str) -> dict[str, str]:
+    """{choice: its help} from a setting's help line written "a: what a does; b: what b does"."""
+    text = {f.name: f for f in dataclasses.fields(AppSettings)}[name].metadata.get(HELP, "")
+    parts = (part.partition(": ") for part in text.split("; "))
+    return {key.strip(): what.strip() for key, sep, what in parts if sep}
+
+
+def _choice_combo(labels: dict[str, str], tips: dict[str, str]) -> QComboBox:
+    """Labels shown, the choice's value as the item data, its help as the item's (and the box's) tooltip."""
+    box = QComboBox()
+    for value, label in labels.items():
+        box.addItem(label, value)
+        box.setItemData(box.count() - 1, tips.get(value, ""), Qt.ItemDataRole.ToolTipRole)
+    box.currentIndexChanged.connect(lambda i: box.setToolTip(tips.get(box.itemData(i), "")))
+    box.setToolTip(tips.get(box.currentData(), ""))
+    return box
+
+
+def _select(box: QComboBox, value: str) -> None:
+    box.setCurrentIndex(max(0, box.findData(value)))
+
+
+DUPLEX_ITEMS = {choice: DUPLEX_LABELS[choice] for choice in DUPLEX_CHOICES}
+INTERRUPTION_LABELS = {"backchannel": "Pause, resume after “mm-hm”", "immediate": "Stop at once"}
+
+
 GROUPS = ("Audio", "Turn-taking", "Replies", "Model", "Listeners")
 # (group, field attribute, label, one-line explanation)
 ROWS = (
@@ -94,12 +123,14 @@ ROWS = (
      "The end-of-turn score that ends your turn. Higher = fewer replies that start before you finished, but a "
      "slower answer."),
     ("Turn-taking", "eot_commit_full", "… when you can interrupt ≥",
-     "The same with 'Interrupt by speaking' on: going on speaking stops a reply that started too early, so the "
-     "app may answer sooner."),
+     "The same when you can interrupt (not half-duplex): going on speaking stops a reply that started too early, "
+     "so the app may answer sooner."),
     ("Turn-taking", "eot_max", "Longest pause inside your turn (ms)",
      "How long the app waits when you seem unfinished."),
-    ("Turn-taking", "barge_in", "Interrupt by speaking",
-     "Your voice stops a reply. Use headphones, or the app hears itself."),
+    ("Turn-taking", "duplex", "Microphone while the app speaks",
+     "Speakers, Headphones: you can interrupt. Automatic: from the output device."),
+    ("Turn-taking", "interruption_row", "When you talk over a reply",
+     "Pause: a short “mm-hm”, then silence, lets it go on; longer speech stops it."),
     ("Replies", "prompt", "Personality (system prompt)", "Instructions the model reads before every turn."),
     ("Replies", "temperature", "Creativity (temperature)", "Higher = more varied replies, lower = steadier."),
     ("Replies", "top_p", "Word choice breadth (top-p)", "Only the most likely words adding up to this share."),
@@ -145,7 +176,21 @@ class SettingsDialog(QDialog):
         self.eot_commit = _spin(0.05, 1.0, 0.05, 3)
         self.eot_commit_full = _spin(0.05, 1.0, 0.05, 3)
         self.eot_max = _spin(160, 10000, 50, 0)
-        self.barge_in = QCheckBox("on (headphones)")
+        self.duplex = _choice_combo(DUPLEX_ITEMS, _choice_help("duplex"))
+        self.interruption = _choice_combo({k: INTERRUPTION_LABELS.get(k, k) for k in INTERRUPTIONS},
+                                          _choice_help("interruption"))
+        self.backchannel = _spin(100, 5000, 50, 0)
+        self.backchannel.setSuffix(" ms")
+        self.backchannel.setToolTip({f.name: f for f in dataclasses.fields(AppSettings)}["backchannel_ms"]
+                                    .metadata.get(HELP, ""))
+        self.interruption_row = QWidget()
+        row = QHBoxLayout(self.interruption_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.interruption, 1)
+        row.addWidget(QLabel("“mm-hm” up to"))
+        row.addWidget(self.backchannel)
+        for box in (self.duplex, self.interruption):
+            box.currentIndexChanged.connect(self._enable_interruption)
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("empty: the model's default (\"You are a helpful assistant.\")")
         self.prompt.setFixedHeight(72)
@@ -237,7 +282,10 @@ class SettingsDialog(QDialog):
         self.eot_commit.setValue(s.eot_commit_score)
         self.eot_commit_full.setValue(s.eot_full_duplex_commit_score)
         self.eot_max.setValue(s.eot_max_silence_ms)
-        self.barge_in.setChecked(s.barge_in)
+        _select(self.duplex, s.duplex)
+        _select(self.interruption, s.interruption)
+        self.backchannel.setValue(s.backchannel_ms)
+        self._enable_interruption()
         self.prompt.setPlainText(s.system_prompt)
         self.temperature.setValue(s.temperature)
         self.top_p.setValue(s.top_p)
@@ -251,6 +299,12 @@ class SettingsDialog(QDialog):
             edit.setText(value or "")
             edit.setCursorPosition(0)
             edit.setToolTip(value or "")
+
+    def _enable_interruption(self) -> None:
+        """How an interruption goes means nothing in half-duplex; the "mm-hm" length only when replies pause."""
+        full = self.duplex.currentData() != "half"
+        self.interruption.setEnabled(full)
+        self.backchannel.setEnabled(full and self.interruption.currentData() == "backchannel")
 
     def restore_defaults(self) -> None:
         """Every setting on this dialog back to its default (not saved until Save)."""
@@ -269,7 +323,9 @@ class SettingsDialog(QDialog):
             "eot_commit_score": self.eot_commit.value(),
             "eot_full_duplex_commit_score": self.eot_commit_full.value(),
             "eot_max_silence_ms": self.eot_max.value(),
-            "barge_in": self.barge_in.isChecked(),
+            "duplex": self.duplex.currentData(),
+            "interruption": self.interruption.currentData(),
+            "backchannel_ms": self.backchannel.value(),
             "system_prompt": self.prompt.toPlainText().strip(),
             "temperature": self.temperature.value(),
             "top_p": self.top_p.value(),

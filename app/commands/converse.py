@@ -9,14 +9,29 @@ import time
 from pathlib import Path
 
 from app.config import CompanionConfig, ComputeConfig, ModelSource
-from app.flags import FlagGroup, add_flags, apply_flags
-from core.engine.events import BargeIn, EngineError, EngineState, ReplyEnded, ReplyText, StateChanged, UserTurnCaptured
+from app.flags import FlagAlias, FlagGroup, add_flags, apply_flags
+from core.audio.duplex import DUPLEX_LABELS
+from core.engine.events import (
+    BargeIn,
+    DuplexResolved,
+    EngineError,
+    EngineState,
+    ReplyEnded,
+    ReplyText,
+    StateChanged,
+    UserTurnCaptured,
+)
 from core.turns.events import SpeechIgnored
 from models.errors import DeviceError, UserError
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 2.0  # after a device loss, try to reopen this often
+# the barge-in switch of before issue 33 (off was the default: half duplex)
+BARGE_IN_ALIASES = (
+    FlagAlias("--barge-in", "duplex", "headphones", "deprecated: the same as --duplex headphones"),
+    FlagAlias("--no-barge-in", "duplex", "half", "deprecated: the same as --duplex half"),
+)
 
 
 def turn_flag_groups() -> tuple[FlagGroup, ...]:
@@ -25,7 +40,8 @@ def turn_flag_groups() -> tuple[FlagGroup, ...]:
     from core.turns.config import EndOfTurnConfig, VadConfig
 
     return (
-        FlagGroup("engine", EngineConfig, fields=("barge_in", "barge_in_ms"), title="turn-taking"),
+        FlagGroup("engine", EngineConfig, fields=("duplex", "interruption", "barge_in_ms", "backchannel_ms",
+                                                  "backchannel_gap_ms"), title="turn-taking", aliases=BARGE_IN_ALIASES),
         FlagGroup("engine.vad", VadConfig, fields=("end_silence_ms", "speculate_after_ms", "max_turn_ms"),
                   title="turn-taking"),
         FlagGroup("engine.end_of_turn", EndOfTurnConfig, fields=("semantic", "smart_turn_model"), title="turn-taking"),
@@ -37,6 +53,7 @@ def turn_flag_groups() -> tuple[FlagGroup, ...]:
 
 def flag_groups() -> tuple[FlagGroup, ...]:
     """The config fields `converse` offers as flags (defaults and help come from the fields)."""
+    from core.audio.echo import EchoConfig
     from core.engine.config import AudioConfig
     from core.lm.sampling import SamplingConfig
     from core.voice.config import VoiceConfig
@@ -48,6 +65,8 @@ def flag_groups() -> tuple[FlagGroup, ...]:
         FlagGroup("engine.audio", AudioConfig, fields=("input_device", "output_device", "input_rate_hz",
                                                         "output_rate_hz"), title="audio devices"),
         *turn_flag_groups(),
+        FlagGroup("engine.echo", EchoConfig, prefix="echo-", fields=("noise_suppression", "ns_level", "delay_hint_ms"),
+                  title="echo cancellation (--duplex speakers)"),
         FlagGroup("sampling", SamplingConfig, fields=("temperature", "top_p", "seed", "max_text_tokens", "max_units"),
                   title="sampling"),
         FlagGroup("", CompanionConfig, fields=("warm_up",)),
@@ -95,8 +114,11 @@ class TranscriptPrinter:
             more = f", going on from turn {ev.continues_turn}" if ev.continues_turn is not None else ""
             w(f"\nyou: ({ev.samples.size / ev.sample_rate_hz:.1f} s of speech{more})")
         elif isinstance(ev, SpeechIgnored):
-            w("\n! (heard speech while talking; the microphone is muted while the app speaks: if that was you, "
-              "say it again — or use headphones with --barge-in)")
+            w("\n! (heard speech while talking; the microphone is off while the app speaks: if that was you, "
+              "say it again — to interrupt by speaking, use --duplex speakers (echo cancellation) or --duplex "
+              "headphones)")
+        elif isinstance(ev, DuplexResolved):
+            w(f"\n[microphone while speaking: {DUPLEX_LABELS.get(ev.mode, ev.mode)} — {ev.reason}]")
         elif isinstance(ev, ReplyText):
             w(ev.delta.text)
         elif isinstance(ev, BargeIn):

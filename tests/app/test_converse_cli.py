@@ -12,6 +12,7 @@ import pytest
 from app.commands import converse, devices
 from core.engine.events import (
     BargeIn,
+    DuplexResolved,
     EngineError,
     EngineState,
     ErrorKind,
@@ -39,7 +40,8 @@ def test_converse_options_become_a_validated_config():
         "c",
         "--decoder",
         "d",
-        "--barge-in",
+        "--duplex",
+        "speakers",
         "--input-device",
         "3",
         "--output-device",
@@ -50,10 +52,41 @@ def test_converse_options_become_a_validated_config():
         "10000",
     )
     cfg = converse.build_config(args).engine
-    assert cfg.barge_in and cfg.audio.input_device == 3 and cfg.audio.output_device == "USB"
+    assert cfg.duplex == "speakers" and cfg.audio.input_device == 3 and cfg.audio.output_device == "USB"
     assert cfg.vad.end_silence_ms == 500 and cfg.vad.max_turn_ms == 10000
     with pytest.raises(UserError, match="--end-silence-ms.*end_silence_ms"):
         converse.build_config(parse("converse", "--checkpoint", "c", "--decoder", "d", "--end-silence-ms", "0"))
+
+
+def _engine(*flags: str):
+    return converse.build_config(parse("converse", "--checkpoint", "c", "--decoder", "d", *flags)).engine
+
+
+def test_duplex_interruption_and_echo_flags_and_the_old_barge_in_alias():
+    assert _engine().duplex == "auto"
+    assert _engine("--duplex", "speakers").duplex == "speakers"
+    assert _engine("--barge-in").duplex == "headphones"  # deprecated: --duplex headphones
+    assert _engine("--no-barge-in").duplex == "half"
+    assert _engine("--barge-in", "--duplex", "half").duplex == "half"  # the last one given wins
+    cfg = _engine("--interruption", "immediate", "--barge-in-ms", "160", "--backchannel-ms", "700",
+                  "--backchannel-gap-ms", "256", "--echo-noise-suppression", "--echo-ns-level", "2")
+    assert (cfg.interruption, cfg.barge_in_ms, cfg.backchannel_ms, cfg.backchannel_gap_ms) == (
+        "immediate", 160.0, 700.0, 256.0)
+    assert cfg.echo.noise_suppression and cfg.echo.ns_level == 2
+    assert not _engine("--no-echo-noise-suppression").echo.noise_suppression
+    with pytest.raises(SystemExit):
+        _engine("--duplex", "loud")
+    with pytest.raises(UserError, match="--backchannel-ms"):
+        _engine("--barge-in-ms", "300", "--backchannel-ms", "200")
+
+
+def test_converse_help_names_the_duplex_modes_and_the_deprecated_flag(capsys):
+    with pytest.raises(SystemExit):
+        parse("converse", "--help")
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--duplex {auto,speakers,headphones,half}" in text
+    assert "--barge-in deprecated: the same as --duplex headphones" in text
+    assert "--echo-noise-suppression, --no-echo-noise-suppression" in text
 
 
 def test_transcript_printer_shows_state_turns_text_and_errors():
@@ -75,6 +108,12 @@ def test_transcript_printer_shows_state_turns_text_and_errors():
         "\n[listening]\nyou: (1.5 s of speech)\nbot: Hi there. [interrupted]\n"
         "  (heard: 'Hi')\n! The model failed.\n[listening]"
     )
+
+
+def test_transcript_printer_says_which_duplex_mode_runs():
+    out = io.StringIO()
+    converse.TranscriptPrinter(out)(DuplexResolved("headphones", "the output device 'AirPods' is headphones"))
+    assert out.getvalue() == "\n[microphone while speaking: Headphones — the output device 'AirPods' is headphones]"
 
 
 def test_devices_lists_defaults():

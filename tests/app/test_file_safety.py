@@ -47,7 +47,7 @@ def test_ci_run_forbids_skips_and_runs_the_readme_test_command():
     {"recent": None},
     {"recent": "nope"},
     {"compute_device": None},
-    {"compute_device": 3, "temperature": "hot", "barge_in": 1, "max_units": 2.5, "system_prompt": None},
+    {"compute_device": 3, "temperature": "hot", "duplex": 1, "barge_in": 1, "max_units": 2.5, "system_prompt": None},
     {"recent": [{"checkpoint": "/m", "decoder": None}, 7, {"checkpoint": "/m", "decoder": "/d", "label": 5}]},
 ])
 def test_odd_settings_values_fall_back_instead_of_crashing(tmp_path, doc):

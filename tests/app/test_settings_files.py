@@ -51,7 +51,7 @@ CASES = [  # (name, make, file refused: True = moved aside and defaults; False =
     ("not an object", lambda p: p.write_text("[1, 2, 3]"), True),
     ("an integer of 5000 digits", lambda p: p.write_text('{"max_units": ' + "9" * 5000 + "}"), True),
     ("wrong types", lambda p: p.write_text(json.dumps({
-        "temperature": "hot", "barge_in": "yes", "end_silence_ms": [700], "system_prompt": 5,
+        "temperature": "hot", "duplex": True, "end_silence_ms": [700], "system_prompt": 5,
         "recent": {"checkpoint": "/m"}, "max_units": 2.5, "show_emotion": 1})), False),
     ("NaN", lambda p: p.write_text(
         '{"temperature": NaN, "top_p": NaN, "end_silence_ms": NaN, "barge_in_ms": NaN, "max_units": NaN}'), False),
@@ -107,6 +107,31 @@ def test_a_bad_settings_file_gives_usable_settings_and_one_line(tmp_path, name, 
     shown = line.replace(str(tmp_path), "CONFIG").replace("|", "/")
     verdict = "one line (defaults, file kept as .bad)" if refused else "one line (bad values use defaults)"
     ROWS.append(f"| settings.json | {name} | {verdict} | {seconds:.2f} | {shown[:160]} |")
+
+
+@pytest.mark.parametrize("doc,duplex,warned", [
+    ({"barge_in": True, "barge_in_ms": 200.0, "eot_max_silence_ms": 1500.0}, "headphones", False),  # format 1
+    ({"format": 2, "barge_in": True}, "headphones", False),  # chosen (off was the default)
+    ({"format": 2, "barge_in": False}, "auto", False),  # the old default: today's
+    ({"format": 2, "barge_in": True, "duplex": "speakers"}, "speakers", False),  # the new key wins
+    ({"format": 2, "barge_in": "yes"}, "auto", True),
+    ({"format": 2, "barge_in": 1}, "auto", True),
+])
+def test_the_old_barge_in_switch_becomes_a_duplex_mode(tmp_path, doc, duplex, warned):
+    """Issue 33: `barge_in: true` (headphones, as the app told its users) is the duplex mode "headphones"; false
+    was the default and takes today's ("auto"); format 1's barge_in_ms 200 was its default too."""
+    store = SettingsStore(tmp_path)
+    store.path.write_text(json.dumps(doc))
+    settings = store.load()
+    assert settings.duplex == duplex and settings.config().engine.duplex == duplex
+    assert settings.barge_in_ms == DEFAULTS.barge_in_ms
+    assert (store.load_warning is not None) is warned
+    if warned:
+        assert "barge_in" in store.load_warning and "\n" not in store.load_warning
+    store.save(settings)
+    saved = json.loads(store.path.read_text())
+    assert "barge_in" not in saved and saved.get("duplex", "auto") == duplex
+    assert SettingsStore(tmp_path).load() == settings
 
 
 def teardown_module(_module) -> None:

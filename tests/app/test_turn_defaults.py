@@ -33,13 +33,16 @@ class _Handed(Exception):
 class Stage:
     vad: VadConfig
     end_of_turn: EndOfTurnConfig
-    barge_in: bool
+    duplex: str
     barge_in_ms: float
+    interruption: str
+    backchannel_ms: float
     scorer: object
 
     @classmethod
     def of(cls, config: EngineConfig, scorer: object) -> Stage:
-        return cls(config.vad, config.end_of_turn, config.barge_in, config.barge_in_ms, scorer)
+        return cls(config.vad, config.end_of_turn, config.duplex, config.barge_in_ms, config.interruption,
+                   config.backchannel_ms, scorer)
 
 
 @pytest.fixture
@@ -138,7 +141,7 @@ def via_suite(monkeypatch) -> dict[str, Stage]:
     assert h["order"] == ["before", "after", "after", "before"] == [p for p, _ in suite_headline.blocks(2)]
     by_point = dict(zip(h["order"], calls, strict=True))
     assert calls[1] == calls[2] and calls[0] == calls[3]  # each point runs the same stage in both of its blocks
-    duplex = "full" if CompanionConfig().engine.barge_in else "half"
+    duplex = "half" if CompanionConfig().engine.duplex == "half" else "full"
     assert h["duplex"] == h["before"]["duplex"] == duplex  # the suite states the mode it measured: the app's
     return by_point
 
@@ -193,11 +196,13 @@ def test_the_window_settings_mirror_the_app_defaults():
 
 def test_turns_takes_converses_turn_taking_flags(monkeypatch, scorers):
     flags = ("--eot-commit-prob", "0.9", "--eot-first-check-ms", "192", "--end-silence-ms", "640",
-             "--speculate-after-ms", "off", "--barge-in")
+             "--speculate-after-ms", "off", "--duplex", "speakers", "--interruption", "immediate")
     stage = via_turns(monkeypatch, *flags)
     assert stage == via_converse(monkeypatch, *flags)
     assert (stage.end_of_turn.commit_prob, stage.end_of_turn.first_check_ms) == (0.9, 192.0)
-    assert (stage.vad.end_silence_ms, stage.vad.speculate_after_ms, stage.barge_in) == (640.0, None, True)
+    assert (stage.vad.end_silence_ms, stage.vad.speculate_after_ms, stage.duplex) == (640.0, None, "speakers")
+    assert stage.interruption == "immediate"
+    assert via_turns(monkeypatch, "--barge-in").duplex == "headphones"  # the old flag, deprecated
     assert via_turns(monkeypatch, "--no-semantic").end_of_turn.semantic is False
 
 
@@ -210,4 +215,4 @@ def test_before_issue_32_is_the_pre_issue_turn_stage_written_out():
             vad.max_turn_ms, vad.speculate_after_ms) == (0.5, 0.35, 300, 250, 700, 30000, 250)
     after = CompanionConfig()
     assert dataclasses.replace(before, engine=after.engine) == after  # only the turn stage differs
-    assert before.engine.barge_in == after.engine.barge_in  # the same duplex mode as the app's default
+    assert before.engine.duplex == after.engine.duplex  # the same duplex mode as the app's default

@@ -5,6 +5,7 @@ xdotool in tests/ui/test_xvfb_keys.py."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -18,10 +19,19 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QPushButton
 
 from app.settings import AppSettings
-from core.engine.events import EngineError, EngineState, ErrorKind, ReplyEnded, StateChanged, UserTurnCaptured
+from core.engine.events import (
+    DuplexResolved,
+    EngineError,
+    EngineState,
+    ErrorKind,
+    ReplyEnded,
+    StateChanged,
+    UserTurnCaptured,
+)
 from core.listeners.events import ListenerStatus, TurnEmotion
 from core.lm.events import EmotionLabel
 from tests.ui.helpers import (
+    TEST_SETTINGS,
     WAIT_MS,
     load_into,
 )
@@ -205,15 +215,45 @@ def test_export_picker_status_after_failed_load_no_flags_and_quiet_mic_warning(
 
 # 7 -----------------------------------------------------------------------------------------------------------------
 def test_half_duplex_says_the_mic_is_off_while_speaking(qtbot, make_window):
-    win = make_window()
-    win.presenter.handle(StateChanged(EngineState.LISTENING, EngineState.SPEAKING, "test"))
+    win = make_window(dataclasses.replace(TEST_SETTINGS, duplex="half"))
+    speaking = StateChanged(EngineState.LISTENING, EngineState.SPEAKING, "test")
+    win.presenter.handle(speaking)
     assert win.strip.mic_note.text() == "Mic off while I speak" and win.strip.mic_note.isVisible()
     assert win.controls.stop.isEnabled() is False  # no model: nothing to stop
     win.presenter.handle(StateChanged(EngineState.SPEAKING, EngineState.LISTENING, "test"))
     assert win.strip.mic_note.text() == ""
-    win.update_settings(dataclasses.replace(win.settings, barge_in=True))
-    win.presenter.handle(StateChanged(EngineState.LISTENING, EngineState.SPEAKING, "test"))
-    assert win.strip.mic_note.text() == ""  # barge-in: the mic stays on
+    win.update_settings(dataclasses.replace(win.settings, duplex="headphones"))
+    win.presenter.handle(speaking)
+    assert win.strip.mic_note.text() == ""  # full duplex: the mic stays on
+    win.update_settings(dataclasses.replace(win.settings, duplex="auto"))
+    win.presenter.handle(speaking)
+    assert win.strip.mic_note.text() == ""  # auto: full duplex until the engine says otherwise
+    win.session.event.emit(DuplexResolved("half", "echo cancellation is unavailable (no module)"))
+    win.presenter.handle(speaking)
+    assert win.strip.mic_note.text() == "Mic off while I speak"  # what the engine resolved
+    assert "Half-duplex" in win.statusBar().currentMessage() and "unavailable" in win.statusBar().currentMessage()
+    win.update_settings(dataclasses.replace(win.settings, duplex="speakers"))  # a new setting: not resolved yet
+    win.presenter.handle(speaking)
+    assert win.strip.mic_note.text() == ""
+
+
+def test_the_guide_offers_three_duplex_modes_preselected_from_the_output_device(qtbot, make_window, tmp_path):
+    from ui.dialogs import GUIDE_DUPLEX, guide_duplex
+
+    win = make_window()
+    radios = win.welcome.duplex_buttons
+    assert [r.text() for r in radios.values()] == ["Speakers (echo cancellation)", "Headphones", "Half-duplex"]
+    assert radios["speakers"].isChecked()  # the fake output device ("fake") may be speakers
+    assert all(r.focusPolicy() == Qt.FocusPolicy.TabFocus and r.toolTip() for r in radios.values())
+    radios["half"].click()
+    assert win.settings.duplex == "half"
+    assert json.loads((tmp_path / "config" / "settings.json").read_text())["duplex"] == "half"  # saved
+    assert set(GUIDE_DUPLEX) == {"speakers", "headphones", "half"}
+    assert guide_duplex("auto", "Headphones (Realtek Audio)", None) == "headphones"
+    assert guide_duplex("auto", None, None) == "speakers"  # unknown: the echo canceller
+    assert guide_duplex("half", "AirPods Pro", None) == "half"  # a chosen mode stays
+    again = make_window(dataclasses.replace(TEST_SETTINGS, output_device="USB Headset"), config_dir=tmp_path / "c2")
+    assert again.welcome.duplex_buttons["headphones"].isChecked() and again.settings.duplex == "auto"
 
 
 # 8 -----------------------------------------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ import dataclasses
 import json
 
 import pytest
+from PySide6.QtCore import Qt
 
 from app.settings import AppSettings, SettingsStore
+from core.audio.duplex import DUPLEX_CHOICES, DUPLEX_LABELS
 from tests.ui.helpers import TEST_SETTINGS
 
 
@@ -39,9 +41,10 @@ def test_settings_are_validated_through_the_frozen_configs(tmp_path):
     with pytest.raises(ValueError, match="vocoder_backend"):
         AppSettings(vocoder_backend="tpu")
     store = SettingsStore(tmp_path)
-    store.path.write_text(json.dumps({"temperature": -1, "barge_in": True, "unknown": 3, "show_emotion": False}))
+    store.path.write_text(json.dumps({"temperature": -1, "duplex": "headphones", "unknown": 3, "show_emotion": False}))
     loaded = store.load()  # the invalid value falls back to its default, the rest is kept
-    assert loaded.temperature == AppSettings().temperature and loaded.barge_in and not loaded.show_emotion
+    assert loaded.temperature == AppSettings().temperature and loaded.duplex == "headphones"
+    assert not loaded.show_emotion
     s = loaded.with_recent("/m", "/d", "mine").with_recent("/m2", "/d2").with_recent("/m", "/d", "mine")
     assert [r.checkpoint for r in s.recent] == ["/m", "/m2"] and s.checkpoint == "/m"
     store.save(s)
@@ -59,12 +62,43 @@ def test_settings_dialog_refuses_invalid_values(qtbot, make_window):
     dlg.accept()
     assert dlg.result is None and "stop_threshold" in dlg.error.text()
     dlg.stop_threshold.setValue(0.2)
-    dlg.barge_in.setChecked(True)
+    dlg.duplex.setCurrentIndex(dlg.duplex.findData("headphones"))
     dlg.prompt.setPlainText("You are kind.")
     dlg.accept()
     assert dlg.result == dataclasses.replace(
-        win.settings, vad_start_threshold=0.3, vad_stop_threshold=0.2, barge_in=True, system_prompt="You are kind."
+        win.settings, vad_start_threshold=0.3, vad_stop_threshold=0.2, duplex="headphones",
+        system_prompt="You are kind."
     )
+
+
+@pytest.mark.parametrize("choice", DUPLEX_CHOICES)
+def test_settings_dialog_duplex_combo_round_trips_each_mode(qtbot, make_window, choice):
+    from ui.settings_dialog import SettingsDialog
+
+    win = make_window()
+    dlg = SettingsDialog(dataclasses.replace(win.settings, duplex=choice), [], win)
+    qtbot.addWidget(dlg)
+    assert [dlg.duplex.itemText(i) for i in range(dlg.duplex.count())] == [DUPLEX_LABELS[c] for c in DUPLEX_CHOICES]
+    assert dlg.duplex.currentData() == choice and dlg.duplex.currentText() == DUPLEX_LABELS[choice]
+    assert dlg.duplex.toolTip() and dlg.duplex.itemData(dlg.duplex.currentIndex(), Qt.ItemDataRole.ToolTipRole)
+    assert dlg.interruption.isEnabled() is (choice != "half")  # nothing to interrupt in half-duplex
+    dlg.accept()
+    assert dlg.result.duplex == choice and dlg.result.config().engine.duplex == choice
+
+
+def test_settings_dialog_sets_how_a_reply_is_interrupted(qtbot, make_window):
+    from ui.settings_dialog import SettingsDialog
+
+    win = make_window()
+    dlg = SettingsDialog(win.settings, [], win)
+    qtbot.addWidget(dlg)
+    assert dlg.interruption.currentData() == "backchannel" and dlg.backchannel.isEnabled()
+    dlg.backchannel.setValue(800)
+    dlg.interruption.setCurrentIndex(dlg.interruption.findData("immediate"))
+    assert not dlg.backchannel.isEnabled() and dlg.interruption.currentText() == "Stop at once"
+    dlg.accept()
+    engine = dlg.result.config().engine
+    assert (engine.interruption, engine.backchannel_ms) == ("immediate", 800.0)
 
 
 def test_settings_dialog_from_the_menu_restarts_the_engine_config(qtbot, make_window, tmp_path):
