@@ -179,14 +179,6 @@ class EngineError:
     fatal: bool = False
 
 
-@dataclass(frozen=True)
-class DuplexResolved:
-    """At start: the duplex mode the engine runs (core.audio.duplex.resolve_duplex of `EngineConfig.duplex`)."""
-
-    mode: str  # a DuplexMode value: "speakers" | "headphones" | "half" (never "auto")
-    reason: str  # one line: why ("chosen in the settings", "the output device 'X' looks like headphones", ...)
-
-
 EngineEvent = (
     StateChanged
     | MicLevel

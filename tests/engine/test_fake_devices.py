@@ -72,7 +72,8 @@ def test_half_duplex_ignores_speech_while_speaking(rig, speech_factory):
 
 def test_barge_in_stops_playback_cancels_and_clips_history(rig, speech_factory):
     runner = FakeRunner(default_script(words=25))
-    eng, events, audio, runner, conv = rig(runner=runner, duplex="headphones", barge_in_ms=200, interruption="immediate")
+    eng, events, audio, runner, conv = rig(runner=runner, duplex="headphones", barge_in_ms=200,
+                                           interruption="immediate")
     eng.start()
     say(audio, speech_factory)
     events.wait_for(lambda e: isinstance(e, StateChanged) and e.new is EngineState.SPEAKING, 15)
