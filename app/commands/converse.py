@@ -79,6 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="use the offline demo checkpoint (random weights: gibberish), made on first use")
     add_flags(p, flag_groups())
     p.add_argument("--record", type=Path, help="keep every turn's audio and a JSONL log in this directory")
+    p.add_argument("--record-mic", action="store_true",
+                   help="debug: also keep the whole microphone stream before and after echo cancellation "
+                        "(mic_raw.wav, mic_clean.wav in the --record dir)")
     p.add_argument("--duration-s", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(func=run)
 
@@ -133,6 +136,7 @@ class TranscriptPrinter:
 
 def run(args: argparse.Namespace) -> int:
     from app.assembly import build
+    from core.engine.mic_recorder import MicStreamRecorder
     from core.engine.recorder import SessionRecorder
 
     companion = build(build_config(args))
@@ -141,8 +145,11 @@ def run(args: argparse.Namespace) -> int:
               f"{companion.playback.prebuffer_ms:.0f} ms")
     print(f"end of turn: {companion.end_of_turn.status}")
     printer = TranscriptPrinter()
+    if getattr(args, "record_mic", False) and not args.record:
+        raise UserError("--record-mic needs --record DIR (the folder the streams go to)")
     recorder = SessionRecorder(args.record, printer) if args.record else None
-    engine = companion.engine(sink=recorder or printer)
+    mic = MicStreamRecorder(args.record, recorder.prefix) if recorder is not None and args.record_mic else None
+    engine = companion.engine(sink=recorder or printer, mic_tap=mic.tap if mic is not None else None)
     try:
         engine.start()
         _supervise(engine, args.duration_s)
@@ -150,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
         engine.stop()
         if recorder is not None:
             recorder.close()
+        if mic is not None:
+            mic.close()
     print()
     return 0
 

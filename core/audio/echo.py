@@ -142,11 +142,12 @@ class EchoCanceller:
         self._near_clock.add(adc_t, near.size)
         buf = np.concatenate([self._near_buf, near]) if self._near_buf.size else near.astype(np.float32)
         ready = buf.size // AEC_FRAME
-        waiting = 0
-        while waiting < ready and self._far_end(self._near_next + (ready - waiting) * AEC_FRAME) > self._far_clock.count:
+        waiting = 0  # the newest frames whose reference has not arrived
+        far_known = self._far_clock.count
+        while waiting < ready and self._far_end(self._near_next + (ready - waiting) * AEC_FRAME) > far_known:
             waiting += 1
-        if (ready - (ready - waiting)) * AEC_FRAME < FAR_WAIT_S * AEC_RATE_HZ:
-            ready -= waiting  # wait for the reference of the newest frames
+        if waiting * AEC_FRAME < FAR_WAIT_S * AEC_RATE_HZ:
+            ready -= waiting
         else:
             self.reference_late += 1
         n = ready * AEC_FRAME

@@ -25,11 +25,11 @@ from core.engine.config import EngineConfig
 from core.engine.events import (
     BargeIn,
     EngineError,
-    ReplyPaused,
-    ReplyResumed,
     EngineEvent,
     EngineState,
     ErrorKind,
+    ReplyPaused,
+    ReplyResumed,
     StateChanged,
     UserTextSubmitted,
     UserTurnCaptured,

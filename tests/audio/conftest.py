@@ -9,6 +9,7 @@ FAST = (
     "test_audio_files.py",
     "test_clips.py",
     "test_playout.py",
+    "test_echo.py",
 )
 
 

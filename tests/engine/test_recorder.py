@@ -40,3 +40,17 @@ def test_recording_is_complete_while_the_reply_is_still_playing(tmp_path):
     assert sf.info(str(tmp_path / "rec" / "reply_001.wav")).frames == 4410
     assert len(seen) == 7  # everything was forwarded, levels included
     rec.close()
+
+
+def test_mic_streams_are_kept_before_and_after_echo_cancellation(tmp_path):
+    from core.engine.mic_recorder import CLEAN_NAME, RAW_NAME, MicStreamRecorder
+
+    rec = MicStreamRecorder(tmp_path)
+    raw = np.linspace(-0.5, 0.5, 320, dtype=np.float32)
+    for _ in range(50):
+        rec.tap(raw, raw[:160] * 0.1)
+    rec.close()
+    got_raw, rate = sf.read(str(tmp_path / RAW_NAME), dtype="float32")
+    got_clean, _ = sf.read(str(tmp_path / CLEAN_NAME), dtype="float32")
+    assert rate == 16000 and got_raw.size == 50 * 320 and got_clean.size == 50 * 160
+    assert np.allclose(got_raw[:320], raw, atol=1 / 32768)

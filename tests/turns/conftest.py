@@ -9,6 +9,7 @@ FAST = (
     "test_vad.py",
     "test_semantic.py",
     "test_turn_corpus.py",
+    "test_over_reply.py",
 )
 
 

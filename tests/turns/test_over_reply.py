@@ -1,0 +1,74 @@
+"""Speech over a reply, frame by frame (a scripted VAD, no devices): pause, then stop or play on after a
+backchannel; the "immediate" strategy; nothing of the kind while no reply runs."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+from core.audio.levels import LevelConfig
+from core.engine.config import EngineConfig
+from core.turns.capture import CaptureHooks, CaptureLoop
+from core.turns.config import VAD_FRAME, VadConfig
+
+
+class ScriptedVad:
+    def __init__(self, probs: list[float]) -> None:
+        self._probs = iter(probs)
+
+    def prob(self, frame: np.ndarray) -> float:
+        return next(self._probs)
+
+    def reset(self) -> None:
+        pass
+
+
+def _run(probs: list[float], replying: bool = True, **config) -> list[tuple[int, str]]:
+    """(frame index, hook) for every hook the capture loop called."""
+    calls: list[tuple[int, str]] = []
+    frame_no = [0]
+
+    def note(name):
+        return lambda *a: calls.append((frame_no[0], name))
+
+    hooks = CaptureHooks(
+        emit=lambda ev: None, dispatch=note("dispatch"), barge_in=note("barge_in"), mic_live=lambda: True,
+        replying=lambda: replying, pause=note("pause"), backchannel=note("backchannel"),
+    )
+    cfg = EngineConfig(duplex="headphones", vad=VadConfig(speculate_after_ms=None), **config)
+    capture = types.SimpleNamespace(rate_hz=16000)
+    loop = CaptureLoop(capture, ScriptedVad(probs), cfg, LevelConfig(), hooks)
+    for i in range(len(probs)):
+        frame_no[0] = i
+        loop._on_frame(np.zeros(VAD_FRAME, np.float32), float(i))
+    return calls
+
+
+def _first(calls, name):
+    return next((i for i, n in calls if n == name), None)
+
+
+def test_a_short_backchannel_pauses_then_resumes_the_reply_and_is_no_turn():
+    calls = _run([0.9] * 10 + [0.0] * 40)  # 320 ms of "mm-hm", then quiet
+    assert _first(calls, "pause") == 3  # the 4th voiced frame: 128 ms
+    assert _first(calls, "backchannel") == 10 + 5  # 192 ms of silence (6 frames) after it
+    assert _first(calls, "barge_in") is None and _first(calls, "dispatch") is None
+
+
+def test_longer_speech_pauses_then_stops_the_reply_and_becomes_the_next_turn():
+    calls = _run([0.9] * 25 + [0.0] * 40)
+    assert _first(calls, "pause") == 3
+    assert _first(calls, "barge_in") == 18  # 19 voiced frames: 608 ms
+    assert _first(calls, "backchannel") is None and _first(calls, "dispatch") is not None
+
+
+def test_immediate_strategy_stops_at_the_pause_threshold():
+    calls = _run([0.9] * 10 + [0.0] * 40, interruption="immediate")
+    assert _first(calls, "barge_in") == 3 and _first(calls, "pause") is None and _first(calls, "backchannel") is None
+
+
+def test_without_a_reply_speech_is_an_ordinary_turn():
+    calls = _run([0.9] * 10 + [0.0] * 40, replying=False)
+    assert _first(calls, "pause") is None and _first(calls, "backchannel") is None
+    assert _first(calls, "dispatch") is not None
