@@ -31,6 +31,7 @@ from core.turns.config import VadConfig  # noqa: E402
 from models.rates import SPEECH_RATE_HZ  # noqa: E402
 from testing.collector import EventCollector  # noqa: E402
 from testing.fake_audio import FakeAudio  # noqa: E402
+from testing.list_history import ListHistory  # noqa: E402
 from testing.sine_vocoder import SineDecoder  # noqa: E402
 
 WORDS, UNITS_PER_WORD = 2, 5
@@ -51,35 +52,6 @@ class InstantStream:
 class InstantRunner:
     def reply(self, conversation: object, sampling: object = None) -> InstantStream:
         return InstantStream()
-
-
-class ListHistory:
-    def __init__(self) -> None:
-        self.turns: list[tuple[str, object]] = []
-
-    def add_user_audio(self, samples_16k: np.ndarray) -> object:
-        self.turns.append(("user", samples_16k))
-        return self.turns[-1]
-
-    def add_user_text(self, text: str) -> object:
-        self.turns.append(("user", text))
-        return self.turns[-1]
-
-    def user_audio_turn(self, samples_16k: np.ndarray) -> object:
-        return ("user", samples_16k)
-
-    def append(self, turn: object) -> object:
-        self.turns.append(turn)
-        return turn
-
-    def extended(self, turn: object) -> ListHistory:
-        other = ListHistory()
-        other.turns = [*self.turns, turn]
-        return other
-
-    def add_assistant(self, text: str) -> object:
-        self.turns.append(("assistant", text))
-        return self.turns[-1]
 
 
 class NoSpeech:
