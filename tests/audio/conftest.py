@@ -10,6 +10,8 @@ FAST = (
     "test_clips.py",
     "test_playout.py",
     "test_echo.py",
+    "test_room.py::test_rir_has_the_requested_rt60_and_drr",
+    "test_room.py::test_echo_through_paced_streams_is_sample_aligned_at_the_delay",
 )
 
 
