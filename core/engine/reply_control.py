@@ -77,7 +77,7 @@ class ReplyControl:
         self._spec = SpeculationSlot()  # a reply computed before its turn ended
         self.workers: tuple[Worker, Worker] | None = None  # (model, vocoder) while started
         self._mic_open_t = 0.0
-        self._drain: tuple[ReplyJob, float] | None = None  # (finished job, first seen undrained)
+        self._drain: tuple[ReplyJob, float, int] | None = None  # (finished job, since when, samples played then)
         self._early: continuation.EarlyTurn | None = None  # the last turn, when the end-of-turn model committed it
         self.full_duplex = config.barge_in  # the resolved duplex mode (Engine.start): the mic stays live
 
@@ -213,20 +213,21 @@ class ReplyControl:
             self._finalize(job, wait=True, wait_s=wait_s)
 
     def check_drain(self, drain_timeout_s: float) -> None:
-        """A computed reply whose playback has not drained `drain_timeout_s` past what is buffered: end it."""
+        """A computed reply whose playback has made no progress for `drain_timeout_s` (a stuck output): end it.
+        Progress, not the time since the job finished, is what counts: a reply computed far faster than it plays
+        (a GPU, the rig's stand-in voice) keeps playing to its end."""
         job = self._job
         if job is None or not job.finished() or self._playout.wait_done(0):
             self._drain = None
             return
         now = time.monotonic()
-        if self._drain is None or self._drain[0] is not job:
-            self._drain = (job, now)
-            return
         st = self._playout.stats()
-        rate = max(1, self._audio.output_rate_hz)
-        buffered_s = max(0, st.written - st.played) / rate if st.reply_id == job.turn_id else 0.0
-        if now - self._drain[1] > buffered_s + drain_timeout_s:
-            log.warning("reply %d: playback did not drain within %.1f s; ending the reply", job.turn_id,
+        played = st.played if st.reply_id == job.turn_id else -1
+        if self._drain is None or self._drain[0] is not job or played != self._drain[2] or st.paused:
+            self._drain = (job, now, played)  # first seen, or it played on since (or a pause holds it)
+            return
+        if now - self._drain[1] > drain_timeout_s:
+            log.warning("reply %d: playback made no progress for %.1f s; ending the reply", job.turn_id,
                         drain_timeout_s)
             self._playout.stop()  # its listener posts on_progress, which finalizes
 

@@ -66,6 +66,16 @@ def test_playback_that_never_drains_ends_the_reply_after_the_drain_timeout(engin
     assert end.played_s < end.generated_s
 
 
+def test_a_reply_computed_far_faster_than_it_plays_is_played_to_its_end(engines):
+    # 12 words = 4.8 s of audio computed in ~0.1 s; the drain check must wait for progress, not the clock
+    eng, events, audio, conv = make_engine(FakeRunner(default_script(words=12), step_s=0.001), drain_timeout_s=0.5)
+    engines.append(eng)
+    eng.start()
+    eng.submit_turn(CLIP)
+    end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 20)
+    assert not end.interrupted and end.played_s == pytest.approx(end.generated_s, abs=0.05)
+
+
 # -- finding 15: stop() during a reply leaves no thread behind ----------------------------------------------------
 def test_stop_during_a_slow_step_waits_for_the_reply_threads(engines, caplog):
     runner = FakeRunner(default_script(words=40), step_s=0.02)
