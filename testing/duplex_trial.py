@@ -37,6 +37,7 @@ from testing.fake_audio import FakeAudio
 from testing.list_history import ListHistory
 from testing.room import RoomConfig
 from testing.speech_voice import SpeechVoice, backchannel, user_sentence
+from testing.turn_corpus.sentences import sentences
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ LOUD = 0.01  # a speaker block above this peak is audible reply
 ONSET_LEVEL = 0.02  # the clean user clip's first sample above this is its speech onset
 ERLE_WINDOW_S = 0.5
 CONVERGE_S = 1.0  # ERLE counts from this long after the reply's first sample
+ONSET_SPAN_S = 0.5  # the start of the user's speech: over the reply until it pauses, then its echo tail
+BAND_HZ = 200.0  # the captured turn is also compared above this (the speech band without the lowest harmonics)
 
 
 @dataclass
@@ -63,6 +66,10 @@ class TrialResult:
     erle_curve_db: list[float] = field(default_factory=list)  # per ERLE_WINDOW_S from the first sample
     capture_corr: float | None = None  # the captured user turn vs the clean speech (kind "sentence")
     capture_snr_db: float | None = None
+    capture_corr_band: float | None = None  # the same above BAND_HZ
+    capture_snr_band_db: float | None = None
+    capture_onset_corr: float | None = None  # the first ONSET_SPAN_S of the speech (the double talk), full band
+    capture_onset_level_db: float | None = None  # its level against the clean speech's
     clipped_ms: float | None = None  # speech missing at the captured turn's start
     aec_ms_per_frame: float | None = None  # the canceller's CPU time per 10 ms frame
     echo_missing: int = 0  # rig: echo samples the speaker thread had not produced in time
@@ -118,10 +125,22 @@ def erle(tap: _Tap, first_play_t: float, end_t: float) -> tuple[float | None, li
     return float(10 * np.log10(max(p_raw, 1e-20) / max(p_clean, 1e-20))), curve
 
 
-def compare_capture(turn_16k: np.ndarray, clean_16k: np.ndarray) -> tuple[float, float, float]:
+def highpass(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
+    """x [N] at 16 kHz with everything under `cutoff_hz` removed (FFT bins: a brick wall, offline)."""
+    spec = np.fft.rfft(x)
+    spec[: int(cutoff_hz * x.size / VAD_RATE_HZ) + 1] = 0
+    return np.fft.irfft(spec, x.size).astype(np.float32)
+
+
+def compare_capture(turn_16k: np.ndarray, clean_16k: np.ndarray, highpass_hz: float | None = None,
+                    onset: bool = False) -> tuple[float, float, float]:
     """(correlation, SNR dB, clipped ms) of a captured turn against the clean speech it should hold: the clean
     clip is found in the turn by cross-correlation; SNR after the best gain; clipped = voiced clean speech that
-    falls before the turn's first sample."""
+    falls before the turn's first sample. `highpass_hz`: compare above it only (the canceller's high-pass filter
+    takes the lowest harmonics of a low voice, which no listener misses). `onset`: (correlation, level dB, clipped)
+    over the first ONSET_SPAN_S of the clean speech from its onset instead."""
+    if highpass_hz is not None:
+        turn_16k, clean_16k = highpass(turn_16k, highpass_hz), highpass(clean_16k, highpass_hz)
     n = clean_16k.size
     if turn_16k.size == 0:
         return 0.0, -99.0, 1000.0 * n / VAD_RATE_HZ
@@ -130,27 +149,35 @@ def compare_capture(turn_16k: np.ndarray, clean_16k: np.ndarray) -> tuple[float,
     corr = np.fft.irfft(spec * np.conj(np.fft.rfft(clean_16k, 2 * pad.size)))[: pad.size - n + 1]
     lag = int(np.argmax(corr))  # clean[0] sits at pad[lag] = turn[lag - n]
     seg = pad[lag : lag + n]
+    start_in_clean = max(0, n - lag)  # clean samples before the turn's first sample
+    first = int(np.argmax(np.abs(clean_16k) > ONSET_LEVEL))
+    clipped = max(0, start_in_clean - first) * 1000.0 / VAD_RATE_HZ
+    if onset:
+        span = slice(first, first + int(ONSET_SPAN_S * VAD_RATE_HZ))
+        a, b = seg[span], clean_16k[span]
+        rho = float(np.dot(a, b)) / (float(np.sqrt(np.dot(a, a) * np.dot(b, b))) + 1e-12)
+        return rho, float(10 * np.log10((np.mean(a**2) + 1e-12) / (np.mean(b**2) + 1e-12))), clipped
     denom = float(np.sqrt(np.dot(seg, seg) * np.dot(clean_16k, clean_16k))) + 1e-12
     rho = float(np.dot(seg, clean_16k)) / denom
     g = float(np.dot(seg, clean_16k)) / (float(np.dot(clean_16k, clean_16k)) + 1e-12)
     resid = seg - g * clean_16k
     snr = 10 * np.log10((g * g * float(np.dot(clean_16k, clean_16k)) + 1e-12) / (float(np.dot(resid, resid)) + 1e-12))
-    start_in_clean = max(0, n - lag)  # clean samples before the turn's first sample
-    onset = int(np.argmax(np.abs(clean_16k) > ONSET_LEVEL))
-    clipped = max(0, start_in_clean - onset) * 1000.0 / VAD_RATE_HZ
     return rho, float(snr), clipped
 
 
 def run_trial(kind: str, room: RoomConfig | None, *, split: str = "train", seed: int = 0,
               config: EngineConfig | None = None, user_at_s: float = 1.5, word: str = "mm-hm",
-              timeout_s: float = 30.0) -> TrialResult:
+              reply_sentences: int = 2, timeout_s: float = 40.0) -> TrialResult:
     """One trial (see module doc). `config`: the engine's (its duplex mode decides whether the echo is
-    cancelled); `user_at_s`: when the user starts, after the reply's first sample."""
+    cancelled); `user_at_s`: when the user starts, after the reply's first sample; the reply says
+    `reply_sentences` of the split's sentences in one voice of the split (the user another)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     cfg = config or EngineConfig(duplex="speakers")
     audio = FakeAudio(room=room)
-    voice = SpeechVoice(split=split, seed=seed, n_replies=1)
+    pool = sentences(split, paused=False)
+    picks = np.random.default_rng(seed + 101).choice(len(pool), size=reply_sentences, replace=False)
+    voice = SpeechVoice(texts=[" ".join(pool[int(i)].text for i in picks)], split=split, seed=seed)
     events, tap = EventCollector(), _Tap()
     eng = Engine(voice.runner(), voice.vocoder(), config=cfg, sink=events, audio=audio,
                  conversation=ListHistory(), mic_tap=tap)
@@ -194,6 +221,9 @@ def run_trial(kind: str, room: RoomConfig | None, *, split: str = "train", seed:
         if kind == "sentence" and turns and clean is not None:
             clean16 = soxr.resample(clean, audio.in_rate_hz, VAD_RATE_HZ).astype(np.float32)
             res.capture_corr, res.capture_snr_db, res.clipped_ms = compare_capture(turns[0].samples, clean16)
+            res.capture_corr_band, res.capture_snr_band_db, _ = compare_capture(turns[0].samples, clean16, BAND_HZ)
+            res.capture_onset_corr, res.capture_onset_level_db, _ = compare_capture(turns[0].samples, clean16,
+                                                                                    onset=True)
     except AssertionError as err:  # an event never came: the trial failed, the figures say so
         res.error = str(err).splitlines()[0][:300]
     finally:

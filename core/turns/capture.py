@@ -4,8 +4,10 @@ decides nothing about replies: it calls back, and the engine's hooks only post t
 (core.engine.control), so this thread never waits on a reply being cancelled or started.
 
 Speech over a reply (full duplex), the "backchannel" interruption strategy: `barge_in_ms` of speech pauses the
-reply; reaching `backchannel_ms` stops it (barge-in); a shorter speech followed by `backchannel_gap_ms` of silence
-was a backchannel ("mm-hm"): it is dropped, not a turn, and the reply resumes. "immediate" stops at `barge_in_ms`."""
+reply; reaching `backchannel_ms` stops it (barge-in); after `backchannel_gap_ms` of silence short of that it may be
+a backchannel ("mm-hm"): the reply resumes, the speech is kept; if the user goes on ("Well, ... I think") the reply
+pauses again and it is all one turn, and if the detector closes it short of `backchannel_ms` it is dropped, never a
+turn. "immediate" stops the reply at `barge_in_ms`."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from core.turns.vad import Discarded, SpeechDetector, SpeechStart, Turn, TurnCan
 
 log = logging.getLogger(__name__)
 
+REPAUSE_MS = 64.0  # voiced time after a backchannel's resume that pauses the reply again
 QUEUE_POLL_S = 0.1  # how often an idle capture thread re-checks its stop flag
 OVERFLOW_REPORT_S = 5.0  # at most one "input fell behind" error per this period
 
@@ -60,8 +63,11 @@ class CaptureLoop:
         echo: the canceller of the "speakers" mode (core.audio.echo), fed the speaker's reference."""
         self._cap, self._vad, self._cfg, self._hooks = capture, vad, config, hooks
         self.echo = echo
-        self._paused = False  # this speech paused the reply (it may still be a backchannel)
+        # speech over a reply: None, "paused" (it silenced the reply) or "resumed" (it paused for a backchannel's
+        # gap and the reply plays on; more speech pauses it again, the same turn)
+        self._over: str | None = None
         self._overlap_ms = 0.0  # voiced time of the speech in progress over a reply
+        self._resumed_at_ms = 0.0  # its voiced time when the reply resumed
         self._resampler = Resampler(capture.rate_hz, VAD_RATE_HZ)
         self._chunker = FrameChunker(VAD_FRAME)
         self._detector = make_detector(config, end_of_turn, end_of_turn_text)
@@ -133,14 +139,14 @@ class CaptureLoop:
         if prob >= self._cfg.vad.stop_threshold:
             self._last_voiced_t = arrival_t
         overlap = self._cfg.barge_in and hooks.replying is not None and hooks.replying()
-        if not overlap:
-            self._paused = False
+        if not overlap and self._over == "paused":
+            self._over = None  # the reply ended under it (or was stopped for it): this speech is an ordinary turn
         for ev in det.feed(frame, prob):
             if isinstance(ev, SpeechStart):
                 self._speech_start_t = arrival_t
                 hooks.emit(SpeechStarted(frames_to_s(ev.frame_index)))
-            elif isinstance(ev, Discarded | Turn) and self._paused:
-                self._backchannel()  # the speech that paused the reply ended short of an interruption
+            elif isinstance(ev, Discarded | Turn) and self._over is not None:
+                self._end_backchannel()  # the speech over the reply ended short of an interruption: no turn
             elif isinstance(ev, Discarded):
                 hooks.emit(SpeechDiscarded(frames_to_s(det.frame_index), ev.voiced_frames * VAD_FRAME_MS))
             elif isinstance(ev, Turn):
@@ -166,19 +172,23 @@ class CaptureLoop:
                 hooks.barge_in(speech_ms, self._speech_start_t)
             return
         if speech_ms >= cfg.backchannel_ms:
-            self._paused = False  # an interruption: this speech is the user's next turn
+            self._over = None  # an interruption: this speech (from its first word) is the user's next turn
             hooks.barge_in(speech_ms, self._speech_start_t)
-        elif speech_ms >= cfg.barge_in_ms and not self._paused:
-            self._paused = True
+        elif (self._over is None and speech_ms >= cfg.barge_in_ms) or (
+                self._over == "resumed" and speech_ms >= self._resumed_at_ms + REPAUSE_MS):
+            self._over = "paused"
             hooks.pause(speech_ms, self._speech_start_t)
-        elif self._paused and det.silence_frames * VAD_FRAME_MS >= cfg.backchannel_gap_ms:
-            det.reset()  # the backchannel is not a turn
-            self._backchannel()
+        elif self._over == "paused" and det.silence_frames * VAD_FRAME_MS >= cfg.backchannel_gap_ms:
+            # maybe a backchannel: play on, but keep the speech; if it goes on it is the same turn ("Well, ...")
+            self._over, self._resumed_at_ms = "resumed", speech_ms
+            if hooks.backchannel is not None:
+                hooks.backchannel(self._overlap_ms)
 
-    def _backchannel(self) -> None:
-        self._paused = False
-        if self._hooks.backchannel is not None:
+    def _end_backchannel(self) -> None:
+        """The detector closed the speech over the reply, short of `backchannel_ms`: dropped, the reply plays."""
+        if self._over == "paused" and self._hooks.backchannel is not None:
             self._hooks.backchannel(self._overlap_ms)
+        self._over = None
 
     def _note_ignored(self, prob: float) -> None:
         """Half-duplex muting: say once per muted stretch that voiced sound was heard (never drop it silently)."""

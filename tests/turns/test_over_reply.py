@@ -63,6 +63,15 @@ def test_longer_speech_pauses_then_stops_the_reply_and_becomes_the_next_turn():
     assert _first(calls, "backchannel") is None and _first(calls, "dispatch") is not None
 
 
+def test_a_sentence_that_starts_like_a_backchannel_pauses_again_and_keeps_its_first_word():
+    # "Well," (160 ms), a 256 ms pause (the reply resumes), then the sentence goes on
+    calls = _run([0.9] * 5 + [0.0] * 8 + [0.9] * 30 + [0.0] * 40)
+    assert [n for _, n in calls if n in ("pause", "backchannel")][:3] == ["pause", "backchannel", "pause"]
+    assert _first(calls, "backchannel") == 5 + 5 and _first(calls, "barge_in") == 13 + 13  # 19 voiced frames
+    dispatched = [i for i, n in calls if n == "dispatch"]
+    assert len(dispatched) == 1  # one turn, from "Well" on
+
+
 def test_immediate_strategy_stops_at_the_pause_threshold():
     calls = _run([0.9] * 10 + [0.0] * 40, interruption="immediate")
     assert _first(calls, "barge_in") == 3 and _first(calls, "pause") is None and _first(calls, "backchannel") is None
