@@ -11,6 +11,8 @@ Sections (each `--trials` trials, one engine per trial, real time):
     self         a reply with no user speech in a random room: replies stopped or paused by their own echo
     barge        the user starts a sentence over the reply: onset -> reply silent; the captured turn vs the clean speech
     backchannel  "mm-hm" / "uh-huh" / "yeah" / "okay" over the reply: does it play on
+    latency      a sentence with nothing playing: end of speech -> first reply sample, with the canceller and
+                 (the baseline) without it; the difference is what the canceller adds
 Rooms are drawn over delay 20-250 ms, RT60 0.2-0.6 s, echo -6..+6 dB (testing.room.draw_room); voices, sentences
 and rooms come from the split. The thresholds (EngineConfig barge_in_ms, backchannel_ms, backchannel_gap_ms) were
 chosen on --split train; the README and docs/duplex.md report --split heldout. The baseline is the same trials
@@ -39,7 +41,7 @@ from testing.room import draw_room  # noqa: E402
 
 log = logging.getLogger("bench_duplex")
 
-SECTIONS = ("erle", "self", "barge", "backchannel")
+SECTIONS = ("erle", "self", "barge", "backchannel", "latency")
 ERLE_GAINS_DB = (0.0, 6.0)
 WORDS = ("mm-hm", "uh-huh", "yeah", "okay")
 BARGE_TARGET_MS = 300.0
@@ -61,7 +63,7 @@ def _trials(section: str, split: str, n: int, cfg: EngineConfig, seed0: int) -> 
                                      split=split, seed=seed, config=cfg))
                 _note(section, out[-1])
             continue
-        kind = {"self": "reply", "barge": "sentence", "backchannel": "backchannel"}[section]
+        kind = {"self": "reply", "barge": "sentence", "backchannel": "backchannel", "latency": "turn"}[section]
         out.append(run_trial(kind, room, split=split, seed=seed, config=cfg, user_at_s=user_at_s,
                              word=WORDS[i % len(WORDS)]))
         _note(section, out[-1])
@@ -71,7 +73,8 @@ def _trials(section: str, split: str, n: int, cfg: EngineConfig, seed0: int) -> 
 def _note(section: str, r: TrialResult) -> None:
     fig = {"erle": f"ERLE {r.erle_db}", "self": f"paused {r.paused} stopped {r.barge_ins} turns {r.turns}",
            "barge": f"stop {r.stop_ms} ms corr {r.capture_corr}",
-           "backchannel": f"paused {r.paused} resumed {r.resumed} stopped {r.barge_ins}"}[section]
+           "backchannel": f"paused {r.paused} resumed {r.resumed} stopped {r.barge_ins}",
+           "latency": f"end of speech -> first sample {r.latency_ms} ms"}[section]
     log.info("%s %s seed %d gain %+.1f dB delay %.0f ms rt60 %.2f s: %s%s", section, r.duplex, r.seed,
              r.room.get("echo_gain_db", 0), r.room.get("delay_ms", 0), r.room.get("rt60_s", 0), fig,
              f" ERROR {r.error}" if r.error else "")
@@ -117,6 +120,10 @@ def summarize(section: str, rs: list[TrialResult]) -> dict:
                 "capture_onset_level_db_median": _med([r.capture_onset_level_db for r in rs]),
                 "clipped_ms_max": max((r.clipped_ms for r in rs if r.clipped_ms is not None), default=None),
                 "errors": errors}
+    if section == "latency":
+        lat = [r.latency_ms for r in rs if r.latency_ms is not None and np.isfinite(r.latency_ms)]
+        return {"trials": n, "latency_ms_median": _med(lat), "latency_ms_p90": float(np.percentile(lat, 90))
+                if lat else None, "errors": errors}
     return {"trials": n, "played_on": sum(not r.interrupted and r.barge_ins == 0 and r.turns == 0 for r in rs),
             "paused": sum(r.paused > 0 for r in rs), "resumed": sum(r.resumed > 0 for r in rs),
             "became_a_turn": sum(r.turns > 0 for r in rs), "errors": errors}
@@ -137,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = [s for s in sections if s not in SECTIONS]
     if bad:
         ap.error(f"unknown sections {bad}; choose from {SECTIONS}")
-    seeds = {"erle": 1, "self": 2, "barge": 3, "backchannel": 4}
+    seeds = {"erle": 1, "self": 2, "barge": 3, "backchannel": 4, "latency": 5}
     t0 = time.time()
     result: dict = {"split": args.split, "trials": args.trials, "machine": platform.processor() or platform.machine(),
                     "when": time.strftime("%Y-%m-%d %H:%M"), "config": dataclasses.asdict(EngineConfig()),

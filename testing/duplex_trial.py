@@ -6,6 +6,8 @@ microphone through the room. Kinds:
     reply       a reply with no user speech: self-interruptions, ERLE over time
     sentence    the user starts a sentence over the reply: barge-in delay, the captured turn against the clean speech
     backchannel the user says "mm-hm" over the reply: it must play on
+    turn        the user says a sentence with nothing playing: end of speech -> first reply sample (what the
+                canceller adds to the reply's latency, against the same trial without it)
 
 Shared by bench/bench_duplex.py and tests/engine/test_duplex.py.
 """
@@ -41,7 +43,7 @@ from testing.turn_corpus.sentences import sentences
 
 log = logging.getLogger(__name__)
 
-KINDS = ("reply", "sentence", "backchannel")
+KINDS = ("reply", "sentence", "backchannel", "turn")
 LOUD = 0.01  # a speaker block above this peak is audible reply
 ONSET_LEVEL = 0.02  # the clean user clip's first sample above this is its speech onset
 ERLE_WINDOW_S = 0.5
@@ -72,6 +74,7 @@ class TrialResult:
     capture_onset_level_db: float | None = None  # its level against the clean speech's
     clipped_ms: float | None = None  # speech missing at the captured turn's start
     aec_ms_per_frame: float | None = None  # the canceller's CPU time per 10 ms frame
+    latency_ms: float | None = None  # end of the user's speech -> first audible reply sample (kind "turn")
     echo_missing: int = 0  # rig: echo samples the speaker thread had not produced in time
     error: str | None = None
 
@@ -165,6 +168,16 @@ def compare_capture(turn_16k: np.ndarray, clean_16k: np.ndarray, highpass_hz: fl
     return rho, float(snr), clipped
 
 
+def _turn_latency(audio: FakeAudio, events: EventCollector, split: str, seed: int, timeout_s: float) -> float:
+    clean = user_sentence(split=split, seed=seed, rate_hz=audio.in_rate_hz)
+    rec = audio.mic.inject(clean)
+    events.wait_for(lambda e: isinstance(e, StateChanged) and e.new is EngineState.SPEAKING, timeout_s)
+    voiced = np.flatnonzero(np.abs(clean) > ONSET_LEVEL)
+    end_t = rec["start_t"] + (voiced[-1] + 1) / audio.in_rate_hz
+    loud = [t for t in audio.speaker.loud_times(LOUD) if t >= end_t]
+    return 1000 * (loud[0] - end_t) if loud else float("nan")
+
+
 def run_trial(kind: str, room: RoomConfig | None, *, split: str = "train", seed: int = 0,
               config: EngineConfig | None = None, user_at_s: float = 1.5, word: str = "mm-hm",
               reply_sentences: int = 2, timeout_s: float = 40.0) -> TrialResult:
@@ -186,6 +199,9 @@ def run_trial(kind: str, room: RoomConfig | None, *, split: str = "train", seed:
     try:
         eng.start()
         time.sleep(0.3)  # the devices settle (the canceller sees a little silence first)
+        if kind == "turn":
+            res.latency_ms = _turn_latency(audio, events, split, seed, timeout_s)
+            return res
         eng.submit_turn(np.zeros(VAD_RATE_HZ // 2, np.float32))
         events.wait_for(lambda e: isinstance(e, StateChanged) and e.new is EngineState.SPEAKING, timeout_s)
         loud = audio.speaker.loud_times(LOUD)
