@@ -14,6 +14,7 @@ from core.engine.events import BargeIn, ReplyEnded, UserTurnCaptured
 from core.turns.config import EndOfTurnConfig, VadConfig
 from core.turns.events import SpeechIgnored
 from core.turns.smart_turn import TurnScore
+from testing.room import RoomConfig
 from tests.engine_fakes import Collector, FakeAudio, FakeConversation, FakeDecoder, FakeRunner, default_script
 
 
@@ -22,10 +23,10 @@ class AlwaysDone:
         return TurnScore(0.99, 0.0)
 
 
-def _engine(barge_in: bool, runner: FakeRunner):
-    audio, events, conv = FakeAudio(), Collector(), FakeConversation()
-    cfg = EngineConfig(vad=VadConfig(end_silence_ms=700), audio=AudioConfig(prebuffer_ms=60),
-                       duplex="headphones" if barge_in else "half",
+def _engine(barge_in: bool, runner: FakeRunner, room: RoomConfig | None = None):
+    audio, events, conv = FakeAudio(room=room), Collector(), FakeConversation()
+    duplex = ("speakers" if room is not None else "headphones") if barge_in else "half"
+    cfg = EngineConfig(vad=VadConfig(end_silence_ms=700), audio=AudioConfig(prebuffer_ms=60), duplex=duplex,
                        end_of_turn=EndOfTurnConfig(policy="mean", rejoin_ms=2000))  # the scorer alone decides
     eng = Engine(runner, FakeDecoder(), config=cfg, sink=events, audio=audio, conversation=conv,
                  end_of_turn=AlwaysDone())
@@ -80,6 +81,20 @@ def test_barge_in_mode_continuation_stops_the_reply_and_joins_the_turn(speech_fa
     finally:
         eng.stop()
     assert events.of(UserTurnCaptured)[-1].continues_turn is not None  # it says which turn it replaces
+
+
+def test_on_speakers_the_continuation_is_heard_through_the_reply_echo_and_joins_the_turn(speech_factory):
+    runner = FakeRunner(step_s=0.03)
+    room = RoomConfig(delay_ms=60.0, rt60_s=0.3, echo_gain_db=0.0, noise_db=-45.0, seed=3)
+    eng, events, audio, conv = _engine(True, runner, room)
+    eng.start()
+    try:
+        audio.mic.inject(_speech(speech_factory, audio, 0.6))
+        _wait_final(events)
+        assert eng.duplex.value == "speakers" and events.of(BargeIn)
+        _check_merged(events, conv, runner)
+    finally:
+        eng.stop()
 
 
 def test_half_duplex_hears_the_continuation_while_nothing_plays(speech_factory):
