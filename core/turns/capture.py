@@ -189,6 +189,9 @@ class CaptureLoop:
         if self._over == "paused" and self._hooks.backchannel is not None:
             self._hooks.backchannel(self._overlap_ms)
         self._over = None
+        forget = getattr(self._detector, "forget_commit", None)
+        if forget is not None:
+            forget()  # a dropped backchannel is no turn the next speech could continue
 
     def _note_ignored(self, prob: float) -> None:
         """Half-duplex muting: say once per muted stretch that voiced sound was heard (never drop it silently)."""
