@@ -47,6 +47,7 @@ WORDS = ("mm-hm", "uh-huh", "yeah", "okay")
 BARGE_TARGET_MS = 300.0
 ERLE_TARGET_DB = 35.0
 # before this issue: barge-in (then "use headphones") stopped the reply after 200 ms of speech; no echo cancellation
+TUNABLE = ("barge_in_ms", "backchannel_ms", "backchannel_gap_ms")
 BASELINE = EngineConfig(duplex="headphones", interruption="immediate", barge_in_ms=200.0)
 
 
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sections", default=",".join(SECTIONS))
     ap.add_argument("--no-baseline", action="store_true", help="skip the runs without echo cancellation")
     ap.add_argument("--json", type=Path)
+    for name in TUNABLE:
+        ap.add_argument("--" + name.replace("_", "-"), type=float,
+                        help=f"override EngineConfig.{name} (choosing it: --split train only)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for name in ("core", "testing"):
@@ -145,12 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         ap.error(f"unknown sections {bad}; choose from {SECTIONS}")
     seeds = {"erle": 1, "self": 2, "barge": 3, "backchannel": 4, "latency": 5}
+    overrides = {k: getattr(args, k) for k in TUNABLE if getattr(args, k) is not None}
+    speakers = EngineConfig(duplex="speakers", **overrides)
     t0 = time.time()
     result: dict = {"split": args.split, "trials": args.trials, "machine": platform.processor() or platform.machine(),
-                    "when": time.strftime("%Y-%m-%d %H:%M"), "config": dataclasses.asdict(EngineConfig()),
+                    "when": time.strftime("%Y-%m-%d %H:%M"), "config": dataclasses.asdict(speakers),
                     "sections": {}, "baseline": {}, "runs": {}}
     for s in sections:
-        rs = _trials(s, args.split, args.trials, EngineConfig(duplex="speakers"), seeds[s])
+        rs = _trials(s, args.split, args.trials, speakers, seeds[s])
         result["sections"][s] = summarize(s, rs)
         result["runs"][s] = [r.as_dict() for r in rs]
         aec = [r.aec_ms_per_frame for r in rs if r.aec_ms_per_frame is not None]

@@ -74,6 +74,7 @@ class TrialResult:
     capture_onset_level_db: float | None = None  # its level against the clean speech's
     clipped_ms: float | None = None  # speech missing at the captured turn's start
     aec_ms_per_frame: float | None = None  # the canceller's CPU time per 10 ms frame
+    realigned: int = 0  # times the canceller re-anchored a stream's clock
     latency_ms: float | None = None  # end of the user's speech -> first audible reply sample (kind "turn")
     echo_missing: int = 0  # rig: echo samples the speaker thread had not produced in time
     error: str | None = None
@@ -209,8 +210,10 @@ def run_trial(kind: str, room: RoomConfig | None, *, split: str = "train", seed:
         onset_t = None
         if kind != "reply":
             time.sleep(max(0.0, first_t + user_at_s - time.monotonic()))
-            if kind == "sentence":
-                clean = user_sentence(split=split, seed=seed, rate_hz=audio.in_rate_hz)
+            if kind == "sentence":  # a sentence, not a one-word reply ("Sure."), which is a backchannel by length
+                pool = [x for x in sentences(split, paused=False) if x.kind != "short_reply"]
+                text = pool[int(np.random.default_rng(seed + 7).integers(len(pool)))].text
+                clean = user_sentence(split=split, seed=seed, rate_hz=audio.in_rate_hz, text=text)
             else:
                 clean = backchannel(word, split=split, seed=seed, rate_hz=audio.in_rate_hz)
             rec = audio.mic.inject(clean)
@@ -226,6 +229,7 @@ def run_trial(kind: str, room: RoomConfig | None, *, split: str = "train", seed:
         loop = eng.capture_loop
         if loop is not None and loop.echo is not None and loop.echo.frames:
             res.aec_ms_per_frame = 1000 * loop.echo.compute_s / loop.echo.frames
+            res.realigned = loop.echo.realigned
         res.interrupted = bool(end.interrupted)
         if onset_t is not None:
             loud = [t for t in audio.speaker.loud_times(LOUD) if t >= onset_t]

@@ -10,6 +10,7 @@ its double-talk handling keeps the user's voice. Nothing here runs on an audio c
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import time
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 AEC_RATE_HZ = SPEECH_RATE_HZ  # the canceller runs where the VAD does: 16 kHz mono
 AEC_FRAME = AEC_RATE_HZ // 100  # AEC3 works in 10 ms frames
 FAR_HISTORY_S = 2.0  # reference kept for alignment (far more than any device latency)
+REALIGN_WINDOW = 25  # chunks (0.5 s of 20 ms blocks) that must all be off before a stream's anchor moves
 FAR_WAIT_S = 0.1  # a mic frame waits at most this long for its reference (resampler delay; a late output callback)
 
 
@@ -73,26 +75,37 @@ class EchoReference:
 
 
 class _Clock:
-    """Sample index <-> monotonic time for one stream, anchored at its first chunk and kept there: the reference
-    must not move by a sample while AEC3's filter holds the echo path (callback jitter is a constant offset its
-    delay estimator absorbs). A deviation over `realign_s` (a gap, the devices' clocks drifting) re-anchors."""
+    """Sample index <-> monotonic time for one stream: the sample count is the clock, anchored at the first chunk's
+    time. Callback times only say when a chunk was handed over, late by scheduling jitter (tens of ms under load),
+    so one late callback must not move the anchor: a jump of the reference by even a sample invalidates AEC3's
+    filter. The anchor moves only when every chunk of the last REALIGN_WINDOW has been off by more than
+    `realign_s` (a gap: dropped blocks, a stalled device; or the two devices' clocks drifting apart), and then by
+    the smallest of those offsets (jitter only ever adds lateness)."""
 
     def __init__(self, rate_hz: int, realign_s: float) -> None:
         self._rate, self._realign_s = rate_hz, realign_s
         self.t0: float | None = None
         self.count = 0  # samples so far
         self.realigned = 0
+        self._offsets: collections.deque[float] = collections.deque(maxlen=REALIGN_WINDOW)
 
     def add(self, t: float, n: int) -> None:
         """A chunk of `n` samples whose first sample is at time `t`."""
         anchor = t - self.count / self._rate
+        self.count += n
         if self.t0 is None:
             self.t0 = anchor
-        elif abs(anchor - self.t0) > self._realign_s:
-            log.debug("echo reference re-aligned by %.1f ms", 1000 * (anchor - self.t0))
-            self.t0 = anchor
+            return
+        self._offsets.append(anchor - self.t0)
+        if len(self._offsets) < REALIGN_WINDOW:
+            return
+        late, early = min(self._offsets), max(self._offsets)
+        shift = late if late > self._realign_s else early if early < -self._realign_s else 0.0
+        if shift:
+            log.debug("echo reference re-aligned by %.1f ms", 1000 * shift)
+            self.t0 += shift
             self.realigned += 1
-        self.count += n
+            self._offsets.clear()
 
     def time_of(self, index: int) -> float:
         return (self.t0 or 0.0) + index / self._rate

@@ -131,3 +131,15 @@ def test_headphone_names():
 def test_bad_echo_config_is_one_clear_line():
     with pytest.raises(ValueError, match="ns_level"):
         EchoConfig(ns_level=7)
+
+
+def test_the_reference_clock_ignores_late_callbacks_and_follows_a_real_shift():
+    from core.audio.echo import REALIGN_WINDOW, _Clock
+
+    clock = _Clock(16000, realign_s=0.04)
+    for k in range(100):  # 20 ms chunks; every 7th callback 60 ms late (scheduling jitter)
+        clock.add(10.0 + 0.02 * k + (0.06 if k % 7 == 3 else 0.0), 320)
+    assert clock.t0 == 10.0 and clock.realigned == 0
+    for k in range(100, 100 + REALIGN_WINDOW):  # then a gap: 100 ms of blocks dropped, every later one 0.1 s on
+        clock.add(10.1 + 0.02 * k, 320)
+    assert clock.realigned == 1 and abs(clock.t0 - 10.1) < 1e-9
