@@ -47,7 +47,7 @@ WORDS = ("mm-hm", "uh-huh", "yeah", "okay")
 BARGE_TARGET_MS = 300.0
 ERLE_TARGET_DB = 35.0
 # before this issue: barge-in (then "use headphones") stopped the reply after 200 ms of speech; no echo cancellation
-TUNABLE = ("barge_in_ms", "backchannel_ms", "backchannel_gap_ms")
+TUNABLE = ("barge_in_ms", "over_reply_threshold", "backchannel_ms", "backchannel_gap_ms")
 BASELINE = EngineConfig(duplex="headphones", interruption="immediate", barge_in_ms=200.0)
 
 

@@ -63,10 +63,12 @@ class EngineConfig:
                               "mic is off while the app speaks; auto: from the output device's name",
                       choices=DUPLEX_CHOICES)
     barge_in_ms: float = opt(128.0, "user speech this long over a reply pauses it (full duplex)")
+    over_reply_threshold: float = opt(0.25, "P(speech) that counts as voice over a reply (the echo canceller "
+                                            "muffles the user's first words while the reply plays)")
     interruption: str = opt("backchannel", "backchannel: a paused reply resumes after a short backchannel "
                                            "('mm-hm') and stops for longer speech; immediate: it stops at once",
                             choices=INTERRUPTIONS)
-    backchannel_ms: float = opt(608.0, "speech over a reply this long is an interruption; shorter, then a pause, is "
+    backchannel_ms: float = opt(800.0, "speech over a reply this long is an interruption; shorter, then a pause, is "
                                        "a backchannel")
     backchannel_gap_ms: float = opt(192.0, "silence after a short speech over a paused reply that resumes it")
     join_timeout_s: float = opt(3.0, "how long stop() waits for each worker thread")
@@ -88,6 +90,8 @@ class EngineConfig:
             VAD_FRAME_MS <= self.barge_in_ms <= 5000.0,
             f"barge_in_ms must be in [{VAD_FRAME_MS}, 5000], got {self.barge_in_ms}",
         )
+        check(0.0 < self.over_reply_threshold < 1.0,
+              f"over_reply_threshold must be in (0, 1), got {self.over_reply_threshold}")
         check(self.barge_in_ms <= self.backchannel_ms <= 5000.0,
               f"backchannel_ms must be in [barge_in_ms, 5000], got {self.backchannel_ms}")
         check(VAD_FRAME_MS <= self.backchannel_gap_ms <= 2000.0,

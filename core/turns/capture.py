@@ -3,11 +3,9 @@
 decides nothing about replies: it calls back, and the engine's hooks only post the decision to its control thread
 (core.engine.control), so this thread never waits on a reply being cancelled or started.
 
-Speech over a reply (full duplex), the "backchannel" interruption strategy: `barge_in_ms` of speech pauses the
-reply; reaching `backchannel_ms` stops it (barge-in); after `backchannel_gap_ms` of silence short of that it may be
-a backchannel ("mm-hm"): the reply resumes, the speech is kept; if the user goes on ("Well, ... I think") the reply
-pauses again and it is all one turn, and if the detector closes it short of `backchannel_ms` it is dropped, never a
-turn. "immediate" stops the reply at `barge_in_ms`."""
+Speech over a reply (full duplex) pauses it, stops it or lets it play on after a backchannel: core.turns.over_reply
+decides, this thread calls the hooks, drops a backchannel's turn, and lets an interruption's turn reach back to its
+first (muffled) words."""
 
 from __future__ import annotations
 
@@ -25,12 +23,12 @@ from core.audio.echo import EchoCanceller
 from core.audio.levels import LevelConfig, LevelWatch, MicLevel, SignalWarning
 from core.turns.config import VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, TurnSettings
 from core.turns.events import CaptureProblem, SpeechDiscarded, SpeechIgnored, SpeechStarted
+from core.turns.over_reply import OverReply
 from core.turns.semantic import ContinuedAfterCommit, TurnScorer, make_detector
 from core.turns.vad import Discarded, SpeechDetector, SpeechStart, Turn, TurnCandidate, TurnResumed, frames_to_s
 
 log = logging.getLogger(__name__)
 
-REPAUSE_MS = 64.0  # voiced time after a backchannel's resume that pauses the reply again
 QUEUE_POLL_S = 0.1  # how often an idle capture thread re-checks its stop flag
 OVERFLOW_REPORT_S = 5.0  # at most one "input fell behind" error per this period
 
@@ -63,11 +61,8 @@ class CaptureLoop:
         echo: the canceller of the "speakers" mode (core.audio.echo), fed the speaker's reference."""
         self._cap, self._vad, self._cfg, self._hooks = capture, vad, config, hooks
         self.echo = echo
-        # speech over a reply: None, "paused" (it silenced the reply) or "resumed" (it paused for a backchannel's
-        # gap and the reply plays on; more speech pauses it again, the same turn)
-        self._over: str | None = None
-        self._overlap_ms = 0.0  # voiced time of the speech in progress over a reply
-        self._resumed_at_ms = 0.0  # its voiced time when the reply resumed
+        self._over = OverReply(config)  # speech over a running reply (full duplex)
+        self._over_onset_t: float | None = None  # arrival of its first voiced block
         self._resampler = Resampler(capture.rate_hz, VAD_RATE_HZ)
         self._chunker = FrameChunker(VAD_FRAME)
         self._detector = make_detector(config, end_of_turn, end_of_turn_text)
@@ -139,14 +134,18 @@ class CaptureLoop:
         if prob >= self._cfg.vad.stop_threshold:
             self._last_voiced_t = arrival_t
         overlap = self._cfg.barge_in and hooks.replying is not None and hooks.replying()
-        if not overlap and self._over == "paused":
-            self._over = None  # the reply ended under it (or was stopped for it): this speech is an ordinary turn
+        if not overlap:
+            self._over.reply_over(det.in_speech)
+        elif self._over.onset_frame is None and prob >= self._cfg.over_reply_threshold:
+            self._over_onset_t = arrival_t
         for ev in det.feed(frame, prob):
             if isinstance(ev, SpeechStart):
                 self._speech_start_t = arrival_t
                 hooks.emit(SpeechStarted(frames_to_s(ev.frame_index)))
-            elif isinstance(ev, Discarded | Turn) and self._over is not None:
-                self._end_backchannel()  # the speech over the reply ended short of an interruption: no turn
+                if self._over.state is not None:
+                    self._reach_back(det)
+            elif isinstance(ev, Discarded | Turn) and self._over.state in ("paused", "resumed"):
+                self._drop_backchannel(det)
             elif isinstance(ev, Discarded):
                 hooks.emit(SpeechDiscarded(frames_to_s(det.frame_index), ev.voiced_frames * VAD_FRAME_MS))
             elif isinstance(ev, Turn):
@@ -158,40 +157,37 @@ class CaptureLoop:
             elif isinstance(ev, ContinuedAfterCommit) and hooks.continued is not None:
                 hooks.continued()
         if overlap:
-            self._over_reply(det.speech_ms)
+            self._over_reply(prob, det)
         elif self._cfg.barge_in and det.speech_ms >= self._cfg.barge_in_ms:
             hooks.barge_in(det.speech_ms, self._speech_start_t)  # a reply starting now: the engine filters
 
-    def _over_reply(self, speech_ms: float) -> None:
-        """Speech while a reply runs (full duplex): pause, stop (barge-in) or, after a backchannel, play on."""
-        cfg, hooks, det = self._cfg, self._hooks, self._detector
-        if speech_ms > 0:
-            self._overlap_ms = speech_ms
-        if cfg.interruption == "immediate" or hooks.pause is None:
-            if speech_ms >= cfg.barge_in_ms:
-                hooks.barge_in(speech_ms, self._speech_start_t)
-            return
-        if speech_ms >= cfg.backchannel_ms:
-            self._over = None  # an interruption: this speech (from its first word) is the user's next turn
-            hooks.barge_in(speech_ms, self._speech_start_t)
-        elif (self._over is None and speech_ms >= cfg.barge_in_ms) or (
-                self._over == "resumed" and speech_ms >= self._resumed_at_ms + REPAUSE_MS):
-            self._over = "paused"
-            hooks.pause(speech_ms, self._speech_start_t)
-        elif self._over == "paused" and det.silence_frames * VAD_FRAME_MS >= cfg.backchannel_gap_ms:
-            # maybe a backchannel: play on, but keep the speech; if it goes on it is the same turn ("Well, ...")
-            self._over, self._resumed_at_ms = "resumed", speech_ms
-            if hooks.backchannel is not None:
-                hooks.backchannel(self._overlap_ms)
+    def _over_reply(self, prob: float, det) -> None:
+        """Speech while a reply runs (full duplex): pause, stop (barge-in) or play on (core.turns.over_reply)."""
+        hooks, over = self._hooks, self._over
+        action = over.frame(det.frame_index - 1, prob, det.speech_ms, det.in_speech)
+        if action == "stop":
+            self._reach_back(det)
+            hooks.barge_in(over.speech_ms, self._speech_start_t or self._over_onset_t)
+        elif action == "pause" and hooks.pause is not None:
+            hooks.pause(over.speech_ms, self._over_onset_t)
+        elif action == "resume" and hooks.backchannel is not None:
+            hooks.backchannel(over.speech_ms)
 
-    def _end_backchannel(self) -> None:
-        """The detector closed the speech over the reply, short of `backchannel_ms`: dropped, the reply plays."""
-        if self._over == "paused" and self._hooks.backchannel is not None:
-            self._hooks.backchannel(self._overlap_ms)
-        self._over = None
-        forget = getattr(self._detector, "forget_commit", None)
+    def _drop_backchannel(self, det) -> None:
+        """The detector closed the speech over the reply short of a stop: a backchannel, no turn; the reply plays."""
+        drop, resume = self._over.closed()
+        if resume and self._hooks.backchannel is not None:
+            self._hooks.backchannel(self._over.speech_ms)
+        forget = getattr(det, "forget_commit", None)
         if forget is not None:
             forget()  # a dropped backchannel is no turn the next speech could continue
+
+    def _reach_back(self, det) -> None:
+        """The speech over the reply began before the detector's start (the canceller muffled its first words):
+        the turn takes them, with the pre-roll before them."""
+        onset = self._over.onset_frame
+        if onset is not None and det.in_speech:
+            det.reach_back(onset - self._cfg.vad.frames(self._cfg.vad.pre_roll_ms))
 
     def _note_ignored(self, prob: float) -> None:
         """Half-duplex muting: say once per muted stretch that voiced sound was heard (never drop it silently)."""

@@ -124,6 +124,7 @@ class TurnSettings(Protocol):
     end_of_turn: EndOfTurnConfig
     barge_in: bool  # False: half-duplex, user speech never interrupts a reply
     barge_in_ms: float  # speech this long over a reply pauses it (and is reported while half-duplex ignores the mic)
+    over_reply_threshold: float  # P(speech) that counts as voice over a reply
     interruption: str  # "backchannel": pause, then stop or resume; "immediate": stop at barge_in_ms
     backchannel_ms: float  # speech over a reply this long is an interruption
     backchannel_gap_ms: float  # silence after shorter speech that makes it a backchannel

@@ -90,6 +90,9 @@ class SemanticTurnDetector:
     def silence_frames(self) -> int:
         return self._base.silence_frames
 
+    def reach_back(self, first_frame: int) -> None:
+        self._base.reach_back(first_frame)
+
     @property
     def frame_index(self) -> int:
         return self._base.frame_index

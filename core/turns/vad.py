@@ -18,6 +18,8 @@ from core.turns.config import TURN_TAIL_MS, VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ
 
 log = logging.getLogger(__name__)
 
+REACH_BACK_FRAMES = 64  # frames kept for reach_back (2 s)
+
 
 class SpeechDetector(Protocol):
     """The VAD seam: 16 kHz frames -> speech probability (SileroVad, or a scripted stand-in in tests)."""
@@ -112,6 +114,7 @@ class TurnDetector:
                                                                    self._tail_frames)
         self._spec_frames = spec if spec is not None and spec < self._end_frames else None
         self._index = 0
+        self._recent: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=REACH_BACK_FRAMES)
         self.reset()
 
     def reset(self) -> None:
@@ -170,10 +173,22 @@ class TurnDetector:
         """Frames fed so far (the index the next frame will get)."""
         return self._index
 
+    def reach_back(self, first_frame: int) -> None:
+        """Start the speech in progress at `first_frame` instead (no later than it starts now, at most
+        REACH_BACK_FRAMES back): speech over a reply began before the VAD's threshold, muffled by the echo
+        canceller."""
+        if not self.in_speech or first_frame >= self._start_frame:
+            return
+        earlier = [f for i, f in self._recent if first_frame <= i < self._start_frame]
+        if earlier:
+            self._frames = [*earlier, *self._frames]
+            self._start_frame -= len(earlier)
+
     def feed(self, frame: np.ndarray, prob: float) -> list[DetectorEvent]:
         """frame: [512] float32; prob: its speech probability. Returns what happened at this frame."""
         index = self._index
         self._index += 1
+        self._recent.append((index, frame))
         if self._phase is _Phase.SILENT:
             return self._feed_silent(frame, prob, index)
         if self._phase is _Phase.DRAIN:

@@ -30,7 +30,7 @@ def _run(probs: list[float], replying: bool = True, **config) -> list[tuple[int,
     frame_no = [0]
 
     def note(name):
-        return lambda *a: calls.append((frame_no[0], name))
+        return lambda *a: calls.append((frame_no[0], name, *a))
 
     hooks = CaptureHooks(
         emit=lambda ev: None, dispatch=note("dispatch"), barge_in=note("barge_in"), mic_live=lambda: True,
@@ -46,7 +46,7 @@ def _run(probs: list[float], replying: bool = True, **config) -> list[tuple[int,
 
 
 def _first(calls, name):
-    return next((i for i, n in calls if n == name), None)
+    return next((c[0] for c in calls if c[1] == name), None)
 
 
 def test_a_short_backchannel_pauses_then_resumes_the_reply_and_is_no_turn():
@@ -66,10 +66,10 @@ def test_longer_speech_pauses_then_stops_the_reply_and_becomes_the_next_turn():
 def test_a_sentence_that_starts_like_a_backchannel_pauses_again_and_keeps_its_first_word():
     # "Well," (160 ms), a 256 ms pause (the reply resumes), then the sentence goes on
     calls = _run([0.9] * 5 + [0.0] * 8 + [0.9] * 30 + [0.0] * 40)
-    assert [n for _, n in calls if n in ("pause", "backchannel")][:3] == ["pause", "backchannel", "pause"]
+    assert [c[1] for c in calls if c[1] in ("pause", "backchannel")][:3] == ["pause", "backchannel", "pause"]
     assert _first(calls, "backchannel") == 5 + 5 and _first(calls, "barge_in") == 13 + 13  # 19 voiced frames
-    dispatched = [i for i, n in calls if n == "dispatch"]
-    assert len(dispatched) == 1  # one turn, from "Well" on
+    dispatched = [c[2] for c in calls if c[1] == "dispatch"]
+    assert len(dispatched) == 1 and dispatched[0].start_frame == 0  # one turn, from "Well" on
 
 
 def test_immediate_strategy_stops_at_the_pause_threshold():
@@ -81,3 +81,18 @@ def test_without_a_reply_speech_is_an_ordinary_turn():
     calls = _run([0.9] * 10 + [0.0] * 40, replying=False)
     assert _first(calls, "pause") is None and _first(calls, "backchannel") is None
     assert _first(calls, "dispatch") is not None
+
+
+def test_muffled_first_words_pause_the_reply_and_the_turn_reaches_back_to_them():
+    # the canceller muffles the onset (P 0.3: under the detector's 0.5, over the over-reply threshold), then clear
+    probs = [0.0] * 20 + [0.3] * 12 + [0.9] * 25 + [0.0] * 40
+    calls = _run(probs)
+    assert _first(calls, "pause") == 20 + 3  # 128 ms of muffled voice
+    assert _first(calls, "barge_in") is not None and _first(calls, "backchannel") is None
+    turn = next(c[2] for c in calls if c[1] == "dispatch")
+    assert turn.start_frame <= 20 - 9  # from the muffled onset, with its 300 ms pre-roll (10 frames)
+
+
+def test_a_low_blip_of_residual_echo_is_forgotten():
+    calls = _run([0.3] * 2 + [0.0] * 10 + [0.3] * 2 + [0.0] * 10)  # 64 ms twice, far apart
+    assert _first(calls, "pause") is None
