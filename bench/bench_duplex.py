@@ -130,6 +130,57 @@ def summarize(section: str, rs: list[TrialResult]) -> dict:
             "became_a_turn": sum(r.turns > 0 for r in rs), "errors": errors}
 
 
+def _f(x, fmt="{:.0f}") -> str:
+    return "—" if x is None else fmt.format(x)
+
+
+def table(result: dict) -> list[str]:
+    """The figures as markdown rows (must-show item | measured | before this issue | target)."""
+    sec, base = result["sections"], result["baseline"]
+    rows = ["| on the rig (" + result["split"] + f" split, {result['trials']} trials each) | with echo cancellation "
+            "| before (no cancellation, barge-in stops at 200 ms) | target |", "|---|---|---|---|"]
+    if "erle" in sec:
+        for gain in ("+0dB", "+6dB"):
+            e = sec["erle"][gain]
+            rows.append(f"| ERLE after 1 s, echo {gain[:-2]} dB re speech: median (min), trials >= 35 dB | "
+                        f"{_f(e['median_db'], '{:.1f}')} dB ({_f(e['min_db'], '{:.1f}')}), {e['at_least_35db']}/"
+                        f"{e['trials']} | 0 dB (nothing removed) | >= 35 dB |")
+    if "self" in sec:
+        s, b = sec["self"], base.get("self", {})
+        rows.append(f"| replies stopped by their own echo (no user speech) | {s['replies_stopped_by_own_echo']}/"
+                    f"{s['trials']} (paused: {s['replies_paused']}) | {b.get('replies_stopped_by_own_echo', '—')}/"
+                    f"{b.get('trials', '—')} | 0 |")
+    if "barge" in sec:
+        s, b = sec["barge"], base.get("barge", {})
+        rows.append(f"| barge-in: reply silent within 300 ms of speech onset | "
+                    f"{s['stopped_within_300ms']}/{s['trials']} (median {_f(s['stop_ms_median'])} ms, "
+                    f"p90 {_f(s['stop_ms_p90'])}) | "
+                    f"{b.get('stopped_within_300ms', '—')}/{b.get('trials', '—')} | >= 19/20 |")
+        rows.append(f"| double talk: the sentence became the next turn; clipped at its start (max) | "
+                    f"{s['turn_captured']}/{s['trials']}; {_f(s['clipped_ms_max'])} ms | "
+                    f"{b.get('turn_captured', '—')}/{b.get('trials', '—')} | whole |")
+        rows.append(f"| double talk: captured turn vs clean speech, correlation (median; min) / SNR | "
+                    f"{_f(s['capture_corr_median'], '{:.2f}')}; {_f(s['capture_corr_min'], '{:.2f}')} / "
+                    f"{_f(s['capture_snr_db_median'], '{:.1f}')} dB | {_f(b.get('capture_corr_median'), '{:.2f}')} | |")
+        rows.append(f"| ... its first 0.5 s (over the reply): correlation, level re clean | "
+                    f"{_f(s['capture_onset_corr_median'], '{:.2f}')}, "
+                    f"{_f(s['capture_onset_level_db_median'], '{:+.1f}')} dB | "
+                    f"{_f(b.get('capture_onset_corr_median'), '{:.2f}')} | |")
+    if "backchannel" in sec:
+        s, b = sec["backchannel"], base.get("backchannel", {})
+        rows.append(f"| backchannel: the reply played on | {s['played_on']}/{s['trials']} (paused {s['paused']}, "
+                    f"resumed {s['resumed']}) | {b.get('played_on', '—')}/{b.get('trials', '—')} | >= 18/20 |")
+    costs = [v.get("aec_ms_per_10ms_frame_median") for v in sec.values() if isinstance(v, dict)]
+    costs = [c for c in costs if c is not None]
+    if costs:
+        rows.append(f"| canceller CPU per 10 ms frame (median of sections) | {_f(_med(costs), '{:.2f}')} ms | — | |")
+    if "latency" in sec:
+        s, b = sec["latency"], base.get("latency", {})
+        rows.append(f"| end of speech -> first reply sample (median) | {_f(s['latency_ms_median'])} ms | "
+                    f"{_f(b.get('latency_ms_median'))} ms (no canceller) | |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=("train", "heldout"), default="heldout")
@@ -167,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             result["runs"][s + "_baseline"] = [r.as_dict() for r in base]
         print(json.dumps({s: result["sections"][s], "baseline": result["baseline"].get(s)}, indent=1), flush=True)
     result["wall_s"] = round(time.time() - t0)
+    print("\n".join(table(result)))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))

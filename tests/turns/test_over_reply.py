@@ -36,7 +36,9 @@ def _run(probs: list[float], replying: bool = True, **config) -> list[tuple[int,
         emit=lambda ev: None, dispatch=note("dispatch"), barge_in=note("barge_in"), mic_live=lambda: True,
         replying=lambda: replying, pause=note("pause"), backchannel=note("backchannel"),
     )
-    cfg = EngineConfig(duplex="headphones", vad=VadConfig(speculate_after_ms=None), **config)
+    thresholds = {"barge_in_ms": 128.0, "backchannel_ms": 608.0, "backchannel_gap_ms": 192.0,
+                  "over_reply_threshold": 0.25, **config}  # fixed here: the defaults are fitted (bench_duplex)
+    cfg = EngineConfig(duplex="headphones", vad=VadConfig(speculate_after_ms=None), **thresholds)
     capture = types.SimpleNamespace(rate_hz=16000)
     loop = CaptureLoop(capture, ScriptedVad(probs), cfg, LevelConfig(), hooks)
     for i in range(len(probs)):
