@@ -70,7 +70,7 @@ class EngineConfig:
                             choices=INTERRUPTIONS)
     backchannel_ms: float = opt(800.0, "speech over a reply this long is an interruption; shorter, then a pause, is "
                                        "a backchannel")
-    backchannel_gap_ms: float = opt(192.0, "silence after a short speech over a paused reply that resumes it")
+    backchannel_gap_ms: float = opt(320.0, "silence after a short speech over a paused reply that resumes it")
     join_timeout_s: float = opt(3.0, "how long stop() waits for each worker thread")
     stop_timeout_s: float = opt(20.0, "how long stop() waits for a cancelled reply's threads (one decode step)")
     drain_timeout_s: float = opt(5.0, "a computed reply whose playback has not drained this long after its end")
