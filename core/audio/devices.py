@@ -218,12 +218,14 @@ class SpeakerOutput(_DeviceStream):
 class Resampler:
     """Streaming mono float32 resampler (soxr); identity when the rates match."""
 
-    def __init__(self, in_rate_hz: int, out_rate_hz: int) -> None:
+    def __init__(self, in_rate_hz: int, out_rate_hz: int, quality: str = "HQ") -> None:
+        """quality: soxr's; "HQ" holds back ~30 ms of a 20 ms-block stream and releases it in bursts, "LQ" ~16 ms
+        steadily."""
         self.in_rate_hz, self.out_rate_hz = in_rate_hz, out_rate_hz
         self._rs = (
             None
             if in_rate_hz == out_rate_hz
-            else soxr.ResampleStream(in_rate_hz, out_rate_hz, 1, dtype="float32", quality="HQ")
+            else soxr.ResampleStream(in_rate_hz, out_rate_hz, 1, dtype="float32", quality=quality)
         )
 
     def process(self, x: np.ndarray, last: bool = False) -> np.ndarray:

@@ -28,6 +28,9 @@ AEC_RATE_HZ = SPEECH_RATE_HZ  # the canceller runs where the VAD does: 16 kHz mo
 AEC_FRAME = AEC_RATE_HZ // 100  # AEC3 works in 10 ms frames
 FAR_HISTORY_S = 2.0  # reference kept for alignment (far more than any device latency)
 REALIGN_WINDOW = 25  # chunks (0.5 s of 20 ms blocks) that must all be off before a stream's anchor moves
+# the reference's resampler: LQ releases a 20 ms block's worth steadily (HQ holds ~30 ms back in bursts, and the
+# mic frames would wait for it); its band edge is far above where speech echo has energy at 16 kHz
+FAR_QUALITY = "LQ"
 FAR_WAIT_S = 0.1  # a mic frame waits at most this long for its reference (resampler delay; a late output callback)
 
 
@@ -123,7 +126,7 @@ class EchoCanceller:
             AEC_RATE_HZ, echo_cancellation=True, noise_suppression=config.noise_suppression,
             ns_level=config.ns_level, stream_delay_ms=config.delay_hint_ms,
         )
-        self._far_rs = Resampler(reference.rate_hz, AEC_RATE_HZ)
+        self._far_rs = Resampler(reference.rate_hz, AEC_RATE_HZ, FAR_QUALITY)
         realign_s = config.realign_ms / 1000
         self._far_clock = _Clock(AEC_RATE_HZ, realign_s)
         self._near_clock = _Clock(AEC_RATE_HZ, realign_s)
@@ -137,7 +140,7 @@ class EchoCanceller:
     def reset(self) -> None:
         """Forget the echo path and the alignment (a device or rate change)."""
         self._ap.reset()
-        self._far_rs = Resampler(self._ref.rate_hz, AEC_RATE_HZ)
+        self._far_rs = Resampler(self._ref.rate_hz, AEC_RATE_HZ, FAR_QUALITY)
         realign_s = self._cfg.realign_ms / 1000
         self._far_clock, self._near_clock = _Clock(AEC_RATE_HZ, realign_s), _Clock(AEC_RATE_HZ, realign_s)
         self._far[:] = 0.0
