@@ -421,11 +421,12 @@ class MainWindow(QMainWindow):
 
     def _duplex_resolved(self, ev: DuplexResolved) -> None:
         """Say which mode runs when the user did not pick it exactly ("auto", or speakers without a canceller)."""
-        self.duplex_resolved = ev.mode
+        before, self.duplex_resolved = self.duplex_resolved, ev.mode
         label = DUPLEX_LABELS.get(ev.mode, ev.mode)
         self.strip.mic_icon.setToolTip(f"Microphone while the app speaks: {label} ({ev.reason})")
         log.info("duplex mode: %s (%s)", ev.mode, ev.reason)
-        if ev.mode != self.session.settings.duplex:
+        # once per mode, and never over a message already showing (a failed save, a device error)
+        if ev.mode != self.session.settings.duplex and ev.mode != before and not self.statusBar().currentMessage():
             self.statusBar().showMessage(f"Microphone while the app speaks: {label} — {ev.reason}.", STATUS_MESSAGE_MS)
 
     def _engine_error(self, ev: EngineError) -> None:

@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import soxr
@@ -23,9 +23,6 @@ from core.audio.backend import AudioBackend, AudioStream
 from core.audio.playout import PlayoutBuffer
 from models.errors import DeviceError
 from models.rates import SPEECH_RATE_HZ
-
-if TYPE_CHECKING:
-    from core.audio.echo import EchoReference  # which imports this module's Resampler
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +61,12 @@ def _close_stream(stream: AudioStream, name: str) -> None:
     t.join(CLOSE_TIMEOUT_S)
     if t.is_alive():
         log.warning("closing the %s stream did not finish within %.1f s; abandoned", name, CLOSE_TIMEOUT_S)
+
+
+class PlayedBlocks(Protocol):
+    """Where the speaker's callback hands what it played (core.audio.echo.EchoReference): copy, never block."""
+
+    def push(self, dac_t: float, block: np.ndarray) -> None: ...
 
 
 class _DeviceStream:
@@ -202,7 +205,7 @@ class SpeakerOutput(_DeviceStream):
         super().__init__(backend, device, rate_hz, block_ms)
         self._playout = playout
         # the echo canceller's far end (core.audio.echo.EchoReference); set while the "speakers" mode runs
-        self.reference: EchoReference | None = None
+        self.reference: PlayedBlocks | None = None
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: object, status: object) -> None:
         # outdata: [frames, channels] float32, filled in place.

@@ -95,7 +95,8 @@ def test_server_death_mid_reply_is_reported_and_recoverable(pulse_server, speech
 
 
 def test_real_portaudio_barge_in_stops_the_sink(pulse_server, speech_factory, tmp_path):
-    eng, events, conv = make_engine(FakeRunner(default_script(words=30)), duplex="headphones", barge_in_ms=200)
+    eng, events, conv = make_engine(FakeRunner(default_script(words=30)), duplex="headphones", barge_in_ms=200,
+                                    interruption="immediate")
     rec_path = tmp_path / "monitor.raw"
     rec = pulse_server.record_monitor(rec_path, MONITOR_RATE_HZ)
     try:

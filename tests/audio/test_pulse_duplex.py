@@ -37,7 +37,8 @@ def test_speakers_mode_on_real_pulseaudio_ignores_its_echo_and_hears_the_user(pu
             eng.start()
             eng.submit_turn(np.zeros(8000, np.float32))  # reply 1: played with only its echo coming back
             end1 = events.wait_for(lambda e: isinstance(e, ReplyEnded) and e.turn_id == 1, 40)
-            assert not end1.interrupted and not events.of(BargeIn) and not events.of(ReplyPaused)
+            # a blip of residual echo may pause it for a moment (docs/duplex.md: 7 of 20 on the rig); never stop it
+            assert not end1.interrupted and not events.of(BargeIn) and len(events.of(ReplyPaused)) <= 2
             assert not [e for e in events.of(UserTurnCaptured) if e.turn_id > 1], "the echo became a turn"
             eng.submit_turn(np.zeros(8000, np.float32))  # reply 2: the user talks over it
             events.wait_for(lambda e: isinstance(e, StateChanged) and e.new is EngineState.SPEAKING

@@ -49,7 +49,7 @@ def test_replay_decides_where_the_live_detector_does(clips, threshold):
     eot = dataclasses.replace(EngineConfig().end_of_turn, policy="course", commit_score=threshold)
     assert (eot.first_check_ms, eot.check_every_ms, eot.max_silence_ms) == (CHECKS_MS[0], CHECKS_MS[1] - CHECKS_MS[0],
                                                                          CHECKS_MS[-1])
-    cfg = dataclasses.replace(EngineConfig(), end_of_turn=eot)
+    cfg = dataclasses.replace(EngineConfig(), end_of_turn=eot, duplex="half")  # commit_score is half duplex's
     vad, scorer = SileroVad(), TailQuiet()
     decide = tp.course(weights, threshold, compute_ms=0.0)
     decided = 0
