@@ -137,16 +137,6 @@ class EchoCanceller:
         self.compute_s = 0.0
         self.reference_late = 0  # times frames went on without their reference (it lagged over FAR_WAIT_S)
 
-    def reset(self) -> None:
-        """Forget the echo path and the alignment (a device or rate change)."""
-        self._ap.reset()
-        self._far_rs = Resampler(self._ref.rate_hz, AEC_RATE_HZ, FAR_QUALITY)
-        realign_s = self._cfg.realign_ms / 1000
-        self._far_clock, self._near_clock = _Clock(AEC_RATE_HZ, realign_s), _Clock(AEC_RATE_HZ, realign_s)
-        self._far[:] = 0.0
-        self._near_buf = np.zeros(0, np.float32)
-        self._near_next = 0
-
     @property
     def realigned(self) -> int:
         return self._far_clock.realigned + self._near_clock.realigned
