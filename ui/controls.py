@@ -31,6 +31,7 @@ STATE_TEXT = {
     "listening": "Listening",
     "thinking": "Thinking…",
     "speaking": "Speaking",
+    "replaying": "Replaying a turn",
     "loading": "Loading model…",
     "no_model": "No model",
 }

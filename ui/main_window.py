@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self._talk_release.timeout.connect(self._talk_key_up)
         self._warned_at: dict[str, float] = {}
         self._replaying: tuple[str, int] | None = None
+        self._engine_state = "no_model"  # the strip's last engine state (a replay shows "replaying" over it)
         self._export_parent: Path | None = None
         self.demo = False
         self.setWindowTitle("OpenS2S Companion")
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self._build()
         self.presenter = Presenter(self.view, self.strip, self.conversation_log, self)
         self.presenter.engine_error.connect(self._engine_error)
+        self.presenter.notice.connect(lambda line: self.statusBar().showMessage(line, STATUS_MESSAGE_MS))
         self.presenter.state_changed.connect(self._state_changed)
         self.duplex_resolved: str | None = None  # the mode the running engine reported (DuplexResolved)
         self.presenter.half_duplex = lambda: self.duplex_mode() == "half"
@@ -134,6 +136,9 @@ class MainWindow(QMainWindow):
         self.session.submit_text(text)
 
     def stop_reply(self) -> None:
+        """Esc / Stop: silence whatever plays, a reply or a replayed turn."""
+        if self.replay is not None and self.replay.playing:
+            self.replay.stop()
         self.session.interrupt()
 
     def new_conversation(self) -> None:
@@ -212,12 +217,19 @@ class MainWindow(QMainWindow):
         if self._replaying == (role, turn_id):
             self.replay.stop()
             return
+        if self.strip.state_name in BUSY_STATES:
+            self.session.interrupt()  # one sound at a time: the replay replaces the running reply
+        self.session.hold_mic(True)  # the microphone would hear the replay and answer it (speakers)
         self.replay.play(rec.audio(), rec.sample_rate_hz)
         if self.replay.playing:
             self._replaying = (role, turn_id)
             bubble = self.view.find(role, turn_id)
             if bubble is not None:
                 bubble.set_replaying(True)
+            self.strip.set_state("replaying")
+            self.strip.set_mic_off(True)
+        else:
+            self.session.hold_mic(False)
         self._refresh_busy()
 
     def _replay_finished(self) -> None:
@@ -225,14 +237,20 @@ class MainWindow(QMainWindow):
             bubble = self.view.find(*self._replaying)
             if bubble is not None:
                 bubble.set_replaying(False)
+            self.strip.set_state(self._engine_state)
+            self.strip.set_mic_off(False)
         self._replaying = None
+        self.session.hold_mic(False)
         self._refresh_busy()
 
-    def _state_changed(self, _state: str) -> None:
+    def _state_changed(self, state: str) -> None:
+        self._engine_state = state
+        if self._replaying is not None:
+            self.strip.set_state("replaying")  # the engine listens (deaf) meanwhile; the strip says what plays
         self._refresh_busy()
 
     def _refresh_busy(self) -> None:
-        self.controls.set_busy(self.strip.state_name in BUSY_STATES)
+        self.controls.set_busy(self.strip.state_name in BUSY_STATES or self._replaying is not None)
 
     def set_push_to_talk(self, on: bool) -> None:
         self.update_settings(dataclasses.replace(self.settings, push_to_talk=on))

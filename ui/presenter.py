@@ -13,7 +13,6 @@ from core.engine.events import (
     BargeIn,
     EngineError,
     EngineState,
-    ErrorKind,
     ReplyAudio,
     ReplyEnded,
     ReplyText,
@@ -40,6 +39,7 @@ class Presenter(QObject):
     reply_text_changed = Signal(int, str)
     reply_ended = Signal(int)
     engine_error = Signal(object)
+    notice = Signal(str)  # a line the window shows even while the app talks (speech heard while muted)
     state_changed = Signal(str)  # the engine state's value, after the strip shows it
 
     def __init__(self, view: ConversationView, strip: StatusStrip, log_: ConversationLog,
@@ -167,9 +167,11 @@ class Presenter(QObject):
         log.info("engine error (%s): %s", ev.kind.value, ev.message)
         self.engine_error.emit(ev)
 
-    def _speech_ignored(self, _ev: SpeechIgnored) -> None:
-        """Half-duplex muting heard voice: say so (it was not taken as a turn)."""
-        self._error(EngineError(ErrorKind.INPUT_SIGNAL, SPEECH_IGNORED_TEXT))
+    def _speech_ignored(self, ev: SpeechIgnored) -> None:
+        """Half-duplex muting heard voice: say so at once, while the app talks (it was not taken as a turn, nor is
+        its rest after the microphone opens: core.turns.capture)."""
+        log.info("speech heard while the microphone was muted (%.0f ms)", ev.speech_ms)
+        self.notice.emit(SPEECH_IGNORED_TEXT)
 
     def _speech_discarded(self, _ev: SpeechDiscarded) -> None:
         self.view.remove(USER, LIVE_TURN_ID)

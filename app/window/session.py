@@ -135,6 +135,10 @@ class Session(QObject):
     def new_conversation(self) -> Future:
         return self._submit(self._new_conversation)
 
+    def hold_mic(self, on: bool) -> None:
+        """The app plays another sound (a replayed turn): hands-free listening must not take it for the user."""
+        self.talk_vad.hold(on)
+
     def talk_pressed(self) -> None:
         self.talk_vad.begin()
 

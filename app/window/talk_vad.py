@@ -5,6 +5,10 @@ In hands-free mode the wrapper passes silero-vad's probability through. In push-
 the recorded clip for `Engine.submit_turn`. Called on the engine-capture thread; the switches are thread-safe.
 An optional tap sees every hands-free frame (the session feeds live partial transcripts from it).
 
+`hold(True)` makes hands-free listening deaf while another sound of the app plays (a replayed turn): the
+microphone would hear it and take it for the user. `hold(False)` keeps it deaf for `HOLD_TAIL_S` more (the
+output's latency and the room's echo), then listening resumes with a fresh VAD state.
+
 A push-to-talk turn obeys the same cap as a hands-free one (`max_turn_s`, VadConfig.max_turn_ms): at the cap the
 recording stops and `on_limit()` is called (capture thread) so the session submits what was said.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +28,7 @@ log = logging.getLogger(__name__)
 
 VAD_RATE_HZ = 16000
 DEFAULT_MAX_TURN_S = 30.0
+HOLD_TAIL_S = 0.3  # deaf this long after a held sound stops (output latency + room echo)
 
 
 class TalkVad:
@@ -38,6 +44,10 @@ class TalkVad:
         self._recording = False
         self._frames: list[np.ndarray] = []
         self._tap: Callable[[np.ndarray], None] | None = None
+        self._held = False
+        self._held_until = 0.0  # time.monotonic() until which a released hold still holds
+        self._was_held = False  # the last frame was held: the next live one starts a fresh VAD state
+        self._clock: Callable[[], float] = time.monotonic
 
     def set_tap(self, tap: Callable[[np.ndarray], None] | None) -> None:
         """Hands-free: every frame also goes to `tap(frame)` (capture thread; it must only enqueue)."""
@@ -48,6 +58,17 @@ class TalkVad:
             self._push_to_talk = bool(on)
             self._recording = False
             self._frames = []
+
+    def hold(self, on: bool) -> None:
+        """Deaf (hands-free) while the app plays another sound; see the module doc."""
+        with self._lock:
+            self._held = bool(on)
+            if not on:
+                self._held_until = self._clock() + HOLD_TAIL_S
+
+    @property
+    def held(self) -> bool:
+        return self._held or self._clock() < self._held_until
 
     @property
     def push_to_talk(self) -> bool:
@@ -84,6 +105,10 @@ class TalkVad:
                         self._recording, self.limit_hit, capped = False, True, True
             if self._push_to_talk and not capped:
                 return 0.0
+            if not capped and (self._held or self._clock() < self._held_until):
+                self._was_held = True
+                return 0.0
+            fresh, self._was_held = self._was_held, False
         if capped:
             log.info("push-to-talk turn reached %.0f s; cut there", self.max_turn_s)
             if self.on_limit is not None:
@@ -91,6 +116,8 @@ class TalkVad:
             return 0.0
         if self._vad is None:
             self._vad = self._make_vad()
+        elif fresh:
+            self._vad.reset()  # the held sound is not this stream's history
         tap = self._tap
         if tap is not None:
             tap(frame)

@@ -67,6 +67,7 @@ class CaptureLoop:
         self._chunker = FrameChunker(VAD_FRAME)
         self._detector = make_detector(config, end_of_turn, end_of_turn_text)
         self._ignored_voiced = 0  # voiced frames heard while the microphone is muted (half-duplex)
+        self._tail_quiet: int | None = None  # frames of quiet so far in the tail of speech heard while muted
         self._levels = LevelWatch(levels, VAD_FRAME_MS)
         self._last_voiced_t: float | None = None
         self._speech_start_t: float | None = None
@@ -130,7 +131,13 @@ class CaptureLoop:
             det.skip(prob)  # forget speech and pre-roll, keep the frame clock running
             self._note_ignored(prob)
             return
+        if self._ignored_voiced < 0 and prob >= self._cfg.vad.stop_threshold:
+            self._tail_quiet = 0  # the user talked over the reply and still talks as the microphone opens
+            log.info("speech heard while muted goes on as the microphone opens: its tail is not a turn")
         self._ignored_voiced = 0
+        if self._tail_quiet is not None:
+            self._skip_tail(prob)
+            return
         if prob >= self._cfg.vad.stop_threshold:
             self._last_voiced_t = arrival_t
         overlap = self._cfg.barge_in and hooks.replying is not None and hooks.replying()
@@ -188,6 +195,13 @@ class CaptureLoop:
         onset = self._over.onset_frame
         if onset is not None and det.in_speech:
             det.reach_back(onset - self._cfg.vad.frames(self._cfg.vad.pre_roll_ms))
+
+    def _skip_tail(self, prob: float) -> None:
+        """Half-duplex: the rest of speech begun while the microphone was muted is not a turn of its own (the
+        front end said it was not heard); listening resumes after the speaker's pause (`end_silence_ms`)."""
+        self._detector.skip(prob)
+        quiet = self._tail_quiet + 1 if prob < self._cfg.vad.stop_threshold else 0
+        self._tail_quiet = None if quiet >= self._cfg.vad.frames(self._cfg.vad.end_silence_ms) else quiet
 
     def _note_ignored(self, prob: float) -> None:
         """Half-duplex muting: say once per muted stretch that voiced sound was heard (never drop it silently)."""

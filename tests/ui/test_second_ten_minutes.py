@@ -1,0 +1,74 @@
+"""Issue 34 ("the second ten minutes"), findings 1-3, offscreen: speech heard while the app talks is reported; a
+replay stops on Esc / Stop and its sound, heard by the microphone, is no turn; (3 is in test_history_restore.py
+and the Xvfb session test)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from core.engine.events import EngineState, StateChanged, UserTurnCaptured
+from core.turns.events import SpeechIgnored
+from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
+from tests.engine_fakes import FakeAudio
+from tests.ui.helpers import FAST_AUDIO, WAIT_MS, load_into
+
+
+# 1 -----------------------------------------------------------------------------------------------------------------
+def test_speech_heard_while_the_app_talks_is_reported_while_it_talks(qtbot, make_window):
+    win = make_window()
+    win.presenter.handle(StateChanged(EngineState.THINKING, EngineState.SPEAKING, "first_audio"))
+    assert win.strip.state_name == "speaking"
+    win.presenter.handle(SpeechIgnored(3.0, 160.0))
+    # before: MainWindow._worth_showing dropped every microphone message while the app spoke, the only time it comes
+    assert win.statusBar().currentMessage().startswith("Heard speech while the app was talking")
+
+
+# 2 -----------------------------------------------------------------------------------------------------------------
+def _user_turn_with_audio(win, seconds: float = 3.0, turn_id: int = 7):
+    clip = (np.sin(np.linspace(0, 2000, int(16000 * seconds))) * 0.1).astype(np.float32)
+    win.presenter.handle(UserTurnCaptured(turn_id, clip, 16000, 0.0, seconds, seconds + 0.5, "silence"))
+    return win.view.find("user", turn_id)
+
+
+@pytest.mark.parametrize("how", ["esc", "stop_button"])
+def test_esc_and_the_stop_button_stop_a_replay(qtbot, make_window, tiny_models, how):
+    win = make_window(audio=FakeAudio(speed=1.0))
+    load_into(qtbot, win, tiny_models)
+    bubble = _user_turn_with_audio(win)
+    bubble.replay.click()
+    assert win.replay.playing and win.strip.state.text() == "Replaying a turn"
+    assert win.controls.stop.isEnabled()  # before: disabled (only a reply counted as busy)
+    assert win.session.talk_vad.held  # the microphone does not take the replay for the user
+    qtbot.wait(300)
+    if how == "esc":
+        qtbot.keyClick(win, Qt.Key.Key_Escape)
+    else:
+        win.controls.stop.click()
+    # before: stop_reply only interrupted the engine; the 3 s clip played to its end
+    qtbot.waitUntil(lambda: not win.replay.playing and bubble.replay.text() == "Replay", timeout=500)
+    assert win.strip.state_name == "listening" and not win.controls.stop.isEnabled()
+
+
+def test_a_replayed_turn_heard_by_the_microphone_is_not_answered(qtbot, make_window, tiny_models, speech_factory):
+    from testing.room import RoomConfig
+
+    audio = FakeAudio(speed=FAST_AUDIO, room=RoomConfig(echo_gain_db=6.0, noise_db=None))  # loud laptop speakers
+    win = make_window(audio=audio)
+    load_into(qtbot, win, tiny_models)
+    x, rate = speech_factory("Tell me something nice about the sea, please.")
+    import soxr
+
+    x = soxr.resample(x, rate, 16000).astype(np.float32)
+    x *= 0.1 / max(float(np.sqrt(np.mean(x**2))), 1e-6)
+    captured: list[int] = []
+    win.session.event.connect(lambda ev: isinstance(ev, UserTurnCaptured) and captured.append(ev.turn_id))
+    win.presenter.handle(UserTurnCaptured(7, x, 16000, 0.0, x.size / 16000, x.size / 16000, "silence"))
+    bubble = win.view.find("user", 7)
+    bubble.replay.click()
+    qtbot.waitUntil(lambda: not win.replay.playing, timeout=WAIT_MS)
+    qtbot.wait(int(1500 / FAST_AUDIO) + 400)  # the end-of-turn silence and more, in fake-device time
+    # before: the loopback replay became user turn 1 and was answered
+    assert captured == [] and win.conversation_log.find("user", 1) is None
+    assert audio.speaker.loud_times(), "the replay did not reach the speaker (the test would prove nothing)"
