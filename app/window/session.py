@@ -131,6 +131,7 @@ class Session(QObject):
         self._turn_floor = max(self._turn_floor, last_turn_id)
         if self.engine is not None:
             self.engine.skip_turn_ids(last_turn_id)
+        log.info("restore: the model's history is now %s", describe_history(self.conversation.turns))
 
     def new_conversation(self) -> Future:
         return self._submit(self._new_conversation)
@@ -327,3 +328,10 @@ class Session(QObject):
 def _log_failure(fut: Future) -> None:
     if not fut.cancelled() and fut.exception() is not None:
         log.error("engine control call failed", exc_info=fut.exception())
+
+
+def describe_history(turns: list) -> str:
+    """One line for the log: each turn's role and its audio seconds or words ("user 3.2 s · assistant 12 words")."""
+    parts = [f"{t.role} {t.n_samples / 16000:.1f} s" if t.has_audio else f"{t.role} {len(t.text.split())} words"
+             for t in turns]
+    return " · ".join(parts) or "empty"
