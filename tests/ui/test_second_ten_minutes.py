@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.engine.events import EngineState, StateChanged, UserTurnCaptured
+from core.turns.config import VAD_FRAME
 from core.turns.events import SpeechIgnored
 from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.engine_fakes import FakeAudio
@@ -68,7 +69,12 @@ def test_a_replayed_turn_heard_by_the_microphone_is_not_answered(qtbot, make_win
     bubble = win.view.find("user", 7)
     bubble.replay.click()
     qtbot.waitUntil(lambda: not win.replay.playing, timeout=WAIT_MS)
-    qtbot.wait(int(1500 / FAST_AUDIO) + 400)  # the end-of-turn silence and more, in fake-device time
+    # the capture thread may lag under load: wait until it has processed the microphone up to the replay's end plus
+    # the longest end-of-turn wait (max_silence_ms 1152) and the echo's tail, in the microphone's own time
+    heard_s = audio.mic._rec_n / audio.mic.rate_hz + 2.0
+    loop = win.session.engine.capture_loop
+    qtbot.waitUntil(lambda: loop.frames * VAD_FRAME / 16000 >= heard_s, timeout=WAIT_MS)
+    qtbot.wait(300)  # a dispatch would reach the GUI thread by now
     # before: the loopback replay became user turn 1 and was answered
     assert captured == [] and win.conversation_log.find("user", 1) is None
     assert audio.speaker.loud_times(), "the replay did not reach the speaker (the test would prove nothing)"
