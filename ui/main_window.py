@@ -23,7 +23,7 @@ from app.settings import AppSettings, SettingsStore
 from app.window.journal import ConversationJournal
 from app.window.model_loader import LoadRequest, ModelLoader, demo_loader, demo_request
 from app.window.session import AudioFallback, Session
-from app.window.turns import ConversationLog, export_conversation
+from app.window.turns import ASSISTANT, ConversationLog, export_conversation
 from core.audio.duplex import DUPLEX_LABELS
 from core.engine.events import DuplexResolved, EngineError, ErrorKind
 from ui.controls import BUSY_STATES, ControlBar, StatusStrip
@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
     def stop_reply(self) -> None:
         """Esc / Stop: silence whatever plays, a reply or a replayed turn."""
         if self.replay is not None and self.replay.playing:
+            log.info("replay stopped (Esc / Stop)")
             self.replay.stop()
         self.session.interrupt()
 
@@ -215,8 +216,10 @@ class MainWindow(QMainWindow):
         if rec is None or not rec.chunks or self.replay is None:
             return
         if self._replaying == (role, turn_id):
+            log.info("replay stopped (its button)")
             self.replay.stop()
             return
+        log.info("replay: %s turn %d (%.1f s)", role, turn_id, rec.audio_s)
         if self.strip.state_name in BUSY_STATES:
             self.session.interrupt()  # one sound at a time: the replay replaces the running reply
         self.session.hold_mic(True)  # the microphone would hear the replay and answer it (speakers)
@@ -231,6 +234,15 @@ class MainWindow(QMainWindow):
         else:
             self.session.hold_mic(False)
         self._refresh_busy()
+
+    def replay_last_reply(self) -> None:
+        """Ctrl+R: the newest reply with audio (again: stop it)."""
+        rec = next((r for r in reversed(self.conversation_log.turns)
+                    if r.role == ASSISTANT and r.chunks and not r.superseded), None)
+        if rec is None:
+            self.statusBar().showMessage("No reply to replay yet.", STATUS_MESSAGE_MS)
+            return
+        self.replay_turn(rec.role, rec.turn_id)
 
     def _replay_finished(self) -> None:
         if self._replaying is not None:

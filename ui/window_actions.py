@@ -29,6 +29,7 @@ SHORTCUTS = {
     "quit": "Ctrl+Q",
     "new": "Ctrl+N",
     "stop": "Esc",
+    "replay": "Ctrl+R",
     "emotion": "Ctrl+M",
     "settings": "Ctrl+,",
     "shortcuts": "F1",
@@ -97,6 +98,7 @@ class WindowActions:
         conv = bar.addMenu("&Conversation")
         self.new = self._action(conv, "&New conversation", "new", win.new_conversation)
         self.stop = self._action(conv, "&Stop reply", "stop", win.stop_reply)
+        self._action(conv, "&Replay the last reply", "replay", win.replay_last_reply)
         conv.addAction("Talk: hold F2 (in either mode)").setEnabled(False)
         view = bar.addMenu("&View")
         self.show_emotion = self._action(view, "Show &emotion labels", "emotion", None)

@@ -78,3 +78,18 @@ def test_a_replayed_turn_heard_by_the_microphone_is_not_answered(qtbot, make_win
     # before: the loopback replay became user turn 1 and was answered
     assert captured == [] and win.conversation_log.find("user", 1) is None
     assert audio.speaker.loud_times(), "the replay did not reach the speaker (the test would prove nothing)"
+
+
+def test_ctrl_r_replays_the_last_reply_and_says_so_when_there_is_none(qtbot, make_window, tiny_models):
+    from core.engine.events import ReplyAudio
+    from core.lm.events import AudioChunk
+
+    win = make_window(audio=FakeAudio(speed=1.0))
+    load_into(qtbot, win, tiny_models)
+    qtbot.keyClick(win, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert win.statusBar().currentMessage() == "No reply to replay yet." and not win.replay.playing
+    _user_turn_with_audio(win, 1.0, turn_id=3)
+    chunk = AudioChunk((np.sin(np.linspace(0, 900, 22050 * 2)) * 0.1).astype(np.float32), 22050, 0, True)
+    win.presenter.handle(ReplyAudio(3, chunk))
+    qtbot.keyClick(win, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert win.replay.playing and win.view.find("assistant", 3).replay.text() == "Stop"
