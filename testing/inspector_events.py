@@ -53,10 +53,10 @@ def session_events() -> list[object]:
                        (384, 0.88, 0.9, 0.82)])
     t1 = spoken(1, 3.2, 384, "semantic", semantic)
     e1 = t1.speech_end_t or 0.0
-    low = [(96.0 * k, p, 0.22, s) for k, p, s in zip(range(1, 12), (0.12, 0.18, 0.22, 0.2, 0.27, 0.31, 0.29, 0.33,
-                                                                    0.35, 0.34, 0.38),
-                                                    (0.08, 0.11, 0.14, 0.15, 0.19, 0.23, 0.25, 0.29, 0.33, 0.35,
-                                                     0.41), strict=True)]
+    audio = (0.12, 0.18, 0.22, 0.2, 0.27, 0.31, 0.29, 0.33, 0.35, 0.34, 0.38)
+    text = (0.21, 0.21, 0.24, 0.24, 0.19, 0.19, 0.22, 0.22, 0.22, 0.26, 0.26)  # "what happened to": not finished
+    score = (0.08, 0.11, 0.14, 0.15, 0.19, 0.23, 0.25, 0.29, 0.33, 0.35, 0.41)
+    low = [(96.0 * (k + 1), audio[k], text[k], score[k]) for k in range(11)]
     t2 = spoken(2, 14.0, MAX_SILENCE_MS, "silence", course(low), length_s=3.1)
     e2 = t2.speech_end_t or 0.0
     fast = course([(96, 0.93, 0.95, 0.91)])

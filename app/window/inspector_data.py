@@ -168,7 +168,7 @@ class HeardLog:
                 round(1000.0 * (ev.dispatched_s - ev.speech_end_s), 1) if ev.reason != "submitted" else None,
                 ev.samples.size / ev.sample_rate_hz, ev.end_of_turn, ev.continues_turn))
         if isinstance(ev, UserTextSubmitted):
-            return self._add(HeardTurn(ev.turn_id, "typed", ev.dispatched_t))
+            return self._add(HeardTurn(ev.turn_id, "typed", ev.dispatched_t, transcript=ev.text))
         rec = self.turns.get(getattr(ev, "turn_id", None))
         if rec is None:
             return None
