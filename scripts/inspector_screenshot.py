@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out_dir", type=Path)
     out = p.parse_args(argv).out_dir
     out.mkdir(parents=True, exist_ok=True)
-    os.environ[THEME_ENV] = "light"
+    os.environ[THEME_ENV] = os.environ.get(THEME_ENV, "light")
     from PySide6.QtCore import QObject, Signal
     from PySide6.QtWidgets import QApplication, QWidget
 

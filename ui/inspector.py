@@ -40,6 +40,9 @@ MARGIN = (44, 26, 16, 30)  # left, top (the legend), right, bottom (px)
 COLORS = {"audio": "#3b7dd8", "text": "#2e9d5b", "evidence": "#e08a1e", "commit": "#c0392b", "hold": "#8e8e8e",
           "decision": "#c0392b"}
 NONE_TEXT = "—"
+# the app's dark sheet leaves item views to the palette, which stays light when the theme is forced dark
+DARK_VIEWS = ("QListWidget, QTableWidget { background: #262b35; alternate-background-color: #2c313c; }"
+              " QHeaderView::section { background: #2c313c; color: #e5e7eb; border: 0; padding: 3px; }")
 TRANSCRIPT_CHARS = 30
 ROW_PX = 22
 
@@ -193,6 +196,8 @@ class InspectorDialog(QDialog):
         lay = QHBoxLayout(self)
         lay.addWidget(split)
         self.resize(820, 560)
+        if is_dark():
+            self.setStyleSheet(DARK_VIEWS)
         self.refresh()
 
     # -- the list -------------------------------------------------------------------------------------------------
