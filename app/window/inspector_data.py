@@ -107,6 +107,8 @@ class HeardTurn:
             return f"The end-of-turn model ended the turn after {heard} of silence."
         if last.evidence >= c.commit:
             return f"{name.capitalize()} {last.evidence:.2f} ≥ commit {c.commit:.2f} after {heard} of silence."
+        if c.hold is None:  # not expected: the course policy commits only at its operating point
+            return f"The end-of-turn model ended the turn after {heard} of silence ({name} {last.evidence:.2f})."
         return (f"Evidence {last.evidence:.2f} (between hold {c.hold:.2f} and commit {c.commit:.2f}) needs "
                 f"{c.required_ms:.0f} ms of silence; the pause reached {heard}.")
 
