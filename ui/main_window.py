@@ -29,6 +29,7 @@ from core.engine.events import DuplexResolved, EngineError, ErrorKind
 from ui.controls import BUSY_STATES, ControlBar, StatusStrip
 from ui.conversation_view import ConversationView
 from ui.dialogs import OpenCheckpointDialog, WelcomePanel, guide_duplex, show_error
+from ui.inspector import Inspector
 from ui.messages import gui_text
 from ui.presenter import Presenter
 from ui.window_actions import WindowActions
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         session.event.connect(self._session_event)
         self.journal = ConversationJournal(data_root)  # crash-safe copy of every turn (app/window/journal.py)
         session.event.connect(self.journal.handle)
+        self.inspector = Inspector(self, session)  # View → What the app heard… (testers; ui/inspector.py)
         self.journal.on_failure = lambda msg: self.statusBar().showMessage(msg, TEXT_ONLY_MESSAGE_MS)
         self.pending_journal = self._take_previous_journal()
         if replay is not None:

@@ -17,6 +17,7 @@ from app.window.model_loader import LoadRequest
 from app.window.session import Session
 from ui.controls import ControlBar
 from ui.dialogs import DownloadDialog, ShortcutsDialog, WelcomePanel, show_error
+from ui.inspector import Inspector
 from ui.messages import LISTENER_TITLES, listener_line
 from ui.presenter import Presenter
 from ui.settings_dialog import SettingsDialog
@@ -31,6 +32,7 @@ SHORTCUTS = {
     "stop": "Esc",
     "replay": "Ctrl+R",
     "emotion": "Ctrl+M",
+    "inspector": "Ctrl+I",
     "settings": "Ctrl+,",
     "shortcuts": "F1",
 }
@@ -46,6 +48,7 @@ class ActionHost(Protocol):
     data_root: Path
     controls: ControlBar
     presenter: Presenter
+    inspector: Inspector
     last_error_box: QMessageBox | None
     settings_dialog: SettingsDialog | None
     shortcuts_dialog: ShortcutsDialog | None
@@ -104,6 +107,7 @@ class WindowActions:
         self.show_emotion = self._action(view, "Show &emotion labels", "emotion", None)
         self.show_emotion.setCheckable(True)
         self.show_emotion.toggled.connect(win.set_show_emotion)
+        self.inspector = self._action(view, "What the app &heard…", "inspector", win.inspector.show)
         self._action(bar.addMenu("&Settings"), "&Preferences…", "settings", self.open_settings)
         help_menu = bar.addMenu("&Help")
         self.shortcuts = self._action(help_menu, "&Keyboard shortcuts", "shortcuts", self.show_shortcuts)

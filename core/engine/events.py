@@ -16,6 +16,7 @@ import numpy as np
 
 from core.audio.levels import MicLevel, SignalWarning
 from core.lm.events import AudioChunk, SpeechUnits, StopReason, TextDelta
+from core.turns.end_of_turn import EndOfTurnCourse
 from core.turns.events import CaptureProblem, SpeechDiscarded, SpeechIgnored, SpeechStarted
 
 
@@ -61,6 +62,7 @@ class UserTurnCaptured:
     dispatched_t: float = 0.0  # time.monotonic() of the dispatch
     continues_turn: int | None = None  # the user went on after turn N was committed early: `samples` is turn N's
     # audio and this speech, one user turn (turn N's reply was stopped; the history holds this turn instead)
+    end_of_turn: EndOfTurnCourse | None = None  # the model calls over the silence that ended it, and the thresholds
 
 
 @dataclass(frozen=True)

@@ -265,7 +265,7 @@ class ReplyControl:
     def _report_turn(self, tid: int, turn: Turn, speech_end_t: float | None, continues: int | None) -> None:
         frames = (frames_to_s(turn.start_frame), frames_to_s(turn.speech_end_frame), frames_to_s(turn.end_frame))
         self._emit(UserTurnCaptured(tid, turn.samples, VAD_RATE_HZ, *frames, turn.reason, speech_end_t,
-                                    time.monotonic(), continues))
+                                    time.monotonic(), continues, turn.course))
         if turn.reason == "max_length":
             limit_s = self._cfg.vad.max_turn_ms / 1000
             msg = f"The turn reached the {limit_s:g} s maximum and was cut there; pause sooner, or raise max_turn_ms."

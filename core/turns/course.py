@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.turns.end_of_turn import Check
+from core.turns.end_of_turn import Check, EndOfTurnCourse
 from core.turns.prosody import NAMES as PROSODY_NAMES
 from core.turns.prosody import Prosody
 from models.errors import UserError
@@ -137,3 +137,9 @@ class CoursePolicy:
         if silence_ms >= self._max_silence_ms:
             return True
         return bool(self.checks) and self.checks[-1].commit
+
+    def summary(self) -> EndOfTurnCourse:
+        """This silence so far, with the operating point it is read against."""
+        last = self.checks[-1] if self.checks else None
+        required = last.silence_ms if last is not None and last.commit else self._max_silence_ms
+        return EndOfTurnCourse("course", tuple(self.checks), self._max_silence_ms, required, self._threshold)

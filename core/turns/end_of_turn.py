@@ -26,6 +26,21 @@ class Check:
     commit: bool
 
 
+@dataclass(frozen=True)
+class EndOfTurnCourse:
+    """How the silence that ended a turn was read: every model call during it and the thresholds in force, so a
+    report can say why the turn ended (the app's inspector). `policy`: "mean", "course", or "vad" (no end-of-turn
+    model: the VAD's silence alone, `max_silence_ms` is then its end_silence_ms)."""
+
+    policy: str
+    checks: tuple[Check, ...]
+    max_silence_ms: float  # the longest silence inside a turn
+    required_ms: float  # the silence the final evidence required (max_silence_ms without evidence)
+    commit: float | None = None  # evidence ("mean") or score ("course") that ends the turn at the earliest call
+    hold: float | None = None  # "mean": evidence at or below which the longest silence is waited for
+    first_check_ms: float | None = None  # the first model call (the earliest commit)
+
+
 class SilencePolicy:
     """The evidence of one silence ("mean" policy); `reset()` when speech comes back."""
 
@@ -64,3 +79,10 @@ class SilencePolicy:
         if evidence is None:
             return silence_ms >= self.cfg.max_silence_ms
         return silence_ms >= self.cfg.required_silence_ms(evidence)
+
+    def summary(self) -> EndOfTurnCourse:
+        """This silence so far, with the thresholds it is read against."""
+        cfg, evidence = self.cfg, self.evidence
+        required = cfg.max_silence_ms if evidence is None else cfg.required_silence_ms(evidence)
+        return EndOfTurnCourse("mean", tuple(self.checks), cfg.max_silence_ms, required, cfg.commit_prob,
+                               cfg.hold_prob, cfg.first_check_ms)

@@ -172,7 +172,9 @@ class SemanticTurnDetector:
         if isinstance(ev, Turn):
             if self._candidate is not None and ev.reason in ("silence", "semantic"):
                 ev = dataclasses.replace(ev, samples=self._candidate.samples)
-            ev = dataclasses.replace(ev, continues=self._continuing, decide_s=self.last_compute_s)
+            ev = dataclasses.replace(ev, continues=self._continuing, decide_s=self.last_compute_s,
+                                     course=dataclasses.replace(self._policy.summary(),
+                                                                first_check_ms=self._cfg.first_check_ms))
             self._committed_frame = ev.end_frame if ev.reason == "semantic" else None
         self._continuing = False
         self._clear_silence()

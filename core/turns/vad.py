@@ -7,6 +7,7 @@ directly. `SileroVad` wraps `silero_vad.load_silero_vad(onnx=True)` (CPU provide
 from __future__ import annotations
 
 import collections
+import dataclasses
 import enum
 import logging
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from core.turns.config import TURN_TAIL_MS, VAD_FRAME, VAD_FRAME_MS, VAD_RATE_HZ, VadConfig
+from core.turns.end_of_turn import EndOfTurnCourse
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ class Turn:
     reason: str  # "silence" | "max_length" | "semantic" (core.turns.semantic: the end-of-turn model decided)
     continues: bool = False  # this speech went on after an early (semantic) commit: same user turn
     decide_s: float = 0.0  # model compute spent on the frame that ended the turn (its decision came this late)
+    course: EndOfTurnCourse | None = None  # how the silence that ended it was read (None: not ended by a silence)
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,9 @@ class TurnDetector:
             event: DetectorEvent = Discarded(index, self._voiced)
         else:
             event = self._turn(index, reason)
+            if reason == "silence":  # no end-of-turn model here: the VAD's silence alone
+                end_ms = self._end_frames * VAD_FRAME_MS
+                event = dataclasses.replace(event, course=EndOfTurnCourse("vad", (), end_ms, end_ms))
         self.reset()
         return event
 

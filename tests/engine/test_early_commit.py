@@ -54,6 +54,10 @@ def _check_merged(events, conv, runner):
     turns = events.of(UserTurnCaptured)
     assert len(turns) >= 2 and all(t.reason == "semantic" for t in turns)
     first, last = turns[0], turns[-1]
+    for t in turns:  # how each silence was read travels with the turn (the app's inspector shows it)
+        eot = t.end_of_turn
+        assert eot is not None and eot.policy == "mean" and eot.checks[-1].commit
+        assert eot.checks[-1].audio_prob == 0.99 and eot.commit == 0.8
     assert first.continues_turn is None
     # every later turn continued the one before it (a pause inside the second part may commit early again)
     assert [t.continues_turn for t in turns[1:]] == [t.turn_id for t in turns[:-1]]

@@ -154,7 +154,11 @@ def test_detector_commits_on_the_course_policy_with_prosody_measured_once(tmp_pa
     for f in frames:
         events += det.feed(f, 0.9)
     silent = np.zeros(VAD_FRAME, np.float32)
-    frames_to_commit = next(k + 1 for k in range(40)
-                            if any(type(e).__name__ == "Turn" for e in det.feed(silent, 0.0)))
+    fed = ((k + 1, det.feed(silent, 0.0)) for k in range(40))
+    frames_to_commit, turn = next((k, e) for k, evs in fed for e in evs if type(e).__name__ == "Turn")
     # calls at 96, 192, 288 ms of silence; the third says 0.95 -> commit
     assert scorer.calls == 3 and frames_to_commit * 32 == 288
+    course = turn.course  # the calls and the operating point travel with the turn (the app's inspector)
+    assert course.policy == "course" and [c.silence_ms for c in course.checks] == pytest.approx([96, 192, 288])
+    assert [c.commit for c in course.checks] == [False, False, True] and course.checks[-1].evidence >= 0.99
+    assert (course.commit, course.hold, course.required_ms, course.max_silence_ms) == (0.99, None, 288, 1200)

@@ -85,6 +85,34 @@ def test_low_probability_waits_for_the_longest_silence_and_keeps_the_turn_whole(
     assert turns[0].samples.size == (20 + 20 + 20 + 3) * VAD_FRAME  # + 96 ms tail (the candidate's)
 
 
+def test_a_turn_carries_the_model_calls_of_the_silence_that_ended_it_and_the_thresholds():
+    det, _ = _det([0.1, 0.95])  # the first call says "not finished", then "finished"
+    events = feed(det, "v" * 20 + "." * 40)
+    turn = next(e for _, e in events if isinstance(e, Turn))
+    course = turn.course
+    assert turn.reason == "semantic" and course is not None and course.policy == "mean"
+    assert [c.silence_ms for c in course.checks] == pytest.approx([160, 256, 352, 448])
+    assert [c.audio_prob for c in course.checks] == [0.1, 0.95, 0.95, 0.95]
+    assert [c.commit for c in course.checks] == [False, False, False, True]
+    assert course.checks[-1].evidence == pytest.approx((0.1 + 3 * 0.95) / 4)
+    assert (course.commit, course.hold, course.first_check_ms, course.max_silence_ms) == (0.8, 0.3, 160, 1500)
+    # evidence 0.7375 needs 1500 - (0.7375 - 0.3) / 0.5 * 1340 ms of silence
+    assert course.required_ms == pytest.approx(327.5)
+
+
+def test_a_turn_carries_only_its_last_silence_and_the_longest_silence_says_so():
+    det, _ = _det([0.1, 0.2, 0.95], max_silence_ms=1200)
+    events = feed(det, "v" * 20 + "." * 9 + "v" * 20 + "." * 40)  # calls at 160 and 256 ms in the first pause
+    turn = next(e for _, e in events if isinstance(e, Turn))
+    assert [c.silence_ms for c in turn.course.checks] == pytest.approx([160])  # the second pause's call alone
+    det, _ = _det([0.05], max_silence_ms=1200)
+    events = feed(det, "v" * 20 + "." * 40)
+    turn = next(e for _, e in events if isinstance(e, Turn))
+    assert turn.reason == "silence" and turn.course.policy == "mean"
+    assert len(turn.course.checks) >= 10 and not any(c.commit for c in turn.course.checks)
+    assert turn.course.required_ms == 1200  # evidence at or below hold_prob: the longest silence
+
+
 def test_speech_soon_after_an_early_commit_continues_the_same_turn():
     det, _ = _det([0.95], rejoin_ms=1000)
     events = feed(det, "v" * 20 + "." * 15 + "v" * 20 + "." * 10)

@@ -7,6 +7,7 @@ import pytest
 import soxr
 
 from core.turns.config import VAD_FRAME, VAD_FRAME_MS, VadConfig
+from core.turns.end_of_turn import EndOfTurnCourse
 from core.turns.vad import Discarded, SileroVad, SpeechStart, Turn, TurnCandidate, TurnDetector, TurnResumed
 
 
@@ -145,3 +146,12 @@ def test_no_candidate_when_off_too_short_or_not_before_the_end():
 def test_speculate_after_ms_validated():
     with pytest.raises(ValueError, match="speculate_after_ms"):
         VadConfig(speculate_after_ms=5.0)
+
+
+def test_a_silence_turn_says_the_vad_alone_ended_it_and_a_cut_turn_has_no_course():
+    det = TurnDetector(VadConfig(pre_roll_ms=0, min_speech_ms=64, end_silence_ms=700, max_turn_ms=1000))
+    turns = [e for e in run(det, [0.9] * 10 + [0.0] * 30) if isinstance(e, Turn)]
+    assert turns[0].reason == "silence"
+    assert turns[0].course == EndOfTurnCourse("vad", (), 704.0, 704.0)  # 22 whole frames, no model calls
+    cut = [e for e in run(det, [0.9] * 40) if isinstance(e, Turn)]
+    assert cut[0].reason == "max_length" and cut[0].course is None
