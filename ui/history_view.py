@@ -65,6 +65,7 @@ def show_turn(view: ConversationView, rec: TurnRecord, note: str) -> None:
     bubble.set_text(rec.text or (f"({rec.audio_s:.1f} s of speech)" if rec.chunks else "(no words)"))
     bubble.set_note(" · ".join(n for n in (note, "interrupted" if rec.interrupted else "") if n))
     bubble.set_replayable(bool(rec.chunks))
+    bubble.set_spoken(rec.role == "user" and bool(rec.chunks))
     for label, confidence in rec.emotions[-1:]:
         bubble.set_emotion(label, confidence, True)
 
