@@ -253,11 +253,10 @@ def _escape(text: str) -> str:
 
 
 def show_history(win: Any) -> HistoryDialog:
-    """Conversation → History: one dialog, brought to the front when already open."""
+    """Conversation → History: one dialog for the window's life, listed afresh each time it is shown."""
     dlg = getattr(win, "history_dialog", None)
-    if dlg is None or not dlg.isVisible():
-        dlg = HistoryDialog(win)
-        win.history_dialog = dlg
+    if dlg is None:
+        dlg = win.history_dialog = HistoryDialog(win)
     else:
         dlg.refresh()
     dlg.show()

@@ -108,6 +108,8 @@ def test_continue_puts_the_history_back_into_the_model_without_the_superseded_tu
     titles = sorted(e.title for e in win.journal.history.entries())
     assert titles == ["A live question", "Tell me about owls"]  # ... into the history; the continued one left it
     assert "Continuing" in win.statusBar().currentMessage()
+    again = show_history(win)  # the same dialog, listed afresh
+    assert again is dlg and again.selected.title == "A live question" and again.list.count() == 2
 
 
 def test_delete_asks_then_removes_that_conversation_only(qtbot, make_window):
