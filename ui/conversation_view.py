@@ -268,6 +268,7 @@ class ConversationView(QScrollArea):
             while row is not None and row.count():
                 w = row.takeAt(0).widget()
                 if w is not None:
+                    w.hide()  # at once: deleteLater waits for the event loop
                     w.deleteLater()
         self._bubbles.clear()
         self.hint.setVisible(True)

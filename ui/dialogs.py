@@ -217,9 +217,9 @@ class WelcomePanel(QFrame):
         lay.setContentsMargins(40, 24, 40, 24)
         lay.setSpacing(10)
         lay.addStretch(1)
-        title = QLabel("Welcome to OpenS2S Companion", objectName="welcomeTitle")
+        self.title = title = QLabel("Welcome to OpenS2S Companion", objectName="welcomeTitle")
         title.setWordWrap(True)
-        body = QLabel(
+        self.body = body = QLabel(
             "Talk with a speech language model that runs on this computer. It needs a model first:",
             objectName="welcomeBody",
         )
@@ -272,6 +272,11 @@ class WelcomePanel(QFrame):
         row.addStretch(1)
         lay.addLayout(row)
         self.duplex_group.buttonClicked.connect(lambda b: self.duplex_chosen.emit(b.property("duplex")))
+
+    def set_returning(self) -> None:
+        """A returning user (a model was loaded before): no first-run welcome, only the ways to get a model."""
+        self.title.setText("Welcome back")
+        self.body.setText("Load a model to go on; your past conversations are in History (Ctrl+H).")
 
     def set_duplex(self, value: str) -> None:
         """Show `value` as chosen ("auto" or an unknown value: none of the buttons)."""

@@ -29,6 +29,7 @@ from core.engine.events import DuplexResolved, EngineError, ErrorKind
 from ui.controls import BUSY_STATES, ControlBar, StatusStrip
 from ui.conversation_view import ConversationView
 from ui.dialogs import OpenCheckpointDialog, WelcomePanel, guide_duplex, show_error
+from ui.history_view import DECLINED, NEW_EMPTY, NEW_FILED, NOTHING_TO_EXPORT, has_turns, install_history
 from ui.inspector import Inspector
 from ui.messages import gui_text
 from ui.presenter import Presenter
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.welcome.setFocus()  # not the Download button: a stray Space must not start anything
         if store.load_warning:
             self.statusBar().showMessage(store.load_warning, TEXT_ONLY_MESSAGE_MS)
+        install_history(self)  # Ctrl+H's archive; what a returning user sees at start (ui/history_view.py)
 
     # -- layout ------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -148,10 +150,10 @@ class MainWindow(QMainWindow):
         if self.replay is not None:
             self.replay.stop()
         self.session.new_conversation()
-        self.journal.new_conversation()
+        filed = self.journal.new_conversation()  # into the history (Ctrl+H): nothing is lost
         self.conversation_log.clear()
         self.view.clear()
-        self.statusBar().showMessage("New conversation: the model's history is cleared.", STATUS_MESSAGE_MS)
+        self.statusBar().showMessage(NEW_FILED if filed else NEW_EMPTY, STATUS_MESSAGE_MS)
         log.info("new conversation")
 
     # -- the journal of the last run --------------------------------------------------------------------------
@@ -184,7 +186,8 @@ class MainWindow(QMainWindow):
             return
         try:
             if not restore:
-                self.journal.discard(pending)
+                self.journal.discard(pending)  # into the history
+                self.statusBar().showMessage(DECLINED, STATUS_MESSAGE_MS)
                 return
             restored = self.journal.restore(pending)
         except (OSError, ValueError) as err:  # ValueError: UnreadableJournal (a newer format), kept as previous/
@@ -271,11 +274,18 @@ class MainWindow(QMainWindow):
         self.controls.set_push_to_talk(on)
         self.controls.set_ready(self.session.has_model)
 
-    def export_to(self, out_dir: str | Path) -> Path | None:
-        """Export (atomically); a failure is shown in one line and returns None."""
-        meta = {"model": self.session.model_label, "system_prompt": self.session.conversation.system_prompt}
+    def export_to(self, out_dir: str | Path, conversation: ConversationLog | None = None,
+                  meta: dict | None = None) -> Path | None:
+        """Export this conversation or `conversation` (the history's) atomically; a failure or an empty
+        conversation is said in one line and returns None (nothing written)."""
+        conversation = self.conversation_log if conversation is None else conversation
+        if not has_turns(conversation):
+            self.statusBar().showMessage(NOTHING_TO_EXPORT, STATUS_MESSAGE_MS)
+            return None
+        meta = meta or {"model": self.session.model_label,
+                        "system_prompt": self.session.conversation.system_prompt}
         try:
-            path = export_conversation(self.conversation_log, out_dir, meta)
+            path = export_conversation(conversation, out_dir, meta)
         except (OSError, RuntimeError) as err:  # soundfile raises RuntimeError (LibsndfileError) on a full disk
             log.warning("export failed", exc_info=True)
             why = getattr(err, "strerror", None) or " ".join(str(err).split())
@@ -283,7 +293,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(message, STATUS_MESSAGE_MS)
             self.last_error_box = show_error(self, "Export failed", message)
             return None
-        n = len(self.conversation_log.turns)
+        n = len(conversation.turns)
         self.statusBar().showMessage(f"Exported {n} turns to {Path(out_dir)}", STATUS_MESSAGE_MS)
         log.info("exported %d turns to %s", n, out_dir)
         return path
@@ -306,14 +316,18 @@ class MainWindow(QMainWindow):
         self.export_picker = dlg
         return dlg.selectedFiles()[0] if dlg.exec() and dlg.selectedFiles() else ""
 
-    def export_dialog(self) -> None:
+    def export_dialog(self, conversation: ConversationLog | None = None, name: str | None = None,
+                      meta: dict | None = None) -> None:
         """Name a new folder (it need not exist) for conversation.json and the turns' WAV files."""
-        suggested = self.export_location() / time.strftime("conversation %Y-%m-%d %H-%M")
+        if not has_turns(self.conversation_log if conversation is None else conversation):
+            self.statusBar().showMessage(NOTHING_TO_EXPORT, STATUS_MESSAGE_MS)
+            return
+        suggested = self.export_location() / (name or time.strftime("conversation %Y-%m-%d %H-%M"))
         log.info("export: asking for a folder (suggested %s)", suggested)
         out = self._ask_export_folder(suggested)
         if out:
             self._export_parent = Path(out).parent
-            self.export_to(out)
+            self.export_to(out, conversation, meta)
 
     # -- settings ----------------------------------------------------------------------------------------------
     def set_show_emotion(self, show: bool) -> None:
@@ -540,7 +554,11 @@ class MainWindow(QMainWindow):
         if self.replay is not None:
             self.replay.stop()
         ok = self.session.shutdown()
-        self.journal.close()
+        try:
+            self.journal.file_away()  # a clean quit: into the history, so the next start offers no restore
+        except OSError as err:  # it stays in journal/current/: the next start offers it
+            log.warning("could not file the conversation in the history: %s", err)
+            self.journal.close()
         return ok
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)

@@ -17,6 +17,7 @@ from app.window.model_loader import LoadRequest
 from app.window.session import Session
 from ui.controls import ControlBar
 from ui.dialogs import DownloadDialog, ShortcutsDialog, WelcomePanel, show_error
+from ui.history_view import show_history
 from ui.inspector import Inspector
 from ui.messages import LISTENER_TITLES, listener_line
 from ui.presenter import Presenter
@@ -29,6 +30,7 @@ SHORTCUTS = {
     "export": "Ctrl+E",
     "quit": "Ctrl+Q",
     "new": "Ctrl+N",
+    "history": "Ctrl+H",
     "stop": "Esc",
     "replay": "Ctrl+R",
     "emotion": "Ctrl+M",
@@ -95,11 +97,12 @@ class WindowActions:
         self._action(file_menu, "Download the &listeners only…", None, lambda: self.download_listeners(None))
         self._action(file_menu, "&Try the demo (random weights, gibberish)", None, win.load_demo)
         file_menu.addSeparator()
-        self._action(file_menu, "&Export conversation…", "export", win.export_dialog)
+        self._action(file_menu, "&Export conversation…", "export", lambda: win.export_dialog())
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", "quit", win.close)
         conv = bar.addMenu("&Conversation")
         self.new = self._action(conv, "&New conversation", "new", win.new_conversation)
+        self.history = self._action(conv, "&History…", "history", lambda: show_history(win))
         self.stop = self._action(conv, "&Stop reply", "stop", win.stop_reply)
         self._action(conv, "&Replay the last reply", "replay", win.replay_last_reply)
         conv.addAction("Talk: hold F2 (in either mode)").setEnabled(False)

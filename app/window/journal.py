@@ -14,10 +14,16 @@ last line, which the reader skips). The lines (format 2; the first line is `{"op
     reply_end    the reply ended: `reason`, `interrupted`, `heard_text` (what entered the history), `played_s`
     emotion      a final emotion label
 
-`app/window/journal_replay.py` replays them into the turns to show and exactly the model's history. On start
-`take_previous()` moves a non-empty `current/` to `pending/` for the window to offer; restoring puts it back in
-front of the new journal. A new conversation moves `current/` to `previous/` (one level of undo). Owned by the GUI
-thread.
+The format line also records the wall-clock start (`started`), which the history lists.
+
+`app/window/journal_replay.py` replays them into the turns to show and exactly the model's history. A conversation
+is never deleted here: a new conversation (`new_conversation()`) and a clean quit (`file_away()`) file `current/`
+into the history (`app/window/history.py`, `journal/conversations/<id>/`); `adopt(entry)` makes an archived one
+`current/` again to continue it. Events of turns the filed conversation already had (a reply ending after Ctrl+N
+or during the quit) still go into its archived folder, never into the next conversation. On start
+`take_previous()` files a left-over `pending/` and the old single-undo `previous/`, then moves a non-empty
+`current/` (only a crash or a kill leaves one) to `pending/` for the window to offer; restoring puts it back in
+front of the new journal, declining files it in the history. Owned by the GUI thread.
 """
 
 from __future__ import annotations
@@ -27,12 +33,14 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from app.window.history import ConversationEntry, ConversationHistory
 from app.window.journal_replay import (
     FORMAT_VERSION,
     LOG_NAME,
@@ -62,7 +70,8 @@ log = logging.getLogger(__name__)
 __all__ = ["ConversationJournal", "read_journal", "replay_journal"]
 
 JOURNAL_DIR = "journal"
-CURRENT, PENDING, PREVIOUS = "current", "pending", "previous"
+CURRENT, PENDING, PREVIOUS = "current", "pending", "previous"  # previous/: the old single undo, filed on start
+ARCHIVE = "conversations"
 HEARD_EVERY_S = 0.25  # a `heard` line at most this often while a reply plays (only when the heard text grew)
 
 
@@ -95,14 +104,20 @@ class ConversationJournal:
         self._heard_at = 0.0
         self.failed: str | None = None  # the first write error (the journal stops; the app goes on)
         self.on_failure: Any = None  # called once with that line (the window shows it)
+        self.history = ConversationHistory(self.root / ARCHIVE)
+        self._turn_ids: set[int] = set()  # the turns journaled into current/ by this process
+        self._filed_turns: dict[int, Path] = {}  # turn id -> the archived folder that holds it
+        self._quit = False  # after file_away(): nothing more goes into current/
 
     # -- start-up ---------------------------------------------------------------------------------------------
     def take_previous(self) -> Path | None:
-        """A conversation left by the last run (crash or quit), moved aside to `pending/`; None if there is none."""
+        """A conversation left by a crash or a kill (a clean quit files it), moved aside to `pending/`; None if
+        there is none. Files a `pending/` an earlier start never answered and the old `previous/` first."""
+        for leftover in (PENDING, PREVIOUS):
+            self._file_or_drop(self.root / leftover)
         if not _has_turns(self.dir):
             return None
         pending = self.root / PENDING
-        shutil.rmtree(pending, ignore_errors=True)
         os.replace(self.dir, pending)
         return pending
 
@@ -119,25 +134,59 @@ class ConversationJournal:
             self._append(line)
         return restored
 
-    def discard(self, pending: Path) -> None:
-        shutil.rmtree(self.root / PREVIOUS, ignore_errors=True)
-        os.replace(pending, self.root / PREVIOUS)
+    def discard(self, pending: Path) -> ConversationEntry | None:
+        """The user declined to restore it: it goes into the history."""
+        return self._file_or_drop(pending)
 
-    def new_conversation(self) -> None:
+    def new_conversation(self) -> ConversationEntry | None:
+        """File the current conversation in the history (None: it had no turns, nothing to keep)."""
         self.close()
-        if _has_turns(self.dir):
-            shutil.rmtree(self.root / PREVIOUS, ignore_errors=True)
-            os.replace(self.dir, self.root / PREVIOUS)
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
-        self._audio_started.clear()
+        entry = self._file_or_drop(self.dir)
+        if entry is not None:
+            self._filed_turns.update(dict.fromkeys(self._turn_ids, entry.path))
+        self._turn_ids = set()
         self._reply = None
+        return entry
+
+    def file_away(self) -> ConversationEntry | None:
+        """A clean quit: the conversation goes into the history, so the next start offers no restore."""
+        entry = self.new_conversation()
+        self._quit = True
+        return entry
+
+    def adopt(self, entry: ConversationEntry) -> tuple[Replayed, ConversationEntry | None]:
+        """Continue an archived conversation: the current one is filed, `entry` becomes `current/`. Returns its
+        replay and the entry the current one was filed as. Raises UnreadableJournal or OSError (nothing moved)."""
+        self.history.load(entry)  # a newer format is refused before the current conversation moves
+        filed = self.new_conversation()
+        replayed = self.history.take_out(entry, self.dir)
+        back = {t for t, path in self._filed_turns.items() if path == entry.path}  # its turns are current again
+        for t in back:
+            del self._filed_turns[t]
+        self._turn_ids = back
+        return replayed, filed
+
+    def _file_or_drop(self, folder: Path) -> ConversationEntry | None:
+        if _has_turns(folder):
+            return self.history.file(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
 
     # -- events (GUI thread) ----------------------------------------------------------------------------------
     def handle(self, ev: object) -> None:
         if self.failed is not None:
             return
+        tid = getattr(ev, "turn_id", None)
+        filed = self._filed_turns.get(tid) if isinstance(tid, int) else None
+        if (filed is None and self._quit) or (filed is not None and not filed.is_dir()):  # deleted since
+            return
         try:
+            if filed is not None:
+                with self._into(filed):
+                    self._handle(ev)
+                return
+            if isinstance(tid, int):
+                self._turn_ids.add(tid)
             self._handle(ev)
             self._note_heard()
         except OSError as err:  # a full disk must not take the conversation down
@@ -225,10 +274,22 @@ class ConversationJournal:
             fresh = not path.exists() or path.stat().st_size == 0
             self._log = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
             if fresh:
-                self._log.write(json.dumps({"op": "format", "version": FORMAT_VERSION}) + "\n")
+                self._log.write(json.dumps({"op": "format", "version": FORMAT_VERSION,
+                                            "started": round(time.time(), 3)}) + "\n")
         self._log.write(json.dumps(line, ensure_ascii=False) + "\n")
         self._log.flush()
         os.fsync(self._log.fileno())
+
+    @contextmanager
+    def _into(self, filed: Path) -> Iterator[None]:
+        """Write to a filed conversation's folder: a turn it holds changed after it was filed."""
+        current = self.dir, self._log, self._reply
+        self.dir, self._log = filed, None
+        try:
+            yield
+        finally:
+            self.close()
+            self.dir, self._log, self._reply = current
 
     def close(self) -> None:
         if self._log is not None:

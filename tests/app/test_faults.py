@@ -182,6 +182,7 @@ def test_a_corrupt_settings_file(tmp_path):
 # -- SIGTERM during a reply ------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_sigterm_during_a_reply(pulse_server, tmp_path):
+    from app.window.history import ConversationHistory
     from app.window.journal import read_journal
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1",
@@ -205,7 +206,8 @@ def test_sigterm_during_a_reply(pulse_server, tmp_path):
     text = log_path.read_text(errors="replace")
     assert rc == 0, text[-3000:]
     assert "signal 15: closing the window" in text and "abandoning" not in text and "Traceback" not in text
-    kept = read_journal(tmp_path / "data" / "journal" / "current")
+    (filed,) = ConversationHistory(tmp_path / "data" / "journal" / "conversations").entries()  # a clean quit
+    kept = read_journal(filed.path)
     user, reply = kept.find("user", 1), kept.find("assistant", 1)
     assert user.text == "Tell me a long story." and reply is not None
     assert reply.interrupted and reply.chunks and reply.audio().size > 0  # what was heard (and said) is kept

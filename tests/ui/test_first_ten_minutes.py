@@ -186,6 +186,7 @@ def test_export_picker_status_after_failed_load_no_flags_and_quiet_mic_warning(
         return 1
 
     monkeypatch.setattr(QFileDialog, "exec", fake_exec)
+    win.conversation_log.get_or_add("user", 1).text = "something to export"  # an empty one is refused
     win.export_dialog()
     assert not asked["dir"].startswith(str(REPO)) and asked["dir"].startswith(str(Path.home()))
     assert Path(asked["name"]).name.startswith("conversation ") and asked["accept"] == "Export"

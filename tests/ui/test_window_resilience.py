@@ -138,7 +138,9 @@ def test_the_next_start_offers_the_last_conversation(qtbot, make_window, tiny_mo
     load_into(qtbot, first, tiny_models)
     _say_typed(qtbot, first, "Before the crash")
     text = first.conversation_log.find("assistant", 1).text
-    first.shutdown()
+    first.session.shutdown()  # a crash or a kill: no clean quit, which would file it in the history
+    first.journal.close()
+    first._shut_down = True
 
     second = make_window()
     assert second.pending_journal is not None
