@@ -81,10 +81,7 @@ class HistoryDialog(QDialog):
         self.entries: list[ConversationEntry] = []
         self.shown: Replayed | None = None
         self.confirm_box: QMessageBox | None = None
-        self._replaying: tuple[str, int] | None = None
         self._build()
-        if win.replay is not None:
-            win.replay.finished.connect(self._replay_finished)
         self.refresh()
 
     def _build(self) -> None:
@@ -177,28 +174,16 @@ class HistoryDialog(QDialog):
 
     # -- actions ------------------------------------------------------------------------------------------------
     def replay_turn(self, role: str, turn_id: int) -> None:
-        rec = self.shown.log.find(role, turn_id) if self.shown is not None else None
-        if rec is None or not rec.chunks or self.win.replay is None:
-            return
-        if self._replaying == (role, turn_id):
-            self._stop_replay()
-            return
-        self.win.replay.play(rec.audio(), rec.sample_rate_hz)
-        if self.win.replay.playing:
-            self._replaying = (role, turn_id)
-            self.view.bubble(role, turn_id).set_replaying(True)
-
-    def _replay_finished(self) -> None:
-        if self._replaying is not None:
-            bubble = self.view.find(*self._replaying)
-            if bubble is not None:
-                bubble.set_replaying(False)
-        self._replaying = None
+        """The window's replay path (ui/turn_replay.py): Esc stops it, the microphone does not take it for a turn."""
+        if self.shown is not None:
+            self.win.replayer.toggle(self.view, self.shown.log, role, turn_id)
 
     def _stop_replay(self) -> None:
-        if self._replaying is not None and self.win.replay is not None:
-            self.win.replay.stop()
-            self._replay_finished()
+        """A replay of this view's turns stops when another conversation is shown or the dialog closes."""
+        replayer = self.win.replayer
+        if replayer.playing and any(replayer.is_playing(self.view, r.role, r.turn_id)
+                                    for r in (self.shown.log.turns if self.shown is not None else [])):
+            replayer.stop("History")
 
     def export_selected(self) -> None:
         entry = self.selected

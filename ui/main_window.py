@@ -33,6 +33,7 @@ from ui.history_view import DECLINED, NEW_EMPTY, NEW_FILED, NOTHING_TO_EXPORT, h
 from ui.inspector import Inspector
 from ui.messages import gui_text
 from ui.presenter import Presenter
+from ui.turn_replay import TurnReplay
 from ui.window_actions import WindowActions
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,6 @@ class MainWindow(QMainWindow):
         self._talk_release = QTimer(self, singleShot=True, interval=TALK_RELEASE_DEBOUNCE_MS)
         self._talk_release.timeout.connect(self._talk_key_up)
         self._warned_at: dict[str, float] = {}
-        self._replaying: tuple[str, int] | None = None
-        self._engine_state = "no_model"  # the strip's last engine state (a replay shows "replaying" over it)
         self._export_parent: Path | None = None
         self.demo = False
         self.setWindowTitle("OpenS2S Companion")
@@ -77,6 +76,7 @@ class MainWindow(QMainWindow):
         self.resize(*WINDOW_SIZE)
         self._build()
         self.presenter = Presenter(self.view, self.strip, self.conversation_log, self)
+        self.replayer = TurnReplay(replay, session, self.strip, lambda: self._refresh_busy(), self)
         self.presenter.engine_error.connect(self._engine_error)
         self.presenter.notice.connect(lambda line: self.statusBar().showMessage(line, STATUS_MESSAGE_MS))
         self.presenter.state_changed.connect(self._state_changed)
@@ -92,7 +92,6 @@ class MainWindow(QMainWindow):
         self.pending_journal = self._take_previous_journal()
         if replay is not None:
             replay.failed.connect(lambda msg: self.statusBar().showMessage(msg, STATUS_MESSAGE_MS))
-            replay.finished.connect(self._replay_finished)
         self.actions_ = WindowActions(self)
         self.strip.download_requested.connect(self.actions_.download_listeners)
         self._apply_show_emotion(self.settings.show_emotion)
@@ -141,9 +140,7 @@ class MainWindow(QMainWindow):
 
     def stop_reply(self) -> None:
         """Esc / Stop: silence whatever plays, a reply or a replayed turn."""
-        if self.replay is not None and self.replay.playing:
-            log.info("replay stopped (Esc / Stop)")
-            self.replay.stop()
+        self.replayer.stop("Esc / Stop")
         self.session.interrupt()
 
     def new_conversation(self) -> None:
@@ -216,29 +213,8 @@ class MainWindow(QMainWindow):
             bubble.set_emotion(label, confidence, True)
 
     def replay_turn(self, role: str, turn_id: int) -> None:
-        """Replay a turn; its button turns into Stop while it plays (clicking it again stops)."""
-        rec = self.conversation_log.find(role, turn_id)
-        if rec is None or not rec.chunks or self.replay is None:
-            return
-        if self._replaying == (role, turn_id):
-            log.info("replay stopped (its button)")
-            self.replay.stop()
-            return
-        log.info("replay: %s turn %d (%.1f s)", role, turn_id, rec.audio_s)
-        if self.strip.state_name in BUSY_STATES:
-            self.session.interrupt()  # one sound at a time: the replay replaces the running reply
-        self.session.hold_mic(True)  # the microphone would hear the replay and answer it (speakers)
-        self.replay.play(rec.audio(), rec.sample_rate_hz)
-        if self.replay.playing:
-            self._replaying = (role, turn_id)
-            bubble = self.view.find(role, turn_id)
-            if bubble is not None:
-                bubble.set_replaying(True)
-            self.strip.set_state("replaying")
-            self.strip.set_mic_off(True)
-        else:
-            self.session.hold_mic(False)
-        self._refresh_busy()
+        """Replay a turn; its button turns into Stop while it plays (clicking it again stops): ui/turn_replay.py."""
+        self.replayer.toggle(self.view, self.conversation_log, role, turn_id)
 
     def replay_last_reply(self) -> None:
         """Ctrl+R: the newest reply with audio (again: stop it)."""
@@ -249,25 +225,12 @@ class MainWindow(QMainWindow):
             return
         self.replay_turn(rec.role, rec.turn_id)
 
-    def _replay_finished(self) -> None:
-        if self._replaying is not None:
-            bubble = self.view.find(*self._replaying)
-            if bubble is not None:
-                bubble.set_replaying(False)
-            self.strip.set_state(self._engine_state)
-            self.strip.set_mic_off(False)
-        self._replaying = None
-        self.session.hold_mic(False)
-        self._refresh_busy()
-
     def _state_changed(self, state: str) -> None:
-        self._engine_state = state
-        if self._replaying is not None:
-            self.strip.set_state("replaying")  # the engine listens (deaf) meanwhile; the strip says what plays
+        self.replayer.on_engine_state(state)
         self._refresh_busy()
 
     def _refresh_busy(self) -> None:
-        self.controls.set_busy(self.strip.state_name in BUSY_STATES or self._replaying is not None)
+        self.controls.set_busy(self.strip.state_name in BUSY_STATES or self.replayer.playing)
 
     def set_push_to_talk(self, on: bool) -> None:
         self.update_settings(dataclasses.replace(self.settings, push_to_talk=on))
