@@ -114,6 +114,7 @@ class HistoryDialog(QDialog):
         self.continue_button.setToolTip("Make it the current conversation: the model hears it all again; the one "
                                         "open now is kept here")
         self.continue_button.clicked.connect(self.continue_selected)
+        self.continue_button.setDefault(True)  # Enter continues the selected conversation
         for b in (self.delete_button, self.export_button):
             buttons.addWidget(b)
         buttons.addStretch(1)

@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         """Ask (without blocking the event loop) whether to bring back the last run's conversation."""
         if self.pending_journal is None:
             return
+        log.info("offering to restore the last conversation (the app did not quit cleanly)")
         from PySide6.QtWidgets import QMessageBox
 
         box = QMessageBox(QMessageBox.Icon.Question, "Restore the last conversation?",
