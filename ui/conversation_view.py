@@ -57,6 +57,14 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def readable(text: str) -> str:
+    """What a bubble shows for model text: `printable(text)`, or NOTHING_READABLE when the text held only
+    unprintable characters (a random-weight demo). The bubble's body and its notes ("interrupted — heard: …") both
+    use it."""
+    shown = printable(text)
+    return NOTHING_READABLE if text.strip() and not shown.strip() else shown
+
+
 class TurnBubble(QFrame):
     replay_requested = Signal(str, int)  # role, turn_id
 
@@ -128,9 +136,7 @@ class TurnBubble(QFrame):
 
     def set_text(self, text: str) -> None:
         self._raw_text = text
-        shown = printable(text)
-        if text.strip() and not shown.strip():
-            shown = NOTHING_READABLE  # e.g. a random-weight demo listener's transcript
+        shown = readable(text)  # e.g. a random-weight demo listener's transcript: NOTHING_READABLE
         self.text.setText(shown)
         self._fit_width(shown)
 
