@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -213,7 +214,17 @@ class WelcomePanel(QFrame):
         self.setObjectName("welcome")
         # the panel itself holds the focus at start, so activating the window focuses no button
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        lay = QVBoxLayout(self)
+        outer = QVBoxLayout(self)  # scrolls in a small window (640x500) instead of squeezing its buttons
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea(objectName="welcomeScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        page = QWidget(objectName="welcomePage")
+        scroll.setWidget(page)
+        outer.addWidget(scroll)
+        lay = QVBoxLayout(page)
         lay.setContentsMargins(40, 24, 40, 24)
         lay.setSpacing(10)
         lay.addStretch(1)
@@ -252,13 +263,13 @@ class WelcomePanel(QFrame):
         lay.addStretch(2)
 
     def _duplex_row(self, lay: QVBoxLayout) -> None:
-        """One line: "Replies play on:" and a radio button per GUIDE_DUPLEX choice (it fits at 800x600)."""
+        """"Replies play on:" above a radio button per GUIDE_DUPLEX choice (the three fit a 640 px window)."""
         row = QHBoxLayout()
         row.setSpacing(14)
         title = QLabel("Replies play on:", objectName="dimLabel")
         title.setToolTip("How the microphone behaves while the app speaks; guessed from the output device's name. "
-                         "Change it any time in Settings → Turn-taking.")
-        row.addWidget(title)
+                         "Change it any time in Settings → Audio.")
+        lay.addWidget(title)
         self.duplex_group = QButtonGroup(self)
         self.duplex_buttons: dict[str, QRadioButton] = {}
         for value, (text, tip) in GUIDE_DUPLEX.items():

@@ -8,6 +8,7 @@ stays in the tooltip.
 
 from __future__ import annotations
 
+import html
 import re
 
 from core.audio.duplex import DUPLEX_LABELS
@@ -73,8 +74,14 @@ def listener_line(status: ListenerStatus, downloadable: bool) -> tuple[str, str]
     else:
         state = f"off — {_short_reason(status.reason)}"
     plain = f"{title}: {state}"
-    rich = f"<b>{title}</b>: {state}"
+    rich = f"<b>{_nowrap(title)}</b>:&nbsp;{_nowrap(state)}"
     if not status.enabled and not status.loading and downloadable and NOT_DOWNLOADED in state:
         plain += " [Download]"
-        rich += f' <a href="download:{status.name}">Download</a>'
+        rich += f'&nbsp;<a href="download:{status.name}">Download</a>'
     return plain, rich
+
+
+def _nowrap(text: str) -> str:
+    """One listener's line is one phrase: a narrow header wraps between listeners, never inside one ("model not /
+    downloaded Download")."""
+    return html.escape(text).replace(" ", "&nbsp;")

@@ -5,8 +5,11 @@ model: events are fed to the presenter as the engine would send them."""
 
 from __future__ import annotations
 
+from PySide6.QtGui import QTextDocument
+from PySide6.QtWidgets import QAbstractButton, QToolButton
+
 from core.engine.events import BargeIn, EngineState, ReplyEnded, ReplyText, StateChanged, UserTextSubmitted
-from core.listeners.events import EmotionLabel, TurnEmotion
+from core.listeners.events import EmotionLabel, ListenerStatus, TurnEmotion
 from core.lm.events import StopReason, TextDelta
 
 
@@ -52,3 +55,84 @@ def test_stop_while_thinking_leaves_no_empty_bubble_and_no_emotion_chip(qtbot, m
     p.handle(BargeIn(2, 0.0, None))
     p.handle(_ended(2, "Once upon", "", 0.0))
     assert win.view.find("assistant", 2).note.text() == "stopped before it spoke"
+
+
+# 8 -----------------------------------------------------------------------------------------------------------------
+def _clipped(win) -> list[str]:
+    """Every visible button or radio whose label does not fit, and a text box whose hint does not."""
+    bad = []
+    for b in win.findChildren(QAbstractButton):
+        if not b.isVisible() or not b.text() or isinstance(b, QToolButton):
+            continue
+        text_px = b.fontMetrics().horizontalAdvance(b.text().replace("&", ""))
+        if b.width() < b.sizeHint().width() or text_px > b.contentsRect().width():
+            bad.append(f"{b.text()!r}: {b.width()} px of {b.sizeHint().width()}")
+    entry = win.controls.entry
+    if entry.fontMetrics().horizontalAdvance(entry.placeholderText()) > entry.text_width():
+        bad.append(f"placeholder {entry.placeholderText()!r}")
+    return bad
+
+
+def test_at_640x500_no_label_is_clipped_and_the_window_goes_no_smaller(qtbot, make_window):
+    from ui.main_window import MIN_SIZE
+
+    win = make_window()
+    win.resize(640, 500)
+    qtbot.waitUntil(lambda: win.width() == 640 and win.controls.narrow, timeout=2000)
+    qtbot.wait(20)
+    assert _clipped(win) == []  # the welcome guide: it scrolls instead of squeezing its buttons
+    win.pages.setCurrentWidget(win.view)
+    win.controls.set_ready(True)
+    for i in range(1, 4):
+        win.presenter.handle(UserTextSubmitted(i, f"question number {i}, asked at some length"))
+        win.presenter.handle(ReplyText(i, TextDelta("An answer that is long enough to wrap in a bubble. " * 2, (i,))))
+    qtbot.wait(20)
+    assert _clipped(win) == []
+    entry, send = win.controls.entry, win.controls.send
+    assert entry.placeholderText() == "Type a message instead of speaking, then press Enter"
+    assert entry.geometry().top() > win.controls.stop.geometry().bottom()  # the text box has a row of its own
+    win.resize(1200, 700)
+    qtbot.waitUntil(lambda: entry.geometry().top() < win.controls.stop.geometry().bottom(), timeout=2000)
+    assert not win.controls.narrow and _clipped(win) == []
+    win.resize(300, 200)  # the minimum holds
+    qtbot.wait(20)
+    assert (win.width(), win.height()) == MIN_SIZE == (640, 500)
+    entry.resize(150, entry.height())  # a box too small for the sentence says less, never "Type a mes…"
+    assert entry.placeholderText() in ("Type a message, then press Enter", "Type a message")
+    assert send.isVisible()
+
+
+# 14 ----------------------------------------------------------------------------------------------------------------
+def _label_lines(label) -> list[str]:
+    """The lines a word-wrapped rich-text QLabel shows at its width (non-breaking spaces as spaces)."""
+    doc = QTextDocument()
+    doc.setDefaultFont(label.font())
+    doc.setDocumentMargin(0)
+    doc.setHtml(label.text())
+    doc.setTextWidth(label.contentsRect().width())
+    doc.size()  # lays the text out
+    lines, block = [], doc.begin()
+    while block.isValid():
+        layout = block.layout()
+        for i in range(layout.lineCount()):
+            line = layout.lineAt(i)
+            lines.append(block.text()[line.textStart():line.textStart() + line.textLength()].replace("\xa0", " "))
+        block = block.next()
+    return lines
+
+
+def test_listener_header_wraps_between_listeners_never_inside_a_phrase(qtbot, make_window):
+    win = make_window()
+    win.presenter.downloadable = lambda _name: True
+    offline = "We couldn't connect to 'https://huggingface.co' to load the files"
+    win.presenter.set_listener_statuses({n: ListenerStatus(n, False, offline) for n in
+                                         ("asr", "user_emotion", "assistant_emotion")})
+    win.resize(640, 500)
+    qtbot.waitUntil(lambda: win.width() == 640, timeout=2000)
+    qtbot.wait(20)
+    lines = _label_lines(win.strip.listeners)
+    assert len(lines) >= 2  # it does wrap at 640 px …
+    for phrase in ("Transcript: off — model not downloaded Download",
+                   "Your emotion: off — model not downloaded Download",
+                   "Reply emotion: off — model not downloaded Download"):
+        assert any(phrase in line for line in lines), (phrase, lines)  # … but only between listeners
