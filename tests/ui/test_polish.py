@@ -5,6 +5,7 @@ model: events are fed to the presenter as the engine would send them."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QAbstractButton, QToolButton
 
@@ -136,3 +137,46 @@ def test_listener_header_wraps_between_listeners_never_inside_a_phrase(qtbot, ma
                    "Your emotion: off — model not downloaded Download",
                    "Reply emotion: off — model not downloaded Download"):
         assert any(phrase in line for line in lines), (phrase, lines)  # … but only between listeners
+
+
+# 9 -----------------------------------------------------------------------------------------------------------------
+def test_open_checkpoint_with_a_blank_decoder_stays_open_and_keeps_the_typed_model(qtbot, make_window, tmp_path):
+    from app.hub import default_targets
+    from ui.dialogs import OpenCheckpointDialog
+
+    win = make_window()
+    model = tmp_path / "my model"
+    model.mkdir()
+    dlg = OpenCheckpointDialog("", "", win)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.model.edit.setText(str(model))
+    dlg.accept()  # Open with the decoder left blank (and nothing downloaded)
+    assert dlg.isVisible() and dlg.result() != dlg.DialogCode.Accepted
+    assert dlg.model.edit.text() == str(model)  # what was typed is still there
+    assert dlg.decoder.error.isVisible() and "speech decoder folder" in dlg.decoder.error.text()
+    assert not dlg.model.error.isVisible() and dlg.decoder.edit.property("invalid") is True
+    assert dlg.decoder.edit.hasFocus() or not dlg.isActiveWindow()
+    dlg.decoder.edit.setText(str(tmp_path / "nowhere"))
+    dlg.accept()
+    assert dlg.isVisible() and "No folder" in dlg.decoder.error.text()
+
+    # a blank decoder field means the downloaded decoder when there is one
+    downloaded = default_targets(win.data_root)[1].local_dir
+    downloaded.mkdir(parents=True)
+    loads = []
+    win.load = loads.append  # the window's load itself is tested elsewhere
+
+    def fill_and_open() -> None:
+        box = win.checkpoint_dialog
+        box.model.edit.setText(str(model))
+        box.decoder.edit.setText("")
+        box.accept()
+
+    QTimer.singleShot(0, fill_and_open)
+    win.open_checkpoint_dialog()
+    assert [(r.checkpoint, r.decoder) for r in loads] == [(str(model), str(downloaded))]
+    # the next time (say the load failed) the dialog opens with those folders, not the old settings
+    QTimer.singleShot(0, lambda: win.checkpoint_dialog.reject())
+    win.open_checkpoint_dialog()
+    assert win.checkpoint_dialog.model.edit.text() == str(model)
