@@ -36,7 +36,7 @@ GB = 1000 * MB
 ERROR_CHARS = 300  # longer error lines are cut in the box; Details has all of it
 FIELD_MIN_PX = 420
 DIALOG_MIN_PX = 720
-# the first-run guide's duplex choices (Settings → Turn-taking also offers "auto"): label, tooltip
+# the first-run guide's duplex choices (Settings → Audio also offers "auto"): label, tooltip
 GUIDE_DUPLEX = {
     "speakers": (DUPLEX_LABELS["speakers"], "Loudspeakers: the app removes its own voice from the microphone, so you "
                                             "can interrupt it by speaking."),

@@ -20,12 +20,12 @@ DEMO_MARK = "demo"  # listener checkpoints under the data dir's demo folder are 
 
 # core message fragment -> what to say in the window
 INTERRUPT_HINT = (f"choose “{DUPLEX_LABELS['speakers']}” or “{DUPLEX_LABELS['headphones']}” in "
-                  "Settings → Turn-taking")
+                  "Settings → Audio")
 FLAG_NAMES = {
     "--input-device": "input device (Settings → Audio)",
     "--output-device": "output device (Settings → Audio)",
-    "--duplex": "microphone mode (Settings → Turn-taking)",
-    "--barge-in": "microphone mode (Settings → Turn-taking)",
+    "--duplex": "microphone mode (Settings → Audio)",
+    "--barge-in": "microphone mode (Settings → Audio)",
     "--decoder": "decoder folder (File → Open checkpoint)",
     "--checkpoint": "model folder (File → Open checkpoint)",
     "--weights": "LM weights (Settings → Model)",

@@ -180,3 +180,89 @@ def test_open_checkpoint_with_a_blank_decoder_stays_open_and_keeps_the_typed_mod
     QTimer.singleShot(0, lambda: win.checkpoint_dialog.reject())
     win.open_checkpoint_dialog()
     assert win.checkpoint_dialog.model.edit.text() == str(model)
+
+
+# 4 -----------------------------------------------------------------------------------------------------------------
+PULSE_SYSTEM = [  # what PortAudio lists on a PulseAudio laptop (ALSA host API)
+    {"name": "HDA Intel PCH: ALC3246 Analog (hw:0,0)", "max_input_channels": 2, "max_output_channels": 2,
+     "default_samplerate": 44100.0},
+    {"name": "HDA Intel PCH: HDMI 0 (hw:0,3)", "max_input_channels": 0, "max_output_channels": 8,
+     "default_samplerate": 44100.0},
+    {"name": "", "max_input_channels": 1, "max_output_channels": 1, "default_samplerate": 44100.0},
+    {"name": "pulse", "max_input_channels": 32, "max_output_channels": 32, "default_samplerate": 44100.0},
+    {"name": "default", "max_input_channels": 32, "max_output_channels": 32, "default_samplerate": 44100.0},
+]
+
+
+class _Backend:
+    @staticmethod
+    def query_devices():
+        return PULSE_SYSTEM
+
+
+def test_settings_fit_a_768_px_screen_with_help_unclipped_and_real_device_names(qtbot, make_window):
+    from PySide6.QtCore import QPoint, QRect
+
+    from ui.settings_audio import AUTOMATIC, audio_devices
+    from ui.settings_dialog import SettingsDialog
+
+    win = make_window()
+    dlg = SettingsDialog(win.settings, audio_devices(_Backend()), win)
+    qtbot.addWidget(dlg)
+    laptop = QRect(0, 0, 1366, 768 - 32)  # a 1366x768 screen less a panel
+    dlg.fit_to_screen(laptop)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    assert dlg.height() <= laptop.height() - 48 and dlg.width() <= laptop.width()
+    for button in (dlg.save_button, dlg.restore_button):  # Save and Cancel inside the dialog, not below it
+        assert dlg.rect().contains(QRect(button.mapTo(dlg, QPoint(0, 0)), button.size()))
+    for i in range(dlg.tabs.count()):  # no help text clipped on any tab (Turn-taking is the longest)
+        dlg.tabs.setCurrentIndex(i)
+        qtbot.wait(10)
+        for label in dlg.help_labels.values():
+            if label.isVisible():
+                assert label.height() >= label.heightForWidth(label.width()), label.text()
+    assert dlg.pages["Turn-taking"].verticalScrollBar().maximum() > 0  # the long tab scrolls instead
+    mics = [dlg.input_device.itemText(i) for i in range(dlg.input_device.count())]
+    speakers = [dlg.output_device.itemText(i) for i in range(dlg.output_device.count())]
+    assert mics == [AUTOMATIC, "HDA Intel PCH: ALC3246 Analog (hw:0,0)", "System default (PulseAudio)",
+                    "System default (ALSA)"]
+    assert "HDA Intel PCH: HDMI 0 (hw:0,3)" in speakers and all(t.strip() for t in mics + speakers)
+    assert dlg.tabs.tabText(0) == "Audio" and dlg.duplex.parentWidget() is not None
+    assert dlg.pages["Audio"].isAncestorOf(dlg.duplex) and dlg.pages["Audio"].isAncestorOf(dlg.barge_in)
+    dlg.input_device.setCurrentIndex(mics.index("System default (PulseAudio)"))
+    dlg.barge_in.setValue(256)
+    dlg.accept()
+    assert (dlg.result.input_device, dlg.result.output_device, dlg.result.barge_in_ms) == ("pulse", None, 256)
+    # a saved device that is not plugged in now stays, said to be missing
+    again = SettingsDialog(dlg.result.__class__(input_device="USB headset"), audio_devices(_Backend()), win)
+    qtbot.addWidget(again)
+    assert again.input_device.currentText() == "USB headset (not connected now)"
+    again.accept()
+    assert again.result.input_device == "USB headset"
+
+
+# 5 -----------------------------------------------------------------------------------------------------------------
+def test_a_refused_setting_speaks_the_dialog_labels_and_marks_the_fields(qtbot, make_window):
+    from ui.settings_dialog import SettingsDialog
+
+    win = make_window()
+    dlg = SettingsDialog(win.settings, [], win)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    dlg.tabs.setCurrentIndex(0)
+    dlg.start_threshold.setValue(0.5)
+    dlg.stop_threshold.setValue(0.9)
+    dlg.accept()
+    assert dlg.isVisible() and dlg.result is None
+    assert dlg.error.text() == "Not saved: 'Speech end sensitivity' must be at most 'Speech sensitivity' (0.9 > 0.5)"
+    assert "stop_threshold" not in dlg.error.text()
+    assert dlg.stop_threshold.property("invalid") is True and dlg.start_threshold.property("invalid") is True
+    assert not dlg.end_silence.property("invalid")
+    assert dlg.tabs.currentWidget() is dlg.pages["Turn-taking"]  # the refused field is shown …
+    assert dlg.focusWidget() in (dlg.stop_threshold, dlg.stop_threshold.lineEdit())  # … and focused
+    dlg.stop_threshold.setValue(0.3)  # changing it clears its mark
+    assert not dlg.stop_threshold.property("invalid")
+    dlg.accept()
+    assert dlg.result is not None and dlg.result.vad_stop_threshold == 0.3
