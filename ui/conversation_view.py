@@ -157,6 +157,13 @@ class TurnBubble(QFrame):
     def setMaximumWidth(self, width: int) -> None:  # noqa: N802 (Qt override)
         super().setMaximumWidth(width)
         self._fit_width(self.text.text())
+        self._fit_note()
+
+    def _fit_note(self) -> None:
+        """A short note ("typed · reply stopped") keeps one line even when the text is shorter; a long one wraps."""
+        self.note.ensurePolished()
+        natural = self.note.fontMetrics().horizontalAdvance(self.note.text()) + 2
+        self.note.setMinimumWidth(min(natural, max(self.maximumWidth() - BUBBLE_PADDING_PX, MIN_TEXT_WIDTH_PX)))
 
     def append_text(self, delta: str) -> None:
         self.set_text(self._raw_text + delta)
@@ -164,6 +171,7 @@ class TurnBubble(QFrame):
     def set_note(self, note: str) -> None:
         self.note.setText(note)
         self.note.setVisible(bool(note))
+        self._fit_note()
 
     def set_spoken(self, spoken: bool) -> None:
         self.kind_icon.setVisible(spoken)

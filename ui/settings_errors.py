@@ -57,8 +57,9 @@ def mark_invalid(widget: QWidget, invalid: bool) -> None:
     if bool(widget.property("invalid")) == invalid:
         return
     widget.setProperty("invalid", invalid)
-    widget.style().unpolish(widget)
-    widget.style().polish(widget)
+    for w in (widget, *widget.findChildren(QWidget)):  # a spin box's text box is styled through its parent
+        w.style().unpolish(w)
+        w.style().polish(w)
 
 
 def on_change(widget: QWidget, slot) -> None:
