@@ -9,12 +9,15 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QStyle,
+    QStyleOptionFrame,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +42,13 @@ MODES = ("Hands-free", "Push-to-talk")
 BUSY_STATES = ("thinking", "speaking")  # Stop has something to stop
 MIC_OFF_NOTE = "Mic off while I speak"
 ICON_PX = 16
+ENTRY_WIDE_PX = 240  # the text box's least width beside the buttons; narrower, it takes a row of its own
+TEXT_MARGIN_PX = 4  # QLineEdit's own margin around its text (2 px each side in Qt)
+# the text box's hint, longest first: the longest that fits is shown (never "Type a mes…")
+READY_HINTS = ("Type a message instead of speaking, then press Enter", "Type a message, then press Enter",
+               "Type a message")
+NO_MODEL_HINTS = ("Load a model first (download, open a folder, or try the demo)", "Load a model first",
+                  "No model yet")
 
 
 def meter_value(rms_dbfs: float) -> int:
@@ -170,6 +180,31 @@ class ShortcutEntry(QLineEdit):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.app_shortcuts: set[str] = set()  # QKeySequence.toString() of the window's shortcuts
+        self._hints: tuple[str, ...] = ()
+
+    def set_placeholders(self, hints: tuple[str, ...]) -> None:
+        """Placeholder texts, longest first: the longest that fits the box is shown, now and after each resize."""
+        self._hints = hints
+        self._fit_placeholder()
+
+    def text_width(self) -> int:
+        """Pixels the box has for its text (inside the style's padding and the line edit's own margins)."""
+        opt = QStyleOptionFrame()
+        self.initStyleOption(opt)
+        rect = self.style().subElementRect(QStyle.SubElement.SE_LineEditContents, opt, self)
+        margins = self.textMargins()
+        return rect.width() - margins.left() - margins.right() - TEXT_MARGIN_PX
+
+    def _fit_placeholder(self) -> None:
+        if not self._hints:
+            return
+        metrics, room = self.fontMetrics(), self.text_width()
+        fits = [h for h in self._hints if metrics.horizontalAdvance(h) <= room]
+        self.setPlaceholderText(fits[0] if fits else self._hints[-1])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_placeholder()
 
     def event(self, ev: QEvent) -> bool:
         if ev.type() == QEvent.Type.ShortcutOverride:
@@ -191,9 +226,11 @@ class ControlBar(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("controlBar")
-        lay = QHBoxLayout(self)
+        lay = QGridLayout(self)
         lay.setContentsMargins(12, 8, 12, 10)
-        lay.setSpacing(8)
+        lay.setHorizontalSpacing(8)
+        lay.setVerticalSpacing(6)
+        lay.setColumnStretch(3, 1)
         self.mode = ModeToggle()
         self.mode.currentIndexChanged.connect(lambda i: self.mode_changed.emit(i == 1))
         self.talk = QPushButton("Hold to talk", objectName="talkButton")
@@ -210,14 +247,53 @@ class ControlBar(QFrame):
         self.send.clicked.connect(self._send)
         for w in (self.mode, self.talk, self.stop):
             w.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-            lay.addWidget(w)
-        lay.addWidget(self.entry, 1)
-        lay.addWidget(self.send)
+        for b in (self.mode.button(0), self.mode.button(1), self.talk, self.stop, self.send):
+            b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # never squeezed below the label
+        self.narrow: bool | None = None
+        self._arrange(narrow=False)
         self._ready = False
         self._busy = False
         self.refresh_icons()
         self.set_push_to_talk(False)
         self.set_ready(False)
+
+    def wide_width(self) -> int:
+        """The width the one-row arrangement needs: the buttons at their size and ENTRY_WIDE_PX for the text."""
+        lay = self.layout()
+        m = lay.contentsMargins()
+        buttons = sum(w.sizeHint().width() for w in (self.mode, self.talk, self.stop, self.send))
+        return m.left() + m.right() + buttons + ENTRY_WIDE_PX + 4 * lay.horizontalSpacing()
+
+    def _arrange(self, narrow: bool) -> None:
+        """One row, or (narrow) the buttons above a full-width text box: no label is ever squeezed."""
+        if narrow == self.narrow:
+            return
+        self.narrow = narrow
+        lay: QGridLayout = self.layout()
+        for w in (self.mode, self.talk, self.stop, self.entry, self.send):
+            lay.removeWidget(w)
+        lay.addWidget(self.mode, 0, 0)
+        lay.addWidget(self.talk, 0, 1)
+        lay.addWidget(self.stop, 0, 2)
+        if narrow:
+            lay.addWidget(self.entry, 1, 0, 1, 4)
+            lay.addWidget(self.send, 1, 4)
+        else:
+            lay.addWidget(self.entry, 0, 3)
+            lay.addWidget(self.send, 0, 4)
+        log.debug("control bar: %s", "two rows" if narrow else "one row")
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        """The two-row arrangement's minimum: the window may be made that narrow, and the bar then reflows."""
+        lay = self.layout()
+        m = lay.contentsMargins()
+        row = sum(w.sizeHint().width() for w in (self.mode, self.talk, self.stop)) + 2 * lay.horizontalSpacing()
+        width = m.left() + m.right() + max(row, self.entry.minimumSizeHint().width() + self.send.sizeHint().width())
+        return QSize(width, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self._arrange(narrow=event.size().width() < self.wide_width())
+        super().resizeEvent(event)
 
     def refresh_icons(self) -> None:
         self.talk.setIcon(icon("mic", "white"))
@@ -235,10 +311,7 @@ class ControlBar(QFrame):
         self._ready = ready
         self.entry.setEnabled(ready)
         self.send.setEnabled(ready)
-        self.entry.setPlaceholderText(
-            "Type a message instead of speaking, then press Enter" if ready
-            else "Load a model first (download, open a folder, or try the demo)"
-        )
+        self.entry.set_placeholders(READY_HINTS if ready else NO_MODEL_HINTS)
         self.talk.setEnabled(ready and self.mode.currentIndex() == 1)
         self._refresh_stop()
 

@@ -57,6 +57,14 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def readable(text: str) -> str:
+    """What a bubble shows for model text: `printable(text)`, or NOTHING_READABLE when the text held only
+    unprintable characters (a random-weight demo). The bubble's body and its notes ("interrupted — heard: …") both
+    use it."""
+    shown = printable(text)
+    return NOTHING_READABLE if text.strip() and not shown.strip() else shown
+
+
 class TurnBubble(QFrame):
     replay_requested = Signal(str, int)  # role, turn_id
 
@@ -128,9 +136,7 @@ class TurnBubble(QFrame):
 
     def set_text(self, text: str) -> None:
         self._raw_text = text
-        shown = printable(text)
-        if text.strip() and not shown.strip():
-            shown = NOTHING_READABLE  # e.g. a random-weight demo listener's transcript
+        shown = readable(text)  # e.g. a random-weight demo listener's transcript: NOTHING_READABLE
         self.text.setText(shown)
         self._fit_width(shown)
 
@@ -151,6 +157,13 @@ class TurnBubble(QFrame):
     def setMaximumWidth(self, width: int) -> None:  # noqa: N802 (Qt override)
         super().setMaximumWidth(width)
         self._fit_width(self.text.text())
+        self._fit_note()
+
+    def _fit_note(self) -> None:
+        """A short note ("typed · reply stopped") keeps one line even when the text is shorter; a long one wraps."""
+        self.note.ensurePolished()
+        natural = self.note.fontMetrics().horizontalAdvance(self.note.text()) + 2
+        self.note.setMinimumWidth(min(natural, max(self.maximumWidth() - BUBBLE_PADDING_PX, MIN_TEXT_WIDTH_PX)))
 
     def append_text(self, delta: str) -> None:
         self.set_text(self._raw_text + delta)
@@ -158,6 +171,7 @@ class TurnBubble(QFrame):
     def set_note(self, note: str) -> None:
         self.note.setText(note)
         self.note.setVisible(bool(note))
+        self._fit_note()
 
     def set_spoken(self, spoken: bool) -> None:
         self.kind_icon.setVisible(spoken)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -35,7 +36,7 @@ GB = 1000 * MB
 ERROR_CHARS = 300  # longer error lines are cut in the box; Details has all of it
 FIELD_MIN_PX = 420
 DIALOG_MIN_PX = 720
-# the first-run guide's duplex choices (Settings → Turn-taking also offers "auto"): label, tooltip
+# the first-run guide's duplex choices (Settings → Audio also offers "auto"): label, tooltip
 GUIDE_DUPLEX = {
     "speakers": (DUPLEX_LABELS["speakers"], "Loudspeakers: the app removes its own voice from the microphone, so you "
                                             "can interrupt it by speaking."),
@@ -61,6 +62,9 @@ class FolderField(QWidget):
         browse.clicked.connect(lambda: self._browse(caption))
         lay.addWidget(self.edit, 1)
         lay.addWidget(browse)
+        self.error = QLabel("", objectName="errorLabel")  # the dialog places it under the field
+        self.error.setWordWrap(True)
+        self.error.setVisible(False)
 
     def _browse(self, caption: str) -> None:
         path = QFileDialog.getExistingDirectory(self, caption, self.edit.text() or str(Path.home()))
@@ -70,28 +74,67 @@ class FolderField(QWidget):
 
 
 class OpenCheckpointDialog(QDialog):
-    """Pick the OpenS2S model folder and the GLM-4-Voice decoder folder (labels above full-width fields)."""
+    """Pick the OpenS2S model folder and the GLM-4-Voice decoder folder (labels above full-width fields).
 
-    def __init__(self, checkpoint: str = "", decoder: str = "", parent: QWidget | None = None) -> None:
+    Open checks both fields first: a blank decoder field means `default_decoder` (the app's downloaded decoder)
+    when that folder exists; a blank or missing folder is said under its field, and the dialog stays open with
+    everything typed in it."""
+
+    def __init__(self, checkpoint: str = "", decoder: str = "", parent: QWidget | None = None,
+                 default_decoder: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("Open checkpoint")
         self.setMinimumWidth(min(DIALOG_MIN_PX, _screen_width(parent)))
+        self._default_decoder = default_decoder if default_decoder and Path(default_decoder).is_dir() else ""
         lay = QVBoxLayout(self)
         self.model = FolderField(checkpoint, "OpenS2S model folder")
         self.decoder = FolderField(decoder, "GLM-4-Voice decoder folder")
+        if self._default_decoder:
+            self.decoder.edit.setPlaceholderText(f"blank: the downloaded decoder ({self._default_decoder})")
         for title, hint, field in (
             ("Model folder", "OpenS2S: config.json and *.safetensors", self.model),
             ("Speech decoder folder", "GLM-4-Voice decoder: config.yaml, flow.pt, hift.pt", self.decoder),
         ):
             lay.addWidget(QLabel(f"<b>{title}</b> — {hint}"))
             lay.addWidget(field)
+            lay.addWidget(field.error)  # a problem is said here, next to its field; the dialog stays open
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
 
     def paths(self) -> tuple[str, str]:
-        return self.model.edit.text().strip(), self.decoder.edit.text().strip()
+        """(model folder, decoder folder) as typed; a blank decoder is the downloaded one when there is one."""
+        return self.model.edit.text().strip(), self.decoder.edit.text().strip() or self._default_decoder
+
+    def accept(self) -> None:
+        model, decoder = self.paths()
+        problems = {
+            self.model: _folder_problem(model, "Pick the OpenS2S model folder (it holds config.json)."),
+            self.decoder: _folder_problem(decoder, "Pick the speech decoder folder (GLM-4-Voice decoder: config.yaml, "
+                                                   "flow.pt, hift.pt); the model needs it to speak."),
+        }
+        for field, problem in problems.items():
+            field.error.setText(problem)
+            field.error.setVisible(bool(problem))
+            field.edit.setProperty("invalid", bool(problem))
+            field.edit.style().unpolish(field.edit)
+            field.edit.style().polish(field.edit)
+        bad = [field for field, problem in problems.items() if problem]
+        if bad:
+            log.info("open checkpoint: %s", " ".join(problems[f] for f in bad))
+            bad[0].edit.setFocus()
+            return
+        super().accept()
+
+
+def _folder_problem(path: str, if_blank: str) -> str:
+    """"" for an existing folder, else what to do about it (one line)."""
+    if not path:
+        return if_blank
+    if not Path(path).expanduser().is_dir():
+        return f"No folder {path!r} here; Browse… to pick it."
+    return ""
 
 
 def human_size(n_bytes: float) -> str:
@@ -213,7 +256,17 @@ class WelcomePanel(QFrame):
         self.setObjectName("welcome")
         # the panel itself holds the focus at start, so activating the window focuses no button
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        lay = QVBoxLayout(self)
+        outer = QVBoxLayout(self)  # scrolls in a small window (640x500) instead of squeezing its buttons
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea(objectName="welcomeScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        page = QWidget(objectName="welcomePage")
+        scroll.setWidget(page)
+        outer.addWidget(scroll)
+        lay = QVBoxLayout(page)
         lay.setContentsMargins(40, 24, 40, 24)
         lay.setSpacing(10)
         lay.addStretch(1)
@@ -252,13 +305,13 @@ class WelcomePanel(QFrame):
         lay.addStretch(2)
 
     def _duplex_row(self, lay: QVBoxLayout) -> None:
-        """One line: "Replies play on:" and a radio button per GUIDE_DUPLEX choice (it fits at 800x600)."""
+        """"Replies play on:" above a radio button per GUIDE_DUPLEX choice (the three fit a 640 px window)."""
         row = QHBoxLayout()
         row.setSpacing(14)
         title = QLabel("Replies play on:", objectName="dimLabel")
         title.setToolTip("How the microphone behaves while the app speaks; guessed from the output device's name. "
-                         "Change it any time in Settings → Turn-taking.")
-        row.addWidget(title)
+                         "Change it any time in Settings → Audio.")
+        lay.addWidget(title)
         self.duplex_group = QButtonGroup(self)
         self.duplex_buttons: dict[str, QRadioButton] = {}
         for value, (text, tip) in GUIDE_DUPLEX.items():

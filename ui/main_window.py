@@ -18,7 +18,7 @@ from PySide6.QtCore import QEvent, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
 from app.demo import DEMO_LABEL, demo_settings
-from app.hub import LISTENER_REPOS
+from app.hub import LISTENER_REPOS, default_targets
 from app.settings import AppSettings, SettingsStore
 from app.window.journal import ConversationJournal
 from app.window.model_loader import LoadRequest, ModelLoader, demo_loader, demo_request
@@ -39,7 +39,7 @@ from ui.window_actions import WindowActions
 log = logging.getLogger(__name__)
 
 WINDOW_SIZE = (980, 720)
-MIN_SIZE = (640, 480)  # works at 800x600 and at 1.5x scaling
+MIN_SIZE = (640, 500)  # nothing clips here: the control bar reflows into two rows (ui/controls.py)
 TALK_KEY = Qt.Key.Key_F2
 TALK_RELEASE_DEBOUNCE_MS = 120  # X11 key repeat sends release+press pairs Qt may not flag as repeats
 STATUS_MESSAGE_MS = 6000
@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self._warned_at: dict[str, float] = {}
         self._export_parent: Path | None = None
         self.demo = False
+        self.typed_checkpoint: tuple[str, str] | None = None  # the Open checkpoint dialog's last folders
         self.setWindowTitle("OpenS2S Companion")
         self.setMinimumSize(*MIN_SIZE)
         self.resize(*WINDOW_SIZE)
@@ -352,9 +353,13 @@ class MainWindow(QMainWindow):
 
     # -- models ------------------------------------------------------------------------------------------------
     def open_checkpoint_dialog(self) -> None:
-        dlg = OpenCheckpointDialog(self.settings.checkpoint or "", self.settings.decoder or "", self)
+        """The folders typed last time come back (a failed load loses nothing); a blank decoder is the downloaded
+        one."""
+        typed = self.typed_checkpoint or (self.settings.checkpoint or "", self.settings.decoder or "")
+        dlg = OpenCheckpointDialog(*typed, self, default_decoder=str(default_targets(self.data_root)[1].local_dir))
+        self.checkpoint_dialog = dlg
         if dlg.exec():
-            model, decoder = dlg.paths()
+            model, decoder = self.typed_checkpoint = dlg.paths()
             self.load(LoadRequest(model, decoder, Path(model).name))
 
     def load_demo(self) -> None:

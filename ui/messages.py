@@ -8,6 +8,7 @@ stays in the tooltip.
 
 from __future__ import annotations
 
+import html
 import re
 
 from core.audio.duplex import DUPLEX_LABELS
@@ -19,12 +20,12 @@ DEMO_MARK = "demo"  # listener checkpoints under the data dir's demo folder are 
 
 # core message fragment -> what to say in the window
 INTERRUPT_HINT = (f"choose “{DUPLEX_LABELS['speakers']}” or “{DUPLEX_LABELS['headphones']}” in "
-                  "Settings → Turn-taking")
+                  "Settings → Audio")
 FLAG_NAMES = {
     "--input-device": "input device (Settings → Audio)",
     "--output-device": "output device (Settings → Audio)",
-    "--duplex": "microphone mode (Settings → Turn-taking)",
-    "--barge-in": "microphone mode (Settings → Turn-taking)",
+    "--duplex": "microphone mode (Settings → Audio)",
+    "--barge-in": "microphone mode (Settings → Audio)",
     "--decoder": "decoder folder (File → Open checkpoint)",
     "--checkpoint": "model folder (File → Open checkpoint)",
     "--weights": "LM weights (Settings → Model)",
@@ -73,8 +74,14 @@ def listener_line(status: ListenerStatus, downloadable: bool) -> tuple[str, str]
     else:
         state = f"off — {_short_reason(status.reason)}"
     plain = f"{title}: {state}"
-    rich = f"<b>{title}</b>: {state}"
+    rich = f"<b>{_nowrap(title)}</b>:&nbsp;{_nowrap(state)}"
     if not status.enabled and not status.loading and downloadable and NOT_DOWNLOADED in state:
         plain += " [Download]"
-        rich += f' <a href="download:{status.name}">Download</a>'
+        rich += f'&nbsp;<a href="download:{status.name}">Download</a>'
     return plain, rich
+
+
+def _nowrap(text: str) -> str:
+    """One listener's line is one phrase: a narrow header wraps between listeners, never inside one ("model not /
+    downloaded Download")."""
+    return html.escape(text).replace(" ", "&nbsp;")

@@ -23,7 +23,7 @@ from core.engine.events import (
 from core.listeners.events import LISTENER_NAMES, ListenerStatus, TurnEmotion, UserTranscript
 from core.turns.events import SpeechDiscarded, SpeechIgnored
 from ui.controls import StatusStrip
-from ui.conversation_view import ConversationView
+from ui.conversation_view import ConversationView, printable, readable
 from ui.messages import INTERRUPT_HINT, listener_line
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ SPEECH_IGNORED_TEXT = ("Heard speech while the app was talking: the microphone i
                        f"was you, say it again; to interrupt by speaking, {INTERRUPT_HINT}.")
 
 LIVE_TURN_ID = 0  # engine turn ids start at 1; 0 is the bubble of the turn still being spoken
+STOPPED_NOTE = "reply stopped"  # on the user's bubble when its reply was stopped before it said anything
 
 
 class Presenter(QObject):
@@ -51,6 +52,7 @@ class Presenter(QObject):
         self.downloadable: Callable[[str], bool] = lambda _name: False  # a listener the app can download
         self._listening = False
         self.partials_shown = 0
+        self._unshown: set[int] = set()  # replies stopped before they said anything: no bubble, now or later
         self._handlers: dict[type, Callable] = {
             StateChanged: self._state,
             MicLevel: self._level,
@@ -115,9 +117,10 @@ class Presenter(QObject):
                 rec.superseded = True
             self.view.remove(role, turn_id)
 
-    def _superseded(self, role: str, turn_id: int) -> bool:
+    def _hidden(self, role: str, turn_id: int) -> bool:
+        """Not on screen: superseded, or a reply stopped before it said anything."""
         rec = self.log.find(role, turn_id)
-        return rec is not None and rec.superseded
+        return (rec is not None and rec.superseded) or (role == ASSISTANT and turn_id in self._unshown)
 
     def _user_text(self, ev: UserTextSubmitted) -> None:
         rec = self.log.get_or_add(USER, ev.turn_id)
@@ -129,7 +132,7 @@ class Presenter(QObject):
     def _reply_text(self, ev: ReplyText) -> None:
         rec = self.log.get_or_add(ASSISTANT, ev.turn_id)
         rec.text += ev.delta.text
-        if not rec.superseded:
+        if not self._hidden(ASSISTANT, ev.turn_id):
             self.view.bubble(ASSISTANT, ev.turn_id).append_text(ev.delta.text)
         self.reply_text_changed.emit(ev.turn_id, rec.text)
 
@@ -137,12 +140,13 @@ class Presenter(QObject):
         rec = self.log.get_or_add(ASSISTANT, ev.turn_id)
         rec.chunks.append(ev.chunk.samples)
         rec.sample_rate_hz = ev.chunk.sample_rate_hz
-        if not rec.superseded:
+        if not self._hidden(ASSISTANT, ev.turn_id):
             self.view.bubble(ASSISTANT, ev.turn_id).set_replayable(True)
 
     def _barge_in(self, ev: BargeIn) -> None:
-        if not self._superseded(ASSISTANT, ev.turn_id):
-            self.view.bubble(ASSISTANT, ev.turn_id).set_note("interrupted")
+        bubble = self.view.find(ASSISTANT, ev.turn_id)  # none yet (stopped while thinking): none is made
+        if bubble is not None and not self._hidden(ASSISTANT, ev.turn_id):
+            bubble.set_note("interrupted")
 
     def _reply_end(self, ev: ReplyEnded) -> None:
         rec = self.log.get_or_add(ASSISTANT, ev.turn_id)
@@ -150,9 +154,17 @@ class Presenter(QObject):
         if rec.superseded:  # the early reply of a turn the user went on with: not on screen
             self.reply_ended.emit(ev.turn_id)
             return
+        if ev.interrupted and ev.played_s <= 0 and not printable(rec.text).strip():
+            self._stopped_silent(ev.turn_id)  # Esc while thinking: no empty "interrupted" bubble, no emotion chip
+            log.info("reply %d stopped before it said anything", ev.turn_id)
+            self.reply_ended.emit(ev.turn_id)
+            return
         bubble = self.view.bubble(ASSISTANT, ev.turn_id)
-        if ev.interrupted:
-            bubble.set_note(f"interrupted — heard: “{ev.heard_text}”" if ev.heard_text else "interrupted")
+        heard = readable(ev.heard_text).strip()  # the note is cleaned as the body is (no raw "\ufffd")
+        if ev.interrupted and ev.played_s <= 0:
+            bubble.set_note("stopped before it spoke")
+        elif ev.interrupted:
+            bubble.set_note(f"interrupted — heard: “{heard}”" if heard else "interrupted")
         elif ev.error:
             bubble.set_note("failed")
         if not rec.text and not ev.text:
@@ -162,6 +174,15 @@ class Presenter(QObject):
             rec.emotions.append(settled)
         log.info("reply %d ended (%s, %.1f s played)", ev.turn_id, ev.reason.value, ev.played_s)
         self.reply_ended.emit(ev.turn_id)
+
+    def _stopped_silent(self, turn_id: int) -> None:
+        """A reply stopped before a word or a sound of it: its bubble goes, and the user's turn says so quietly."""
+        self._unshown.add(turn_id)
+        self.view.remove(ASSISTANT, turn_id)
+        user = self.view.find(USER, turn_id)
+        if user is not None:
+            note = user.note.text()
+            user.set_note(f"{note} · {STOPPED_NOTE}" if note else STOPPED_NOTE)
 
     def _error(self, ev: EngineError) -> None:
         log.info("engine error (%s): %s", ev.kind.value, ev.message)
@@ -199,7 +220,7 @@ class Presenter(QObject):
         rec = self.log.get_or_add(role, ev.turn_id)
         if ev.is_final:
             rec.emotions.append((ev.emotion.label, ev.emotion.confidence))
-        if not rec.superseded:
+        if not self._hidden(role, ev.turn_id):
             self.view.bubble(role, ev.turn_id).set_emotion(ev.emotion.label, ev.emotion.confidence, ev.is_final)
 
     def _listener(self, ev: ListenerStatus) -> None:

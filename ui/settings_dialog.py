@@ -1,7 +1,8 @@
 """Settings in groups: Audio, Turn-taking, Replies, Model, Listeners; one line of help each; Restore defaults.
 
-`result_settings()` builds a new frozen `AppSettings`; a value the engine would refuse is shown in the dialog
-(one line) and the dialog stays open.
+Each tab scrolls, and the dialog is never taller than the screen's free area, so Save and Cancel stay on a 768 px
+laptop. `accept()` builds a new frozen `AppSettings`; a value the engine would refuse is said in the dialog's own
+labels (ui/settings_errors.py), its fields are marked (red border, focus) and the dialog stays open.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRect, Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QTabWidget,
@@ -32,18 +35,23 @@ from PySide6.QtWidgets import (
 from app.config import COMPUTE_DEVICES
 from app.hub import LISTENER_REPOS, approx_size_text
 from app.settings import AppSettings
-from core.audio.duplex import DUPLEX_CHOICES, DUPLEX_LABELS
 from core.engine.config import INTERRUPTIONS
 from core.options import HELP
 from core.voice.config import BACKENDS as VOCODER_BACKENDS
 from core.voice.config import SCHEDULES as VOCODER_SCHEDULES
 from models.weights import WEIGHT_KINDS
+from ui.settings_audio import as_devices, device_box, device_count, select_device
+from ui.settings_errors import explain, mark_invalid, on_change
+from ui.settings_rows import DUPLEX_ITEMS, GROUPS, INTERRUPTION_LABELS, LISTENER_FIELDS, ROW_OF, ROWS, SETTING
 from ui.theme import icon
 
 log = logging.getLogger(__name__)
 
 MAX_TOKENS_LIMIT = 8192
 DEFAULT_SENTINEL = 0  # 0 in a token spin box = the checkpoint's default
+DIALOG_WIDTH_PX = 600
+FRAME_RESERVE_PX = 48  # the window manager's title bar and frame, outside the dialog's own height
+PROMPT_LINES = (3, 6)  # the system prompt box: at least / at most this many lines tall
 
 
 def _spin(lo: float, hi: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
@@ -99,54 +107,6 @@ def _select(box: QComboBox, value: str) -> None:
     box.setCurrentIndex(max(0, box.findData(value)))
 
 
-DUPLEX_ITEMS = {choice: DUPLEX_LABELS[choice] for choice in DUPLEX_CHOICES}
-INTERRUPTION_LABELS = {"backchannel": "Pause, resume after “mm-hm”", "immediate": "Stop at once"}
-
-
-GROUPS = ("Audio", "Turn-taking", "Replies", "Model", "Listeners")
-# (group, field attribute, label, one-line explanation)
-ROWS = (
-    ("Audio", "input_device", "Microphone", "Which input to listen to; empty = the system default."),
-    ("Audio", "output_device", "Speaker", "Where replies play; empty = the system default."),
-    ("Turn-taking", "start_threshold", "Speech sensitivity",
-     "How sure the detector must be that you started speaking (lower = reacts to quieter speech)."),
-    ("Turn-taking", "stop_threshold", "Speech end sensitivity",
-     "Below this the detector counts silence; keep it under the sensitivity above."),
-    ("Turn-taking", "end_silence", "Pause that ends your turn (ms)",
-     "How long you must be quiet before the reply starts."),
-    ("Turn-taking", "speculate", "Start replying early after (ms)",
-     "Work on the reply during your pause; it plays only if you stay quiet. 0 = off."),
-    ("Turn-taking", "semantic", "Judge whether you finished",
-     "Smart Turn listens to how your sentence ends: finished = a short pause ends the turn, unfinished = it waits "
-     "longer. Off (or model missing): the pause above."),
-    ("Turn-taking", "eot_commit", "Answer when sure you finished ≥",
-     "The end-of-turn score that ends your turn. Higher = fewer replies that start before you finished, but a "
-     "slower answer."),
-    ("Turn-taking", "eot_commit_full", "… when you can interrupt ≥",
-     "The same when you can interrupt (not half-duplex): going on speaking stops a reply that started too early, "
-     "so the app may answer sooner."),
-    ("Turn-taking", "eot_max", "Longest pause inside your turn (ms)",
-     "How long the app waits when you seem unfinished."),
-    ("Turn-taking", "duplex", "Microphone while the app speaks",
-     "Speakers, Headphones: you can interrupt. Automatic: from the output device."),
-    ("Turn-taking", "interruption_row", "When you talk over a reply",
-     "Pause: a short “mm-hm”, then silence, lets it go on; longer speech stops it."),
-    ("Replies", "prompt", "Personality (system prompt)", "Instructions the model reads before every turn."),
-    ("Replies", "temperature", "Creativity (temperature)", "Higher = more varied replies, lower = steadier."),
-    ("Replies", "top_p", "Word choice breadth (top-p)", "Only the most likely words adding up to this share."),
-    ("Replies", "max_tokens", "Longest reply (tokens)", "Cut replies after this many text tokens."),
-    ("Model", "compute", "Compute device", "Where the model runs; auto picks the GPU when there is one. "
-     "Applies at the next load."),
-    ("Model", "weights", "Memory saving (LM weights)", "int8 needs about half the GPU memory, a little slower; "
-     "int4 needs CUDA. Next load."),
-    ("Model", "backend", "Speech decoder engine", "torch, or onnx (onnxruntime). Next load."),
-    ("Model", "schedule", "Speech start", "auto: chunk sizes and buffer planned from this machine's measured "
-     "speed (no gaps); fast: fixed small chunks; smooth: fewer seams. Next load."),
-    ("Listeners", "asr", "Transcript", "Writes down what you said (Whisper)."),
-    ("Listeners", "ser", "Your emotion", "Guesses your emotion from your voice."),
-    ("Listeners", "text_emotion", "Reply emotion", "Guesses the emotion of the reply's text."),
-)
-LISTENER_FIELDS = {"asr": "asr", "ser": "user_emotion", "text_emotion": "assistant_emotion"}
 
 
 class SettingsDialog(QDialog):
@@ -155,18 +115,20 @@ class SettingsDialog(QDialog):
 
     download_listener = Signal(str)
 
-    def __init__(self, settings: AppSettings, devices: list[str] | None = None, parent: QWidget | None = None,
+    def __init__(self, settings: AppSettings, devices: list | None = None, parent: QWidget | None = None,
                  listener_lines: dict[str, str] | None = None):
+        """`devices`: ui.settings_audio.AudioDevice's (or bare names: both input and output)."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
-        self.setMinimumWidth(520)
         self._base = settings
-        self._devices = devices or []
+        self._devices = as_devices(devices or [])
         self._listener_lines = listener_lines or {}
         self.result: AppSettings | None = None
-        self.input_device = self._device_box()
-        self.output_device = self._device_box()
+        self.invalid: list[str] = []  # the rows the last refusal marked
+        self.input_device = device_box(self._devices, "input", settings.input_device)
+        self.output_device = device_box(self._devices, "output", settings.output_device)
+        self.barge_in = _spin(32, 2000, 16, 0)
         self.start_threshold = _spin(0.05, 0.99, 0.05)
         self.stop_threshold = _spin(0.01, 0.99, 0.05)
         self.end_silence = _spin(100, 5000, 50, 0)
@@ -193,7 +155,9 @@ class SettingsDialog(QDialog):
             box.currentIndexChanged.connect(self._enable_interruption)
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("empty: the model's default (\"You are a helpful assistant.\")")
-        self.prompt.setFixedHeight(72)
+        line = self.prompt.fontMetrics().lineSpacing()
+        self.prompt.setMinimumHeight(PROMPT_LINES[0] * line + 16)
+        self.prompt.setMaximumHeight(PROMPT_LINES[1] * line + 16)
         self.temperature = _spin(0.0, 2.0, 0.05)
         self.top_p = _spin(0.05, 1.0, 0.05)
         self.max_tokens = _int_spin(None)
@@ -208,28 +172,28 @@ class SettingsDialog(QDialog):
         self.error.setWordWrap(True)
         self._layout()
         self._show(settings)
-
-    def _device_box(self) -> QComboBox:
-        box = QComboBox()
-        box.setEditable(True)
-        box.addItem("")
-        box.addItems(self._devices)
-        box.lineEdit().setPlaceholderText("system default")
-        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        box.setMinimumContentsLength(24)
-        return box
+        for widget in (getattr(self, attr) for attr in SETTING):
+            on_change(widget, lambda w=widget: mark_invalid(w, False))  # a changed field is no longer marked
+        self.fit_to_screen()
 
     def _layout(self) -> None:
         outer = QVBoxLayout(self)
         self.tabs = QTabWidget(objectName="settingsTabs")
+        self.pages: dict[str, QScrollArea] = {}
         forms = {}
         for group in GROUPS:
-            page = QWidget()
+            page = QWidget(objectName="settingsPage")
             form = QFormLayout(page)
             form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # label above: room at 800 px
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             forms[group] = form
-            self.tabs.addTab(page, group)
+            scroll = QScrollArea(objectName="settingsScroll")  # a long tab scrolls; Save stays on screen
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setWidget(page)
+            self.pages[group] = scroll
+            self.tabs.addTab(scroll, group)
         self.help_labels: dict[str, QLabel] = {}
         for group, attr, label, help_text in ROWS:
             widget = getattr(self, attr)
@@ -260,6 +224,13 @@ class SettingsDialog(QDialog):
             forms[group].addRow(label, cell)
         forms["Listeners"].addRow(QLabel("A folder, or a hub id downloaded here (Download). Empty = off.",
                                          objectName="settingHelp"))
+        n_in, n_out = device_count(self._devices, "input"), device_count(self._devices, "output")
+        found = (f"Found {n_in} microphone{'s' * (n_in != 1)} and {n_out} speaker{'s' * (n_out != 1)} when this "
+                 "dialog opened; plug a headset in, then open Settings again to see it." if self._devices else
+                 "No sound devices were listed: the app uses the system default (or text only, without one).")
+        self.devices_note = QLabel(found, objectName="settingHelp")
+        self.devices_note.setWordWrap(True)
+        forms["Audio"].addRow(self.devices_note)
         outer.addWidget(self.tabs, 1)
         outer.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -269,11 +240,30 @@ class SettingsDialog(QDialog):
         self.restore_button = buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
         self.restore_button.clicked.connect(self.restore_defaults)
         outer.addWidget(buttons)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+
+    def fit_to_screen(self, available: QRect | None = None) -> None:
+        """As tall as the longest tab wants, but never taller than `available` (default: the free area of the
+        screen the dialog or its parent is on) less the window frame; the tabs scroll inside."""
+        if available is None:
+            screen = self.screen() if self.parent() is None else self.parentWidget().screen()
+            screen = screen or QGuiApplication.primaryScreen()
+            available = screen.availableGeometry() if screen is not None else QRect(0, 0, 1366, 768)
+        width = min(max(DIALOG_WIDTH_PX, self.minimumSizeHint().width()), available.width())
+        inner = width - 2 * self.layout().contentsMargins().left() - 24  # the tab frame and a scroll bar
+        tallest = max(scroll.widget().heightForWidth(inner) if scroll.widget().hasHeightForWidth()
+                      else scroll.widget().sizeHint().height() for scroll in self.pages.values())
+        chrome = self.sizeHint().height() - max(s.sizeHint().height() for s in self.pages.values())
+        cap = available.height() - FRAME_RESERVE_PX
+        self.setMaximumHeight(cap)
+        self.setMinimumWidth(min(DIALOG_WIDTH_PX, available.width()))
+        self.resize(width, min(tallest + chrome, cap))
 
     def _show(self, s: AppSettings) -> None:
         """Put `s`'s values into the widgets."""
-        self.input_device.setCurrentText(s.input_device or "")
-        self.output_device.setCurrentText(s.output_device or "")
+        select_device(self.input_device, s.input_device)
+        select_device(self.output_device, s.output_device)
+        self.barge_in.setValue(s.barge_in_ms)
         self.start_threshold.setValue(s.vad_start_threshold)
         self.stop_threshold.setValue(s.vad_stop_threshold)
         self.end_silence.setValue(s.end_silence_ms)
@@ -304,6 +294,7 @@ class SettingsDialog(QDialog):
         """How an interruption goes means nothing in half-duplex; the "mm-hm" length only when replies pause."""
         full = self.duplex.currentData() != "half"
         self.interruption.setEnabled(full)
+        self.barge_in.setEnabled(full)
         self.backchannel.setEnabled(full and self.interruption.currentData() == "backchannel")
 
     def restore_defaults(self) -> None:
@@ -313,8 +304,9 @@ class SettingsDialog(QDialog):
 
     def values(self) -> dict:
         return {
-            "input_device": self.input_device.currentText().strip() or None,
-            "output_device": self.output_device.currentText().strip() or None,
+            "input_device": self.input_device.currentData() or None,
+            "output_device": self.output_device.currentData() or None,
+            "barge_in_ms": self.barge_in.value(),
             "vad_start_threshold": self.start_threshold.value(),
             "vad_stop_threshold": self.stop_threshold.value(),
             "end_silence_ms": self.end_silence.value(),
@@ -340,9 +332,31 @@ class SettingsDialog(QDialog):
         }
 
     def accept(self) -> None:
+        for attr in SETTING:
+            mark_invalid(getattr(self, attr), False)
         try:
             self.result = dataclasses.replace(self._base, **self.values())
         except ValueError as err:
-            self.error.setText(f"Not saved: {err}")
+            self.refuse(str(err))
             return
         super().accept()
+
+    def refuse(self, message: str) -> None:
+        """Say why nothing was saved in the dialog's labels, mark those fields, and show the first one."""
+        labels = {SETTING[attr]: label for _g, attr, label, _h in ROWS if attr in SETTING}
+        labels |= {SETTING[attr]: dict((a, lab) for _g, a, lab, _h in ROWS)[row] for attr, row in ROW_OF.items()}
+        text, fields = explain(message, labels)
+        log.info("settings not saved: %s", message)
+        self.error.setText(f"Not saved: {text}")
+        attr_of = {field: attr for attr, field in SETTING.items()}
+        attrs = [attr_of[field] for field in fields if field in attr_of]  # the message's order: the culprit first
+        for attr in attrs:
+            mark_invalid(getattr(self, attr), True)
+        if attrs:
+            first = getattr(self, attrs[0])
+            group = next(g for g, a, _l, _h in ROWS if a in (attrs[0], ROW_OF.get(attrs[0])))
+            self.tabs.setCurrentWidget(self.pages[group])
+            self.pages[group].ensureWidgetVisible(first)
+            first.setFocus()
+        self.invalid = attrs
+

@@ -21,6 +21,7 @@ from ui.history_view import show_history
 from ui.inspector import Inspector
 from ui.messages import LISTENER_TITLES, listener_line
 from ui.presenter import Presenter
+from ui.settings_audio import audio_devices
 from ui.settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ class WindowActions:
     def open_settings(self) -> SettingsDialog:
         lines = {name: listener_line(st, self.win.listener_downloadable(name))[0]
                  for name, st in self.win.presenter.listener_status.items()}
-        dlg = SettingsDialog(self.win.settings, _device_names(self.win.session.audio), self.win, lines)
+        dlg = SettingsDialog(self.win.settings, audio_devices(self.win.session.audio), self.win, lines)
         dlg.download_listener.connect(lambda name: self.download_listeners([name]))
         self.win.settings_dialog = dlg
         dlg.accepted.connect(lambda: dlg.result is not None and self.win.update_settings(dlg.result,
@@ -213,21 +214,3 @@ class WindowActions:
         if load_model:
             model, decoder = dirs[:2]
             self.win.load(LoadRequest(model, decoder, "OpenS2S"))
-
-
-def _device_names(audio) -> list[str]:
-    """Device names from the sounddevice-like backend, for the settings combo boxes ([] if unavailable)."""
-    if audio is None:
-        try:
-            import sounddevice as audio
-        except (ImportError, OSError) as err:
-            log.info("no audio device list: %s", err)
-            return []
-    try:
-        devices = audio.query_devices()
-    except Exception as err:  # PortAudio raises its own types
-        log.info("no audio device list: %s", err)
-        return []
-    if isinstance(devices, dict):
-        devices = [devices]
-    return [str(d.get("name", "")) for d in devices if d.get("name")]

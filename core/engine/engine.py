@@ -186,7 +186,7 @@ class Engine:
         """Stop the current reply as a barge-in would (a stop button), without starting a new turn."""
         if self._control is not None and self.state is not EngineState.IDLE:
             try:
-                self._control.call(self._replies.on_barge_in, 0.0, None)
+                self._control.call(self._replies.on_stop)
             except RuntimeError:  # the engine stopped meanwhile (device loss): nothing to interrupt
                 pass
 

@@ -141,15 +141,23 @@ class ReplyControl:
         self._start_reply(self._turn_id)
         return self._turn_id
 
-    def on_barge_in(self, speech_ms: float, speech_start_t: float | None) -> None:
-        """The user spoke over the reply (or pressed stop: speech_ms 0): silence it and cancel it now."""
+    def on_barge_in(self, speech_ms: float, speech_start_t: float | None, stopped_by: str | None = None) -> None:
+        """The user spoke over the reply, or `stopped_by` says what else stopped it (the stop button, the next
+        turn; speech_ms 0): silence it and cancel it now."""
         job = self._job
         if job is None or job.cancelled:
             return
         job.cancel()  # playback silent from the next output callback; generation cancelled
-        log.info("barge-in on reply %d after %.0f ms of speech", job.turn_id, speech_ms)
+        if stopped_by is None:
+            log.info("barge-in on reply %d after %.0f ms of speech", job.turn_id, speech_ms)
+        else:
+            log.info("reply %d stopped (%s)", job.turn_id, stopped_by)
         self._emit(BargeIn(job.turn_id, speech_ms, speech_start_t, time.monotonic()))
         self.set_state(EngineState.LISTENING, "barge_in" if speech_ms > 0 else "interrupted")
+
+    def on_stop(self) -> None:
+        """The stop button (Esc): end the reply as a barge-in would, without a new turn; logged as a stop."""
+        self.on_barge_in(0.0, None, stopped_by="stop button")
 
     def on_pause(self, speech_ms: float, speech_start_t: float | None) -> None:
         """Speech over the reply (full duplex): silence it, keeping its place; a barge-in or a backchannel
@@ -236,7 +244,7 @@ class ReplyControl:
         self._spec.drop()
         job = self._job
         if job is not None:
-            self.on_barge_in(0.0, None)
+            self.on_barge_in(0.0, None, stopped_by="a new turn began")
             self._finalize(job, wait=True)
 
     def _new_job(self, tid: int, conversation: History, held: bool) -> ReplyJob:

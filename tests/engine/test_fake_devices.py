@@ -210,14 +210,17 @@ def test_monologue_longer_than_max_turn_is_cut_reported_and_answered(rig, speech
     assert eng.state is EngineState.LISTENING and [r for r, _ in conv.turns] == ["user", "assistant"]
 
 
-def test_interrupt_button_and_submitted_turn(rig):
+def test_interrupt_button_and_submitted_turn(rig, caplog):
     eng, events, audio, runner, conv = rig(runner=FakeRunner(default_script(words=20)))
     eng.start()
     tid = eng.submit_turn(np.zeros(16000, np.float32))
     events.wait_for(lambda e: isinstance(e, StateChanged) and e.new is EngineState.SPEAKING, 10)
     time.sleep(0.6)
-    eng.interrupt()
-    end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 5)
+    with caplog.at_level("INFO", logger="core.engine.reply_control"):
+        eng.interrupt()
+        end = events.wait_for(lambda e: isinstance(e, ReplyEnded), 5)
+    # the stop button is logged as a stop, not as "barge-in … after 0 ms of speech" (issue 34, finding 11)
+    assert "reply 1 stopped (stop button)" in caplog.text and "barge-in" not in caplog.text
     assert tid == 1 and end.interrupted and end.reason is StopReason.CANCELLED
     assert 0 < len(end.heard_text.split()) < 20 and conv.turns[-1] == ("assistant", end.heard_text)
     assert events.of(UserTurnCaptured)[0].reason == "submitted"
