@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt
 from core.engine.events import EngineState, StateChanged, UserTurnCaptured
 from core.turns.config import VAD_FRAME
 from core.turns.events import SpeechIgnored
-from tests.audio_fixtures import speech_factory  # noqa: F401 (fixture)
 from tests.engine_fakes import FakeAudio
 from tests.ui.helpers import FAST_AUDIO, WAIT_MS, load_into
 
