@@ -41,12 +41,17 @@ def demo_listener_dirs(root: Path) -> dict[str, Path]:
 
 
 def demo_config(config: CompanionConfig, root: Path) -> CompanionConfig:
-    """`config` with the demo's folders (written on first use) and replies of about three seconds."""
+    """`config` with the demo's folders (written on first use): its model, decoder and random listeners (as the
+    window's demo, `demo_settings`), and replies of about three seconds."""
     model, decoder = ensure_demo(root)
     sampling = config.sampling
+    dirs = demo_listener_dirs(root)
     return dataclasses.replace(
         config,
         model=ModelSource(str(model), str(decoder)),
+        listeners=dataclasses.replace(config.listeners, asr_checkpoint=str(dirs["asr"]),
+                                      ser_checkpoint=str(dirs["ser"]),
+                                      text_emotion_checkpoint=str(dirs["text_emotion"])),
         sampling=dataclasses.replace(sampling, max_units=min(sampling.max_units or DEMO_MAX_UNITS, DEMO_MAX_UNITS),
                                      max_text_tokens=min(sampling.max_text_tokens or DEMO_MAX_TEXT_TOKENS,
                                                          DEMO_MAX_TEXT_TOKENS)),

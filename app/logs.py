@@ -19,6 +19,27 @@ LOG_DIR_ENV = "OPENS2S_COMPANION_LOG_DIR"
 LOG_FILE = "companion.log"
 ROTATE_AT_BYTES = 5 * 1024 * 1024  # at start: a larger log is kept as companion.log.1 and a new one begun
 FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+TERMINAL_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# `log.warning(..., exc_info=True, extra=BRIEF_ON_TERMINAL)`: an expected failure (offline, a server gone) is one
+# line on the terminal; its traceback goes to the log file only
+BRIEF_ON_TERMINAL = {"brief_on_terminal": True}
+
+
+class TerminalFormatter(logging.Formatter):
+    """The terminal's format; a record marked BRIEF_ON_TERMINAL is shown without its traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "brief_on_terminal", False) and (record.exc_info or record.exc_text):
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return super().format(record)
+
+
+def terminal_handler(stream: TextIO, verbosity: int) -> logging.Handler:
+    """WARNING and above (INFO with -v, DEBUG with -vv) on `stream`, in TERMINAL_FORMAT."""
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.WARNING - 10 * min(verbosity, 2))
+    handler.setFormatter(TerminalFormatter(TERMINAL_FORMAT))
+    return handler
 
 
 def log_path() -> Path:
@@ -60,14 +81,21 @@ def terminal_stream() -> TextIO:
 
 def configure_logging(verbosity: int) -> None:
     """Terminal: WARNING (INFO with -v, DEBUG with -vv). Log file: INFO, or DEBUG with -vv."""
-    terminal = logging.StreamHandler(terminal_stream())
-    terminal.setLevel(logging.WARNING - 10 * min(verbosity, 2))
-    terminal.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    terminal = terminal_handler(terminal_stream(), verbosity)
     handlers = [terminal]
     file_handler = _file_handler(logging.DEBUG if verbosity >= 2 else logging.INFO)
     if file_handler is not None:
         handlers.append(file_handler)
     logging.basicConfig(level=min(h.level for h in handlers), handlers=handlers)
+
+
+def no_library_progress_bars() -> None:
+    """transformers draws a bar on stderr for every model it loads ("Loading weights") or saves ("Writing model
+    shards"); beside the transcript and the log they are noise (and written without the log's lock). The window and
+    `converse` show what they load themselves. Downloads keep their own progress (app/hub.py)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
 
 def record_crash(err: BaseException, command: str) -> Path | None:

@@ -8,7 +8,6 @@ Styles come from assets/style.qss through object names and the `role` property.
 from __future__ import annotations
 
 import logging
-import unicodedata
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.readable import NOTHING_READABLE, readable, shown_text
 from ui.theme import icon
 
 log = logging.getLogger(__name__)
@@ -33,22 +33,19 @@ MIN_TEXT_WIDTH_PX = 120
 QWIDGETSIZE_MAX = (1 << 24) - 1
 LONG_RUN_CHARS = 24  # break runs without spaces (random-weight gibberish) so they can wrap
 ZERO_WIDTH_SPACE = "\u200b"
-REPLACEMENT_CHAR = "\ufffd"  # undecodable bytes from random-weight tokenizers: shown as boxes otherwise
 ROLE_TITLES = {"user": "You", "assistant": "Companion"}
 ICON_PX = 14
 EMPTY_HINT = ("Say something — I am listening. Or type below and press Enter.\n"
               "Hold F2 to talk in any mode; Esc stops a reply; Help → Keyboard shortcuts lists the rest.")
 
-NOTHING_READABLE = "(nothing readable)"
+__all__ = ["NOTHING_READABLE", "ConversationView", "TurnBubble", "bubble_text", "printable"]
 
 
 def printable(text: str) -> str:
-    """Model text for display: control characters (random-weight demos emit them) become nothing, and very
-    long runs without a space get zero-width break points so they wrap instead of being clipped."""
+    """Model text for display: `app.readable.readable` (control characters and U+FFFD dropped), and very long
+    runs without a space get zero-width break points so they wrap instead of being clipped."""
     out, run = [], 0
-    for ch in text:
-        if (ch not in "\n\t" and unicodedata.category(ch)[0] == "C") or ch == REPLACEMENT_CHAR:
-            continue
+    for ch in readable(text):
         run = 0 if ch.isspace() else run + 1
         out.append(ch)
         if run >= LONG_RUN_CHARS:
@@ -57,12 +54,11 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
-def readable(text: str) -> str:
-    """What a bubble shows for model text: `printable(text)`, or NOTHING_READABLE when the text held only
-    unprintable characters (a random-weight demo). The bubble's body and its notes ("interrupted — heard: …") both
-    use it."""
-    shown = printable(text)
-    return NOTHING_READABLE if text.strip() and not shown.strip() else shown
+def bubble_text(text: str) -> str:
+    """What a bubble shows for model text: `printable(app.readable.shown_text(text))`, NOTHING_READABLE when the
+    text held only unprintable characters (a random-weight demo). The bubble's body and its notes ("interrupted —
+    heard: …") both use it."""
+    return printable(shown_text(text))
 
 
 class TurnBubble(QFrame):
@@ -136,7 +132,7 @@ class TurnBubble(QFrame):
 
     def set_text(self, text: str) -> None:
         self._raw_text = text
-        shown = readable(text)  # e.g. a random-weight demo listener's transcript: NOTHING_READABLE
+        shown = bubble_text(text)  # "(nothing readable)" for e.g. a random demo listener's transcript
         self.text.setText(shown)
         self._fit_width(shown)
 

@@ -54,8 +54,9 @@ def _short_reason(reason: str) -> str:
     low = reason.lower()
     if "disabled in config" in low:
         return "turned off in Settings"
-    if ("couldn't connect" in low or "local_files_only" in low or "cannot find the requested files" in low
-            or "not found in the local cache" in low or "offline mode" in low or "we couldn't" in low):
+    if ("not downloaded" in low or "couldn't connect" in low or "local_files_only" in low
+            or "cannot find the requested files" in low or "not found in the local cache" in low
+            or "offline mode" in low or "we couldn't" in low):
         return NOT_DOWNLOADED
     if "checkpoint not found" in low:
         return "folder not found"

@@ -23,7 +23,7 @@ from core.engine.events import (
 from core.listeners.events import LISTENER_NAMES, ListenerStatus, TurnEmotion, UserTranscript
 from core.turns.events import SpeechDiscarded, SpeechIgnored
 from ui.controls import StatusStrip
-from ui.conversation_view import ConversationView, printable, readable
+from ui.conversation_view import ConversationView, bubble_text, printable
 from ui.messages import INTERRUPT_HINT, listener_line
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class Presenter(QObject):
             self.reply_ended.emit(ev.turn_id)
             return
         bubble = self.view.bubble(ASSISTANT, ev.turn_id)
-        heard = readable(ev.heard_text).strip()  # the note is cleaned as the body is (no raw "\ufffd")
+        heard = bubble_text(ev.heard_text).strip()  # the note is cleaned as the body is (no raw "\ufffd")
         if ev.interrupted and ev.played_s <= 0:
             bubble.set_note("stopped before it spoke")
         elif ev.interrupted:

@@ -26,7 +26,8 @@ ROWS = (
     ("Turn-taking", "stop_threshold", "Speech end sensitivity",
      "Below this the detector counts silence; keep it under the sensitivity above."),
     ("Turn-taking", "end_silence", "Pause that ends your turn (ms)",
-     "How long you must be quiet before the reply starts."),
+     "Used only while “Judge whether you finished” is off (or its model is missing); while it is on, the turn "
+     "ends between 96 ms and the longest pause below."),
     ("Turn-taking", "speculate", "Start replying early after (ms)",
      "Work on the reply during your pause; it plays only if you stay quiet. 0 = off."),
     ("Turn-taking", "semantic", "Judge whether you finished",

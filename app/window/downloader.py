@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from app.hub import DownloadCancelled, RepoFetch, RepoTarget, download_error, hub_download_file, hub_list_files
+from app.logs import BRIEF_ON_TERMINAL
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,9 @@ class HubDownloader(QThread):
             if self._fetch.is_cancelled:
                 self.cancelled.emit()  # a cancel that broke a blocked call is still a cancel
                 return
-            log.warning("download failed", exc_info=True)
-            self.failed.emit(download_error(err))
+            message = download_error(err)  # offline, a server gone, a full disk: expected, one line
+            # one line on the terminal, the traceback in the log file
+            log.warning("download failed: %s", message, exc_info=True, extra=BRIEF_ON_TERMINAL)
+            self.failed.emit(message)
         else:
             self.finished_ok.emit(destinations)

@@ -1,7 +1,10 @@
 """The window's record of a conversation: every turn's text, emotion labels and audio, and its export.
 
 Export layout (`export_conversation(dir)`): `conversation.json` plus `turn_NNN_user.wav` (16 kHz) and
-`turn_NNN_assistant.wav` (the vocoder's 22050 Hz) for each turn that has audio. `load_export` reads it back.
+`turn_NNN_assistant.wav` (the vocoder's 22050 Hz) for each turn that has audio: 16-bit PCM WAV (the plain header
+every player and sox read; float samples are clipped to [-1, 1]). Texts are written as the window shows them
+(`app.readable.shown_text`: no control characters, "(nothing readable)" for a text with nothing readable).
+`load_export` reads it back.
 Export is atomic (temporary names, then renames) and replaces or removes only files an earlier export of this app
 wrote and that are unchanged (conversation.json lists them with size and SHA-256). Owned by the GUI thread only.
 """
@@ -20,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from app.readable import shown_text
+
 log = logging.getLogger(__name__)
 
 EXPORT_JSON = "conversation.json"
@@ -27,6 +32,7 @@ EXPORT_VERSION = 2  # 2: conversation.json lists the files it wrote (name, bytes
 WRITTEN_BY = "opens2s-companion export"
 MAX_EXPORT_JSON_BYTES = 64 * 1024 * 1024
 USER, ASSISTANT = "user", "assistant"
+WAV_SUBTYPE = "PCM_16"  # a float WAV's 16-byte fmt chunk (no cbSize, no fact chunk) makes sox and others warn
 
 
 @dataclass
@@ -111,8 +117,8 @@ def export_conversation(log_: ConversationLog, out_dir: str | Path, meta: dict |
                 continue
             tmp = out / (item["audio"] + tag)
             staged.append((tmp, out / item["audio"]))
-            with sf.SoundFile(str(tmp), "w", rec.sample_rate_hz, 1, subtype="FLOAT", format="WAV") as f:
-                f.write(rec.audio())
+            with sf.SoundFile(str(tmp), "w", rec.sample_rate_hz, 1, subtype=WAV_SUBTYPE, format="WAV") as f:
+                f.write(np.clip(rec.audio(), -1.0, 1.0))
             _fsync(tmp)
             written.append({"name": item["audio"], **_fingerprint(tmp)})
         doc = {"version": EXPORT_VERSION, "written_by": WRITTEN_BY, "meta": meta or {}, "turns": items,
@@ -135,11 +141,12 @@ def export_conversation(log_: ConversationLog, out_dir: str | Path, meta: dict |
 
 
 def _item(rec: TurnRecord) -> dict:
-    item: dict = {"turn_id": rec.turn_id, "role": rec.role, "text": rec.text, "typed": rec.typed}
+    item: dict = {"turn_id": rec.turn_id, "role": rec.role, "text": shown_text(rec.text), "typed": rec.typed}
     if rec.emotions:
         item["emotions"] = [{"label": lab, "confidence": round(conf, 4)} for lab, conf in rec.emotions]
     if rec.role == ASSISTANT:
-        item.update(interrupted=rec.interrupted, heard_text=rec.heard_text)
+        heard = None if rec.heard_text is None else shown_text(rec.heard_text)
+        item.update(interrupted=rec.interrupted, heard_text=heard)
     if rec.superseded:
         item["superseded"] = True
     if rec.chunks:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,25 @@ from models.rates import SPEECH_RATE_HZ as SAMPLE_RATE_HZ
 log = logging.getLogger(__name__)
 
 _PARTIAL_KEY = "partial"
+# transformers' WhisperForConditionalGeneration.generate() itself passes suppress_tokens / begin_suppress_tokens
+# beside the generation_config to GenerationMixin.generate(), which then warns once per process that this is
+# deprecated: every session printed it, and no call of ours can avoid it. Only that exact notice is dropped.
+_WHISPER_OWN_KWARGS_NOTICE = re.compile(
+    r"Passing `generation_config` together with generation-related arguments=\(\{"
+    r"'(begin_)?suppress_tokens'(, '(begin_)?suppress_tokens')?\}\) is deprecated")
+GENERATION_LOGGER = "transformers.generation.utils"
+
+
+class _DropWhisperOwnKwargsNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.WARNING and _WHISPER_OWN_KWARGS_NOTICE.match(record.getMessage()))
+
+
+def drop_whisper_own_kwargs_notice() -> None:
+    """Install the filter above on transformers' generation logger (idempotent)."""
+    logger = logging.getLogger(GENERATION_LOGGER)
+    if not any(isinstance(f, _DropWhisperOwnKwargsNotice) for f in logger.filters):
+        logger.addFilter(_DropWhisperOwnKwargsNotice())
 
 
 class AsrListener(Listener):
@@ -122,6 +142,7 @@ class AsrListener(Listener):
     def _load(self) -> tuple[str, ...]:
         from transformers import AutoTokenizer, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
+        drop_whisper_own_kwargs_notice()
         source, kwargs = self._resolve()
         config = loading.load_config(source, kwargs)
         loading.require_model_type(config, ("whisper",), "Whisper")

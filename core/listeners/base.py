@@ -11,7 +11,7 @@ import numpy as np
 
 from core.listeners.config import ListenersConfig
 from core.listeners.events import LOADING, READY, ListenerStatus
-from core.listeners.loading import ListenerLoadError, resolve_checkpoint, short_error
+from core.listeners.loading import ListenerLoadError, ListenerNotDownloaded, resolve_checkpoint, short_error
 from core.listeners.worker import Job, ListenerWorker
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ class Listener:
         try:
             with self._load_lock:
                 labels = self._load()
+        except ListenerNotDownloaded as err:  # expected (nothing downloaded yet, offline): not a warning
+            self._set_off(str(err), level=logging.INFO)
         except ListenerLoadError as err:
             self._set_off(str(err))
         except Exception as err:  # anything unexpected while loading still only turns this listener off
@@ -121,8 +123,8 @@ class Listener:
         else:
             self._emit(self.status())
 
-    def _set_off(self, reason: str) -> None:
-        log.warning("%s: off — %s", self.name, reason)
+    def _set_off(self, reason: str, level: int = logging.WARNING) -> None:
+        log.log(level, "%s: off — %s", self.name, reason)
         self._set_status(enabled=False, reason=reason)
 
     def _set_status(self, **changes: Any) -> None:

@@ -17,6 +17,14 @@ class ListenerLoadError(Exception):
     """A listener checkpoint cannot be used; `str(err)` is the reason shown as "off — reason"."""
 
 
+class ListenerNotDownloaded(ListenerLoadError):
+    """A hub id that is not in the hub cache and could not be fetched (offline, or downloads not allowed): an
+    expected state, logged at INFO, not a broken checkpoint."""
+
+
+NOT_DOWNLOADED = "not downloaded"
+
+
 def resolve_checkpoint(spec: str, *, local_files_only: bool) -> tuple[str, dict[str, Any]]:
     """Map a dir or hub id to (from_pretrained's source, its extra kwargs). Raises ListenerLoadError."""
     expanded = os.path.expanduser(spec)
@@ -39,7 +47,32 @@ def load_config(source: str, kwargs: dict[str, Any]) -> Any:
     try:
         return AutoConfig.from_pretrained(source, **kwargs)
     except Exception as err:  # transformers raises OSError, ValueError, KeyError... for bad configs
+        if not os.path.isdir(source) and not _in_hub_cache(source) and not _no_such_repo(err):
+            how = "downloads are off here" if kwargs.get("local_files_only") else "the hub could not be reached"
+            raise ListenerNotDownloaded(f"{NOT_DOWNLOADED}: {source} is not in the hub cache ({how})") from err
         raise ListenerLoadError(f"unreadable config: {short_error(err)}") from err
+
+
+def _no_such_repo(err: BaseException) -> bool:
+    """The hub answered that the repository does not exist (a typo, not a missing download)."""
+    e: BaseException | None = err
+    for _ in range(8):
+        if e is None:
+            return False
+        if type(e).__name__ in ("RepositoryNotFoundError", "GatedRepoError"):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    """True when the hub cache holds `repo_id`'s config.json (or when that cannot be told: a malformed id)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # an id the hub client refuses: let the original error speak
+        return True
 
 
 def load_model(auto_cls: Any, source: str, kwargs: dict[str, Any], device: str) -> Any:

@@ -199,7 +199,9 @@ def _whisper_tokenizer(vocab_size: int):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     alphabet = pre_tokenizers.ByteLevel.alphabet()
-    tok.train_from_iterator(_CORPUS, trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=alphabet))
+    # show_progress=False: the trainer's bar writes blank lines to stdout when it is not a terminal
+    tok.train_from_iterator(_CORPUS, trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=alphabet,
+                                                         show_progress=False))
     if tok.get_vocab_size() < vocab_size:  # a tiny corpus cannot fill a big vocab: pad with unused tokens
         tok.add_tokens([f"<unused_{i}>" for i in range(vocab_size - tok.get_vocab_size())])
     tok.add_special_tokens(list(_WHISPER_SPECIALS))
@@ -218,7 +220,8 @@ def _wordpiece_tokenizer(vocab_size: int):
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
     tok.train_from_iterator(
-        _CORPUS, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(_BERT_SPECIALS))
+        _CORPUS, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(_BERT_SPECIALS),
+                                           show_progress=False)
     )
     if tok.get_vocab_size() < vocab_size:
         tok.add_tokens([f"[unused{i}]" for i in range(vocab_size - tok.get_vocab_size())])

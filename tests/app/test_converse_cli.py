@@ -21,7 +21,8 @@ from core.engine.events import (
     StateChanged,
     UserTurnCaptured,
 )
-from core.lm.events import StopReason, TextDelta
+from core.listeners.events import ListenerStatus, TurnEmotion, UserTranscript
+from core.lm.events import EmotionLabel, StopReason, TextDelta
 from models.errors import UserError
 
 
@@ -106,8 +107,65 @@ def test_transcript_printer_shows_state_turns_text_and_errors():
         p(ev)
     assert out.getvalue() == (
         "\n[listening]\nyou: (1.5 s of speech)\nbot: Hi there. [interrupted]\n"
-        "  (heard: 'Hi')\n! The model failed.\n[listening]"
+        "  (interrupted — heard: “Hi”)\n! The model failed.\n[listening]"
     )
+
+
+def test_transcript_printer_shows_what_the_listeners_found_as_the_window_does_after_the_reply_line():
+    """Issue 34, findings 7 and 16: the user's transcript and both emotion labels, cleaned as the bubble is (no
+    "�", "(nothing readable)"); listener lines that come during the reply wait until its line is done."""
+    out = io.StringIO()
+    p = converse.TranscriptPrinter(out)
+    demo = "/data/demo/listeners/asr"
+    for ev in [
+        ListenerStatus("asr", False, "loading", checkpoint=demo),
+        ListenerStatus("asr", True, "ready", checkpoint=demo),
+        ListenerStatus("user_emotion", False, "not downloaded: superb/x is not in the hub cache"),
+        StateChanged(EngineState.LISTENING, EngineState.THINKING, "turn_captured"),
+        ReplyText(1, TextDelta("Hi", (1,))),
+        UserTranscript(None, "hel", is_final=False),  # partials are the window's live bubble, not a line here
+        UserTranscript(1, "\x06\ufffd\ufffd", is_final=True),  # a random demo listener's transcript
+        TurnEmotion(1, EmotionLabel("user", "happy", 0.305), is_final=True),
+        ReplyText(1, TextDelta(" there", (2,))),
+        BargeIn(1, 200.0),
+        ReplyEnded(1, StopReason.CANCELLED, "Hi there", "Hi\ufffd\x07", True, 0.1, 0.2, 0),
+        StateChanged(EngineState.SPEAKING, EngineState.LISTENING, "barge_in"),
+        TurnEmotion(1, EmotionLabel("assistant", "calm", 0.47), is_final=False),  # provisional: the final follows
+        TurnEmotion(1, EmotionLabel("assistant", "angry", 0.4655), is_final=True),
+        UserTranscript(2, "good \x0cmorning", is_final=True),
+    ]:
+        p(ev)
+    assert out.getvalue() == (
+        "\n[transcript: on (random demo)]\n[your emotion: off — not downloaded: superb/x is not in the hub cache]"
+        "\nbot: Hi there [interrupted]\n  (interrupted — heard: “Hi”)"
+        "\n  you said: “(nothing readable)”\n  your emotion: happy · 30%\n[listening]"
+        "\n  reply emotion: angry · 47%\n  you said: “good morning”"
+    )
+    assert "\ufffd" not in out.getvalue() and "\x06" not in out.getvalue()
+
+
+def test_converse_demo_runs_the_demo_listeners_and_feeds_them_the_engine_events(monkeypatch, tmp_path):
+    import app.demo
+
+    monkeypatch.setenv("OPENS2S_COMPANION_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(app.demo, "ensure_demo", lambda root: (root / "demo" / "model", root / "demo" / "decoder"))
+    config = converse.build_config(parse("converse", "--demo"))
+    dirs = app.demo.demo_listener_dirs(tmp_path)
+    assert (config.listeners.asr_checkpoint, config.listeners.ser_checkpoint,
+            config.listeners.text_emotion_checkpoint) == (str(dirs["asr"]), str(dirs["ser"]), str(dirs["text_emotion"]))
+    assert parse("converse", "--demo", "--no-listeners").no_listeners
+    assert converse.build_config(parse("converse", "--checkpoint", "c", "--decoder", "d", "--asr-checkpoint",
+                                       "/my/whisper")).listeners.asr_checkpoint == "/my/whisper"
+
+    calls, printed = [], []
+    lis = SimpleNamespace(on_user_turn=lambda t, s: calls.append(("turn", t)),
+                          on_assistant_text=lambda t, text: calls.append(("text", t, text)),
+                          on_reply_end=lambda t: calls.append(("end", t)))
+    sink = converse.with_listeners(printed.append, lis)
+    turn = UserTurnCaptured(3, np.zeros(1600, np.float32), 16000, 0.0, 0.1, 0.2, "silence")
+    for ev in (turn, ReplyText(3, TextDelta("Hi", (1,))), ReplyEnded(3, StopReason.EOS, "Hi", "Hi", False, 0, 0, 0)):
+        sink(ev)
+    assert calls == [("turn", 3), ("text", 3, "Hi"), ("end", 3)] and len(printed) == 3
 
 
 def test_transcript_printer_says_which_duplex_mode_runs():
