@@ -35,7 +35,7 @@ def _journal(win, tid: int, turn) -> None:
     from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, UserTextSubmitted, UserTurnCaptured
     from core.listeners.events import TurnEmotion, UserTranscript
     from core.lm.events import AudioChunk, EmotionLabel, StopReason, TextDelta
-    from tests.ui.journal_helpers import tone
+    from testing.journal_events import tone
 
     emit = win.session.event.emit
     text, is_spoken, answer, user_emotion, reply_emotion = turn

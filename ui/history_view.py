@@ -31,19 +31,14 @@ from PySide6.QtWidgets import (
 
 from app.window.history import ConversationEntry
 from app.window.journal_replay import Replayed
-from app.window.turns import ConversationLog, TurnRecord
+from app.window.turns import ConversationLog
 from ui.conversation_view import EMPTY_HINT, ConversationView
+from ui.messages import HISTORY_SHORTCUT, LAST_IN_HISTORY, STATUS_MESSAGE_MS
+from ui.window_journal import bring_back, show_turn
 
 log = logging.getLogger(__name__)
 
-SHORTCUT = "Ctrl+H"
-MESSAGE_MS = 8000
-NEW_FILED = f"Started a new conversation; the last one is in History ({SHORTCUT})."
-NEW_EMPTY = "New conversation: the model's history is cleared."
-LAST_IN_HISTORY = f"Your last conversation is in History ({SHORTCUT})."
-DECLINED = f"The last conversation is in History ({SHORTCUT})."
-NOTHING_TO_EXPORT = "Nothing to export yet: say or type something first."
-LOADING_HINT = f"Loading your last model…\nYour past conversations are in History ({SHORTCUT})."
+LOADING_HINT = f"Loading your last model…\nYour past conversations are in History ({HISTORY_SHORTCUT})."
 NO_HISTORY = "No past conversations yet.\nNew conversation (Ctrl+N) and quitting file the current one here."
 DATE_FORMAT = "%a %d %b %Y, %H:%M"
 DIALOG_SIZE = (980, 620)
@@ -57,17 +52,6 @@ def has_turns(conversation: ConversationLog) -> bool:
 
 def when(entry: ConversationEntry) -> str:
     return time.strftime(DATE_FORMAT, time.localtime(entry.started))
-
-
-def show_turn(view: ConversationView, rec: TurnRecord, note: str) -> None:
-    """One stored turn as a bubble: text (or its length), the note, Replay when it has audio, its last emotion."""
-    bubble = view.bubble(rec.role, rec.turn_id)
-    bubble.set_text(rec.text or (f"({rec.audio_s:.1f} s of speech)" if rec.chunks else "(no words)"))
-    bubble.set_note(" · ".join(n for n in (note, "interrupted" if rec.interrupted else "") if n))
-    bubble.set_replayable(bool(rec.chunks))
-    bubble.set_spoken(rec.role == "user" and bool(rec.chunks))
-    for label, confidence in rec.emotions[-1:]:
-        bubble.set_emotion(label, confidence, True)
 
 
 class HistoryDialog(QDialog):
@@ -224,9 +208,9 @@ class HistoryDialog(QDialog):
         try:
             self.history.delete(entry)
         except (OSError, ValueError) as err:
-            self.win.statusBar().showMessage(f"Could not delete that conversation ({err}).", MESSAGE_MS)
+            self.win.statusBar().showMessage(f"Could not delete that conversation ({err}).", STATUS_MESSAGE_MS)
             return
-        self.win.statusBar().showMessage(f"Deleted “{entry.title}” from the history.", MESSAGE_MS)
+        self.win.statusBar().showMessage(f"Deleted “{entry.title}” from the history.", STATUS_MESSAGE_MS)
         self.refresh()
 
     def done(self, result: int) -> None:  # closing stops a replay of ours
@@ -255,26 +239,20 @@ def show_history(win: Any) -> HistoryDialog:
 def continue_conversation(win: Any, entry: ConversationEntry) -> bool:
     """`entry` becomes the current conversation (the live one is filed first): its shown turns in the main view
     and exactly its journaled history in the model."""
-    if win.replay is not None:
-        win.replay.stop()
+    win.replayer.stop("a conversation continued")
     try:
         replayed, _filed = win.journal.adopt(entry)
     except (OSError, ValueError) as err:  # ValueError: a newer format (UnreadableJournal); nothing moved
-        win.statusBar().showMessage(f"Could not continue that conversation ({err}).", MESSAGE_MS)
+        win.statusBar().showMessage(f"Could not continue that conversation ({err}).", STATUS_MESSAGE_MS)
         return False
     win.session.new_conversation()
     win.conversation_log.clear()
     win.view.clear()
-    for rec in replayed.log.turns:
-        win.conversation_log.insert(len(win.conversation_log.turns), rec)
-        if not rec.superseded:
-            show_turn(win.view, rec, "earlier")
-    history = [(t.role, t.text, t.audio) for t in replayed.history]
-    win.session.restore_history(history, replayed.last_turn_id)
+    n = bring_back(win, replayed, "earlier")
     tail = "" if win.session.has_model else " Load a model to go on."
-    win.statusBar().showMessage(f"Continuing “{entry.title}”: {len(history)} turns back in the model's context."
-                                + tail, MESSAGE_MS)
-    log.info("continuing conversation %s (%d history turns)", entry.id, len(history))
+    win.statusBar().showMessage(f"Continuing “{entry.title}”: {n} turns back in the model's context." + tail,
+                                STATUS_MESSAGE_MS)
+    log.info("continuing conversation %s (%d history turns)", entry.id, n)
     return True
 
 
@@ -292,7 +270,7 @@ def install_history(win: Any) -> None:
     win.model_loaded.connect(lambda _label: win.view.hint.setText(EMPTY_HINT))
     win.load_failed.connect(lambda _msg: _guide_if_no_model(win))
     if win.pending_journal is None and win.journal.history.has_any() and not win.statusBar().currentMessage():
-        win.statusBar().showMessage(LAST_IN_HISTORY, MESSAGE_MS)
+        win.statusBar().showMessage(LAST_IN_HISTORY, STATUS_MESSAGE_MS)
 
 
 def _guide_if_no_model(win: Any) -> None:

@@ -7,15 +7,14 @@ output) and the listeners, bounded in time.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtWidgets import QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
 from app.demo import DEMO_LABEL, demo_settings
 from app.hub import LISTENER_REPOS, default_targets
@@ -23,18 +22,20 @@ from app.settings import AppSettings, SettingsStore
 from app.window.journal import ConversationJournal
 from app.window.model_loader import LoadRequest, ModelLoader, demo_loader, demo_request
 from app.window.session import AudioFallback, Session
-from app.window.turns import ASSISTANT, ConversationLog, export_conversation
+from app.window.turns import ASSISTANT, ConversationLog
 from core.audio.duplex import DUPLEX_LABELS
 from core.engine.events import DuplexResolved, EngineError, ErrorKind
 from ui.controls import BUSY_STATES, ControlBar, StatusStrip
 from ui.conversation_view import ConversationView
 from ui.dialogs import OpenCheckpointDialog, WelcomePanel, guide_duplex, show_error
-from ui.history_view import DECLINED, NEW_EMPTY, NEW_FILED, NOTHING_TO_EXPORT, has_turns, install_history
+from ui.history_view import install_history
 from ui.inspector import Inspector
-from ui.messages import gui_text
+from ui.messages import NEW_EMPTY, NEW_FILED, STATUS_MESSAGE_MS, TEXT_ONLY_MESSAGE_MS, gui_text
 from ui.presenter import Presenter
 from ui.turn_replay import TurnReplay
 from ui.window_actions import WindowActions
+from ui.window_export import Exporter
+from ui.window_journal import answer_restore, offer_restore, take_previous
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ WINDOW_SIZE = (980, 720)
 MIN_SIZE = (640, 500)  # nothing clips here: the control bar reflows into two rows (ui/controls.py)
 TALK_KEY = Qt.Key.Key_F2
 TALK_RELEASE_DEBOUNCE_MS = 120  # X11 key repeat sends release+press pairs Qt may not flag as repeats
-STATUS_MESSAGE_MS = 6000
-TEXT_ONLY_MESSAGE_MS = 30000
 LOAD_CANCEL_WAIT_MS = 30000
 REPEAT_WARNING_S = 60.0  # the same microphone warning at most once a minute
 
@@ -69,7 +68,7 @@ class MainWindow(QMainWindow):
         self._talk_release = QTimer(self, singleShot=True, interval=TALK_RELEASE_DEBOUNCE_MS)
         self._talk_release.timeout.connect(self._talk_key_up)
         self._warned_at: dict[str, float] = {}
-        self._export_parent: Path | None = None
+        self.exporter = Exporter(self)  # File → Export (ui/window_export.py)
         self.demo = False
         self.typed_checkpoint: tuple[str, str] | None = None  # the Open checkpoint dialog's last folders
         self.setWindowTitle("OpenS2S Companion")
@@ -90,7 +89,7 @@ class MainWindow(QMainWindow):
         session.event.connect(self.journal.handle)
         self.inspector = Inspector(self, session)  # View → What the app heard… (testers; ui/inspector.py)
         self.journal.on_failure = lambda msg: self.statusBar().showMessage(msg, TEXT_ONLY_MESSAGE_MS)
-        self.pending_journal = self._take_previous_journal()
+        self.pending_journal = take_previous(self)
         if replay is not None:
             replay.failed.connect(lambda msg: self.statusBar().showMessage(msg, STATUS_MESSAGE_MS))
         self.actions_ = WindowActions(self)
@@ -154,65 +153,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(NEW_FILED if filed else NEW_EMPTY, STATUS_MESSAGE_MS)
         log.info("new conversation")
 
-    # -- the journal of the last run --------------------------------------------------------------------------
-    def _take_previous_journal(self) -> Path | None:
-        try:
-            return self.journal.take_previous()
-        except OSError as err:
-            log.warning("could not read the last conversation's journal: %s", err)
-            return None
-
+    # -- the journal of the last run (ui/window_journal.py) -----------------------------------------------------
     def offer_restore(self) -> None:
-        """Ask (without blocking the event loop) whether to bring back the last run's conversation."""
-        if self.pending_journal is None:
-            return
-        log.info("offering to restore the last conversation (the app did not quit cleanly)")
-        from PySide6.QtWidgets import QMessageBox
-
-        box = QMessageBox(QMessageBox.Icon.Question, "Restore the last conversation?",
-                          "The last conversation was not cleared. Bring it back (text, labels and audio)?",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.setObjectName("restoreBox")
-        box.finished.connect(lambda result: self.answer_restore(result == QMessageBox.StandardButton.Yes))
-        self.restore_box = box
-        box.open()
+        offer_restore(self)
 
     def answer_restore(self, restore: bool) -> None:
-        """Restore: every journaled turn back in the log (a superseded one kept, not shown) and exactly the
-        journaled history in the model (app/window/journal_replay.py)."""
-        pending, self.pending_journal = self.pending_journal, None
-        if pending is None:
-            return
-        try:
-            if not restore:
-                self.journal.discard(pending)  # into the history
-                self.statusBar().showMessage(DECLINED, STATUS_MESSAGE_MS)
-                return
-            restored = self.journal.restore(pending)
-        except (OSError, ValueError) as err:  # ValueError: UnreadableJournal (a newer format), kept as previous/
-            with contextlib.suppress(OSError):
-                self.journal.discard(pending)
-            self.statusBar().showMessage(f"Could not restore the last conversation ({err}).", STATUS_MESSAGE_MS)
-            return
-        at = 0
-        for rec in restored.log.turns:
-            if self.conversation_log.find(rec.role, rec.turn_id) is not None:
-                continue
-            self.conversation_log.insert(at, rec)
-            at += 1
-            if not rec.superseded:
-                self._show_restored(rec)
-        history = [(t.role, t.text, t.audio) for t in restored.history]
-        self.session.restore_history(history, restored.last_turn_id)
-        self.statusBar().showMessage(f"Restored {len(history)} turns of the last conversation.", STATUS_MESSAGE_MS)
-
-    def _show_restored(self, rec) -> None:
-        bubble = self.view.bubble(rec.role, rec.turn_id)
-        bubble.set_text(rec.text or (f"({rec.audio_s:.1f} s of speech)" if rec.chunks else "(no words)"))
-        bubble.set_note("restored" + (" · interrupted" if rec.interrupted else ""))
-        bubble.set_replayable(bool(rec.chunks))
-        for label, confidence in rec.emotions[-1:]:
-            bubble.set_emotion(label, confidence, True)
+        answer_restore(self, restore)
 
     def replay_turn(self, role: str, turn_id: int) -> None:
         """Replay a turn; its button turns into Stop while it plays (clicking it again stops): ui/turn_replay.py."""
@@ -241,58 +187,11 @@ class MainWindow(QMainWindow):
 
     def export_to(self, out_dir: str | Path, conversation: ConversationLog | None = None,
                   meta: dict | None = None) -> Path | None:
-        """Export this conversation or `conversation` (the history's) atomically; a failure or an empty
-        conversation is said in one line and returns None (nothing written)."""
-        conversation = self.conversation_log if conversation is None else conversation
-        if not has_turns(conversation):
-            self.statusBar().showMessage(NOTHING_TO_EXPORT, STATUS_MESSAGE_MS)
-            return None
-        meta = meta or {"model": self.session.model_label,
-                        "system_prompt": self.session.conversation.system_prompt}
-        try:
-            path = export_conversation(conversation, out_dir, meta)
-        except (OSError, RuntimeError) as err:  # soundfile raises RuntimeError (LibsndfileError) on a full disk
-            log.warning("export failed", exc_info=True)
-            why = getattr(err, "strerror", None) or " ".join(str(err).split())
-            message = f"Could not write {out_dir}: {why}; nothing was changed there."
-            self.statusBar().showMessage(message, STATUS_MESSAGE_MS)
-            self.last_error_box = show_error(self, "Export failed", message)
-            return None
-        n = len(conversation.turns)
-        self.statusBar().showMessage(f"Exported {n} turns to {Path(out_dir)}", STATUS_MESSAGE_MS)
-        log.info("exported %d turns to %s", n, out_dir)
-        return path
-
-    def export_location(self) -> Path:
-        """Where the export picker opens: the last export's folder, else Documents, else the home folder."""
-        if self._export_parent is not None and self._export_parent.is_dir():
-            return self._export_parent
-        docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-        return Path(docs) if docs and Path(docs).is_dir() else Path.home()
-
-    def _ask_export_folder(self, suggested: Path) -> str:
-        dlg = QFileDialog(self, "Export the conversation as a new folder", str(suggested.parent))
-        dlg.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dlg.setFileMode(QFileDialog.FileMode.AnyFile)
-        dlg.setOption(QFileDialog.Option.DontConfirmOverwrite)
-        dlg.setLabelText(QFileDialog.DialogLabel.Accept, "Export")
-        dlg.setLabelText(QFileDialog.DialogLabel.FileName, "New folder")
-        dlg.selectFile(suggested.name)
-        self.export_picker = dlg
-        return dlg.selectedFiles()[0] if dlg.exec() and dlg.selectedFiles() else ""
+        return self.exporter.export_to(out_dir, conversation, meta)
 
     def export_dialog(self, conversation: ConversationLog | None = None, name: str | None = None,
                       meta: dict | None = None) -> None:
-        """Name a new folder (it need not exist) for conversation.json and the turns' WAV files."""
-        if not has_turns(self.conversation_log if conversation is None else conversation):
-            self.statusBar().showMessage(NOTHING_TO_EXPORT, STATUS_MESSAGE_MS)
-            return
-        suggested = self.export_location() / (name or time.strftime("conversation %Y-%m-%d %H-%M"))
-        log.info("export: asking for a folder (suggested %s)", suggested)
-        out = self._ask_export_folder(suggested)
-        if out:
-            self._export_parent = Path(out).parent
-            self.export_to(out, conversation, meta)
+        self.exporter.ask_and_export(conversation, name, meta)
 
     # -- settings ----------------------------------------------------------------------------------------------
     def set_show_emotion(self, show: bool) -> None:

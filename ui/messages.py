@@ -86,3 +86,14 @@ def _nowrap(text: str) -> str:
     """One listener's line is one phrase: a narrow header wraps between listeners, never inside one ("model not /
     downloaded Download")."""
     return html.escape(text).replace(" ", "&nbsp;")
+
+
+# -- the window's status-bar lines (ui/main_window.py, ui/history_view.py, ui/window_journal.py, ui/window_export.py)
+STATUS_MESSAGE_MS = 6000  # how long a status-bar line stays
+TEXT_ONLY_MESSAGE_MS = 30000  # the text-only fallback's line (and other lines a user must not miss)
+HISTORY_SHORTCUT = "Ctrl+H"
+NEW_FILED = f"Started a new conversation; the last one is in History ({HISTORY_SHORTCUT})."
+NEW_EMPTY = "New conversation: the model's history is cleared."
+LAST_IN_HISTORY = f"Your last conversation is in History ({HISTORY_SHORTCUT})."
+DECLINED = f"The last conversation is in History ({HISTORY_SHORTCUT})."
+NOTHING_TO_EXPORT = "Nothing to export yet: say or type something first."

@@ -11,7 +11,7 @@ from app.window.history import ConversationHistory, title_of
 from app.window.journal import ConversationJournal
 from core.engine.events import ReplyEnded, ReplyText, UserTextSubmitted
 from core.lm.events import StopReason, TextDelta
-from tests.ui.journal_helpers import spoken, typed
+from testing.journal_events import spoken, typed
 
 
 def _journal(tmp_path) -> ConversationJournal:

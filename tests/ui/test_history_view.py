@@ -11,16 +11,11 @@ import json
 import numpy as np
 from PySide6.QtWidgets import QMessageBox
 
+from testing.journal_events import spoken, typed
 from tests.engine_fakes import FakeAudio
 from tests.ui.helpers import FAST_AUDIO, TEST_SETTINGS
-from tests.ui.journal_helpers import spoken, typed
-from ui.history_view import (
-    LAST_IN_HISTORY,
-    LOADING_HINT,
-    NEW_FILED,
-    NOTHING_TO_EXPORT,
-    show_history,
-)
+from ui.history_view import LOADING_HINT, show_history
+from ui.messages import LAST_IN_HISTORY, NEW_FILED, NOTHING_TO_EXPORT
 
 
 class _Live:
@@ -130,13 +125,13 @@ def test_delete_asks_then_removes_that_conversation_only(qtbot, make_window):
 def test_export_from_history_and_an_empty_conversation_is_refused(qtbot, make_window, tmp_path, monkeypatch):
     win = make_window()
     asked = []
-    monkeypatch.setattr(win, "_ask_export_folder", lambda suggested: asked.append(suggested) or "")
+    monkeypatch.setattr(win.exporter, "ask_folder", lambda suggested: asked.append(suggested) or "")
     win.actions_.by_key["export"].trigger()
     assert win.statusBar().currentMessage() == NOTHING_TO_EXPORT and asked == []  # no folder picker
     assert win.export_to(tmp_path / "empty") is None and not (tmp_path / "empty").exists()
     _two_conversations(win)
     out = tmp_path / "owls"
-    monkeypatch.setattr(win, "_ask_export_folder", lambda suggested: asked.append(suggested) or str(out))
+    monkeypatch.setattr(win.exporter, "ask_folder", lambda suggested: asked.append(suggested) or str(out))
     dlg = show_history(win)
     dlg.list.setCurrentRow(1)
     dlg.export_button.click()
