@@ -7,6 +7,8 @@ from tests.fast import mark_fast
 # This stage's part of `./test --fast` (pytest -m fast): quick tests that still cover the stage.
 FAST = (
     "test_converse_cli.py",
+    "test_inspector_data.py",
+    "test_exports.py",
     "test_turn_defaults.py",
     "test_assembly.py::test_flags_not_given_keep_the_base_config_and_given_ones_replace_it",
     "test_assembly.py::test_each_default_is_written_once_in_the_product",

@@ -10,6 +10,7 @@ FAST = (
     "test_semantic.py",
     "test_turn_corpus.py",
     "test_over_reply.py",
+    "test_muted_tail.py",
 )
 
 

@@ -69,6 +69,12 @@ def make_window(qtbot, tmp_path):
 FAST = (
     "test_window_helpers.py",
     "test_settings.py",
+    "test_history_store.py",
+    "test_history_view.py",
+    "test_inspector.py",
+    "test_polish.py",
+    "test_docs_settings_labels.py",
+    "test_second_ten_minutes.py::test_speech_heard_while_the_app_talks_is_reported_while_it_talks",
     "test_checkpoints.py::test_fresh_start_guides_the_user",
     "test_first_ten_minutes.py::test_first_run_text_box_looks_off_stop_is_quiet_and_no_button_takes_keys",
     "test_first_ten_minutes.py::test_settings_in_groups_with_help_and_defaults_and_readable_paths",
