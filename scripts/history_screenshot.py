@@ -31,7 +31,8 @@ CONVERSATIONS = (  # (days ago, [(user, spoken?, reply, user emotion, reply emot
 )
 
 
-def _journal(win, tid: int, turn) -> None:
+def emit_turn(win, tid: int, turn, heard: str | None = None) -> None:
+    """One turn as the engine reports it (the window shows and journals it); `heard`: the reply was stopped there."""
     from core.engine.events import ReplyAudio, ReplyEnded, ReplyText, UserTextSubmitted, UserTurnCaptured
     from core.listeners.events import TurnEmotion, UserTranscript
     from core.lm.events import AudioChunk, EmotionLabel, StopReason, TextDelta
@@ -48,7 +49,9 @@ def _journal(win, tid: int, turn) -> None:
         emit(TurnEmotion(tid, EmotionLabel("user", *user_emotion)))
     emit(ReplyText(tid, TextDelta(answer, ())))
     emit(ReplyAudio(tid, AudioChunk(tone(2.0, 22050, 330.0), 22050, 0, True)))
-    emit(ReplyEnded(tid, StopReason.EOS, answer, answer, False, 2.0, 2.0, 0))
+    stopped = heard is not None and heard != answer
+    emit(ReplyEnded(tid, StopReason.CANCELLED if stopped else StopReason.EOS, answer, heard if stopped else answer,
+                    stopped, 2.0, 2.0, 0))
     emit(TurnEmotion(tid, EmotionLabel("assistant", *reply_emotion)))
 
 
@@ -63,6 +66,21 @@ def _age(folder: Path, days_ago: float) -> None:
     (folder / "meta.json").unlink(missing_ok=True)
 
 
+def open_window(tmp: Path, audio=None, settings=None):
+    """A main window (no model) on a fresh settings store and data folder under `tmp`, with `settings` (default:
+    the defaults) and a fake sound card."""
+    from app.settings import AppSettings, SettingsStore
+    from app.window.replay import ReplayPlayer
+    from app.window.session import Session
+    from testing.fake_audio import FakeAudio
+    from ui.main_window import MainWindow
+
+    store = SettingsStore(tmp / "config")
+    store.save(settings or AppSettings())
+    audio = audio or FakeAudio(speed=1.0)
+    return MainWindow(Session(store.load(), audio=audio), store, tmp / "data", ReplayPlayer(audio))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("out_dir", type=Path)
@@ -70,29 +88,20 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[THEME_ENV] = "light"
     from PySide6.QtWidgets import QApplication
 
-    from app.settings import AppSettings, SettingsStore
-    from app.window.replay import ReplayPlayer
-    from app.window.session import Session
-    from testing.fake_audio import FakeAudio
     from ui.history_view import show_history
-    from ui.main_window import MainWindow
     from ui.theme import apply_theme
 
     app = QApplication.instance() or QApplication([])
     apply_theme(app)
     with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        store = SettingsStore(tmp / "config")
-        store.save(AppSettings())
-        audio = FakeAudio(speed=1.0)
-        win = MainWindow(Session(store.load(), audio=audio), store, tmp / "data", ReplayPlayer(audio))
+        win = open_window(Path(d))
         win.resize(980, 680)
         win.show()
         tid = 0
         for days_ago, turns in CONVERSATIONS:
             for turn in turns:
                 tid += 1
-                _journal(win, tid, turn)
+                emit_turn(win, tid, turn)
             _age(win.journal.new_conversation().path, days_ago)
         dlg = show_history(win)
         dlg.resize(980, 620)

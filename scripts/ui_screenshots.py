@@ -33,7 +33,7 @@ def _spin(app, pred, timeout_s: float = TIMEOUT_S) -> None:
         time.sleep(0.005)
 
 
-def _pause(app, seconds: float) -> None:
+def pause(app, seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         app.processEvents()
@@ -81,14 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         win = MainWindow(Session(settings, audio=audio), store, tmp / "data", ReplayPlayer(audio))
         win.resize(*WINDOW_SIZE)
         win.show()
-        _pause(app, 0.3)
+        pause(app, 0.3)
         win.grab().save(str(out / "welcome.png"))
         # the download asks first: size and destination (a fake listing; nothing is fetched)
         sizes = {"CASIA-LM/OpenS2S": 17_900_000_000, "THUDM/glm-4-voice-decoder": 2_600_000_000}
         win.actions_.download_fns = {"list_files": lambda repo: [("model.safetensors", sizes.get(repo, 3e8))]}
         win.actions_.start_download()
         _spin(app, win.actions_.download_dialog.start_button.isEnabled)
-        _pause(app, 0.2)
+        pause(app, 0.2)
         win.actions_.download_dialog.grab().save(str(out / "download_confirm.png"))
         win.actions_.download_dialog.reject()
         win.actions_.download_fns = {}
@@ -103,25 +103,25 @@ def main(argv: list[str] | None = None) -> int:
         audio.mic.inject(_speech(tmp, audio.in_rate_hz))
         _spin(app, lambda: len(ended) >= 1)
         _spin(app, lambda: win.strip.state_name == "listening")
-        _pause(app, 1.0)  # transcript and emotions settle
+        pause(app, 1.0)  # transcript and emotions settle
         win.send_text("Tell me something nice.")
         _spin(app, lambda: win.strip.state_name == "speaking")
-        _pause(app, 0.6)
+        pause(app, 0.6)
         win.grab().save(str(out / "conversation.png"))
         _spin(app, lambda: len(ended) >= 2)
-        _pause(app, 1.0)
+        pause(app, 1.0)
         dlg = SettingsDialog(settings, ["Built-in microphone", "USB headset"], win,
                              {"asr": "Transcript: off — model not downloaded [Download]"})
         dlg.show()
         dlg.tabs.setCurrentIndex(1)
-        _pause(app, 0.3)
+        pause(app, 0.3)
         dlg.grab().save(str(out / "settings.png"))
         dlg.tabs.setCurrentIndex(4)
-        _pause(app, 0.2)
+        pause(app, 0.2)
         dlg.grab().save(str(out / "settings_listeners.png"))
         dlg.close()
         win.actions_.show_shortcuts()
-        _pause(app, 0.2)
+        pause(app, 0.2)
         win.shortcuts_dialog.grab().save(str(out / "shortcuts.png"))
         win.shortcuts_dialog.close()
         # errors: a folder that is not a checkpoint; offline download
@@ -129,25 +129,25 @@ def main(argv: list[str] | None = None) -> int:
         win.load_failed.connect(failed.append)
         win.load(LoadRequest(str(tmp / "no-such-folder"), str(tmp / "no-such-decoder"), "x"))
         _spin(app, lambda: bool(failed))
-        _pause(app, 0.2)
+        pause(app, 0.2)
         win.last_error_box.grab().save(str(out / "error_checkpoint.png"))
         win.last_error_box.close()
         os.environ["HF_ENDPOINT"] = "http://hub.invalid"
         win.last_error_box = None
         win.actions_.start_download()
         _spin(app, lambda: win.last_error_box is not None)
-        _pause(app, 0.2)
+        pause(app, 0.2)
         win.last_error_box.grab().save(str(out / "error_offline.png"))
         win.last_error_box.close()
         # dark mode: the system switches
         os.environ[THEME_ENV] = "dark"
         app.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Dark)
-        _pause(app, 0.3)
+        pause(app, 0.3)
         win.grab().save(str(out / "dark.png"))
         os.environ[THEME_ENV] = "light"
         app.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Light)
         win.resize(800, 600)
-        _pause(app, 0.3)
+        pause(app, 0.3)
         win.grab().save(str(out / "small_800x600.png"))
         win.close()
     print(f"screenshots written to {out}")
