@@ -49,6 +49,7 @@ class Exporter:
                        meta: dict | None = None) -> None:
         """Name a new folder (it need not exist) for conversation.json and the turns' WAV files."""
         if not has_turns(self.win.conversation_log if conversation is None else conversation):
+            log.info("export: nothing to export yet")
             self.win.statusBar().showMessage(NOTHING_TO_EXPORT, STATUS_MESSAGE_MS)
             return
         suggested = self.location() / (name or time.strftime("conversation %Y-%m-%d %H-%M"))
