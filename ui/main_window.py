@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
 
     def stop_reply(self) -> None:
         """Esc / Stop: silence whatever plays, a reply or a replayed turn."""
+        log.info("stop pressed (Esc / Stop; a replay playing: %s)", self.replayer.playing)
         self.replayer.stop("Esc / Stop")
         self.session.interrupt()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -23,25 +24,37 @@ CLOSE_TIMEOUT_S = 2.0
 
 
 class _Clip:
-    """The samples one stream plays; the callback reads, the GUI thread only checks `done`."""
+    """The samples one stream plays; the callback reads, the GUI thread asks whether all of it was heard.
 
-    def __init__(self, samples: np.ndarray) -> None:
+    The callback consuming the last sample is not the end: a sound server (PulseAudio) asks for a large part of the
+    clip at once to fill its buffer, so the end is heard the clip's length (and the output's latency) after the
+    first callback. Ending the replay at the last callback lost Esc / Stop for the rest of it (issue 34)."""
+
+    def __init__(self, samples: np.ndarray, rate_hz: int) -> None:
         self._samples = samples
         self._pos = 0
-        self.done = threading.Event()
+        self.duration_s = samples.size / rate_hz
+        self.first_t: float | None = None  # time.monotonic() of the first callback
         self.cancelled = threading.Event()
 
     def callback(self, outdata: np.ndarray, frames: int, time_info: object, status: object) -> None:
+        if self.first_t is None:
+            self.first_t = time.monotonic()
         outdata.fill(0.0)
         if self.cancelled.is_set():
-            self.done.set()
             return
         take = min(frames, self._samples.size - self._pos)
         if take > 0:
             outdata[:take, 0] = self._samples[self._pos : self._pos + take]
             self._pos += take
-        if self._pos >= self._samples.size:
-            self.done.set()
+
+    def heard(self, latency_s: float) -> bool:
+        """Cancelled, or every sample handed over and, by now, played out of the speaker."""
+        if self.cancelled.is_set():
+            return True
+        if self._pos < self._samples.size or self.first_t is None:
+            return False
+        return time.monotonic() >= self.first_t + self.duration_s + latency_s
 
 
 class ReplayPlayer(QObject):
@@ -56,13 +69,14 @@ class ReplayPlayer(QObject):
         self._audio, self._device = audio, device
         self._clip: _Clip | None = None
         self._stream: AudioStream | None = None
+        self._latency_s = 0.0  # the stream's output latency: the last sample is heard this long after its callback
         self._timer = QTimer(self)
         self._timer.setInterval(REAP_INTERVAL_MS)
         self._timer.timeout.connect(self._reap)
 
     @property
     def playing(self) -> bool:
-        return self._clip is not None and not self._clip.done.is_set()
+        return self._clip is not None and not self._clip.heard(self._latency_s)
 
     def set_device(self, audio: AudioBackend | None, device: int | str | None) -> None:
         self._audio, self._device = audio, device
@@ -76,7 +90,7 @@ class ReplayPlayer(QObject):
             audio = self._backend()
             info = audio.query_devices(self._device, "output")
             out_rate = int(info["default_samplerate"])
-            clip = _Clip(_resample(samples, rate_hz, out_rate))
+            clip = _Clip(_resample(samples, rate_hz, out_rate), out_rate)
             stream = audio.OutputStream(
                 samplerate=out_rate,
                 blocksize=int(out_rate * BLOCK_MS / 1000),
@@ -91,6 +105,7 @@ class ReplayPlayer(QObject):
             self.failed.emit(f"Cannot play the turn: {err}")
             return
         self._clip, self._stream = clip, stream
+        self._latency_s = _output_latency_s(stream)
         self._timer.start()
 
     def stop(self) -> None:
@@ -99,7 +114,7 @@ class ReplayPlayer(QObject):
         self._close()
 
     def _reap(self) -> None:
-        if self._clip is None or self._clip.done.is_set():
+        if self._clip is None or self._clip.heard(self._latency_s):
             self._close()
 
     def _close(self) -> None:
@@ -115,6 +130,12 @@ class ReplayPlayer(QObject):
 
             self._audio = sounddevice
         return self._audio
+
+
+def _output_latency_s(stream: AudioStream) -> float:
+    latency = getattr(stream, "latency", 0.0)
+    latency = latency[1] if isinstance(latency, tuple) else latency
+    return float(latency) if isinstance(latency, int | float) and latency > 0 else 0.0
 
 
 def _resample(samples: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:

@@ -36,7 +36,7 @@ def test_memory_held_by_history_audio_stays_flat_over_many_turns():
         for i in range(60):
             conv.add_user_audio(synthetic_clip(2.0, seed=i))
             conv.add_assistant(f"reply {i}")
-            gc.collect()
+        gc.collect()  # once: a spilled clip is freed by its refcount; a collection per turn cost ~0.3 s each
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()

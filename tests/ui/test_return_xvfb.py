@@ -1,11 +1,13 @@
 """The second ten minutes with the real window (issue 34): Xvfb (xcb), a private PulseAudio server whose virtual
 microphone hears espeak-ng, xdotool for every key. Two runs of the app on one data folder:
 
-1. the demo; a sentence with a pause that the end-of-turn model commits early, and the user going on (one turn,
+1. `main.py --demo --send TEXT`: the typed message is answered once the demo loaded (a screenshot of the real
+   window); a sentence with a pause that the end-of-turn model commits early, and the user going on (one turn,
    the early one superseded); Ctrl+R replays the reply and Esc stops it; Ctrl+Q.
 2. the next start offers no restore; History (Ctrl+H) → Enter continues the conversation: the model's history is
-   the merged turn and its reply, no superseded turn (read from the app's log, which prints the model's history);
-   a typed turn; Ctrl+N files it; History → Enter reopens it and continues it (4 turns in the model); Ctrl+Q.
+   the typed turn, its reply, the merged turn and its reply, no superseded turn (read from the app's log, which
+   prints the model's history); a typed turn; Ctrl+N files it; History → Enter reopens it and continues it (6 turns
+   in the model); SIGTERM ends it cleanly (exit 0), as a desktop session's logout would.
 
 UI_SCREENSHOT_DIR=docs/img copies the screenshots for the docs."""
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -53,9 +56,11 @@ def test_early_commit_replay_quit_then_history_continue_new_and_reopen(pulse_ser
     data = tmp_path / "data"
     x11 = Xvfb()
     (tmp_path / "run1").mkdir()
-    first = App(x11.display, ["-v", "--demo"], tmp_path / "run1", data)
+    first = App(x11.display, ["-v", "--demo", "--send", "Hello, who are you?"], tmp_path / "run1", data)
     try:
-        first.wait_for("state idle -> listening")
+        first.wait_for("reply 1 ended", timeout_s=120)  # the --send message, played
+        shot = first.shot("xvfb_window.png")
+        assert shot.stat().st_size > 10_000
         pulse_server.play_to_mic(paused).wait(30)
         first.wait_for("went on after an early commit: merged", timeout_s=60)
         merged = int(re.search(r"turn (\d+) went on after an early commit", first.log()).group(1))
@@ -92,9 +97,10 @@ def test_early_commit_replay_quit_then_history_continue_new_and_reopen(pulse_ser
         second.key("Return")
         second.wait_for(HISTORY_LINE)
         restored = _histories(second.log())[0]
-        # the merged turn (the early one's audio and the rest) and its reply; before issue 31 the early turn and its
-        # cut reply came back too (4 turns)
-        assert [t.split()[0] for t in restored] == ["user", "assistant"], restored
+        # the typed turn, its reply, the merged turn (the early one's audio and the rest) and its reply; before
+        # issue 31 the early turn and its cut reply came back too (6 turns)
+        assert [t.split()[0] for t in restored] == ["user", "assistant"] * 2, restored
+        assert restored[0] == "user 4 words" and restored[2].endswith(" s"), restored
         second.focus_main()
         second.type("And then what happened?")
         second.key("Return")
@@ -106,13 +112,16 @@ def test_early_commit_replay_quit_then_history_continue_new_and_reopen(pulse_ser
         time.sleep(0.8)
         second.key("Return")
         second.wait_for(HISTORY_LINE, count=2)
-        second.focus_main()
-        second.key("ctrl+q")
+        t_term = time.monotonic()
+        second.proc.send_signal(signal.SIGTERM)
         assert second.finish() == 0
+        exit_s = time.monotonic() - t_term
     finally:
         if second.proc.poll() is None:
             second.proc.kill()
         x11.stop()
-    reopened = _histories(second.log())[1]
-    assert [t.split()[0] for t in reopened] == ["user", "assistant", "user", "assistant"], reopened
-    assert reopened[2] == "user 4 words"
+    log2 = second.log()
+    assert "window closed (clean shutdown: True)" in log2 and exit_s < 10.0, log2[-3000:]
+    reopened = _histories(log2)[1]
+    assert [t.split()[0] for t in reopened] == ["user", "assistant"] * 3, reopened
+    assert reopened[4] == "user 4 words"

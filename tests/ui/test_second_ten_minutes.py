@@ -92,3 +92,47 @@ def test_ctrl_r_replays_the_last_reply_and_says_so_when_there_is_none(qtbot, mak
     win.presenter.handle(ReplyAudio(3, chunk))
     qtbot.keyClick(win, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     assert win.replay.playing and win.view.find("assistant", 3).replay.text() == "Stop"
+
+
+class _GreedyServer:
+    """A sound server that takes the whole clip into its buffer at once (PulseAudio's large prefill)."""
+
+    class Stream:
+        latency = 0.05
+
+        def __init__(self, callback, blocksize, **_kw) -> None:
+            self._callback, self._block = callback, blocksize
+
+        def start(self) -> None:
+            out = np.zeros((self._block, 1), np.float32)
+            for _ in range(400):  # far more than the clip: every sample is handed over now
+                self._callback(out, self._block, None, None)
+
+        def abort(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    def query_devices(self, device=None, kind=None) -> dict:
+        return {"name": "pulse", "default_samplerate": 16000.0}
+
+    def OutputStream(self, **kw):  # noqa: N802 (sounddevice's name)
+        return self.Stream(**kw)
+
+
+def test_a_replay_is_playing_until_heard_even_when_the_server_took_it_all_at_once(qtbot):
+    from app.window.replay import ReplayPlayer
+
+    player = ReplayPlayer(_GreedyServer())
+    finished = []
+    player.finished.connect(lambda: finished.append(1))
+    player.play(np.full(16000, 0.1, np.float32), 16000)  # 1 s
+    qtbot.wait(400)
+    # before: "done" when the callback had handed over the last sample, so Esc found nothing playing (Xvfb, Pulse)
+    assert player.playing and not finished
+    player.stop()
+    assert not player.playing and finished == [1]
+    player.play(np.full(8000, 0.1, np.float32), 16000)  # 0.5 s, left to end by itself
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=2000)
+    assert not player.playing
