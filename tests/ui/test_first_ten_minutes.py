@@ -142,9 +142,12 @@ def test_verbose_flag_anywhere_and_converse_demo(monkeypatch, tmp_path):
     assert (Path(config.model.checkpoint) / "config.json").is_file()
     assert (Path(config.model.decoder) / "flow.pt").is_file()
     assert config.sampling.max_units == 40
-    res = subprocess.run([sys.executable, "main.py", "converse"], cwd=REPO, capture_output=True, text=True,
-                         timeout=120)
-    assert res.returncode == 2 and "--demo" in res.stderr
+    # no model: the one-line error names --demo (in-process: `main.py converse --demo` runs as a subprocess in
+    # tests/app/test_terminal_noise.py, and run_cli turns a UserError into this line and exit code 2)
+    from models.errors import UserError
+
+    with pytest.raises(UserError, match="--demo"):
+        build_config(parser.parse_args(with_default_command(["converse"], parser)))
 
 
 # 5 -----------------------------------------------------------------------------------------------------------------
